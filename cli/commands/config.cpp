@@ -1,0 +1,155 @@
+// init, apply and export: the declarative face of the store.
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "context.hpp"
+#include "e911/apply.hpp"
+#include "e911/error.hpp"
+#include "e911/yaml_load.hpp"
+#include "render/render.hpp"
+
+namespace e911::cli {
+
+Json change_json(const Change& c) {
+  Json j = {{"kind", c.kind->name}, {"key", Kind::display_key(c.key)}, {"change", to_string(c.type)}};
+  if (c.type == ChangeType::changed) {
+    Json fields = Json::object();
+    for (const auto& f : c.kind->fields) {
+      const Json b = c.before.contains(f.name) ? c.before[f.name] : Json(nullptr);
+      const Json a = c.after.contains(f.name) ? c.after[f.name] : Json(nullptr);
+      if (a != b) fields[f.name] = {{"before", b}, {"after", a}};
+    }
+    j["fields"] = fields;
+  } else if (c.type == ChangeType::added) {
+    j["after"] = c.after;
+  } else {
+    j["before"] = c.before;
+  }
+  return j;
+}
+
+void print_changes(std::ostream& out, const std::vector<Change>& changes, bool color) {
+  const char* green = color ? "\033[32m" : "";
+  const char* yellow = color ? "\033[33m" : "";
+  const char* red = color ? "\033[31m" : "";
+  const char* reset = color ? "\033[0m" : "";
+  for (const auto& c : changes) {
+    const std::string who = c.kind->noun + " '" + Kind::display_key(c.key) + "'";
+    if (c.type == ChangeType::added) {
+      out << green << "+ " << who << reset << "\n";
+    } else if (c.type == ChangeType::removed) {
+      out << red << "- " << who << reset << "\n";
+    } else {
+      out << yellow << "~ " << who << reset << "\n";
+      for (const auto& f : c.kind->fields) {
+        const Json b = c.before.contains(f.name) ? c.before[f.name] : Json(nullptr);
+        const Json a = c.after.contains(f.name) ? c.after[f.name] : Json(nullptr);
+        if (a == b) continue;
+        out << "    " << f.name << ": " << (b.is_null() ? "(none)" : cell_text(b)) << " -> " << (a.is_null() ? "(none)" : cell_text(a))
+            << "\n";
+      }
+    }
+  }
+}
+
+static Json plan_json(const std::vector<Change>& plan) {
+  Json items = Json::array();
+  int added = 0, changed = 0, removed = 0;
+  for (const auto& c : plan) {
+    items.push_back(change_json(c));
+    added += c.type == ChangeType::added;
+    changed += c.type == ChangeType::changed;
+    removed += c.type == ChangeType::removed;
+  }
+  return {{"added", added}, {"changed", changed}, {"removed", removed}, {"changes", items}};
+}
+
+void register_config_commands(CLI::App& app, Context& ctx) {
+  {
+    CLI::App* cmd = app.add_subcommand("init", "create the database (and the global policy) if it does not exist");
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx] {
+      auto store = ctx.open_store(true);
+      ctx.emit("init", Json{{"database", store->path()}, {"schema_version", store->schema_version()}, {"revision", store->head()}},
+               [&](std::ostream& out) {
+                 out << "database '" << store->path() << "' is ready (schema version " << store->schema_version() << ", revision "
+                     << store->head() << ")\n";
+               });
+    });
+  }
+  {
+    CLI::App* cmd = app.add_subcommand("apply", "create or update objects from YAML files as one revision");
+    auto files = std::make_shared<std::vector<std::string>>();
+    auto opts = std::make_shared<ApplyOptions>();
+    cmd->add_option("-f,--file", *files, "a YAML file, a directory of them, or - for standard input; repeat for several")
+        ->required()
+        ->type_name("FILE|DIR|-");
+    cmd->add_flag("--dry-run", opts->dry_run, "print the plan and write nothing");
+    cmd->add_flag("--prune", opts->prune, "remove objects of the kinds in the files that the files do not name (global is reset)");
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, files, opts] {
+      SourceSet sources;
+      LoadResult loaded = load_documents(*files, sources);
+      if (has_errors(loaded.diagnostics)) {
+        ctx.report("apply", loaded.diagnostics, &sources);
+        if (ctx.format == "text")
+          std::cerr << loaded.diagnostics.size() << " problem(s) found; nothing was applied\n";
+        throw Exit{3};
+      }
+      auto store = opts->dry_run ? ctx.open_store_or_empty() : ctx.open_store(true);
+      opts->command = ctx.command_line;
+      const ApplyResult r = apply_documents(*store, loaded.documents, *opts);
+      if (has_errors(r.diagnostics)) {
+        ctx.report("apply", r.diagnostics, &sources);
+        if (ctx.format == "text") std::cerr << r.diagnostics.size() << " problem(s) found; nothing was applied\n";
+        throw Exit{3};
+      }
+      Json model = plan_json(r.plan);
+      model["dry_run"] = opts->dry_run;
+      model["revision"] = r.rev;
+      ctx.emit("apply", model, [&](std::ostream& out) {
+        print_changes(out, r.plan, ctx.color);
+        if (r.plan.empty()) out << "no changes\n";
+        else if (opts->dry_run) out << "dry run: " << r.plan.size() << " change(s) planned, nothing written\n";
+        else out << "applied " << r.plan.size() << " change(s) as revision " << r.rev << "\n";
+      });
+    });
+  }
+  CLI::App* export_cmd = app.add_subcommand("export", "write the store as YAML that apply takes back unchanged");
+  {
+    auto out_file = std::make_shared<std::string>();
+    auto only = std::make_shared<std::vector<std::string>>();
+    export_cmd->add_option("-o,--output", *out_file, "file to write (default: standard output)");
+    export_cmd->add_option("--kind", *only, "export only these kinds (nouns such as location, trunk)")->delimiter(',');
+    export_cmd->callback([&ctx, export_cmd, out_file, only] {
+      for (const CLI::App* sub : export_cmd->get_subcommands())
+        if (sub->parsed()) return;  // `export lis` did the work
+      std::vector<const Kind*> kinds_wanted;
+      for (const auto& n : *only) {
+        const Kind* k = find_kind(n);
+        if (!k) throw Error(ErrorKind::usage, "unknown kind '" + n + "'");
+        kinds_wanted.push_back(k);
+      }
+      auto store = ctx.open_store(false);
+      if (out_file->empty()) {
+        export_yaml(*store, std::cout, kinds_wanted);
+        return;
+      }
+      const std::string tmp = *out_file + ".tmp";
+      {
+        std::ofstream f(tmp, std::ios::binary);
+        if (!f) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
+        export_yaml(*store, f, kinds_wanted);
+        if (!f.flush()) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
+      }
+      if (std::rename(tmp.c_str(), out_file->c_str()) != 0) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
+      ctx.note("exported revision " + std::to_string(store->head()) + " to '" + *out_file + "'");
+    });
+  }
+  CLI::App* import_cmd = app.add_subcommand("import", "bulk imports");
+  import_cmd->require_subcommand(1);
+  register_lis_commands(app, *import_cmd, *export_cmd, ctx);
+}
+
+}  // namespace e911::cli

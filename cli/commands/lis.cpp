@@ -1,0 +1,71 @@
+// import lis / export lis: Lync's LIS CSV formats.
+#include <CLI/CLI.hpp>
+#include <fstream>
+#include <iostream>
+
+#include "context.hpp"
+#include "e911/error.hpp"
+#include "e911/lis_csv.hpp"
+
+namespace e911::cli {
+
+void register_lis_commands(CLI::App&, CLI::App& import_cmd, CLI::App& export_cmd, Context& ctx) {
+  const std::vector<std::string> element_kinds = {"wap", "subnet", "port", "switch"};
+  {
+    CLI::App* cmd = import_cmd.add_subcommand("lis", "import a Lync LIS CSV file (one revision; nothing written if any row is bad)");
+    auto kind = std::make_shared<std::string>();
+    auto file = std::make_shared<std::string>();
+    auto dry = std::make_shared<bool>(false);
+    cmd->add_option("--kind", *kind, "element kind of the file")->required()->check(CLI::IsMember(element_kinds));
+    cmd->add_option("file", *file, "the CSV file")->required()->check(CLI::ExistingFile);
+    cmd->add_flag("--dry-run", *dry, "check every row and count what would change; write nothing");
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, kind, file, dry] {
+      auto store = *dry ? ctx.open_store_or_empty() : ctx.open_store(true);
+      const Kind& k = kind_by_noun(*kind);
+      const LisImportResult r = import_lis_csv(*store, k, *file, ctx.command_line, *dry);
+      if (!r.diagnostics.empty()) {
+        ctx.report("import.lis", r.diagnostics, nullptr);
+        if (ctx.format == "text") std::cerr << "bad rows in '" << *file << "'; nothing was imported\n";
+        throw Exit{3};
+      }
+      Json model = {{"kind", k.name},
+                    {"rows", r.rows},
+                    {"locations_created", r.locations_created},
+                    {"locations_reused", r.locations_reused},
+                    {"elements_added", r.elements_added},
+                    {"elements_changed", r.elements_changed},
+                    {"elements_unchanged", r.elements_unchanged},
+                    {"dry_run", *dry},
+                    {"revision", r.rev}};
+      ctx.emit("import.lis", model, [&](std::ostream& out) {
+        out << r.rows << " row(s): " << r.elements_added << " " << k.noun << "(s) added, " << r.elements_changed << " changed, "
+            << r.elements_unchanged << " unchanged; " << r.locations_created << " location(s) created, " << r.locations_reused
+            << " reused\n";
+        if (*dry) out << "dry run: nothing written\n";
+        else if (r.rev) out << "imported as revision " << r.rev << "\n";
+        else out << "no changes\n";
+      });
+    });
+  }
+  {
+    CLI::App* cmd = export_cmd.add_subcommand("lis", "write elements in Lync's LIS CSV format");
+    auto kind = std::make_shared<std::string>();
+    auto out_file = std::make_shared<std::string>();
+    cmd->add_option("--kind", *kind, "element kind to export")->required()->check(CLI::IsMember(element_kinds));
+    cmd->add_option("-o,--output", *out_file, "file to write (default: standard output)");
+    cmd->callback([&ctx, kind, out_file] {
+      auto store = ctx.open_store(false);
+      const Kind& k = kind_by_noun(*kind);
+      if (out_file->empty()) {
+        export_lis_csv(*store, k, std::cout);
+        return;
+      }
+      std::ofstream f(*out_file, std::ios::binary);
+      if (!f) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
+      export_lis_csv(*store, k, f);
+    });
+  }
+}
+
+}  // namespace e911::cli

@@ -1,0 +1,307 @@
+// The noun-verb tree for every object kind: list, show, set, remove, all driven by the kind's
+// JSON Schema so that options, checks and documentation come from one definition.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iostream>
+
+#include "context.hpp"
+#include "e911/apply.hpp"
+#include "e911/catalog.hpp"
+#include "e911/error.hpp"
+#include "e911/schema_check.hpp"
+#include "e911/text.hpp"
+#include "e911/yaml_load.hpp"
+#include "render/render.hpp"
+
+namespace e911::cli {
+
+namespace {
+
+std::string dashed(std::string s) {
+  std::replace(s.begin(), s.end(), '_', '-');
+  return s;
+}
+
+std::string subject(const Kind& kind, const std::string& key) { return kind.noun + " '" + Kind::display_key(key) + "'"; }
+
+// The key given as positionals, joined as stored.
+std::string join_key(const std::vector<std::string>& parts) {
+  std::string k;
+  for (std::size_t i = 0; i < parts.size(); ++i) k += (i ? "|" : "") + parts[i];
+  return k;
+}
+
+[[noreturn]] void not_found(const Store& store, const Kind& kind, const std::string& key) {
+  std::string hint;
+  if (store.count(kind) <= 100000) {
+    const std::string guess = closest(key, store.keys(kind));
+    if (!guess.empty()) hint = "did you mean '" + Kind::display_key(guess) + "'?";
+  }
+  if (hint.empty()) hint = "run 'e911ctl " + kind.noun + " list'";
+  throw Error(ErrorKind::failure, "no " + subject(kind, key), hint);
+}
+
+Json parse_scalar(const Field& f, const std::string& text) {
+  switch (f.type) {
+    case FieldType::integer: {
+      try {
+        std::size_t used = 0;
+        const long long v = std::stoll(text, &used);
+        if (used == text.size()) return v;
+      } catch (const std::exception&) {
+      }
+      throw Error(ErrorKind::usage, "--" + dashed(f.name) + ": '" + text + "' is not a whole number");
+    }
+    case FieldType::number: {
+      try {
+        std::size_t used = 0;
+        const double v = std::stod(text, &used);
+        if (used == text.size()) return v;
+      } catch (const std::exception&) {
+      }
+      throw Error(ErrorKind::usage, "--" + dashed(f.name) + ": '" + text + "' is not a number");
+    }
+    case FieldType::boolean: {
+      const std::string t = to_lower(text);
+      if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
+      if (t == "false" || t == "no" || t == "off" || t == "0") return false;
+      throw Error(ErrorKind::usage, "--" + dashed(f.name) + ": '" + text + "' is not true or false");
+    }
+    default:
+      return text;
+  }
+}
+
+// Checks an object against its kind's schema; every problem is printed, then exit 3.
+void check_or_exit(const Context& ctx, const Kind& kind, const std::string& key, const Json& obj) {
+  Json doc = obj;
+  doc["kind"] = kind.name;
+  std::vector<Diagnostic> diags;
+  for (const auto& v : check_schema(kind.schema, doc)) {
+    Diagnostic d{Severity::error, "E005", v.message, {}, subject(kind, key), {}, v.pointer};
+    if (!v.pointer.empty()) d.message = "--" + dashed(v.pointer.substr(1, v.pointer.find('/', 1) - 1)) + ": " + v.message;
+    diags.push_back(std::move(d));
+  }
+  if (!diags.empty()) {
+    ctx.report("diagnostics", diags, nullptr);
+    throw Exit{3};
+  }
+}
+
+// Commits a writer, or reports its broken references and exits 3.
+std::int64_t commit_or_exit(const Context& ctx, Writer& w) {
+  const auto problems = w.check_references();
+  if (has_errors(problems)) {
+    ctx.report("diagnostics", problems, nullptr);
+    throw Exit{3};
+  }
+  return w.commit();
+}
+
+void emit_write(const Context& ctx, const Kind& kind, const std::string& key, const char* what, std::int64_t rev, const Json& obj) {
+  Json model = {{"result", what}, {"kind", kind.name}, {"key", Kind::display_key(key)}, {"revision", rev}};
+  if (!obj.is_null()) model["object"] = obj;
+  ctx.emit(kind.noun + ".set", model, [&](std::ostream& out) {
+    out << subject(kind, key) << " " << what;
+    if (rev) out << " (revision " << rev << ")";
+    out << "\n";
+  });
+}
+
+void add_key_positionals(CLI::App& cmd, const Kind& kind, std::vector<std::string>& parts) {
+  parts.resize(kind.key_fields.size());
+  for (std::size_t i = 0; i < kind.key_fields.size(); ++i) {
+    const Field* f = kind.field(kind.key_fields[i]);
+    cmd.add_option(dashed(kind.key_fields[i]), parts[i], f ? f->description : "")->required();
+  }
+}
+
+void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
+  CLI::App* noun = app.add_subcommand(kind.noun, kind.description);
+  noun->require_subcommand(1);
+
+  // list
+  {
+    CLI::App* cmd = noun->add_subcommand("list", "list every " + kind.noun);
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, &kind] {
+      auto store = ctx.open_store(false);
+      if (ctx.format != "text") {
+        ctx.emit(kind.noun + ".list", Json{{"items", store->list(kind)}}, [](std::ostream&) {});
+        return;
+      }
+      std::vector<std::vector<std::string>> rows;
+      store->for_each(kind, [&](Json&& obj) {
+        std::vector<std::string> row;
+        for (const auto& c : kind.columns) row.push_back(obj.contains(c) ? cell_text(obj[c]) : "");
+        rows.push_back(std::move(row));
+      });
+      std::vector<std::string> headers;
+      for (const auto& c : kind.columns) headers.push_back(to_lower(dashed(c)));
+      print_table(std::cout, headers, rows, ctx.color);
+    });
+  }
+
+  // show
+  {
+    CLI::App* cmd = noun->add_subcommand("show", "show one " + kind.noun);
+    auto parts = std::make_shared<std::vector<std::string>>();
+    add_key_positionals(*cmd, kind, *parts);
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, &kind, parts] {
+      auto store = ctx.open_store(false);
+      const std::string key = join_key(*parts);
+      const auto obj = store->get(kind, key);
+      if (!obj) not_found(*store, kind, key);
+      const auto users = store->referrers(kind, key, 20);
+      Json model = {{"kind", kind.name}, {"object", *obj}};
+      if (!users.empty()) model["used_by"] = users;
+      ctx.emit(kind.noun + ".show", model, [&](std::ostream& out) {
+        print_fields(out, *obj, ctx.color);
+        if (!users.empty()) {
+          out << "used by:";
+          for (const auto& u : users) out << "\n  " << u;
+          out << (users.size() >= 20 ? "\n  ..." : "") << "\n";
+        }
+      });
+    });
+  }
+
+  // set: Lync's Set-* semantics, creating the object when it does not exist.
+  {
+    CLI::App* cmd = noun->add_subcommand("set", "create or update a " + kind.noun + " (only the fields given change)");
+    auto parts = std::make_shared<std::vector<std::string>>();
+    add_key_positionals(*cmd, kind, *parts);
+    auto scalars = std::make_shared<std::map<std::string, std::string>>();
+    auto lists = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+    auto unset = std::make_shared<std::vector<std::string>>();
+    std::vector<std::string> settable;
+    for (const auto& f : kind.fields) {
+      if (f.key) continue;
+      settable.push_back(f.name);
+      std::string help = f.description;
+      if (!f.enum_values.empty()) {
+        help += " (";
+        for (std::size_t i = 0; i < f.enum_values.size(); ++i) help += (i ? "|" : "") + f.enum_values[i];
+        help += ")";
+      }
+      if (!f.default_value.is_null()) help += " [default: " + cell_text(f.default_value) + "]";
+      CLI::Option* opt = nullptr;
+      if (f.type == FieldType::string_list) {
+        opt = cmd->add_option("--" + dashed(f.name), (*lists)[f.name], help + "; replaces the list; repeat or separate with commas")
+                  ->delimiter(',');
+      } else if (f.type == FieldType::object_list) {
+        opt = cmd->add_option("--" + dashed(f.name), (*scalars)[f.name], help + "; a YAML flow list, replaces the list");
+      } else {
+        opt = cmd->add_option("--" + dashed(f.name), (*scalars)[f.name], help);
+        if (f.type == FieldType::boolean) opt->type_name("BOOL");
+        else if (f.type == FieldType::integer) opt->type_name("INT");
+        else if (!f.enum_values.empty()) opt->type_name(dashed(f.name) == "transport" ? "TRANSPORT" : "VALUE");
+      }
+      opt->group("Fields");
+    }
+    cmd->add_option("--unset", *unset, "clear these fields (back to their default)")
+        ->check(CLI::IsMember(settable))
+        ->delimiter(',');
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, &kind, cmd, parts, scalars, lists, unset] {
+      auto store = ctx.open_store(true);
+      const std::string key = join_key(*parts);
+      Writer w(*store, ctx.command_line);
+      const auto existing = w.get(kind, key);
+      Json obj = existing.value_or(Json::object());
+      for (std::size_t i = 0; i < kind.key_fields.size(); ++i) obj[kind.key_fields[i]] = (*parts)[i];
+      for (const auto& f : kind.fields) {
+        if (f.key) continue;
+        const CLI::Option* opt = cmd->get_option("--" + dashed(f.name));
+        if (!opt || opt->count() == 0) continue;
+        if (f.type == FieldType::string_list) obj[f.name] = (*lists)[f.name];
+        else if (f.type == FieldType::object_list) obj[f.name] = parse_yaml_value((*scalars)[f.name], f.schema);
+        else obj[f.name] = parse_scalar(f, (*scalars)[f.name]);
+      }
+      for (const auto& name : *unset) obj.erase(name);
+      obj = normalize(kind, obj);
+      check_or_exit(ctx, kind, key, obj);
+      const auto what = w.put(kind, obj);
+      const std::int64_t rev = commit_or_exit(ctx, w);
+      emit_write(ctx, kind, key, !what ? "unchanged" : *what == ChangeType::added ? "created" : "updated", rev, obj);
+    });
+  }
+
+  // remove
+  {
+    CLI::App* cmd = noun->add_subcommand("remove", "remove a " + kind.noun + " (refused while anything uses it)");
+    auto parts = std::make_shared<std::vector<std::string>>();
+    add_key_positionals(*cmd, kind, *parts);
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, &kind, parts] {
+      const std::string key = join_key(*parts);
+      if (kind.noun == "policy" && key == "global")
+        throw Error(ErrorKind::invalid, "the global policy cannot be removed",
+                    "reset it to its defaults with 'e911ctl policy reset global'");
+      auto store = ctx.open_store(false);
+      Writer w(*store, ctx.command_line);
+      if (!w.remove(kind, key)) not_found(*store, kind, key);
+      const std::int64_t rev = commit_or_exit(ctx, w);
+      emit_write(ctx, kind, key, "removed", rev, nullptr);
+    });
+  }
+
+  if (kind.noun == "policy") {
+    CLI::App* reset = noun->add_subcommand("reset", "set every field of a policy back to its default");
+    auto id = std::make_shared<std::string>();
+    reset->add_option("identity", *id, "policy to reset")->required();
+    add_format_option(*reset, ctx);
+    reset->callback([&ctx, &kind, id] {
+      auto store = ctx.open_store(true);
+      Writer w(*store, ctx.command_line);
+      if (!w.get(kind, *id)) not_found(*store, kind, *id);
+      const auto what = w.put(kind, Json{{"identity", *id}});
+      const std::int64_t rev = commit_or_exit(ctx, w);
+      emit_write(ctx, kind, *id, what ? "reset" : "unchanged", rev, *store->get(kind, *id));
+    });
+
+    CLI::App* grant = noun->add_subcommand("grant", "grant a tag policy to users (Grant-CsLocationPolicy)");
+    auto policy = std::make_shared<std::string>();
+    auto users = std::make_shared<std::vector<std::string>>();
+    auto revoke = std::make_shared<bool>(false);
+    grant->add_option("policy", *policy, "the tag policy to grant");
+    grant->add_option("--user", *users, "SIP URI of a user; repeat for several")->required()->delimiter(',');
+    grant->add_flag("--revoke", *revoke, "take the granted policy away instead");
+    add_format_option(*grant, ctx);
+    grant->callback([&ctx, &kind, policy, users, revoke] {
+      if (*revoke == !policy->empty())
+        throw Error(ErrorKind::usage, *revoke ? "--revoke takes no policy" : "name the policy to grant, or use --revoke");
+      if (!*revoke && (*policy == "global" || policy->rfind("site:", 0) == 0))
+        throw Error(ErrorKind::usage, "only tag policies can be granted, not '" + *policy + "'",
+                    "site policies apply by subnet and global applies to everyone else");
+      const Kind& user_kind = kind_by_noun("user");
+      auto store = ctx.open_store(false);
+      Writer w(*store, ctx.command_line);
+      if (!*revoke && !w.get(kind, *policy)) not_found(*store, kind, *policy);
+      for (const auto& u : *users) {
+        auto obj = w.get(user_kind, u);
+        if (!obj) not_found(*store, user_kind, u);
+        if (*revoke) obj->erase("location_policy");
+        else (*obj)["location_policy"] = *policy;
+        w.put(user_kind, *obj);
+      }
+      const std::int64_t rev = commit_or_exit(ctx, w);
+      ctx.emit("policy.grant", Json{{"policy", *revoke ? Json(nullptr) : Json(*policy)}, {"users", *users}, {"revision", rev}},
+               [&](std::ostream& out) {
+                 out << (*revoke ? "revoked the granted policy of " : "granted policy '" + *policy + "' to ") << users->size()
+                     << " user(s)";
+                 if (rev) out << " (revision " << rev << ")";
+                 out << "\n";
+               });
+    });
+  }
+}
+
+}  // namespace
+
+void register_object_commands(CLI::App& app, Context& ctx) {
+  for (const auto& kind : kinds()) register_kind(app, ctx, kind);
+}
+
+}  // namespace e911::cli

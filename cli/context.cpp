@@ -1,0 +1,59 @@
+#include "context.hpp"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+
+#include "e911/apply.hpp"
+
+namespace e911::cli {
+
+std::string Context::db_path() const { return default_db_path(db_flag); }
+
+std::unique_ptr<Store> Context::open_store(bool create) const { return Store::open(db_path(), create); }
+
+std::unique_ptr<Store> Context::open_store_or_empty() const {
+  if (std::filesystem::exists(db_path())) return Store::open(db_path(), false);
+  return Store::open(":memory:", true);
+}
+
+void Context::emit(const std::string& schema, const Json& model, const std::function<void(std::ostream&)>& text) const {
+  if (format == "text") {
+    text(std::cout);
+    return;
+  }
+  Json doc = Json::object();
+  doc["schema"] = "e911ctl." + schema + "/v1";
+  if (model.is_object()) {
+    for (const auto& [k, v] : model.items()) doc[k] = v;
+  } else {
+    doc["items"] = model;
+  }
+  if (format == "json") std::cout << doc.dump(2) << "\n";
+  else std::cout << json_to_yaml(doc);
+}
+
+void Context::report(const std::string& schema, const std::vector<Diagnostic>& diags, const SourceSet* sources) const {
+  if (format != "text") {
+    Json list = Json::array();
+    for (const auto& d : diags) list.push_back(diagnostic_json(d));
+    int errors = 0;
+    for (const auto& d : diags) errors += d.severity == Severity::error;
+    emit(schema, Json{{"ok", errors == 0}, {"errors", errors}, {"diagnostics", list}}, [](std::ostream&) {});
+    return;
+  }
+  for (const auto& d : diags) std::cerr << format_diagnostic(d, sources, color_err);
+}
+
+void Context::note(const std::string& line) const {
+  if (!quiet && format == "text") std::cerr << line << "\n";
+}
+
+void add_format_option(CLI::App& app, Context& ctx) {
+  app.add_option("--format", ctx.format, "output format")
+      ->check(CLI::IsMember({"text", "json", "yaml"}))
+      ->default_str("text")
+      ->envname("E911_FORMAT");
+}
+
+}  // namespace e911::cli

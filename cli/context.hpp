@@ -1,0 +1,59 @@
+#pragma once
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "e911/diagnostic.hpp"
+#include "e911/json.hpp"
+#include "e911/store.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace e911::cli {
+
+/// Thrown by a command to end with an exit code after it has printed what it had to say.
+struct Exit {
+  int code;
+};
+
+/// What every command shares: global options, the store, and output in the chosen format.
+struct Context {
+  std::string db_flag;
+  std::string format = "text";  ///< text, json or yaml
+  bool quiet = false;
+  bool color = false;           ///< stdout is a terminal and NO_COLOR is unset
+  bool color_err = false;       ///< the same for stderr
+  std::string command_line;     ///< recorded with every revision
+
+  /// The resolved database path (--db, E911_DB, default).
+  std::string db_path() const;
+  /// Opens the store; creates it on first write when `create`.
+  std::unique_ptr<Store> open_store(bool create) const;
+  /// For a dry run: the store, or an empty one in memory when the file does not exist yet, so a
+  /// plan can be shown without creating anything.
+  std::unique_ptr<Store> open_store_or_empty() const;
+
+  /// Prints a result: `model` (with "schema": "e911ctl.<schema>/v1" first) as JSON or YAML, or
+  /// calls `text` for people.
+  void emit(const std::string& schema, const Json& model, const std::function<void(std::ostream&)>& text) const;
+
+  /// Prints diagnostics to stderr for people, or as a JSON/YAML document on stdout.
+  void report(const std::string& schema, const std::vector<Diagnostic>& diags, const SourceSet* sources) const;
+
+  /// A progress or status line on stderr, unless --quiet or not text.
+  void note(const std::string& line) const;
+};
+
+/// Adds `--format` to a command (every output command takes it).
+void add_format_option(CLI::App& app, Context& ctx);
+
+void register_object_commands(CLI::App& app, Context& ctx);
+void register_config_commands(CLI::App& app, Context& ctx);
+void register_revision_commands(CLI::App& app, Context& ctx);
+void register_lis_commands(CLI::App& app, CLI::App& import_cmd, CLI::App& export_cmd, Context& ctx);
+
+}  // namespace e911::cli

@@ -1,0 +1,29 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "e911/json.hpp"
+
+namespace e911 {
+
+/// One way a value breaks its schema: where (a JSON pointer) and why.
+struct SchemaViolation {
+  std::string pointer;  ///< e.g. "/notification_uris/1"; "" for the document itself
+  std::string message;  ///< lowercase, no final period
+};
+
+/// Checks `value` against `schema`: the JSON Schema draft-07 subset the project's schemas use
+/// (type, const, enum, required, properties, additionalProperties, items, min/maxItems,
+/// uniqueItems, min/maxLength, pattern, minimum, maximum) and the formats sip-uri, cidr, bssid,
+/// regex and date-time. Returns every violation; empty when the value is valid.
+std::vector<SchemaViolation> check_schema(const Json& schema, const Json& value);
+
+/// True when `text` is an IPv4 or IPv6 network in CIDR form ("10.1.0.0/16", "2001:db8::/48").
+bool is_cidr(const std::string& text);
+/// True when `text` is a BSSID: six hex pairs separated by '-' or ':', '*' allowed as the last
+/// one or two characters.
+bool is_bssid(const std::string& text);
+/// True when `text` is a sip: or sips: URI with a user or host part.
+bool is_sip_uri(const std::string& text);
+
+}  // namespace e911

@@ -1,0 +1,141 @@
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "e911/catalog.hpp"
+#include "e911/diagnostic.hpp"
+#include "e911/json.hpp"
+
+namespace SQLite {
+class Database;
+class Statement;
+}  // namespace SQLite
+
+namespace e911 {
+
+/// One revision: a write command that changed something.
+struct RevisionInfo {
+  std::int64_t rev = 0;
+  std::string time;     ///< RFC 3339 UTC
+  std::string user;
+  std::string command;  ///< the command line that made it
+  std::string summary;  ///< per kind: +added ~changed -removed
+  std::int64_t added = 0, changed = 0, removed = 0;
+};
+
+enum class ChangeType { added, changed, removed };
+const char* to_string(ChangeType t);
+
+/// How one object differs between two states. `before` is null when added, `after` when removed.
+struct Change {
+  const Kind* kind = nullptr;
+  std::string key;
+  ChangeType type = ChangeType::added;
+  Json before, after;
+};
+
+/// The database path from the flag, else E911_DB, else $XDG_DATA_HOME/e911ctl/e911.db, else
+/// ~/.local/share/e911ctl/e911.db.
+std::string default_db_path(const std::string& flag);
+
+/// The provisioning store: one SQLite file (WAL, foreign keys on), versioned migrations, and every
+/// object kept with the revisions it lived in.
+class Store {
+ public:
+  /// Opens the database at `path` and brings its schema up to date. When it does not exist it is
+  /// created (with its directory) if `create`, else Error(store) is thrown with a hint.
+  static std::unique_ptr<Store> open(const std::string& path, bool create);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  const std::string& path() const { return path_; }
+  /// The highest applied migration.
+  int schema_version() const;
+  /// The latest revision, 0 when there is none.
+  std::int64_t head() const;
+
+  /// The current object of `kind` with identity `key`, normalised; nullopt when absent.
+  std::optional<Json> get(const Kind& kind, const std::string& key) const;
+  /// Calls `fn` with every current object of `kind`, ordered by key.
+  void for_each(const Kind& kind, const std::function<void(Json&&)>& fn) const;
+  /// Every current object of `kind`, ordered by key.
+  std::vector<Json> list(const Kind& kind) const;
+  /// The identities of every current object of `kind`, ordered.
+  std::vector<std::string> keys(const Kind& kind) const;
+  std::int64_t count(const Kind& kind) const;
+  /// Current objects that name `key` of `target` in a reference field, as "noun 'key'", at most `limit`.
+  std::vector<std::string> referrers(const Kind& target, const std::string& key, std::size_t limit = 20) const;
+
+  /// Revisions, newest first, at most `limit` (0: all).
+  std::vector<RevisionInfo> history(std::size_t limit = 0) const;
+  std::optional<RevisionInfo> revision(std::int64_t rev) const;
+  /// What changed from the state after revision `from` to the state after `to` (either order).
+  std::vector<Change> diff(std::int64_t from, std::int64_t to) const;
+
+  SQLite::Database& db() { return *db_; }
+  const SQLite::Database& db() const { return *db_; }
+
+ private:
+  Store() = default;
+  std::string path_;
+  std::unique_ptr<SQLite::Database> db_;
+};
+
+/// One write transaction that becomes one revision. Until commit() nothing is visible to others;
+/// a Writer destroyed without commit() leaves the database as it was.
+class Writer {
+ public:
+  /// Begins an immediate transaction for the revision after head; `command` is recorded with it.
+  Writer(Store& store, std::string command);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  std::int64_t rev() const { return rev_; }
+  /// The object as this transaction sees it.
+  std::optional<Json> get(const Kind& kind, const std::string& key) const;
+  /// Creates or replaces the object `obj` (normalised first). Returns what happened, nullopt when
+  /// the stored object is already the same.
+  std::optional<ChangeType> put(const Kind& kind, const Json& obj);
+  /// Inserts `obj` (normalised) that the caller knows is absent: the bulk path of imports.
+  void insert_new(const Kind& kind, const Json& obj);
+  /// Removes the object; false when it did not exist.
+  bool remove(const Kind& kind, const std::string& key);
+  /// Makes the state after revision `rev` current again (objects added since are removed, objects
+  /// removed or changed since come back).
+  void restore(std::int64_t rev);
+
+  /// True when anything was written.
+  bool dirty() const { return dirty_; }
+  /// Every reference (x-ref) that names a missing object, and every removed object still named
+  /// by another: errors with the subject set. Empty when the store would be consistent.
+  std::vector<Diagnostic> check_references() const;
+  /// The changes this transaction makes so far.
+  std::vector<Change> changes() const;
+  /// Commits as one revision with a summary; returns its number, or 0 when nothing changed (then
+  /// nothing is recorded). Throws Error(invalid) listing broken references instead of committing.
+  std::int64_t commit();
+
+ private:
+  struct Statements;
+  Statements& stmts(const Kind& kind) const;
+  void insert_row(const Kind& kind, const std::string& key, const Json& obj);
+
+  Store& store_;
+  std::string command_;
+  std::int64_t rev_ = 0;
+  bool done_ = false;
+  bool dirty_ = false;
+  mutable std::map<const Kind*, std::unique_ptr<Statements>> stmts_;
+};
+
+/// Reads the current row of a statement positioned on a row of `kind`'s table (columns from 4 on).
+Json row_to_json(const Kind& kind, SQLite::Statement& st, int first_column);
+
+}  // namespace e911

@@ -1,0 +1,558 @@
+#include "e911/store.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <pwd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+
+#include "e911/error.hpp"
+#include "e911/text.hpp"
+
+namespace e911 {
+
+const char* to_string(ChangeType t) {
+  switch (t) {
+    case ChangeType::added: return "added";
+    case ChangeType::changed: return "changed";
+    case ChangeType::removed: return "removed";
+  }
+  return "?";
+}
+
+std::string default_db_path(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("E911_DB"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/e911ctl/e911.db";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.local/share/e911ctl/e911.db";
+  return "e911.db";
+}
+
+namespace {
+
+std::string column_list(const Kind& kind) {
+  std::string s;
+  for (const auto& f : kind.fields) s += (s.empty() ? "" : ", ") + f.name;
+  return s;
+}
+
+void bind_field(SQLite::Statement& st, int index, const Field& f, const Json& obj) {
+  const auto it = obj.find(f.name);
+  if (it == obj.end() || it->is_null()) {
+    st.bind(index);
+    return;
+  }
+  switch (f.type) {
+    case FieldType::string:
+      if (it->is_string()) st.bind(index, it->get_ref<const std::string&>());
+      else st.bind(index, it->dump());
+      return;
+    case FieldType::integer: st.bind(index, static_cast<int64_t>(it->get<double>())); return;
+    case FieldType::number: st.bind(index, it->get<double>()); return;
+    case FieldType::boolean: st.bind(index, it->get<bool>() ? 1 : 0); return;
+    case FieldType::string_list:
+    case FieldType::object_list: st.bind(index, it->dump()); return;
+  }
+}
+
+std::string current_user() {
+  if (const char* u = std::getenv("USER"); u && *u) return u;
+  if (const passwd* pw = getpwuid(getuid())) return pw->pw_name;
+  return "uid:" + std::to_string(getuid());
+}
+
+template <typename Fn>
+auto store_call(const std::string& what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const SQLite::Exception& e) {
+    throw Error(ErrorKind::store, what + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+Json row_to_json(const Kind& kind, SQLite::Statement& st, int first) {
+  Json obj = Json::object();
+  int col = first;
+  for (const auto& f : kind.fields) {
+    const SQLite::Column c = st.getColumn(col++);
+    if (c.isNull()) continue;
+    switch (f.type) {
+      case FieldType::string: obj[f.name] = c.getString(); break;
+      case FieldType::integer: obj[f.name] = c.getInt64(); break;
+      case FieldType::number: obj[f.name] = c.getDouble(); break;
+      case FieldType::boolean: obj[f.name] = c.getInt() != 0; break;
+      case FieldType::string_list:
+      case FieldType::object_list: obj[f.name] = Json::parse(c.getString()); break;
+    }
+  }
+  return obj;
+}
+
+// ---- Store ---------------------------------------------------------------------------------
+
+std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
+  namespace fs = std::filesystem;
+  const bool exists = fs::exists(path);
+  if (!exists && !create)
+    throw Error(ErrorKind::store, "no database at '" + path + "'",
+                "run 'e911ctl init', or apply a configuration with 'e911ctl apply -f FILE'; set the path with --db or E911_DB");
+  if (!exists) {
+    const fs::path parent = fs::path(path).parent_path();
+    std::error_code ec;
+    if (!parent.empty()) fs::create_directories(parent, ec);
+  }
+  std::unique_ptr<Store> s(new Store);
+  s->path_ = path;
+  store_call("cannot open '" + path + "'", [&] {
+    s->db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    s->db_->setBusyTimeout(5000);
+    s->db_->exec("PRAGMA journal_mode=WAL");
+    s->db_->exec("PRAGMA synchronous=NORMAL");
+    s->db_->exec("PRAGMA foreign_keys=ON");
+    s->db_->exec("PRAGMA cache_size=-65536");
+    s->db_->exec("PRAGMA temp_store=MEMORY");
+    s->db_->exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
+    return 0;
+  });
+  // Versioned migrations: schemas/sql/NNN_name.sql, each applied once, in order, in a transaction.
+  for (const auto& file : embedded_files_under("schemas/sql/")) {
+    const std::string base = file.substr(file.rfind('/') + 1);
+    const int version = std::stoi(base.substr(0, base.find('_')));
+    if (version <= s->schema_version()) continue;
+    store_call("cannot migrate '" + path + "' to version " + std::to_string(version), [&] {
+      SQLite::Transaction tx(*s->db_);
+      s->db_->exec(std::string(embedded_file(file)));
+      SQLite::Statement ins(*s->db_, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)");
+      ins.bind(1, version);
+      ins.bind(2, base);
+      ins.bind(3, utc_now());
+      ins.exec();
+      tx.commit();
+      return 0;
+    });
+  }
+  // The global policy always exists; a new store starts with it as revision 1.
+  const Kind& policy = kind_by_noun("policy");
+  if (s->head() == 0 && !s->get(policy, "global")) {
+    Writer w(*s, "e911ctl init");
+    w.put(policy, Json{{"identity", "global"}});
+    w.commit();
+  }
+  return s;
+}
+
+Store::~Store() = default;
+
+int Store::schema_version() const {
+  return store_call("cannot read the schema version", [&] {
+    SQLite::Statement st(*db_, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    st.executeStep();
+    return st.getColumn(0).getInt();
+  });
+}
+
+std::int64_t Store::head() const {
+  return store_call("cannot read revisions", [&] {
+    if (!db_->tableExists("revision")) return std::int64_t{0};
+    SQLite::Statement st(*db_, "SELECT COALESCE(MAX(rev), 0) FROM revision");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  });
+}
+
+std::optional<Json> Store::get(const Kind& kind, const std::string& key) const {
+  return store_call("cannot read " + kind.noun, [&]() -> std::optional<Json> {
+    SQLite::Statement st(*db_, "SELECT " + column_list(kind) + " FROM " + kind.table + " WHERE key = ? AND rev_removed IS NULL");
+    st.bind(1, key);
+    if (!st.executeStep()) return std::nullopt;
+    return row_to_json(kind, st, 0);
+  });
+}
+
+void Store::for_each(const Kind& kind, const std::function<void(Json&&)>& fn) const {
+  store_call("cannot read " + kind.noun, [&] {
+    SQLite::Statement st(*db_, "SELECT " + column_list(kind) + " FROM " + kind.table + " WHERE rev_removed IS NULL ORDER BY key");
+    while (st.executeStep()) fn(row_to_json(kind, st, 0));
+    return 0;
+  });
+}
+
+std::vector<Json> Store::list(const Kind& kind) const {
+  std::vector<Json> out;
+  for_each(kind, [&](Json&& j) { out.push_back(std::move(j)); });
+  return out;
+}
+
+std::vector<std::string> Store::keys(const Kind& kind) const {
+  return store_call("cannot read " + kind.noun, [&] {
+    std::vector<std::string> out;
+    SQLite::Statement st(*db_, "SELECT key FROM " + kind.table + " WHERE rev_removed IS NULL ORDER BY key");
+    while (st.executeStep()) out.push_back(st.getColumn(0).getString());
+    return out;
+  });
+}
+
+std::int64_t Store::count(const Kind& kind) const {
+  return store_call("cannot read " + kind.noun, [&] {
+    SQLite::Statement st(*db_, "SELECT count(*) FROM " + kind.table + " WHERE rev_removed IS NULL");
+    st.executeStep();
+    return st.getColumn(0).getInt64();
+  });
+}
+
+std::vector<std::string> Store::referrers(const Kind& target, const std::string& key, std::size_t limit) const {
+  return store_call("cannot read references", [&] {
+    std::vector<std::string> out;
+    for (const auto& k : kinds()) {
+      for (const auto& f : k.fields) {
+        if (f.ref_kind != target.name || out.size() >= limit) continue;
+        const std::string sql =
+            f.type == FieldType::string_list
+                ? "SELECT t.key FROM " + k.table + " t, json_each(t." + f.name + ") j WHERE t.rev_removed IS NULL AND j.value = ?1 ORDER BY t.key LIMIT ?2"
+                : "SELECT key FROM " + k.table + " WHERE " + f.name + " = ?1 AND rev_removed IS NULL ORDER BY key LIMIT ?2";
+        SQLite::Statement st(*db_, sql);
+        st.bind(1, key);
+        st.bind(2, static_cast<int64_t>(limit - out.size()));
+        while (st.executeStep()) out.push_back(k.noun + " '" + Kind::display_key(st.getColumn(0).getString()) + "'");
+      }
+    }
+    return out;
+  });
+}
+
+static RevisionInfo read_revision(SQLite::Statement& st) {
+  RevisionInfo r;
+  r.rev = st.getColumn(0).getInt64();
+  r.time = st.getColumn(1).getString();
+  r.user = st.getColumn(2).getString();
+  r.command = st.getColumn(3).getString();
+  r.summary = st.getColumn(4).getString();
+  r.added = st.getColumn(5).getInt64();
+  r.changed = st.getColumn(6).getInt64();
+  r.removed = st.getColumn(7).getInt64();
+  return r;
+}
+
+std::vector<RevisionInfo> Store::history(std::size_t limit) const {
+  return store_call("cannot read revisions", [&] {
+    std::vector<RevisionInfo> out;
+    SQLite::Statement st(*db_, "SELECT rev, time, user, command, summary, added, changed, removed FROM revision ORDER BY rev DESC LIMIT ?");
+    st.bind(1, limit ? static_cast<int64_t>(limit) : int64_t{-1});
+    while (st.executeStep()) out.push_back(read_revision(st));
+    return out;
+  });
+}
+
+std::optional<RevisionInfo> Store::revision(std::int64_t rev) const {
+  return store_call("cannot read revisions", [&]() -> std::optional<RevisionInfo> {
+    SQLite::Statement st(*db_, "SELECT rev, time, user, command, summary, added, changed, removed FROM revision WHERE rev = ?");
+    st.bind(1, static_cast<int64_t>(rev));
+    if (!st.executeStep()) return std::nullopt;
+    return read_revision(st);
+  });
+}
+
+std::vector<Change> Store::diff(std::int64_t from, std::int64_t to) const {
+  if (from > to) {
+    auto back = diff(to, from);
+    for (auto& c : back) {
+      std::swap(c.before, c.after);
+      if (c.type == ChangeType::added) c.type = ChangeType::removed;
+      else if (c.type == ChangeType::removed) c.type = ChangeType::added;
+    }
+    return back;
+  }
+  return store_call("cannot read revisions", [&] {
+    std::vector<Change> out;
+    for (const auto& k : kinds()) {
+      const std::string cols = column_list(k);
+      std::map<std::string, Json> before, after;
+      SQLite::Statement b(*db_, "SELECT key, " + cols + " FROM " + k.table +
+                                    " WHERE rev_added <= ?1 AND rev_removed > ?1 AND rev_removed <= ?2");
+      b.bind(1, static_cast<int64_t>(from));
+      b.bind(2, static_cast<int64_t>(to));
+      while (b.executeStep()) before[b.getColumn(0).getString()] = normalize(k, row_to_json(k, b, 1));
+      SQLite::Statement a(*db_, "SELECT key, " + cols + " FROM " + k.table +
+                                    " WHERE rev_added > ?1 AND rev_added <= ?2 AND (rev_removed IS NULL OR rev_removed > ?2)");
+      a.bind(1, static_cast<int64_t>(from));
+      a.bind(2, static_cast<int64_t>(to));
+      while (a.executeStep()) after[a.getColumn(0).getString()] = normalize(k, row_to_json(k, a, 1));
+      std::set<std::string> all_keys;
+      for (const auto& [key, v] : before) all_keys.insert(key);
+      for (const auto& [key, v] : after) all_keys.insert(key);
+      for (const auto& key : all_keys) {
+        const auto bi = before.find(key), ai = after.find(key);
+        if (bi != before.end() && ai != after.end()) {
+          if (bi->second != ai->second) out.push_back({&k, key, ChangeType::changed, bi->second, ai->second});
+        } else if (ai != after.end()) {
+          out.push_back({&k, key, ChangeType::added, nullptr, ai->second});
+        } else {
+          out.push_back({&k, key, ChangeType::removed, bi->second, nullptr});
+        }
+      }
+    }
+    return out;
+  });
+}
+
+// ---- Writer --------------------------------------------------------------------------------
+
+struct Writer::Statements {
+  SQLite::Statement select_current, insert, close, drop;
+  Statements(SQLite::Database& db, const Kind& k)
+      : select_current(db, "SELECT row_id, rev_added, " + column_list(k) + " FROM " + k.table + " WHERE key = ? AND rev_removed IS NULL"),
+        insert(db, [&] {
+          std::string q = "INSERT INTO " + k.table + " (key, rev_added, " + column_list(k) + ") VALUES (?, ?";
+          for (std::size_t i = 0; i < k.fields.size(); ++i) q += ", ?";
+          return q + ")";
+        }()),
+        close(db, "UPDATE " + k.table + " SET rev_removed = ? WHERE row_id = ?"),
+        drop(db, "DELETE FROM " + k.table + " WHERE row_id = ?") {}
+};
+
+Writer::Writer(Store& store, std::string command) : store_(store), command_(std::move(command)) {
+  store_call("cannot begin a write", [&] {
+    store_.db().exec("BEGIN IMMEDIATE");
+    return 0;
+  });
+  rev_ = store_.head() + 1;
+}
+
+Writer::~Writer() {
+  if (done_) return;
+  try {
+    stmts_.clear();
+    store_.db().exec("ROLLBACK");
+  } catch (...) {
+    // Nothing more can be done in a destructor; SQLite rolls back on close anyway.
+  }
+}
+
+Writer::Statements& Writer::stmts(const Kind& kind) const {
+  auto& slot = stmts_[&kind];
+  if (!slot) slot = std::make_unique<Statements>(store_.db(), kind);
+  return *slot;
+}
+
+std::optional<Json> Writer::get(const Kind& kind, const std::string& key) const { return store_.get(kind, key); }
+
+void Writer::insert_row(const Kind& kind, const std::string& key, const Json& obj) {
+  auto& ins = stmts(kind).insert;
+  ins.reset();
+  ins.clearBindings();
+  ins.bind(1, key);
+  ins.bind(2, static_cast<int64_t>(rev_));
+  int i = 3;
+  for (const auto& f : kind.fields) bind_field(ins, i++, f, obj);
+  ins.exec();
+  dirty_ = true;
+}
+
+std::optional<ChangeType> Writer::put(const Kind& kind, const Json& input) {
+  return store_call("cannot write " + kind.noun, [&]() -> std::optional<ChangeType> {
+    const Json obj = normalize(kind, input);
+    const std::string key = kind.key_of(obj);
+    if (key.empty()) throw Error(ErrorKind::internal, kind.noun + " without an identity");
+    auto& s = stmts(kind);
+    s.select_current.reset();
+    s.select_current.bind(1, key);
+    std::optional<ChangeType> result = ChangeType::added;
+    if (s.select_current.executeStep()) {
+      const int64_t row_id = s.select_current.getColumn(0).getInt64();
+      const int64_t added = s.select_current.getColumn(1).getInt64();
+      const Json old = normalize(kind, row_to_json(kind, s.select_current, 2));
+      s.select_current.reset();
+      if (old == obj) return std::nullopt;
+      // A row written earlier in this same revision is simply replaced.
+      auto& st = added == rev_ ? s.drop : s.close;
+      st.reset();
+      if (added == rev_) {
+        st.bind(1, row_id);
+      } else {
+        st.bind(1, static_cast<int64_t>(rev_));
+        st.bind(2, row_id);
+      }
+      st.exec();
+      result = ChangeType::changed;
+    }
+    s.select_current.reset();
+    insert_row(kind, key, obj);
+    return result;
+  });
+}
+
+void Writer::insert_new(const Kind& kind, const Json& obj) {
+  store_call("cannot write " + kind.noun, [&] {
+    insert_row(kind, kind.key_of(obj), obj);
+    return 0;
+  });
+}
+
+bool Writer::remove(const Kind& kind, const std::string& key) {
+  return store_call("cannot remove " + kind.noun, [&] {
+    auto& s = stmts(kind);
+    s.select_current.reset();
+    s.select_current.bind(1, key);
+    if (!s.select_current.executeStep()) {
+      s.select_current.reset();
+      return false;
+    }
+    const int64_t row_id = s.select_current.getColumn(0).getInt64();
+    const int64_t added = s.select_current.getColumn(1).getInt64();
+    s.select_current.reset();
+    auto& st = added == rev_ ? s.drop : s.close;
+    st.reset();
+    if (added == rev_) {
+      st.bind(1, row_id);
+    } else {
+      st.bind(1, static_cast<int64_t>(rev_));
+      st.bind(2, row_id);
+    }
+    st.exec();
+    dirty_ = true;
+    return true;
+  });
+}
+
+void Writer::restore(std::int64_t rev) {
+  store_call("cannot restore revision " + std::to_string(rev), [&] {
+    auto& db = store_.db();
+    for (const auto& k : kinds()) {
+      const std::string cols = column_list(k);
+      SQLite::Statement drop(db, "DELETE FROM " + k.table + " WHERE rev_added = ?1");
+      drop.bind(1, static_cast<int64_t>(rev_));
+      int n = drop.exec();
+      SQLite::Statement close(db, "UPDATE " + k.table + " SET rev_removed = ?1 WHERE rev_removed IS NULL AND rev_added > ?2");
+      close.bind(1, static_cast<int64_t>(rev_));
+      close.bind(2, static_cast<int64_t>(rev));
+      n += close.exec();
+      SQLite::Statement back(db, "INSERT INTO " + k.table + " (key, rev_added, " + cols + ") SELECT key, ?1, " + cols + " FROM " +
+                                     k.table + " WHERE rev_added <= ?2 AND rev_removed > ?2 AND rev_removed IS NOT NULL AND rev_added < ?1");
+      back.bind(1, static_cast<int64_t>(rev_));
+      back.bind(2, static_cast<int64_t>(rev));
+      n += back.exec();
+      if (n) dirty_ = true;
+    }
+    return 0;
+  });
+}
+
+std::vector<Diagnostic> Writer::check_references() const {
+  return store_call("cannot check references", [&] {
+    std::vector<Diagnostic> out;
+    auto& db = store_.db();
+    for (const auto& k : kinds()) {
+      for (const auto& f : k.fields) {
+        if (f.ref_kind.empty()) continue;
+        const Kind& target = *find_kind(f.ref_kind);
+        const bool list = f.type == FieldType::string_list;
+        // Objects written in this revision that name something that does not exist.
+        const std::string dangling =
+            list ? "SELECT a.key, j.value, j.key FROM " + k.table + " a, json_each(a." + f.name + ") j WHERE a.rev_added = ?1 AND a.rev_removed IS NULL"
+                       " AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = j.value AND b.rev_removed IS NULL)"
+                 : "SELECT a.key, a." + f.name + ", NULL FROM " + k.table + " a WHERE a.rev_added = ?1 AND a.rev_removed IS NULL AND a." + f.name +
+                       " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = a." + f.name + " AND b.rev_removed IS NULL)";
+        SQLite::Statement st(db, dangling);
+        st.bind(1, static_cast<int64_t>(rev_));
+        while (st.executeStep() && out.size() < 1000) {
+          const std::string key = st.getColumn(0).getString(), name = st.getColumn(1).getString();
+          Diagnostic d{Severity::error, "E010", "'" + f.name + "' names " + target.noun + " '" + name + "', which does not exist",
+                       {}, k.noun + " '" + Kind::display_key(key) + "'", {}, "/" + f.name};
+          if (!st.getColumn(2).isNull()) d.pointer += "/" + st.getColumn(2).getString();
+          if (store_.count(target) <= 10000) {
+            const std::string guess = closest(name, store_.keys(target));
+            if (!guess.empty()) d.hint = "did you mean '" + guess + "'?";
+          }
+          if (d.hint.empty()) d.hint = "create the " + target.noun + " first, or fix the name";
+          out.push_back(std::move(d));
+        }
+        // Objects removed in this revision that unchanged objects still name.
+        const std::string removed_keys = "SELECT b.key FROM " + target.table + " b WHERE b.rev_removed = ?1 AND NOT EXISTS (SELECT 1 FROM " +
+                                         target.table + " c WHERE c.key = b.key AND c.rev_removed IS NULL)";
+        const std::string still =
+            list ? "SELECT a.key, j.value FROM " + k.table + " a, json_each(a." + f.name + ") j WHERE a.rev_removed IS NULL AND a.rev_added <> ?1 AND j.value IN (" + removed_keys + ")"
+                 : "SELECT a.key, a." + f.name + " FROM " + k.table + " a WHERE a.rev_removed IS NULL AND a.rev_added <> ?1 AND a." + f.name + " IN (" + removed_keys + ")";
+        SQLite::Statement st2(db, still);
+        st2.bind(1, static_cast<int64_t>(rev_));
+        while (st2.executeStep() && out.size() < 1000) {
+          const std::string key = st2.getColumn(0).getString(), name = st2.getColumn(1).getString();
+          out.push_back({Severity::error, "E011",
+                         target.noun + " '" + Kind::display_key(name) + "' is still used by " + k.noun + " '" + Kind::display_key(key) + "'",
+                         {}, target.noun + " '" + Kind::display_key(name) + "'",
+                         "change or remove the " + k.noun + " first", {}});
+        }
+      }
+    }
+    return out;
+  });
+}
+
+std::vector<Change> Writer::changes() const { return store_.diff(rev_ - 1, rev_); }
+
+std::int64_t Writer::commit() {
+  if (!dirty_) {
+    stmts_.clear();
+    store_.db().exec("ROLLBACK");
+    done_ = true;
+    return 0;
+  }
+  const auto problems = check_references();
+  if (has_errors(problems)) {
+    std::string msg = "the change would leave broken references";
+    for (const auto& p : problems) msg += "\n  " + p.subject + ": " + p.message;
+    throw Error(ErrorKind::invalid, msg);
+  }
+  return store_call("cannot commit", [&]() -> std::int64_t {
+    auto& db = store_.db();
+    std::string summary;
+    int64_t added = 0, changed = 0, removed = 0;
+    for (const auto& k : kinds()) {
+      auto count = [&](const std::string& sql) {
+        SQLite::Statement st(db, sql);
+        st.bind(1, static_cast<int64_t>(rev_));
+        st.executeStep();
+        return st.getColumn(0).getInt64();
+      };
+      const int64_t n_new = count("SELECT count(*) FROM " + k.table + " WHERE rev_added = ?1");
+      const int64_t n_old = count("SELECT count(*) FROM " + k.table + " WHERE rev_removed = ?1");
+      if (!n_new && !n_old) continue;
+      const int64_t both = count("SELECT count(*) FROM (SELECT key FROM " + k.table + " WHERE rev_added = ?1 INTERSECT SELECT key FROM " +
+                                 k.table + " WHERE rev_removed = ?1)");
+      const int64_t a = n_new - both, c = both, r = n_old - both;
+      added += a;
+      changed += c;
+      removed += r;
+      std::string part;
+      if (a) part += " +" + std::to_string(a);
+      if (c) part += " ~" + std::to_string(c);
+      if (r) part += " -" + std::to_string(r);
+      summary += (summary.empty() ? "" : ", ") + k.noun + part;
+    }
+    stmts_.clear();
+    if (added + changed + removed == 0) {
+      db.exec("ROLLBACK");
+      done_ = true;
+      return 0;
+    }
+    SQLite::Statement ins(db, "INSERT INTO revision (rev, time, user, command, summary, added, changed, removed) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    ins.bind(1, static_cast<int64_t>(rev_));
+    ins.bind(2, utc_now());
+    ins.bind(3, current_user());
+    ins.bind(4, command_);
+    ins.bind(5, summary);
+    ins.bind(6, added);
+    ins.bind(7, changed);
+    ins.bind(8, removed);
+    ins.exec();
+    db.exec("COMMIT");
+    done_ = true;
+    return rev_;
+  });
+}
+
+}  // namespace e911

@@ -1,0 +1,25 @@
+#pragma once
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "e911/store.hpp"
+
+// A fresh database file in its own temporary directory, removed afterwards.
+struct TempDb {
+  std::filesystem::path dir;
+  std::string path;
+  TempDb() {
+    dir = std::filesystem::temp_directory_path() / ("e911-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    path = (dir / "e911.db").string();
+  }
+  ~TempDb() { std::filesystem::remove_all(dir); }
+  std::string file(const std::string& name) const { return (dir / name).string(); }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};

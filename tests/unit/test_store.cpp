@@ -1,0 +1,115 @@
+#include <catch2/catch.hpp>
+
+#include "e911/error.hpp"
+#include "e911/store.hpp"
+#include "helpers.hpp"
+
+using namespace e911;
+
+namespace {
+const Kind& K(const char* noun) { return kind_by_noun(noun); }
+Json loc(const std::string& id, const std::string& city = "Redmond") {
+  return {{"id", id}, {"house_number", "1"}, {"street_name", "Main"}, {"city", city}, {"state", "WA"}, {"country", "US"}};
+}
+std::int64_t write(Store& s, const std::function<void(Writer&)>& fn) {
+  Writer w(s, "test");
+  fn(w);
+  return w.commit();
+}
+}  // namespace
+
+TEST_CASE("a new store holds the global policy as revision 1") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  CHECK(s->head() == 1);
+  CHECK(s->schema_version() == 1);
+  REQUIRE(s->get(K("policy"), "global"));
+  CHECK(s->history()[0].command == "e911ctl init");
+}
+
+TEST_CASE("a missing database is refused for reading") {
+  TempDb t;
+  CHECK_THROWS_AS(Store::open(t.file("none.db"), false), Error);
+}
+
+TEST_CASE("each write is one revision; writing the same again is none") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  CHECK(write(*s, [](Writer& w) { CHECK(w.put(K("location"), loc("a")) == ChangeType::added); }) == 2);
+  CHECK(write(*s, [](Writer& w) { CHECK_FALSE(w.put(K("location"), loc("a"))); }) == 0);
+  CHECK(s->head() == 2);
+  CHECK(write(*s, [](Writer& w) { CHECK(w.put(K("location"), loc("a", "Austin")) == ChangeType::changed); }) == 3);
+  CHECK(s->get(K("location"), "a")->at("city") == "Austin");
+  const auto h = s->history();
+  REQUIRE(h.size() == 3);
+  CHECK(h[0].summary == "location ~1");
+  CHECK(h[1].summary == "location +1");
+}
+
+TEST_CASE("diff and restore read any past revision") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  write(*s, [](Writer& w) {
+    w.put(K("location"), loc("a"));
+    w.put(K("location"), loc("b"));
+  });  // 2
+  write(*s, [](Writer& w) {
+    w.put(K("location"), loc("a", "Austin"));
+    w.remove(K("location"), "b");
+    w.put(K("location"), loc("c"));
+  });  // 3
+  const auto d = s->diff(2, 3);
+  REQUIRE(d.size() == 3);
+  CHECK((d[0].key == "a" && d[0].type == ChangeType::changed && d[0].before["city"] == "Redmond" && d[0].after["city"] == "Austin"));
+  CHECK((d[1].key == "b" && d[1].type == ChangeType::removed));
+  CHECK((d[2].key == "c" && d[2].type == ChangeType::added));
+  const auto back = s->diff(3, 2);
+  CHECK(back[1].type == ChangeType::added);
+
+  CHECK(write(*s, [](Writer& w) { w.restore(2); }) == 4);
+  CHECK(s->get(K("location"), "a")->at("city") == "Redmond");
+  CHECK(s->get(K("location"), "b"));
+  CHECK_FALSE(s->get(K("location"), "c"));
+  CHECK(s->diff(2, 4).empty());
+  // Restoring the state that is already current changes nothing.
+  CHECK(write(*s, [](Writer& w) { w.restore(4); }) == 0);
+}
+
+TEST_CASE("references must name existing objects, and used objects cannot go") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  {
+    Writer w(*s, "test");
+    w.put(K("subnet"), Json{{"subnet", "10.0.0.0/24"}, {"location", "nowhere"}});
+    const auto p = w.check_references();
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].code == "E010");
+    CHECK(p[0].subject == "subnet '10.0.0.0/24'");
+    CHECK(p[0].pointer == "/location");
+    CHECK_THROWS_AS(w.commit(), Error);
+  }
+  CHECK(s->head() == 1);  // nothing was written
+  write(*s, [](Writer& w) {
+    w.put(K("location"), loc("a"));
+    w.put(K("subnet"), Json{{"subnet", "10.0.0.0/24"}, {"location", "a"}});
+  });
+  CHECK(s->referrers(K("location"), "a") == std::vector<std::string>{"subnet '10.0.0.0/24'"});
+  Writer w(*s, "test");
+  w.remove(K("location"), "a");
+  const auto p = w.check_references();
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].code == "E011");
+  CHECK(p[0].message == "location 'a' is still used by subnet '10.0.0.0/24'");
+}
+
+TEST_CASE("list references are checked too") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  Writer w(*s, "test");
+  w.put(K("usage"), Json{{"name", "Emergency"}});
+  w.put(K("route"), Json{{"name", "r"}, {"number_pattern", "^911$"}, {"pstn_usages", {"Emergency"}}, {"trunks", {"t1"}}});
+  const auto p = w.check_references();
+  REQUIRE(p.size() == 1);
+  CHECK(p[0].message == "'trunks' names trunk 't1', which does not exist");
+  CHECK(p[0].pointer == "/trunks/0");
+}
