@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -94,29 +96,86 @@ bool check_format(const std::string& format, const std::string& s, std::string& 
   return true;  // unknown formats only annotate, as JSON Schema says
 }
 
-void check(const Json& schema, const Json& v, const std::string& ptr, std::vector<SchemaViolation>& out) {
-  if (schema.contains("const") && v != schema["const"]) {
-    out.push_back({ptr, "must be " + schema["const"].dump()});
+// A schema compiled once into plain members, so checking a million CSV rows does not look keywords
+// up by name in every row.
+struct Node {
+  const Json* const_value = nullptr;
+  std::vector<std::string> types;
+  const Json* enum_values = nullptr;
+  std::optional<std::size_t> min_length, max_length, min_items, max_items;
+  const std::regex* pattern = nullptr;
+  std::string pattern_text, format;
+  std::optional<double> minimum, maximum;
+  bool unique = false, closed = false;
+  std::unique_ptr<Node> items;
+  std::vector<std::string> required;
+  std::map<std::string, std::unique_ptr<Node>, std::less<>> properties;
+  std::string maximum_text, minimum_text;
+
+  explicit Node(const Json& schema) {
+    if (auto it = schema.find("const"); it != schema.end()) const_value = &*it;
+    if (auto it = schema.find("type"); it != schema.end()) {
+      if (it->is_string()) types.push_back(it->get<std::string>());
+      else
+        for (const auto& t : *it) types.push_back(t.get<std::string>());
+    }
+    if (auto it = schema.find("enum"); it != schema.end()) enum_values = &*it;
+    if (auto it = schema.find("minLength"); it != schema.end()) min_length = it->get<std::size_t>();
+    if (auto it = schema.find("maxLength"); it != schema.end()) max_length = it->get<std::size_t>();
+    if (auto it = schema.find("minItems"); it != schema.end()) min_items = it->get<std::size_t>();
+    if (auto it = schema.find("maxItems"); it != schema.end()) max_items = it->get<std::size_t>();
+    if (auto it = schema.find("pattern"); it != schema.end()) {
+      pattern_text = it->get<std::string>();
+      pattern = &cached_regex(pattern_text);
+    }
+    if (auto it = schema.find("format"); it != schema.end()) format = it->get<std::string>();
+    if (auto it = schema.find("minimum"); it != schema.end()) {
+      minimum = it->get<double>();
+      minimum_text = it->dump();
+    }
+    if (auto it = schema.find("maximum"); it != schema.end()) {
+      maximum = it->get<double>();
+      maximum_text = it->dump();
+    }
+    unique = schema.value("uniqueItems", false);
+    closed = schema.contains("additionalProperties") && schema["additionalProperties"] == false;
+    if (auto it = schema.find("items"); it != schema.end()) items = std::make_unique<Node>(*it);
+    if (auto it = schema.find("required"); it != schema.end()) required = it->get<std::vector<std::string>>();
+    if (auto it = schema.find("properties"); it != schema.end())
+      for (const auto& [k, sub] : it->items()) properties.emplace(k, std::make_unique<Node>(sub));
+  }
+};
+
+const Node& compiled(const Json& schema) {
+  static std::map<const Json*, std::unique_ptr<Node>> cache;
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  auto& slot = cache[&schema];
+  if (!slot) slot = std::make_unique<Node>(schema);
+  return *slot;
+}
+
+void check(const Node& n, const Json& v, const std::string& ptr, std::vector<SchemaViolation>& out) {
+  if (n.const_value && v != *n.const_value) {
+    out.push_back({ptr, "must be " + n.const_value->dump()});
     return;
   }
-  if (schema.contains("type")) {
-    const Json& t = schema["type"];
+  if (!n.types.empty()) {
     bool ok = false;
-    if (t.is_string()) ok = type_matches(t.get<std::string>(), v);
-    else
-      for (const auto& one : t) ok = ok || type_matches(one.get<std::string>(), v);
+    for (const auto& t : n.types) ok = ok || type_matches(t, v);
     if (!ok) {
-      out.push_back({ptr, "expected " + (t.is_string() ? t.get<std::string>() : t.dump()) + ", found " + json_type(v) +
-                              (v.is_null() ? "" : " '" + shown(v) + "'")});
+      std::string want;
+      for (const auto& t : n.types) want += (want.empty() ? "" : " or ") + t;
+      out.push_back({ptr, "expected " + want + ", found " + json_type(v) + (v.is_null() ? "" : " '" + shown(v) + "'")});
       return;
     }
   }
-  if (schema.contains("enum")) {
+  if (n.enum_values) {
     bool found = false;
-    for (const auto& e : schema["enum"]) found = found || e == v;
+    for (const auto& e : *n.enum_values) found = found || e == v;
     if (!found) {
       std::string list;
-      for (const auto& e : schema["enum"]) list += (list.empty() ? "" : ", ") + shown(e);
+      for (const auto& e : *n.enum_values) list += (list.empty() ? "" : ", ") + shown(e);
       out.push_back({ptr, "'" + shown(v) + "' is not one of: " + list});
       return;
     }
@@ -124,32 +183,27 @@ void check(const Json& schema, const Json& v, const std::string& ptr, std::vecto
   if (v.is_string()) {
     const std::string& s = v.get_ref<const std::string&>();
     const std::size_t len = utf8_length(s);
-    if (schema.contains("minLength") && len < schema["minLength"].get<std::size_t>())
-      out.push_back({ptr, len == 0 ? "must not be empty"
-                                   : "'" + shown(v) + "' is shorter than " + schema["minLength"].dump() + " characters"});
-    if (schema.contains("maxLength") && len > schema["maxLength"].get<std::size_t>())
-      out.push_back({ptr, "'" + shown(v) + "' is " + std::to_string(len) + " characters, more than the " +
-                              schema["maxLength"].dump() + " allowed"});
-    if (schema.contains("pattern") && !std::regex_search(s, cached_regex(schema["pattern"].get<std::string>())))
-      out.push_back({ptr, "'" + shown(v) + "' does not match the pattern " + schema["pattern"].get<std::string>()});
-    if (schema.contains("format")) {
+    if (n.min_length && len < *n.min_length)
+      out.push_back({ptr, len == 0 ? "must not be empty" : "'" + shown(v) + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
+    if (n.max_length && len > *n.max_length)
+      out.push_back({ptr, "'" + shown(v) + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
+    if (n.pattern && !std::regex_search(s, *n.pattern))
+      out.push_back({ptr, "'" + shown(v) + "' does not match the pattern " + n.pattern_text});
+    if (!n.format.empty()) {
       std::string why;
-      if (!check_format(schema["format"].get<std::string>(), s, why)) out.push_back({ptr, why});
+      if (!check_format(n.format, s, why)) out.push_back({ptr, why});
     }
   }
   if (v.is_number()) {
     const double d = v.get<double>();
-    if (schema.contains("minimum") && d < schema["minimum"].get<double>())
-      out.push_back({ptr, shown(v) + " is less than the minimum " + schema["minimum"].dump()});
-    if (schema.contains("maximum") && d > schema["maximum"].get<double>())
-      out.push_back({ptr, shown(v) + " is more than the maximum " + schema["maximum"].dump()});
+    if (n.minimum && d < *n.minimum) out.push_back({ptr, shown(v) + " is less than the minimum " + n.minimum_text});
+    if (n.maximum && d > *n.maximum) out.push_back({ptr, shown(v) + " is more than the maximum " + n.maximum_text});
   }
   if (v.is_array()) {
-    if (schema.contains("minItems") && v.size() < schema["minItems"].get<std::size_t>())
-      out.push_back({ptr, "needs at least " + schema["minItems"].dump() + " items"});
-    if (schema.contains("maxItems") && v.size() > schema["maxItems"].get<std::size_t>())
-      out.push_back({ptr, "has " + std::to_string(v.size()) + " items, more than the " + schema["maxItems"].dump() + " allowed"});
-    if (schema.value("uniqueItems", false)) {
+    if (n.min_items && v.size() < *n.min_items) out.push_back({ptr, "needs at least " + std::to_string(*n.min_items) + " items"});
+    if (n.max_items && v.size() > *n.max_items)
+      out.push_back({ptr, "has " + std::to_string(v.size()) + " items, more than the " + std::to_string(*n.max_items) + " allowed"});
+    if (n.unique) {
       for (std::size_t i = 0; i < v.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
           if (v[i] == v[j]) {
@@ -157,19 +211,16 @@ void check(const Json& schema, const Json& v, const std::string& ptr, std::vecto
             break;
           }
     }
-    if (schema.contains("items"))
-      for (std::size_t i = 0; i < v.size(); ++i) check(schema["items"], v[i], ptr + "/" + std::to_string(i), out);
+    if (n.items)
+      for (std::size_t i = 0; i < v.size(); ++i) check(*n.items, v[i], ptr + "/" + std::to_string(i), out);
   }
   if (v.is_object()) {
-    if (schema.contains("required"))
-      for (const auto& r : schema["required"])
-        if (!v.contains(r.get<std::string>())) out.push_back({ptr, "missing required field '" + r.get<std::string>() + "'"});
-    const Json* props = schema.contains("properties") ? &schema["properties"] : nullptr;
-    const bool closed = schema.contains("additionalProperties") && schema["additionalProperties"] == false;
+    for (const auto& r : n.required)
+      if (!v.contains(r)) out.push_back({ptr, "missing required field '" + r + "'"});
     for (const auto& [k, val] : v.items()) {
-      const std::string child = ptr + "/" + escape_pointer(k);
-      if (props && props->contains(k)) check((*props)[k], val, child, out);
-      else if (closed) out.push_back({child, "unknown field '" + k + "'"});
+      const auto it = n.properties.find(k);
+      if (it != n.properties.end()) check(*it->second, val, ptr + "/" + escape_pointer(k), out);
+      else if (n.closed) out.push_back({ptr + "/" + escape_pointer(k), "unknown field '" + k + "'"});
     }
   }
 }
@@ -178,7 +229,7 @@ void check(const Json& schema, const Json& v, const std::string& ptr, std::vecto
 
 std::vector<SchemaViolation> check_schema(const Json& schema, const Json& value) {
   std::vector<SchemaViolation> out;
-  check(schema, value, "", out);
+  check(compiled(schema), value, "", out);
   return out;
 }
 

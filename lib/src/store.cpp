@@ -47,7 +47,8 @@ void bind_field(SQLite::Statement& st, int index, const Field& f, const Json& ob
   }
   switch (f.type) {
     case FieldType::string:
-      if (it->is_string()) st.bind(index, it->get_ref<const std::string&>());
+      // The object outlives the statement's step, so SQLite need not copy the text.
+      if (it->is_string()) st.bindNoCopy(index, it->get_ref<const std::string&>());
       else st.bind(index, it->dump());
       return;
     case FieldType::integer: st.bind(index, static_cast<int64_t>(it->get<double>())); return;
@@ -345,7 +346,7 @@ void Writer::insert_row(const Kind& kind, const std::string& key, const Json& ob
   auto& ins = stmts(kind).insert;
   ins.reset();
   ins.clearBindings();
-  ins.bind(1, key);
+  ins.bindNoCopy(1, key);
   ins.bind(2, static_cast<int64_t>(rev_));
   int i = 3;
   for (const auto& f : kind.fields) bind_field(ins, i++, f, obj);

@@ -2,6 +2,7 @@
 -- Every object table is temporal: a row lives from rev_added until rev_removed (NULL while current).
 -- An update closes the old row and inserts a new one, so any past revision can be read back,
 -- diffed and restored. `key` is the object's identity (composite keys joined with '|').
+-- Indexes are few on purpose: each one is paid for by every row of a million-row import.
 
 CREATE TABLE revision (
   rev        INTEGER PRIMARY KEY,
@@ -24,7 +25,6 @@ CREATE TABLE pstn_usage (
   description TEXT
 );
 CREATE UNIQUE INDEX pstn_usage_key ON pstn_usage(key) WHERE rev_removed IS NULL;
-CREATE INDEX pstn_usage_added ON pstn_usage(rev_added);
 CREATE INDEX pstn_usage_removed ON pstn_usage(rev_removed) WHERE rev_removed IS NOT NULL;
 
 CREATE TABLE trunk (
@@ -46,7 +46,6 @@ CREATE TABLE trunk (
   options_interval INTEGER
 );
 CREATE UNIQUE INDEX trunk_key ON trunk(key) WHERE rev_removed IS NULL;
-CREATE INDEX trunk_added ON trunk(rev_added);
 CREATE INDEX trunk_removed ON trunk(rev_removed) WHERE rev_removed IS NOT NULL;
 
 CREATE TABLE voice_route (
@@ -63,7 +62,6 @@ CREATE TABLE voice_route (
   enabled INTEGER
 );
 CREATE UNIQUE INDEX voice_route_key ON voice_route(key) WHERE rev_removed IS NULL;
-CREATE INDEX voice_route_added ON voice_route(rev_added);
 CREATE INDEX voice_route_removed ON voice_route(rev_removed) WHERE rev_removed IS NOT NULL;
 
 CREATE TABLE location (
@@ -98,7 +96,6 @@ CREATE TABLE location (
   validated_at TEXT
 );
 CREATE UNIQUE INDEX location_key ON location(key) WHERE rev_removed IS NULL;
-CREATE INDEX location_added ON location(rev_added);
 CREATE INDEX location_removed ON location(rev_removed) WHERE rev_removed IS NOT NULL;
 
 CREATE TABLE location_policy (
@@ -123,10 +120,9 @@ CREATE TABLE location_policy (
   default_location TEXT
 );
 CREATE UNIQUE INDEX location_policy_key ON location_policy(key) WHERE rev_removed IS NULL;
-CREATE INDEX location_policy_added ON location_policy(rev_added);
 CREATE INDEX location_policy_removed ON location_policy(rev_removed) WHERE rev_removed IS NOT NULL;
-CREATE INDEX location_policy_pstn_usage ON location_policy(pstn_usage) WHERE rev_removed IS NULL;
-CREATE INDEX location_policy_default_location ON location_policy(default_location) WHERE rev_removed IS NULL;
+CREATE INDEX location_policy_pstn_usage ON location_policy(pstn_usage) WHERE rev_removed IS NULL AND pstn_usage IS NOT NULL;
+CREATE INDEX location_policy_default_location ON location_policy(default_location) WHERE rev_removed IS NULL AND default_location IS NOT NULL;
 
 CREATE TABLE network_region (
   row_id      INTEGER PRIMARY KEY,
@@ -138,7 +134,6 @@ CREATE TABLE network_region (
   central_site TEXT
 );
 CREATE UNIQUE INDEX network_region_key ON network_region(key) WHERE rev_removed IS NULL;
-CREATE INDEX network_region_added ON network_region(rev_added);
 CREATE INDEX network_region_removed ON network_region(rev_removed) WHERE rev_removed IS NOT NULL;
 
 CREATE TABLE network_site (
@@ -153,11 +148,10 @@ CREATE TABLE network_site (
   default_location TEXT
 );
 CREATE UNIQUE INDEX network_site_key ON network_site(key) WHERE rev_removed IS NULL;
-CREATE INDEX network_site_added ON network_site(rev_added);
 CREATE INDEX network_site_removed ON network_site(rev_removed) WHERE rev_removed IS NOT NULL;
-CREATE INDEX network_site_region ON network_site(region) WHERE rev_removed IS NULL;
-CREATE INDEX network_site_location_policy ON network_site(location_policy) WHERE rev_removed IS NULL;
-CREATE INDEX network_site_default_location ON network_site(default_location) WHERE rev_removed IS NULL;
+CREATE INDEX network_site_region ON network_site(region) WHERE rev_removed IS NULL AND region IS NOT NULL;
+CREATE INDEX network_site_location_policy ON network_site(location_policy) WHERE rev_removed IS NULL AND location_policy IS NOT NULL;
+CREATE INDEX network_site_default_location ON network_site(default_location) WHERE rev_removed IS NULL AND default_location IS NOT NULL;
 
 CREATE TABLE subnet (
   row_id      INTEGER PRIMARY KEY,
@@ -170,10 +164,9 @@ CREATE TABLE subnet (
   location TEXT
 );
 CREATE UNIQUE INDEX subnet_key ON subnet(key) WHERE rev_removed IS NULL;
-CREATE INDEX subnet_added ON subnet(rev_added);
 CREATE INDEX subnet_removed ON subnet(rev_removed) WHERE rev_removed IS NOT NULL;
-CREATE INDEX subnet_site ON subnet(site) WHERE rev_removed IS NULL;
-CREATE INDEX subnet_location ON subnet(location) WHERE rev_removed IS NULL;
+CREATE INDEX subnet_site ON subnet(site) WHERE rev_removed IS NULL AND site IS NOT NULL;
+CREATE INDEX subnet_location ON subnet(location) WHERE rev_removed IS NULL AND location IS NOT NULL;
 
 CREATE TABLE wap (
   row_id      INTEGER PRIMARY KEY,
@@ -185,9 +178,8 @@ CREATE TABLE wap (
   location TEXT
 );
 CREATE UNIQUE INDEX wap_key ON wap(key) WHERE rev_removed IS NULL;
-CREATE INDEX wap_added ON wap(rev_added);
 CREATE INDEX wap_removed ON wap(rev_removed) WHERE rev_removed IS NOT NULL;
-CREATE INDEX wap_location ON wap(location) WHERE rev_removed IS NULL;
+CREATE INDEX wap_location ON wap(location) WHERE rev_removed IS NULL AND location IS NOT NULL;
 
 CREATE TABLE switch (
   row_id      INTEGER PRIMARY KEY,
@@ -199,9 +191,8 @@ CREATE TABLE switch (
   location TEXT
 );
 CREATE UNIQUE INDEX switch_key ON switch(key) WHERE rev_removed IS NULL;
-CREATE INDEX switch_added ON switch(rev_added);
 CREATE INDEX switch_removed ON switch(rev_removed) WHERE rev_removed IS NOT NULL;
-CREATE INDEX switch_location ON switch(location) WHERE rev_removed IS NULL;
+CREATE INDEX switch_location ON switch(location) WHERE rev_removed IS NULL AND location IS NOT NULL;
 
 CREATE TABLE port (
   row_id      INTEGER PRIMARY KEY,
@@ -215,9 +206,8 @@ CREATE TABLE port (
   location TEXT
 );
 CREATE UNIQUE INDEX port_key ON port(key) WHERE rev_removed IS NULL;
-CREATE INDEX port_added ON port(rev_added);
 CREATE INDEX port_removed ON port(rev_removed) WHERE rev_removed IS NOT NULL;
-CREATE INDEX port_location ON port(location) WHERE rev_removed IS NULL;
+CREATE INDEX port_location ON port(location) WHERE rev_removed IS NULL AND location IS NOT NULL;
 
 CREATE TABLE dial_plan (
   row_id      INTEGER PRIMARY KEY,
@@ -229,7 +219,6 @@ CREATE TABLE dial_plan (
   rules TEXT
 );
 CREATE UNIQUE INDEX dial_plan_key ON dial_plan(key) WHERE rev_removed IS NULL;
-CREATE INDEX dial_plan_added ON dial_plan(rev_added);
 CREATE INDEX dial_plan_removed ON dial_plan(rev_removed) WHERE rev_removed IS NOT NULL;
 
 CREATE TABLE sip_user (
@@ -243,6 +232,5 @@ CREATE TABLE sip_user (
   location_policy TEXT
 );
 CREATE UNIQUE INDEX sip_user_key ON sip_user(key) WHERE rev_removed IS NULL;
-CREATE INDEX sip_user_added ON sip_user(rev_added);
 CREATE INDEX sip_user_removed ON sip_user(rev_removed) WHERE rev_removed IS NOT NULL;
-CREATE INDEX sip_user_location_policy ON sip_user(location_policy) WHERE rev_removed IS NULL;
+CREATE INDEX sip_user_location_policy ON sip_user(location_policy) WHERE rev_removed IS NULL AND location_policy IS NOT NULL;
