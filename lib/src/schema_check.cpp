@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,7 +99,9 @@ bool check_format(const std::string& format, const std::string& s, std::string& 
 
 // A schema compiled once into plain members, so checking a million CSV rows does not look keywords
 // up by name in every row.
-struct Node {
+}  // namespace
+
+struct SchemaNode {
   const Json* const_value = nullptr;
   std::vector<std::string> types;
   const Json* enum_values = nullptr;
@@ -107,12 +110,12 @@ struct Node {
   std::string pattern_text, format;
   std::optional<double> minimum, maximum;
   bool unique = false, closed = false;
-  std::unique_ptr<Node> items;
+  std::unique_ptr<SchemaNode> items;
   std::vector<std::string> required;
-  std::map<std::string, std::unique_ptr<Node>, std::less<>> properties;
+  std::map<std::string, std::unique_ptr<SchemaNode>, std::less<>> properties;
   std::string maximum_text, minimum_text;
 
-  explicit Node(const Json& schema) {
+  explicit SchemaNode(const Json& schema) {
     if (auto it = schema.find("const"); it != schema.end()) const_value = &*it;
     if (auto it = schema.find("type"); it != schema.end()) {
       if (it->is_string()) types.push_back(it->get<std::string>());
@@ -139,23 +142,40 @@ struct Node {
     }
     unique = schema.value("uniqueItems", false);
     closed = schema.contains("additionalProperties") && schema["additionalProperties"] == false;
-    if (auto it = schema.find("items"); it != schema.end()) items = std::make_unique<Node>(*it);
+    if (auto it = schema.find("items"); it != schema.end()) items = std::make_unique<SchemaNode>(*it);
     if (auto it = schema.find("required"); it != schema.end()) required = it->get<std::vector<std::string>>();
     if (auto it = schema.find("properties"); it != schema.end())
-      for (const auto& [k, sub] : it->items()) properties.emplace(k, std::make_unique<Node>(sub));
+      for (const auto& [k, sub] : it->items()) properties.emplace(k, std::make_unique<SchemaNode>(sub));
   }
 };
 
-const Node& compiled(const Json& schema) {
-  static std::map<const Json*, std::unique_ptr<Node>> cache;
+namespace {
+
+const SchemaNode& compiled(const Json& schema) {
+  static std::map<const Json*, std::unique_ptr<SchemaNode>> cache;
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   auto& slot = cache[&schema];
-  if (!slot) slot = std::make_unique<Node>(schema);
+  if (!slot) slot = std::make_unique<SchemaNode>(schema);
   return *slot;
 }
 
-void check(const Node& n, const Json& v, const std::string& ptr, std::vector<SchemaViolation>& out) {
+void check_string(const SchemaNode& n, const std::string& s, const std::string& ptr, std::vector<SchemaViolation>& out) {
+  const std::size_t len = utf8_length(s);
+  const Json v = s.size() > 60 ? Json(s.substr(0, 60)) : Json(s);
+  if (n.min_length && len < *n.min_length)
+    out.push_back({ptr, len == 0 ? "must not be empty" : "'" + shown(v) + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
+  if (n.max_length && len > *n.max_length)
+    out.push_back({ptr, "'" + shown(v) + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
+  if (n.pattern && !std::regex_search(s, *n.pattern))
+    out.push_back({ptr, "'" + shown(v) + "' does not match the pattern " + n.pattern_text});
+  if (!n.format.empty()) {
+    std::string why;
+    if (!check_format(n.format, s, why)) out.push_back({ptr, why});
+  }
+}
+
+void check(const SchemaNode& n, const Json& v, const std::string& ptr, std::vector<SchemaViolation>& out) {
   if (n.const_value && v != *n.const_value) {
     out.push_back({ptr, "must be " + n.const_value->dump()});
     return;
@@ -180,20 +200,7 @@ void check(const Node& n, const Json& v, const std::string& ptr, std::vector<Sch
       return;
     }
   }
-  if (v.is_string()) {
-    const std::string& s = v.get_ref<const std::string&>();
-    const std::size_t len = utf8_length(s);
-    if (n.min_length && len < *n.min_length)
-      out.push_back({ptr, len == 0 ? "must not be empty" : "'" + shown(v) + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
-    if (n.max_length && len > *n.max_length)
-      out.push_back({ptr, "'" + shown(v) + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
-    if (n.pattern && !std::regex_search(s, *n.pattern))
-      out.push_back({ptr, "'" + shown(v) + "' does not match the pattern " + n.pattern_text});
-    if (!n.format.empty()) {
-      std::string why;
-      if (!check_format(n.format, s, why)) out.push_back({ptr, why});
-    }
-  }
+  if (v.is_string()) check_string(n, v.get_ref<const std::string&>(), ptr, out);
   if (v.is_number()) {
     const double d = v.get<double>();
     if (n.minimum && d < *n.minimum) out.push_back({ptr, shown(v) + " is less than the minimum " + n.minimum_text});
@@ -226,6 +233,35 @@ void check(const Node& n, const Json& v, const std::string& ptr, std::vector<Sch
 }
 
 }  // namespace
+
+CompiledSchema::CompiledSchema(const Json& schema) : root_(std::make_unique<SchemaNode>(schema)) {}
+CompiledSchema::~CompiledSchema() = default;
+CompiledSchema::CompiledSchema(CompiledSchema&&) noexcept = default;
+CompiledSchema& CompiledSchema::operator=(CompiledSchema&&) noexcept = default;
+
+std::vector<SchemaViolation> CompiledSchema::check(const Json& value) const {
+  std::vector<SchemaViolation> out;
+  e911::check(*root_, value, "", out);
+  return out;
+}
+
+std::string CompiledSchema::check_text(const std::string& text) const {
+  const SchemaNode& n = *root_;
+  if (!n.types.empty() && std::find(n.types.begin(), n.types.end(), "string") == n.types.end())
+    return "expected " + n.types.front() + ", found string '" + text + "'";
+  if (n.enum_values) {
+    bool found = false;
+    for (const auto& e : *n.enum_values) found = found || (e.is_string() && e.get_ref<const std::string&>() == text);
+    if (!found) {
+      std::string list;
+      for (const auto& e : *n.enum_values) list += (list.empty() ? "" : ", ") + shown(e);
+      return "'" + text + "' is not one of: " + list;
+    }
+  }
+  std::vector<SchemaViolation> out;
+  check_string(n, text, "", out);
+  return out.empty() ? std::string() : out.front().message;
+}
 
 std::vector<SchemaViolation> check_schema(const Json& schema, const Json& value) {
   std::vector<SchemaViolation> out;

@@ -394,6 +394,33 @@ void Writer::insert_new(const Kind& kind, const Json& obj) {
   });
 }
 
+void Writer::insert_text(const Kind& kind, const std::string& key, const std::vector<const std::string*>& values) {
+  store_call("cannot write " + kind.noun, [&] {
+    auto& ins = stmts(kind).insert;
+    ins.reset();
+    ins.bindNoCopy(1, key);
+    ins.bind(2, static_cast<int64_t>(rev_));
+    for (std::size_t i = 0; i < kind.fields.size(); ++i) {
+      const Field& f = kind.fields[i];
+      const int index = static_cast<int>(i) + 3;
+      const std::string* v = i < values.size() ? values[i] : nullptr;
+      if (!v) {
+        if (f.default_value.is_null()) ins.bind(index);
+        else bind_field(ins, index, f, Json{{f.name, f.default_value}});
+      } else if (f.type == FieldType::integer || f.type == FieldType::boolean) {
+        ins.bind(index, static_cast<int64_t>(f.type == FieldType::boolean ? (*v == "true" ? 1 : 0) : std::stoll(*v)));
+      } else if (f.type == FieldType::number) {
+        ins.bind(index, std::stod(*v));
+      } else {
+        ins.bindNoCopy(index, *v);
+      }
+    }
+    ins.exec();
+    dirty_ = true;
+    return 0;
+  });
+}
+
 bool Writer::remove(const Kind& kind, const std::string& key) {
   return store_call("cannot remove " + kind.noun, [&] {
     auto& s = stmts(kind);

@@ -1,4 +1,5 @@
 #pragma once
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,24 @@ struct SchemaViolation {
 /// uniqueItems, min/maxLength, pattern, minimum, maximum) and the formats sip-uri, cidr, bssid,
 /// regex and date-time. Returns every violation; empty when the value is valid.
 std::vector<SchemaViolation> check_schema(const Json& schema, const Json& value);
+
+struct SchemaNode;
+
+/// A schema compiled once for checking many values (the rows of a bulk import).
+class CompiledSchema {
+ public:
+  explicit CompiledSchema(const Json& schema);
+  ~CompiledSchema();
+  CompiledSchema(CompiledSchema&&) noexcept;
+  CompiledSchema& operator=(CompiledSchema&&) noexcept;
+  /// Every violation of `value`, as check_schema.
+  std::vector<SchemaViolation> check(const Json& value) const;
+  /// The first problem of a text value (type, enum, length, pattern, format), empty when valid.
+  std::string check_text(const std::string& text) const;
+
+ private:
+  std::unique_ptr<SchemaNode> root_;
+};
 
 /// True when `text` is an IPv4 or IPv6 network in CIDR form ("10.1.0.0/16", "2001:db8::/48").
 bool is_cidr(const std::string& text);

@@ -105,6 +105,9 @@ class Writer {
   std::optional<ChangeType> put(const Kind& kind, const Json& obj);
   /// Inserts `obj` (normalised) that the caller knows is absent: the bulk path of imports.
   void insert_new(const Kind& kind, const Json& obj);
+  /// The bulk path without JSON: inserts a row whose field i (in Kind::fields order) is the text
+  /// `values[i]` (already checked by the caller), or its default, or NULL when values[i] is null.
+  void insert_text(const Kind& kind, const std::string& key, const std::vector<const std::string*>& values);
   /// Removes the object; false when it did not exist.
   bool remove(const Kind& kind, const std::string& key);
   /// Makes the state after revision `rev` current again (objects added since are removed, objects
