@@ -218,8 +218,9 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         ++r.locations_reused;
       }
       if (existing.count(ekey)) {
-        // Re-imports of a known element compare and replace through the ordinary path.
-        Json el = Json::object();
+        // A known element keeps what the CSV cannot carry (a subnet's site): the row's columns
+        // are laid over the stored object, then compared and replaced through the ordinary path.
+        Json el = w.get(element, ekey).value_or(Json::object());
         for (std::size_t c = 0; c < lay.head.size(); ++c) {
           if (vals[c].empty()) continue;
           if (rules[c].field->type == FieldType::integer) el[rules[c].field->name] = std::stoll(vals[c]);

@@ -84,3 +84,23 @@ TEST_CASE("a bad row names its row and column, and nothing is imported") {
   CHECK(s->count(kind_by_noun("subnet")) == 0);
   CHECK(s->count(kind_by_noun("location")) == 0);
 }
+
+TEST_CASE("re-importing a known element keeps the fields the CSV cannot carry") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  const std::string csv = t.file("subnets.csv");
+  write_file(csv, std::string(kHeader) + "10.0.1.0/24,floor 1,B1 F1,,1,,,Main,St,,Redmond,WA,98052,US\r\n");
+  REQUIRE(import_lis_csv(*s, kind_by_noun("subnet"), csv, "test", false).rev == 2);
+  {
+    Writer w(*s, "test");
+    w.put(kind_by_noun("site"), Json{{"name", "Redmond"}});
+    auto sub = *w.get(kind_by_noun("subnet"), "10.0.1.0/24");
+    sub["site"] = "Redmond";
+    w.put(kind_by_noun("subnet"), sub);
+    REQUIRE(w.commit() == 3);
+  }
+  const auto r = import_lis_csv(*s, kind_by_noun("subnet"), csv, "test", false);
+  CHECK(r.elements_unchanged == 1);
+  CHECK(r.rev == 0);
+  CHECK(s->get(kind_by_noun("subnet"), "10.0.1.0/24")->at("site") == "Redmond");
+}
