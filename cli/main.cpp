@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   e911::cli::register_config_commands(app, ctx);
   e911::cli::register_object_commands(app, ctx);
   e911::cli::register_revision_commands(app, ctx);
+  e911::cli::register_validate_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

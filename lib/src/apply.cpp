@@ -7,13 +7,27 @@
 
 #include "e911/error.hpp"
 #include "e911/text.hpp"
+#include "e911/validate.hpp"
 
 namespace e911 {
 
+void locate_diagnostics(std::vector<Diagnostic>& diags, const std::vector<Document>& docs) {
+  std::map<std::string, const Document*> by_subject;
+  for (const auto& d : docs) by_subject[d.kind->noun + " '" + Kind::display_key(d.key) + "'"] = &d;
+  for (auto& d : diags) {
+    const auto it = by_subject.find(d.subject);
+    if (it != by_subject.end() && d.where.file.empty()) d.where = it->second->mark_of(d.pointer);
+  }
+}
+
 ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, const ApplyOptions& opts) {
   ApplyResult result;
+  // Rule errors the store already has are not this change's fault; only new ones refuse it.
+  std::set<std::string> known;
+  auto id = [](const Diagnostic& d) { return d.code + "\x1f" + d.subject + "\x1f" + d.message; };
+  if (opts.validate)
+    for (const auto& d : validate_store(store)) known.insert(id(d));
   Writer w(store, opts.command);
-  std::map<std::string, const Document*> by_subject;
   std::set<std::pair<const Kind*, std::string>> named;
   // Objects go in catalog order so a plan reads top-down: usages before the policies naming them.
   for (const auto& kind : kinds()) {
@@ -21,7 +35,6 @@ ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, con
       if (d.kind != &kind) continue;
       w.put(kind, d.value);
       named.emplace(&kind, d.key);
-      by_subject[kind.noun + " '" + Kind::display_key(d.key) + "'"] = &d;
     }
   }
   if (opts.prune) {
@@ -36,10 +49,14 @@ ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, con
     }
   }
   result.diagnostics = w.check_references();
-  for (auto& d : result.diagnostics) {
-    const auto it = by_subject.find(d.subject);
-    if (it != by_subject.end()) d.where = it->second->mark_of(d.pointer);
+  if (!has_errors(result.diagnostics) && opts.validate) {
+    for (auto& d : validate_store(store)) {
+      if (known.count(id(d))) continue;
+      (d.severity == Severity::error ? result.diagnostics : result.warnings).push_back(std::move(d));
+    }
   }
+  locate_diagnostics(result.diagnostics, docs);
+  locate_diagnostics(result.warnings, docs);
   result.plan = w.changes();
   if (has_errors(result.diagnostics) || opts.dry_run) return result;
   result.rev = w.commit();

@@ -14,13 +14,18 @@ struct ApplyOptions {
   bool dry_run = false;  ///< compute the plan, write nothing
   bool prune = false;    ///< remove objects of the kinds in the files that the files do not name
   std::string command;   ///< recorded with the revision
+  bool validate = true;  ///< refuse errors of the validation rules that the change would introduce
 };
 
 struct ApplyResult {
   std::int64_t rev = 0;                 ///< 0 when nothing changed, on a dry run, or on errors
   std::vector<Change> plan;             ///< what changes (or would change)
-  std::vector<Diagnostic> diagnostics;  ///< broken references, located in the files; nothing written when any
+  std::vector<Diagnostic> diagnostics;  ///< broken references and new rule errors, located in the files; nothing written when any
+  std::vector<Diagnostic> warnings;     ///< rule warnings the change introduces; they do not stop it
 };
+
+/// Gives diagnostics about objects defined in `docs` the file position of the field they name.
+void locate_diagnostics(std::vector<Diagnostic>& diags, const std::vector<Document>& docs);
 
 /// Applies `docs` to the store as one revision: creates or replaces each object, and with prune
 /// removes the rest of their kinds (the global policy is reset, never removed).

@@ -1,0 +1,581 @@
+#include "e911/validate.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <regex>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "e911/schema_check.hpp"
+#include "e911/text.hpp"
+
+namespace e911 {
+
+const std::vector<Rule>& rules() {
+  static const std::vector<Rule> all = {
+      {"E100", "field limits", "a field breaks its schema", "every value must fit the type, length, pattern and enumeration of its field",
+       "kind: Trunk\nname: t\nhost: 127.0.0.1\ntransport: sctp", "use a value the schema allows: e911ctl schema print KIND"},
+      {"E101", "field limits", "emergency dial string or mask is not 1-10 digits",
+       "Lync dial strings and masks are digits only, without +, at most 10 each, masks 100 characters in all",
+       "kind: LocationPolicy\nidentity: global\nemergency_dial_string: '+911'", "write the digits only: 911"},
+      {"E102", "field limits", "not a sip: URI of 1-256 characters",
+       "notification and conference URIs and user URIs are SIP URIs; anything else cannot be called or messaged",
+       "kind: LocationPolicy\nidentity: global\nnotification_uris: [mailto:desk@contoso.example]", "use sip:desk@contoso.example"},
+      {"E103", "field limits", "location refresh interval outside 1-12 hours", "Lync accepts 1 to 12 hours",
+       "kind: LocationPolicy\nidentity: global\nlocation_refresh_interval: 24", "use a value from 1 to 12"},
+      {"E104", "field limits", "civic address field too long", "Lync's LIS limits each civic field (Location 20, StreetName 60, City 64, State 2...)",
+       "kind: Location\nid: b1\nstate: Washington", "abbreviate: state WA"},
+      {"E105", "field limits", "country is not an ISO 3166-1 alpha-2 code",
+       "PSAPs and providers key addresses on the ISO code; 'UK' or 'USA' route nowhere", "kind: Location\nid: b1\ncountry: UK",
+       "use the assigned code: GB"},
+      {"E106", "field limits", "BSSID or chassis MAC badly formed",
+       "a BSSID is six hex pairs; '*' may only replace the last one or two characters", "kind: WirelessAccessPoint\nbssid: 00-1A-2B-3C-4D\nlocation: b1",
+       "write all six pairs: 00-1A-2B-3C-4D-5E"},
+      {"E107", "field limits", "port ID subtype is not 1, 5 or 7", "LLDP port ID subtypes used by Lync are 1, 5 and 7 (the default)",
+       "kind: Port\nchassis_id: 00-25-90-AA-00-01\nport_id: Gi1/0/1\nport_id_subtype: 3\nlocation: b1", "use 1, 5 or 7"},
+      {"E108", "field limits", "subnet is not given as its network address",
+       "Lync identifies a subnet by its network address (10.10.10.128/25, not .150); a host address never matches",
+       "kind: Subnet\nsubnet: 10.10.10.150/25", "write the network address: 10.10.10.128/25"},
+      {"E109", "field limits", "ELIN badly formed", "an ELIN is a 10 to 15 digit number the carrier's ALI database knows",
+       "kind: Location\nid: b1\nelins: ['555-0100']", "write the digits: '4255550100'"},
+      {"E201", "references", "policy names a PSTN usage that does not exist",
+       "emergency calls route by the policy's usage; a missing usage means no route", "kind: LocationPolicy\nidentity: global\npstn_usage: Emergncy",
+       "create the usage or fix the name"},
+      {"E202", "references", "route names a usage or trunk that does not exist", "a route with a missing trunk cannot carry the call",
+       "kind: VoiceRoute\nname: r\nnumber_pattern: '^911$'\ntrunks: [nowhere]", "create the trunk or fix the name"},
+      {"E203", "references", "site or user names a policy, region or location that does not exist", "the caller would fall back to another policy",
+       "kind: NetworkSite\nname: Redmond\nlocation_policy: site:Redmnd", "create the policy or fix the name"},
+      {"E204", "references", "element maps to a location that does not exist", "a caller found by this element would have no location",
+       "kind: Subnet\nsubnet: 10.0.0.0/24\nlocation: nowhere", "create the location or fix the name"},
+      {"W205", "references", "location is not used by anything", "an ERL no element, site or policy names is never sent to a PSAP",
+       "kind: Location\nid: old-b7", "map an element to it, or remove it"},
+      {"E301", "routing", "emergency number reaches no route with a trunk",
+       "with enhanced emergency services on, every dial string and mask must match an enabled route that serves the policy's usage and has a trunk",
+       "kind: LocationPolicy\nidentity: global\nenhanced_emergency_services: true\npstn_usage: Emergency\nemergency_dial_string: '911'",
+       "add a route with number_pattern '^\\+?911$', the policy's usage and a trunk"},
+      {"W302", "routing", "route pattern matches only one of 911 and +911",
+       "depending on normalisation and on whether a trunk strips the plus, the number can arrive either way",
+       "kind: VoiceRoute\nname: r\nnumber_pattern: '^911$'", "match both: '^\\+?911$'"},
+      {"E303", "routing", "first trunk of the emergency route does not accept PIDF-LO",
+       "in SIP trunk mode the provider routes on the PIDF-LO location; without it the call goes to the ECRC or fails",
+       "kind: Trunk\nname: provider\nhost: 127.0.0.1\naccepts_pidf_lo: false", "set accepts_pidf_lo: true, or put a provider trunk first"},
+      {"W304", "routing", "no fallback to a second trunk", "when the only trunk is down, emergency calls fail",
+       "kind: VoiceRoute\nname: r\nnumber_pattern: '^\\+?911$'\ntrunks: [provider]", "add a backup trunk or a local PSTN fallback route"},
+      {"E401", "conflicts", "the same subnet, BSSID, chassis or port is mapped twice",
+       "written differently (case, separators, leading zeros) but the same element: which location wins is undefined",
+       "bssid: 00-1a-2b-3c-4d-5e and bssid: 00:1A:2B:3C:4D:5E", "keep one"},
+      {"W403", "conflicts", "subnet lies inside a subnet of another site", "the longest prefix wins, which may not be what was meant",
+       "10.1.0.0/16 in site A and 10.1.2.0/24 in site B", "check the site of each subnet"},
+      {"E404", "conflicts", "emergency mask given twice in a policy", "masks must be unique within a policy",
+       "kind: LocationPolicy\nidentity: global\nemergency_dial_mask: '112;112'", "remove the duplicate"},
+      {"E405", "conflicts", "mask equals another policy's dial string",
+       "a caller under one policy dialling the other's emergency number would be translated", "emergency_dial_mask: '911' in one policy, emergency_dial_string: '911' in another",
+       "remove the mask"},
+      {"E406", "conflicts", "regular expression does not compile", "a route or dial rule that cannot be compiled matches nothing",
+       "kind: VoiceRoute\nname: r\nnumber_pattern: '^(911$'", "fix the expression"},
+      {"E501", "Kari's Law", "dial-plan rule consumes or rewrites an emergency number",
+       "Kari's Law: 911 must be dialable with no prefix; an outside-line rule like '^9(\\d+)$' -> '$1' turns 911 into 11",
+       "kind: DialPlan\nname: global\nrules: [{pattern: '^9(\\d+)$', translation: '$1'}]", "exclude the emergency numbers: '^9(?!11$)(\\d+)$'"},
+      {"E502", "Kari's Law", "policy in use with emergency services on has no notification target",
+       "Kari's Law requires an on-site notification with callback number and location", "kind: LocationPolicy\nidentity: global\nenhanced_emergency_services: true",
+       "add notification_uris (or a conference_uri)"},
+      {"E601", "RAY BAUM'S Act", "location of a fixed device has no floor, room or unit",
+       "a dispatchable location is a validated street address plus the floor/room/suite needed to find the caller",
+       "kind: Location\nid: b1\nhouse_number: '1'\nstreet_name: Main", "fill location (floor/room text), floor, room or unit"},
+      {"W602", "RAY BAUM'S Act", "location known only from Wi-Fi is approximate",
+       "an access point covers an area; the PSAP receives an approximate location", "a location used only by access points",
+       "map the switch ports or subnets of the area to it as well"},
+      {"W603", "RAY BAUM'S Act", "address not validated with the provider",
+       "an unvalidated address goes to the provider's ECRC for confirmation by voice, delaying the call",
+       "kind: Location\nid: b1\nvalidation_status: unvalidated", "run e911ctl location validate-addresses"},
+      {"E604", "RAY BAUM'S Act", "location lacks a street address", "Lync requires Location, HouseNumber, StreetName, City, State and Country",
+       "kind: Location\nid: b1\ncity: Redmond", "fill the missing fields"},
+      {"E701", "ELIN", "ELIN assigned to two locations", "a PSAP callback to the ELIN could reach the wrong place",
+       "elins: ['4255550100'] on two locations", "give each location its own ELINs"},
+  };
+  return all;
+}
+
+const Rule* find_rule(const std::string& code) {
+  for (const auto& r : rules())
+    if (to_lower(r.code) == to_lower(code)) return &r;
+  return nullptr;
+}
+
+namespace {
+
+const std::set<std::string>& iso_countries() {
+  static const std::set<std::string> codes = [] {
+    std::set<std::string> s;
+    const std::string all =
+        "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF "
+        "CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH "
+        "GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW "
+        "KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG "
+        "NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN "
+        "SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT "
+        "ZA ZM ZW";
+    for (const auto& c : split(all, ' ')) s.insert(c);
+    return s;
+  }();
+  return codes;
+}
+
+struct Ctx {
+  const Store& store;
+  std::vector<Diagnostic> out;
+  void add(const std::string& code, const std::string& subject, const std::string& pointer, const std::string& message,
+           const std::string& hint = {}) {
+    if (out.size() >= 10000) return;  // enough to act on; the rest would drown the first
+    const Severity sev = code[0] == 'W' ? Severity::warning : Severity::error;
+    out.push_back({sev, code, message, {}, subject, hint, pointer});
+  }
+};
+
+std::string subj(const Kind& k, const std::string& key) { return k.noun + " '" + Kind::display_key(key) + "'"; }
+
+// The rule a schema violation of a field belongs to.
+std::string field_rule(const Kind& k, const std::string& field) {
+  if (k.noun == "policy") {
+    if (field == "emergency_dial_string" || field == "emergency_dial_mask" || field == "emergency_numbers") return "E101";
+    if (field == "notification_uris" || field == "conference_uri") return "E102";
+    if (field == "location_refresh_interval") return "E103";
+  }
+  if (k.noun == "user" && field == "sip_uri") return "E102";
+  if (k.noun == "location") {
+    if (field == "elins") return "E109";
+    if (field == "country") return "E105";
+    if (field != "id" && field != "latitude" && field != "longitude" && field != "validation_status" && field != "validated_at") return "E104";
+  }
+  if (k.noun == "wap" && field == "bssid") return "E106";
+  if (k.noun == "port" && field == "port_id_subtype") return "E107";
+  return "E100";
+}
+
+// Canonical network of a CIDR: ("10.1.0.0", 16) with host bits cleared, and whether they were set.
+bool parse_network(const std::string& cidr, std::array<unsigned char, 16>& addr, int& bits, bool& v6, bool& host_bits) {
+  const auto slash = cidr.find('/');
+  if (slash == std::string::npos) return false;
+  const std::string a = cidr.substr(0, slash);
+  try {
+    bits = std::stoi(cidr.substr(slash + 1));
+  } catch (...) {
+    return false;
+  }
+  addr.fill(0);
+  v6 = a.find(':') != std::string::npos;
+  if (inet_pton(v6 ? AF_INET6 : AF_INET, a.c_str(), addr.data()) != 1) return false;
+  const int total = v6 ? 128 : 32;
+  if (bits < 0 || bits > total) return false;
+  host_bits = false;
+  for (int i = bits; i < total; ++i) {
+    const int byte = i / 8, bit = 7 - i % 8;
+    if (addr[static_cast<std::size_t>(byte)] & (1 << bit)) {
+      host_bits = true;
+      addr[static_cast<std::size_t>(byte)] &= static_cast<unsigned char>(~(1 << bit));
+    }
+  }
+  return true;
+}
+
+std::string network_text(const std::array<unsigned char, 16>& addr, int bits, bool v6) {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(v6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(bits);
+}
+
+// Field limits on raw column text: every kind, every row, with each field's schema compiled once.
+void check_fields(Ctx& c) {
+  for (const auto& k : kinds()) {
+    std::vector<std::pair<const Field*, CompiledSchema>> checks;
+    std::string cols;
+    for (const auto& f : k.fields) {
+      checks.emplace_back(&f, CompiledSchema(*f.schema));
+      cols += ", " + f.name;
+    }
+    SQLite::Statement st(const_cast<Store&>(c.store).db(), "SELECT key" + cols + " FROM " + k.table + " WHERE rev_removed IS NULL");
+    while (st.executeStep()) {
+      const std::string key = st.getColumn(0).getString();
+      for (std::size_t i = 0; i < checks.size(); ++i) {
+        const SQLite::Column col = st.getColumn(static_cast<int>(i) + 1);
+        if (col.isNull()) continue;
+        const Field& f = *checks[i].first;
+        std::vector<SchemaViolation> v;
+        if (f.type == FieldType::string) {
+          const std::string why = checks[i].second.check_text(col.getString());
+          if (!why.empty()) v.push_back({"", why});
+        } else if (f.type == FieldType::integer) {
+          v = checks[i].second.check(Json(col.getInt64()));
+        } else if (f.type == FieldType::number) {
+          v = checks[i].second.check(Json(col.getDouble()));
+        } else if (f.type == FieldType::string_list || f.type == FieldType::object_list) {
+          const Json j = Json::parse(col.getString(), nullptr, false);
+          v = checks[i].second.check(j);
+        }
+        for (const auto& one : v) c.add(field_rule(k, f.name), subj(k, key), "/" + f.name + one.pointer, "'" + f.name + (one.pointer.empty() ? "" : one.pointer) + "': " + one.message);
+        if (k.noun == "location" && f.name == "country" && v.empty() && !iso_countries().count(col.getString()))
+          c.add("E105", subj(k, key), "/country", "'" + col.getString() + "' is not an assigned ISO 3166-1 alpha-2 country code",
+                col.getString() == "UK" ? "the United Kingdom is GB" : "");
+      }
+    }
+  }
+}
+
+// References that name nothing, by rule family.
+void check_references(Ctx& c) {
+  auto& db = const_cast<Store&>(c.store).db();
+  for (const auto& k : kinds()) {
+    for (const auto& f : k.fields) {
+      if (f.ref_kind.empty()) continue;
+      const Kind& target = *find_kind(f.ref_kind);
+      const bool list = f.type == FieldType::string_list;
+      const std::string sql =
+          list ? "SELECT a.key, j.value, j.key FROM " + k.table + " a, json_each(a." + f.name + ") j WHERE a.rev_removed IS NULL"
+                     " AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = j.value AND b.rev_removed IS NULL)"
+               : "SELECT a.key, a." + f.name + ", NULL FROM " + k.table + " a WHERE a.rev_removed IS NULL AND a." + f.name +
+                     " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = a." + f.name + " AND b.rev_removed IS NULL)";
+      std::string code = "E203";
+      if (k.noun == "policy" && f.name == "pstn_usage") code = "E201";
+      else if (k.noun == "route") code = "E202";
+      else if (f.name == "location") code = "E204";
+      SQLite::Statement st(db, sql);
+      while (st.executeStep()) {
+        std::string ptr = "/" + f.name;
+        if (!st.getColumn(2).isNull()) ptr += "/" + st.getColumn(2).getString();
+        c.add(code, subj(k, st.getColumn(0).getString()), ptr,
+              "'" + f.name + "' names " + target.noun + " '" + st.getColumn(1).getString() + "', which does not exist");
+      }
+    }
+  }
+  // Locations nothing names.
+  std::string used;
+  for (const auto& k : kinds())
+    for (const auto& f : k.fields)
+      if (f.ref_kind == "Location")
+        used += " AND NOT EXISTS (SELECT 1 FROM " + k.table + " x WHERE x." + f.name + " = l.key AND x.rev_removed IS NULL)";
+  SQLite::Statement st(db, "SELECT l.key FROM location l WHERE l.rev_removed IS NULL" + used + " ORDER BY l.key LIMIT 1000");
+  while (st.executeStep())
+    c.add("W205", subj(kind_by_noun("location"), st.getColumn(0).getString()), "", "location is not used by any element, site or policy",
+          "map a subnet, switch, port or access point to it, or remove it");
+}
+
+// Elements that are the same thing written two ways.
+void check_conflicts(Ctx& c) {
+  auto& db = const_cast<Store&>(c.store).db();
+  // BSSIDs, chassis and ports compare without case and separators.
+  const std::string norm = "upper(replace(replace(replace(%s, ':', ''), '-', ''), '.', ''))";
+  auto normalized = [&](const std::string& col) {
+    std::string s = norm;
+    return s.replace(s.find("%s"), 2, col);
+  };
+  struct Q {
+    const char* noun;
+    std::string expr;
+  };
+  for (const Q& q : {Q{"wap", normalized("bssid")}, Q{"switch", normalized("chassis_id")},
+                     Q{"port", normalized("chassis_id") + " || '|' || upper(port_id)"}}) {
+    const Kind& k = kind_by_noun(q.noun);
+    SQLite::Statement st(db, "SELECT group_concat(key, ' and '), count(*) FROM " + k.table + " WHERE rev_removed IS NULL GROUP BY " + q.expr +
+                                 " HAVING count(*) > 1");
+    while (st.executeStep())
+      c.add("E401", k.noun + " " + st.getColumn(0).getString(), "", "the same " + k.noun + " is mapped " + st.getColumn(1).getString() + " times",
+            "keep one of them");
+  }
+  // Subnets: by canonical network; host bits; nesting across sites.
+  const Kind& subnet = kind_by_noun("subnet");
+  struct Net {
+    std::array<unsigned char, 16> addr;
+    int bits;
+    bool v6;
+    std::string key, site;
+  };
+  std::vector<Net> nets;
+  std::unordered_map<std::string, std::string> canon;
+  SQLite::Statement st(db, "SELECT key, site FROM subnet WHERE rev_removed IS NULL");
+  while (st.executeStep()) {
+    Net n;
+    n.key = st.getColumn(0).getString();
+    n.site = st.getColumn(1).isNull() ? "" : st.getColumn(1).getString();
+    bool host = false;
+    if (!parse_network(n.key, n.addr, n.bits, n.v6, host)) continue;  // the field check reported it
+    const std::string text = network_text(n.addr, n.bits, n.v6);
+    if (host) c.add("E108", subj(subnet, n.key), "/subnet", "'" + n.key + "' has host bits set; the network is " + text, "write '" + text + "'");
+    const auto [it, fresh] = canon.emplace(text, n.key);
+    if (!fresh) c.add("E401", subj(subnet, n.key), "/subnet", "the same network as subnet '" + it->second + "'", "keep one of them");
+    if (!n.site.empty()) nets.push_back(std::move(n));
+  }
+  // Nesting across sites: sort by address, then walk each network's enclosing candidates.
+  std::sort(nets.begin(), nets.end(), [](const Net& a, const Net& b) {
+    if (a.v6 != b.v6) return a.v6 < b.v6;
+    if (a.addr != b.addr) return a.addr < b.addr;
+    return a.bits < b.bits;
+  });
+  std::vector<const Net*> stack;  // enclosing networks of the current one
+  for (const auto& n : nets) {
+    auto contains = [](const Net& outer, const Net& inner) {
+      if (outer.v6 != inner.v6 || outer.bits > inner.bits) return false;
+      for (int i = 0; i < outer.bits; ++i) {
+        const int byte = i / 8, bit = 7 - i % 8;
+        if ((outer.addr[static_cast<std::size_t>(byte)] ^ inner.addr[static_cast<std::size_t>(byte)]) & (1 << bit)) return false;
+      }
+      return true;
+    };
+    while (!stack.empty() && !contains(*stack.back(), n)) stack.pop_back();
+    if (!stack.empty() && stack.back()->site != n.site && stack.back()->bits < n.bits)
+      c.add("W403", subj(subnet, n.key), "/site",
+            "subnet of site '" + n.site + "' lies inside subnet '" + stack.back()->key + "' of site '" + stack.back()->site + "'");
+    stack.push_back(&n);
+  }
+  // ELINs shared by locations.
+  SQLite::Statement el(db, "SELECT j.value, group_concat(l.key, ', '), count(*) FROM location l, json_each(l.elins) j WHERE l.rev_removed IS NULL "
+                           "GROUP BY j.value HAVING count(*) > 1");
+  while (el.executeStep())
+    c.add("E701", "elin '" + el.getColumn(0).getString() + "'", "", "ELIN is assigned to " + el.getColumn(2).getString() + " locations: " + el.getColumn(1).getString(),
+          "give each location its own ELINs");
+}
+
+// RAY BAUM'S Act and Lync's required address fields.
+void check_dispatchable(Ctx& c) {
+  auto& db = const_cast<Store&>(c.store).db();
+  const Kind& location = kind_by_noun("location");
+  const std::string fixed =
+      "EXISTS (SELECT 1 FROM subnet x WHERE x.location = l.key AND x.rev_removed IS NULL) OR "
+      "EXISTS (SELECT 1 FROM switch x WHERE x.location = l.key AND x.rev_removed IS NULL) OR "
+      "EXISTS (SELECT 1 FROM port x WHERE x.location = l.key AND x.rev_removed IS NULL) OR "
+      "EXISTS (SELECT 1 FROM location_policy x WHERE x.default_location = l.key AND x.rev_removed IS NULL) OR "
+      "EXISTS (SELECT 1 FROM network_site x WHERE x.default_location = l.key AND x.rev_removed IS NULL)";
+  const std::string wifi = "EXISTS (SELECT 1 FROM wap x WHERE x.location = l.key AND x.rev_removed IS NULL)";
+  SQLite::Statement st(db, "SELECT l.key, l.location, l.floor, l.room, l.unit, l.validation_status, l.house_number, l.street_name, l.city, "
+                           "l.state, l.country, (" + fixed + ") AS fixed, (" + wifi + ") AS wifi FROM location l WHERE l.rev_removed IS NULL");
+  while (st.executeStep()) {
+    const std::string key = st.getColumn(0).getString();
+    const bool is_fixed = st.getColumn(11).getInt() != 0, is_wifi = st.getColumn(12).getInt() != 0;
+    if (!is_fixed && !is_wifi) continue;  // W205 covers it
+    const std::string s = subj(location, key);
+    std::string missing;
+    const char* names[] = {"location", "house_number", "street_name", "city", "state", "country"};
+    const int cols[] = {1, 6, 7, 8, 9, 10};
+    for (int i = 0; i < 6; ++i)
+      if (st.getColumn(cols[i]).isNull() || st.getColumn(cols[i]).getString().empty()) missing += (missing.empty() ? "" : ", ") + std::string(names[i]);
+    if (!missing.empty()) c.add("E604", s, "", "address lacks " + missing, "Lync needs location, house_number, street_name, city, state and country");
+    const bool sub_location = !st.getColumn(1).isNull() || !st.getColumn(2).isNull() || !st.getColumn(3).isNull() || !st.getColumn(4).isNull();
+    if (is_fixed && !sub_location)
+      c.add("E601", s, "", "location of a fixed device has no floor, room or unit", "fill location, floor, room or unit");
+    const std::string status = st.getColumn(5).isNull() ? "unvalidated" : st.getColumn(5).getString();
+    if (status != "valid")
+      c.add("W603", s, "/validation_status", "address is " + status + " with the provider",
+            "run 'e911ctl location validate-addresses " + key + "'");
+    if (is_wifi && !is_fixed) c.add("W602", s, "", "location is known only from Wi-Fi access points and is approximate");
+  }
+}
+
+std::vector<std::string> masks_of(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  for (auto& m : split(s, ';'))
+    if (!m.empty()) out.push_back(m);
+  return out;
+}
+
+struct Emergency {
+  std::string dial, mask;  // mask empty for the dial string itself
+};
+
+std::vector<Emergency> emergency_numbers(const Json& p) {
+  std::vector<Emergency> out;
+  if (p.contains("emergency_numbers")) {
+    for (const auto& n : p["emergency_numbers"]) {
+      const std::string d = n.value("dial_string", "");
+      out.push_back({d, ""});
+      for (const auto& m : masks_of(n.value("dial_mask", ""))) out.push_back({d, m});
+    }
+    return out;
+  }
+  const std::string d = p.value("emergency_dial_string", "");
+  if (d.empty()) return out;
+  out.push_back({d, ""});
+  for (const auto& m : masks_of(p.value("emergency_dial_mask", ""))) out.push_back({d, m});
+  return out;
+}
+
+bool regex_ok(const std::string& pattern, std::regex& re) {
+  try {
+    re = std::regex(pattern, std::regex::ECMAScript);
+    return true;
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+// Routing coverage, conflicts inside policies, Kari's Law: the small kinds, as objects.
+void check_policies(Ctx& c) {
+  const Kind& pk = kind_by_noun("policy");
+  const Kind& rk = kind_by_noun("route");
+  const Kind& tk = kind_by_noun("trunk");
+  const auto policies = c.store.list(pk);
+  const auto routes_raw = c.store.list(rk);
+  std::map<std::string, Json> trunks;
+  for (auto& t : c.store.list(tk)) trunks[t["name"].get<std::string>()] = t;
+
+  struct Route {
+    Json obj;
+    std::regex re;
+    bool ok;
+  };
+  std::vector<Route> routes;
+  for (const auto& r : routes_raw) {
+    Route x{r, {}, false};
+    x.ok = regex_ok(r.value("number_pattern", ""), x.re);
+    if (!x.ok)
+      c.add("E406", subj(rk, r["name"].get<std::string>()), "/number_pattern", "'" + r.value("number_pattern", "") + "' is not a valid regular expression");
+    routes.push_back(std::move(x));
+  }
+  std::stable_sort(routes.begin(), routes.end(), [](const Route& a, const Route& b) { return a.obj.value("priority", 0) < b.obj.value("priority", 0); });
+
+  // Which policies can apply to a call: global always; a site policy through a site with subnets;
+  // a tag policy through a user it is granted to.
+  std::set<std::string> reachable = {"global"};
+  {
+    auto& db = const_cast<Store&>(c.store).db();
+    SQLite::Statement s(db, "SELECT DISTINCT location_policy FROM network_site WHERE rev_removed IS NULL AND location_policy IS NOT NULL "
+                            "UNION SELECT DISTINCT location_policy FROM sip_user WHERE rev_removed IS NULL AND location_policy IS NOT NULL");
+    while (s.executeStep()) reachable.insert(s.getColumn(0).getString());
+  }
+
+  std::map<std::string, std::string> dial_owner;  // dial string -> policy
+  for (const auto& p : policies)
+    for (const auto& e : emergency_numbers(p))
+      if (e.mask.empty()) dial_owner.emplace(e.dial, p["identity"].get<std::string>());
+
+  std::set<std::string> all_numbers;
+  for (const auto& p : policies) {
+    const std::string id = p["identity"].get<std::string>();
+    const std::string s = subj(pk, id);
+    const auto numbers = emergency_numbers(p);
+    std::set<std::string> seen;
+    for (const auto& e : numbers) {
+      if (e.mask.empty()) continue;
+      if (!seen.insert(e.mask).second) c.add("E404", s, "/emergency_dial_mask", "mask '" + e.mask + "' is given twice");
+      const auto owner = dial_owner.find(e.mask);
+      if (owner != dial_owner.end() && owner->second != id)
+        c.add("E405", s, "/emergency_dial_mask", "mask '" + e.mask + "' is the emergency dial string of policy '" + owner->second + "'");
+    }
+    for (const auto& e : numbers) {
+      all_numbers.insert(e.dial);
+      if (!e.mask.empty()) all_numbers.insert(e.mask);
+    }
+    if (!p.value("enhanced_emergency_services", false)) continue;
+    const bool in_use = reachable.count(id) > 0;
+    if (in_use && !p.contains("notification_uris") && !p.contains("conference_uri"))
+      c.add("E502", s, "/notification_uris", "emergency services are on but nobody on site is notified",
+            "add notification_uris: [sip:security-desk@...]");
+    if (numbers.empty()) {
+      c.add("E301", s, "/emergency_dial_string", "emergency services are on but no emergency number is set", "set emergency_dial_string: '911'");
+      continue;
+    }
+    const std::string usage = p.value("pstn_usage", "");
+    if (usage.empty()) {
+      c.add("E301", s, "/pstn_usage", "emergency services are on but the policy has no PSTN usage, so no route can be chosen");
+      continue;
+    }
+    std::set<std::string> all_trunks;
+    bool first_checked = false;
+    for (const auto& e : numbers) {
+      // A mask is translated to the dial string before routing.
+      const std::string& d = e.dial;
+      const Route* first = nullptr;
+      for (const auto& r : routes) {
+        if (!r.ok || !r.obj.value("enabled", true)) continue;
+        const auto& usages = r.obj.contains("pstn_usages") ? r.obj["pstn_usages"] : Json::array();
+        if (std::find(usages.begin(), usages.end(), usage) == usages.end()) continue;
+        if (!(std::regex_search(d, r.re) || std::regex_search("+" + d, r.re))) continue;
+        if (!r.obj.contains("trunks") || r.obj["trunks"].empty()) continue;
+        if (!first) first = &r;
+        for (const auto& t : r.obj["trunks"]) all_trunks.insert(t.get<std::string>());
+      }
+      if (!first) {
+        c.add("E301", s, e.mask.empty() ? "/emergency_dial_string" : "/emergency_dial_mask",
+              "emergency number '" + d + "'" + (e.mask.empty() ? "" : " (dialled as mask '" + e.mask + "')") +
+                  " reaches no enabled route with a trunk for usage '" + usage + "'",
+              "add a route with number_pattern '^\\+?" + d + "$', pstn_usages [" + usage + "] and a trunk");
+        continue;
+      }
+      if (!first_checked) {
+        first_checked = true;
+        const std::string t0 = first->obj["trunks"][0].get<std::string>();
+        const auto ti = trunks.find(t0);
+        if (ti != trunks.end() && !ti->second.value("accepts_pidf_lo", false))
+          c.add("E303", subj(rk, first->obj["name"].get<std::string>()), "/trunks/0",
+                "first trunk '" + t0 + "' of the emergency route of policy '" + id + "' does not accept PIDF-LO",
+                "set accepts_pidf_lo: true on the provider trunk, or put it first");
+      }
+    }
+    if (first_checked && all_trunks.size() < 2)
+      c.add("W304", s, "/pstn_usage", "emergency calls of usage '" + usage + "' have only one trunk and no fallback",
+            "add a backup provider trunk or a local PSTN fallback route");
+  }
+  // W302 on every route that could carry an emergency number.
+  for (const auto& r : routes) {
+    if (!r.ok) continue;
+    for (const auto& d : all_numbers) {
+      const bool bare = std::regex_search(d, r.re), plus = std::regex_search("+" + d, r.re);
+      if (bare != plus) {
+        c.add("W302", subj(rk, r.obj["name"].get<std::string>()), "/number_pattern",
+              "pattern '" + r.obj.value("number_pattern", "") + "' matches '" + (bare ? d : "+" + d) + "' but not '" + (bare ? "+" + d : d) + "'",
+              "match both: '^\\+?" + d + "$'");
+        break;
+      }
+    }
+  }
+  // Kari's Law: no dial rule may consume or rewrite an emergency number.
+  const Kind& dk = kind_by_noun("dialplan");
+  for (const auto& plan : c.store.list(dk)) {
+    if (!plan.contains("rules")) continue;
+    std::size_t i = 0;
+    for (const auto& rule : plan["rules"]) {
+      std::regex re;
+      const std::string pat = rule.value("pattern", "");
+      const std::string ptr = "/rules/" + std::to_string(i++);
+      if (!regex_ok(pat, re)) {
+        c.add("E406", subj(dk, plan["name"].get<std::string>()), ptr + "/pattern", "'" + pat + "' is not a valid regular expression");
+        continue;
+      }
+      for (const auto& d : all_numbers) {
+        if (!std::regex_match(d, re)) continue;
+        const std::string result = std::regex_replace(d, re, rule.value("translation", ""), std::regex_constants::format_first_only);
+        if (result == d || result == "+" + d) continue;
+        c.add("E501", subj(dk, plan["name"].get<std::string>()), ptr,
+              "rule '" + pat + "' turns the emergency number '" + d + "' into '" + result + "'",
+              "exclude emergency numbers from the rule, e.g. with a negative lookahead (?!" + d + "$)");
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<Diagnostic> validate_store(const Store& store) {
+  Ctx c{store, {}};
+  try {
+    check_fields(c);
+    check_references(c);
+    check_conflicts(c);
+    check_dispatchable(c);
+    check_policies(c);
+  } catch (const SQLite::Exception& e) {
+    c.add("E100", "store", "", std::string("cannot read the store: ") + e.what());
+  }
+  std::stable_sort(c.out.begin(), c.out.end(), [](const Diagnostic& a, const Diagnostic& b) {
+    if ((a.severity == Severity::error) != (b.severity == Severity::error)) return a.severity == Severity::error;
+    return false;
+  });
+  return c.out;
+}
+
+}  // namespace e911
