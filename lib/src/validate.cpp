@@ -453,6 +453,7 @@ void check_policies(Ctx& c) {
       if (e.mask.empty()) dial_owner.emplace(e.dial, p["identity"].get<std::string>());
 
   std::set<std::string> all_numbers;
+  std::set<std::string> pidf_reported;  // routes already reported by E303
   for (const auto& p : policies) {
     const std::string id = p["identity"].get<std::string>();
     const std::string s = subj(pk, id);
@@ -509,9 +510,10 @@ void check_policies(Ctx& c) {
         first_checked = true;
         const std::string t0 = first->obj["trunks"][0].get<std::string>();
         const auto ti = trunks.find(t0);
-        if (ti != trunks.end() && !ti->second.value("accepts_pidf_lo", false))
-          c.add("E303", subj(rk, first->obj["name"].get<std::string>()), "/trunks/0",
-                "first trunk '" + t0 + "' of the emergency route of policy '" + id + "' does not accept PIDF-LO",
+        const std::string route_name = first->obj["name"].get<std::string>();
+        if (ti != trunks.end() && !ti->second.value("accepts_pidf_lo", false) && pidf_reported.insert(route_name).second)
+          c.add("E303", subj(rk, route_name), "/trunks/0",
+                "first trunk '" + t0 + "' of emergency route '" + route_name + "' does not accept PIDF-LO",
                 "set accepts_pidf_lo: true on the provider trunk, or put it first");
       }
     }

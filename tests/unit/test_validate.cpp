@@ -1,0 +1,220 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "e911/validate.hpp"
+#include "helpers.hpp"
+
+using namespace e911;
+
+namespace {
+
+const Kind& K(const char* noun) { return kind_by_noun(noun); }
+
+// A small deployment that passes every rule: the baseline each test breaks in one way.
+void baseline(Writer& w) {
+  w.put(K("usage"), Json{{"name", "Emergency"}});
+  w.put(K("trunk"), Json{{"name", "primary"}, {"host", "127.0.0.1"}, {"accepts_pidf_lo", true}});
+  w.put(K("trunk"), Json{{"name", "backup"}, {"host", "127.0.0.1"}, {"port", 5071}, {"accepts_pidf_lo", true}});
+  w.put(K("route"), Json{{"name", "emergency"}, {"number_pattern", "^\\+?911$"}, {"pstn_usages", {"Emergency"}}, {"trunks", {"primary", "backup"}}});
+  w.put(K("location"), Json{{"id", "b1"}, {"location", "B1 Floor 1"}, {"house_number", "1"}, {"street_name", "Main"}, {"city", "Redmond"},
+                            {"state", "WA"}, {"country", "US"}, {"validation_status", "valid"}});
+  w.put(K("policy"), Json{{"identity", "global"}, {"enhanced_emergency_services", true}, {"pstn_usage", "Emergency"},
+                          {"emergency_dial_string", "911"}, {"notification_uris", {"sip:desk@contoso.example"}}});
+  w.put(K("site"), Json{{"name", "Redmond"}});
+  w.put(K("subnet"), Json{{"subnet", "10.1.0.0/16"}, {"site", "Redmond"}, {"location", "b1"}});
+}
+
+std::set<std::string> codes(const std::vector<Diagnostic>& d) {
+  std::set<std::string> s;
+  for (const auto& x : d) s.insert(x.code);
+  return s;
+}
+
+// Runs the baseline plus `change` in a transaction that is never committed, and validates it.
+std::vector<Diagnostic> check(const std::function<void(Writer&)>& change) {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  Writer w(*s, "test");
+  baseline(w);
+  change(w);
+  return validate_store(*s);
+}
+
+Json with(const Kind& k, Json base, const Json& patch) {
+  (void)k;
+  for (const auto& [key, v] : patch.items()) base[key] = v;
+  return base;
+}
+
+Json policy(const Json& patch) {
+  return with(K("policy"), Json{{"identity", "global"}, {"enhanced_emergency_services", true}, {"pstn_usage", "Emergency"},
+                                {"emergency_dial_string", "911"}, {"notification_uris", {"sip:desk@contoso.example"}}},
+              patch);
+}
+
+}  // namespace
+
+TEST_CASE("the baseline deployment passes every rule") {
+  const auto d = check([](Writer&) {});
+  CHECK(d.empty());
+}
+
+TEST_CASE("every rule is documented with an example and a fix") {
+  for (const auto& r : rules()) {
+    INFO(r.code);
+    CHECK((r.code[0] == 'E' || r.code[0] == 'W'));
+    CHECK_FALSE(r.title.empty());
+    CHECK_FALSE(r.example.empty());
+    CHECK_FALSE(r.fix.empty());
+  }
+  CHECK(find_rule("e301") == find_rule("E301"));
+}
+
+TEST_CASE("field limits found in the store") {
+  // Values that bypassed the schema (written by hand into the store) are still caught.
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  {
+    Writer w(*s, "test");
+    baseline(w);
+    w.commit();
+  }
+  s->db().exec("UPDATE location SET state = 'Washington', country = 'UK' WHERE key = 'b1'");
+  s->db().exec("UPDATE location_policy SET emergency_dial_string = '+911', location_refresh_interval = 13 WHERE key = 'global'");
+  const auto c = codes(validate_store(*s));
+  CHECK(c.count("E104"));
+  CHECK(c.count("E101"));
+  CHECK(c.count("E103"));
+}
+
+TEST_CASE("E105 country must be an assigned ISO 3166-1 code") {
+  CHECK(codes(check([](Writer& w) { w.put(K("location"), Json{{"id", "x"}, {"country", "UK"}}); })).count("E105"));
+  CHECK_FALSE(codes(check([](Writer& w) { w.put(K("location"), Json{{"id", "x"}, {"country", "GB"}}); })).count("E105"));
+}
+
+TEST_CASE("E108 subnet given by a host address") {
+  CHECK(codes(check([](Writer& w) { w.put(K("subnet"), Json{{"subnet", "10.10.10.150/25"}, {"location", "b1"}}); })).count("E108"));
+  CHECK_FALSE(codes(check([](Writer& w) { w.put(K("subnet"), Json{{"subnet", "10.10.10.128/25"}, {"location", "b1"}}); })).count("E108"));
+}
+
+TEST_CASE("E201 and E202 references of policies and routes") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  Writer w(*s, "test");
+  baseline(w);
+  s->db().exec("UPDATE location_policy SET pstn_usage = 'Emergncy' WHERE key = 'global'");
+  s->db().exec("UPDATE voice_route SET trunks = '[\"nowhere\"]' WHERE key = 'emergency'");
+  const auto c = codes(validate_store(*s));
+  CHECK(c.count("E201"));
+  CHECK(c.count("E202"));
+}
+
+TEST_CASE("W205 unused location") {
+  CHECK(codes(check([](Writer& w) { w.put(K("location"), Json{{"id", "old"}, {"country", "US"}}); })).count("W205"));
+}
+
+TEST_CASE("E301 an emergency number that reaches no route") {
+  CHECK(codes(check([](Writer& w) { w.put(K("policy"), policy({{"emergency_dial_string", "112"}})); })).count("E301"));
+  CHECK(codes(check([](Writer& w) { w.remove(K("route"), "emergency"); })).count("E301"));
+  // A mask is translated to the dial string, so it needs no route of its own.
+  CHECK_FALSE(codes(check([](Writer& w) { w.put(K("policy"), policy({{"emergency_dial_mask", "112;999"}})); })).count("E301"));
+  // A disabled route does not count.
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("route"), Json{{"name", "emergency"}, {"number_pattern", "^\\+?911$"}, {"pstn_usages", {"Emergency"}},
+                                 {"trunks", {"primary"}}, {"enabled", false}});
+        })).count("E301"));
+}
+
+TEST_CASE("W302 a pattern that matches only one of 911 and +911") {
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("route"), Json{{"name", "emergency"}, {"number_pattern", "^911$"}, {"pstn_usages", {"Emergency"}}, {"trunks", {"primary", "backup"}}});
+        })).count("W302"));
+}
+
+TEST_CASE("E303 the emergency route's first trunk must take PIDF-LO") {
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("trunk"), Json{{"name", "primary"}, {"host", "127.0.0.1"}, {"accepts_pidf_lo", false}});
+        })).count("E303"));
+}
+
+TEST_CASE("W304 no fallback trunk") {
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("route"), Json{{"name", "emergency"}, {"number_pattern", "^\\+?911$"}, {"pstn_usages", {"Emergency"}}, {"trunks", {"primary"}}});
+        })).count("W304"));
+}
+
+TEST_CASE("E401 the same element written two ways") {
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("wap"), Json{{"bssid", "00-1a-2b-3c-4d-5e"}, {"location", "b1"}});
+          w.put(K("wap"), Json{{"bssid", "00:1A:2B:3C:4D:5E"}, {"location", "b1"}});
+        })).count("E401"));
+  CHECK(codes(check([](Writer& w) { w.put(K("subnet"), Json{{"subnet", "10.1.0.0/16"}, {"location", "b1"}}); w.put(K("subnet"), Json{{"subnet", "10.1.0.1/16"}, {"location", "b1"}}); }))
+            .count("E401"));
+}
+
+TEST_CASE("W403 a subnet nested in another site's subnet") {
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("site"), Json{{"name", "Lab"}});
+          w.put(K("subnet"), Json{{"subnet", "10.1.2.0/24"}, {"site", "Lab"}, {"location", "b1"}});
+        })).count("W403"));
+}
+
+TEST_CASE("E404 and E405 masks") {
+  CHECK(codes(check([](Writer& w) { w.put(K("policy"), policy({{"emergency_dial_mask", "112;112"}})); })).count("E404"));
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("policy"), Json{{"identity", "Lab"}, {"emergency_dial_string", "112"}, {"emergency_dial_mask", "911"}});
+        })).count("E405"));
+}
+
+TEST_CASE("E406 a pattern that does not compile") {
+  TempDb t;
+  auto s = Store::open(t.path, true);
+  Writer w(*s, "test");
+  baseline(w);
+  s->db().exec("UPDATE voice_route SET number_pattern = '^(911$' WHERE key = 'emergency'");
+  CHECK(codes(validate_store(*s)).count("E406"));
+}
+
+TEST_CASE("E501 Kari's Law: a dial rule that eats 911") {
+  const auto bad = check([](Writer& w) {
+    w.put(K("dialplan"), Json{{"name", "global"}, {"rules", {{{"pattern", "^9(\\d+)$"}, {"translation", "$1"}}}}});
+  });
+  REQUIRE(codes(bad).count("E501"));
+  CHECK_FALSE(codes(check([](Writer& w) {
+                w.put(K("dialplan"), Json{{"name", "global"}, {"rules", {{{"pattern", "^9(?!11$)(\\d+)$"}, {"translation", "$1"}}}}});
+              })).count("E501"));
+}
+
+TEST_CASE("E502 Kari's Law: a policy in use with nobody notified") {
+  CHECK(codes(check([](Writer& w) { w.put(K("policy"), policy({{"notification_uris", Json::array()}})); })).count("E502"));
+  // A tag policy granted to nobody is not in use.
+  CHECK_FALSE(codes(check([](Writer& w) {
+                w.put(K("policy"), Json{{"identity", "Lab"}, {"enhanced_emergency_services", true}, {"pstn_usage", "Emergency"},
+                                        {"emergency_dial_string", "911"}});
+              })).count("E502"));
+}
+
+TEST_CASE("E601, E604, W602 and W603: RAY BAUM'S dispatchable location") {
+  auto c = codes(check([](Writer& w) {
+    w.put(K("location"), Json{{"id", "b1"}, {"house_number", "1"}, {"street_name", "Main"}, {"city", "Redmond"}, {"state", "WA"}, {"country", "US"}});
+  }));
+  CHECK(c.count("E601"));
+  CHECK(c.count("E604"));
+  CHECK(c.count("W603"));
+  c = codes(check([](Writer& w) {
+    w.put(K("location"), Json{{"id", "air"}, {"location", "Atrium"}, {"house_number", "1"}, {"street_name", "Main"}, {"city", "Redmond"},
+                              {"state", "WA"}, {"country", "US"}, {"validation_status", "valid"}});
+    w.put(K("wap"), Json{{"bssid", "00-1A-2B-3C-4D-5E"}, {"location", "air"}});
+  }));
+  CHECK(c.count("W602"));
+  CHECK_FALSE(c.count("E601"));
+}
+
+TEST_CASE("E701 an ELIN on two locations") {
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("location"), Json{{"id", "e1"}, {"elins", {"4255550100"}}});
+          w.put(K("location"), Json{{"id", "e2"}, {"elins", {"4255550100"}}});
+        })).count("E701"));
+}
