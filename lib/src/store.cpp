@@ -175,9 +175,15 @@ std::optional<Json> Store::get(const Kind& kind, const std::string& key) const {
   });
 }
 
-void Store::for_each(const Kind& kind, const std::function<void(Json&&)>& fn) const {
+std::string Store::alive_at(std::int64_t rev) {
+  if (rev <= 0) return "rev_removed IS NULL";
+  const std::string r = std::to_string(rev);
+  return "rev_added <= " + r + " AND (rev_removed IS NULL OR rev_removed > " + r + ")";
+}
+
+void Store::for_each(const Kind& kind, const std::function<void(Json&&)>& fn, std::int64_t rev) const {
   store_call("cannot read " + kind.noun, [&] {
-    SQLite::Statement st(*db_, "SELECT " + column_list(kind) + " FROM " + kind.table + " WHERE rev_removed IS NULL ORDER BY key");
+    SQLite::Statement st(*db_, "SELECT " + column_list(kind) + " FROM " + kind.table + " WHERE " + alive_at(rev) + " ORDER BY key");
     while (st.executeStep()) fn(row_to_json(kind, st, 0));
     return 0;
   });

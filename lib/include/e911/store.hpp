@@ -62,8 +62,10 @@ class Store {
 
   /// The current object of `kind` with identity `key`, normalised; nullopt when absent.
   std::optional<Json> get(const Kind& kind, const std::string& key) const;
-  /// Calls `fn` with every current object of `kind`, ordered by key.
-  void for_each(const Kind& kind, const std::function<void(Json&&)>& fn) const;
+  /// Calls `fn` with every object of `kind` as of revision `rev` (0: current), ordered by key.
+  void for_each(const Kind& kind, const std::function<void(Json&&)>& fn, std::int64_t rev = 0) const;
+  /// The SQL condition selecting the rows alive at revision `rev` (0: current) of a table.
+  static std::string alive_at(std::int64_t rev);
   /// Every current object of `kind`, ordered by key.
   std::vector<Json> list(const Kind& kind) const;
   /// The identities of every current object of `kind`, ordered.

@@ -1,0 +1,102 @@
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "e911/snapshot.hpp"
+
+namespace e911::routing {
+
+/// What is known of a call when it arrives.
+struct CallFacts {
+  std::string caller;      ///< the caller's SIP URI (From / P-Asserted-Identity)
+  std::string source_ip;   ///< the address the INVITE came from, IPv4 or IPv6
+  std::string bssid;       ///< the access point the client reports, if any
+  std::string chassis_id;  ///< LLDP chassis of the switch, if any
+  std::string port_id;     ///< LLDP port, with chassis_id
+  std::string dialled;     ///< digits, or a Request-URI: tel:, sip:...;user=dialstring, urn:service:sos
+  std::string pidf;        ///< a PIDF-LO the client sent, passed on unchanged when present
+  bool priority_emergency = false;  ///< the INVITE carried Priority: emergency
+  std::string time;                 ///< RFC 3339 time of the call, for the notification
+  std::vector<std::string> trunks_down;  ///< trunks known to be failing: tried last, never dropped
+  std::string assume_policy;  ///< audits: decide as if the user had been granted this policy
+};
+
+/// One step of the decision and why it came out that way.
+struct TraceStep {
+  std::string step;     ///< classify, policy, locate, route, callback, notify
+  std::string outcome;  ///< what was decided
+  std::string why;      ///< the rule or data that decided it
+};
+
+/// One place the call will be sent, in failover order.
+struct Attempt {
+  std::string route;
+  std::string trunk;
+  std::string request_uri;  ///< in the form the trunk wants
+  bool trunk_down = false;
+};
+
+/// Everything that happens to a call: routing::decide's answer.
+struct Decision {
+  bool emergency = false;
+  bool test_call = false;           ///< urn:service:test.sos
+  std::string dialled;              ///< as received
+  std::string normalized;           ///< after the dial plan
+  std::string emergency_number;     ///< the dial string it counts as (a mask is translated)
+  std::string site;                 ///< network site of the source address
+  std::string policy;               ///< location policy that applies
+  std::string user_name, callback;  ///< caller's display name and callback number
+  std::string caller;
+
+  LocationSource location_source = LocationSource::none;
+  std::optional<Civic> location;    ///< the location sent to the PSAP (absent with a caller PIDF)
+  std::string method;               ///< PIDF method: LIS, Manual, Default, ...
+  bool approximate = false;         ///< Wi-Fi derived
+  bool ecrc_screening = false;      ///< the provider's ECRC will confirm the location by voice
+  std::string ecrc_reason;
+
+  std::string usage;
+  std::vector<Attempt> attempts;  ///< every route and trunk, in the order they are tried
+  bool routable = false;
+  std::string failure;            ///< why not, when not routable
+  bool elin_mode = false;         ///< the callback is an ELIN of the location
+
+  std::vector<std::string> notify;  ///< security-desk URIs that get a MESSAGE
+  std::string conference_uri, conference_mode;
+  std::vector<TraceStep> trace;
+
+  /// The decision as JSON (trace included).
+  Json to_json() const;
+};
+
+/// A call simulated from one place under one policy that applies there (for audits and diffs).
+struct SimulatedCall {
+  std::string element;  ///< "subnet '10.1.0.0/16'", "wap '00-1A-...'", "site 'Redmond'"
+  CallFacts facts;
+};
+
+/// Every place a caller can be located (each subnet, access point, switch, port and site) under
+/// each policy that can apply there: the site's when it has one (it overrides), else global and
+/// every tag policy granted to a user. Each dials the policy's emergency number.
+std::vector<SimulatedCall> simulated_calls(const Snapshot& snap);
+
+/// The parts of a decision an operator compares between revisions: policy, location, route,
+/// trunk order and notification targets, as one line.
+std::string decision_summary(const Decision& d);
+
+/// A caller whose decision differs between two snapshots.
+struct RouteChange {
+  std::string element, policy;
+  std::string before, after;  ///< decision_summary, or "(no such caller)"
+};
+
+/// Every simulated caller of either snapshot whose decision summary differs, ordered by element.
+std::vector<RouteChange> route_changes(const Snapshot& before, const Snapshot& after);
+
+/// Decides what happens to a call: classify, choose the policy, locate, route, callback and
+/// notify. Pure: no I/O, the same answer for the same snapshot and facts. `with_trace` false
+/// skips building the trace (the runtime's hot path); the decision is otherwise identical.
+Decision decide(const Snapshot& snap, const CallFacts& facts, bool with_trace = true);
+
+}  // namespace e911::routing

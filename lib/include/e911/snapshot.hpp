@@ -1,0 +1,149 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "e911/json.hpp"
+#include "e911/store.hpp"
+
+namespace e911 {
+
+/// A civic address and sub-location, as the PSAP will receive it.
+struct Civic {
+  std::string id;  ///< location id; empty for a location that came with the call
+  std::string location, company_name, house_number, house_number_suffix, pre_directional, street_name, street_suffix,
+      post_directional, city, state, postal_code, country;  ///< Lync's 12 fields
+  std::string building, floor, unit, room, seat, landmark;  ///< RFC 5139 extras
+  std::vector<std::string> elins;
+  std::optional<double> latitude, longitude;
+  std::string validation_status = "unvalidated";
+  std::string description;
+
+  /// The civic fields as JSON (only non-empty ones), for outputs.
+  Json to_json() const;
+};
+
+/// Where a location came from, in the order the LIS tries them.
+enum class LocationSource { caller_pidf, wap, port, chassis, subnet, default_location, none };
+const char* to_string(LocationSource s);
+
+/// The published, immutable form of the store that calls are decided on: indexes for a million
+/// elements (longest-prefix match for subnets, hash maps for BSSIDs, chassis and ports) and the
+/// small objects (policies, routes, trunks, users...) as normalised JSON.
+class Snapshot {
+ public:
+  /// Compiles the store as of revision `rev` (0: the latest). Throws Error(store) on read errors.
+  static std::shared_ptr<const Snapshot> build(const Store& store, std::int64_t rev = 0);
+  /// Reads a snapshot file. Throws Error(invalid) when it is truncated, corrupt or of another
+  /// format version, and Error(failure) when it cannot be read.
+  static std::shared_ptr<const Snapshot> load(const std::string& path);
+  /// Writes the snapshot atomically (a temporary file renamed over `path`).
+  void save(const std::string& path) const;
+
+  std::int64_t revision() const { return revision_; }
+  const std::string& created_at() const { return created_at_; }
+  /// FNV-1a 64 of the payload, as 16 hex digits.
+  std::string checksum() const;
+  std::size_t location_count() const { return loc_offsets_.size(); }
+  std::size_t element_count() const;
+
+  // Lookups used by routing::decide. Every index is into this snapshot.
+  /// The location index of the LIS element, or -1.
+  int32_t find_wap(std::string_view bssid) const;
+  int32_t find_port(std::string_view chassis, std::string_view port) const;
+  int32_t find_chassis(std::string_view chassis) const;
+  /// Longest-prefix match of an IPv4 or IPv6 address: the subnet record, or -1.
+  int32_t find_subnet(std::string_view ip) const;
+  struct SubnetRec {
+    std::string cidr;
+    int32_t location = -1;  ///< -1: none
+    int32_t site = -1;      ///< index into sites(), -1: none
+  };
+  const SubnetRec& subnet(int32_t i) const { return subnets_[static_cast<std::size_t>(i)]; }
+  /// The location with this index, decoded.
+  Civic location(int32_t index) const;
+  /// The index of location `id`, or -1.
+  int32_t location_index(const std::string& id) const;
+
+  /// Small objects by kind noun (policy, site, user, route, trunk, dialplan, usage, region), each
+  /// a JSON object keyed by identity with the normalised object as value.
+  const Json& objects(const std::string& noun) const;
+  /// The object of `noun` named `key`, or nullptr.
+  const Json* object(const std::string& noun, const std::string& key) const;
+  /// Site names by index (SubnetRec::site).
+  const std::vector<std::string>& sites() const { return site_names_; }
+
+  /// A voice route with its pattern compiled, in the order routes are tried (priority, name).
+  struct CompiledRoute {
+    const Json* obj = nullptr;
+    std::string name;
+    std::regex pattern;
+    bool valid = false;  ///< the pattern compiled
+  };
+  const std::vector<CompiledRoute>& routes() const { return routes_; }
+  /// A dial-plan rule with its pattern compiled.
+  struct CompiledRule {
+    std::string name, pattern, translation;
+    std::regex re;
+  };
+  /// The compiled rules of dial plan `name`, or nullptr when there is no such plan.
+  const std::vector<CompiledRule>* dial_rules(const std::string& name) const;
+
+  /// Every subnet, access point, switch and port: (noun, key, location index), for audits.
+  struct ElementRef {
+    std::string noun, key;
+    int32_t location;
+  };
+  std::vector<ElementRef> elements() const;
+
+ private:
+  Snapshot() = default;
+  void index();  // builds the hash maps from the element arrays
+  std::string payload() const;
+  static std::shared_ptr<Snapshot> from_payload(std::string payload);
+
+  std::int64_t revision_ = 0;
+  std::string created_at_;
+  Json objects_;  // noun -> {key -> object}
+
+  // Locations: one blob, each record its fields joined by \x1f in kLocationFields order.
+  std::string loc_blob_;
+  std::vector<uint32_t> loc_offsets_;  // start of each record; the next start (or blob end) ends it
+  std::vector<std::string> loc_ids_;
+  std::unordered_map<std::string_view, int32_t> loc_by_id_;
+
+  std::vector<SubnetRec> subnets_;
+  std::vector<std::string> site_names_;
+  std::vector<std::pair<std::string, int32_t>> waps_, switches_, ports_;  // (key as stored, location)
+
+  // Indexes (not serialised; rebuilt by index()).
+  std::unordered_map<std::string, std::unordered_map<std::string_view, const Json*>> object_index_;
+  std::vector<CompiledRoute> routes_;
+  std::unordered_map<std::string, std::vector<CompiledRule>> dial_rules_;
+  struct V6Key {
+    uint64_t hi, lo;
+    int len;
+    bool operator==(const V6Key& o) const { return hi == o.hi && lo == o.lo && len == o.len; }
+  };
+  struct V6Hash {
+    std::size_t operator()(const V6Key& k) const { return std::hash<uint64_t>()(k.hi * 1000003u ^ k.lo ^ static_cast<uint64_t>(k.len) << 56); }
+  };
+  std::unordered_map<uint64_t, int32_t> v4_;  // (len << 32 | network) -> subnet index
+  std::vector<int> v4_lengths_;               // prefix lengths present, longest first
+  std::unordered_map<V6Key, int32_t, V6Hash> v6_;
+  std::vector<int> v6_lengths_;
+  std::unordered_map<uint64_t, int32_t> wap_exact_;      // 48-bit BSSID -> location
+  std::unordered_map<uint64_t, int32_t> wap_wild_[3];    // by wildcard hex digits (1 or 2): prefix -> location
+  std::unordered_map<std::string, int32_t> chassis_;     // normalised chassis -> location
+  std::unordered_map<std::string, int32_t> port_index_;  // normalised chassis|PORT -> location
+};
+
+/// A chassis ID or BSSID compared without case or separators.
+std::string normalize_mac(std::string_view s);
+
+}  // namespace e911

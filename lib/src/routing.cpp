@@ -1,0 +1,459 @@
+#include "e911/routing.hpp"
+
+#include <algorithm>
+#include <map>
+
+namespace e911::routing {
+
+namespace {
+
+// The number part of what was dialled, and whether the form itself says "emergency".
+struct Dialled {
+  std::string number;
+  bool sos_urn = false;
+  bool test_urn = false;
+  std::string form;  // digits, tel, sip, urn
+};
+
+Dialled parse_dialled(const std::string& d) {
+  Dialled r;
+  const std::string lower = [&] {
+    std::string s = d;
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  }();
+  if (lower.rfind("urn:service:", 0) == 0) {
+    r.form = "urn";
+    const std::string service = lower.substr(12);
+    r.test_urn = service.rfind("test.sos", 0) == 0;
+    r.sos_urn = !r.test_urn && (service == "sos" || service.rfind("sos.", 0) == 0);
+    return r;
+  }
+  std::string rest = d;
+  if (lower.rfind("tel:", 0) == 0) {
+    r.form = "tel";
+    rest = d.substr(4);
+  } else if (lower.rfind("sip:", 0) == 0 || lower.rfind("sips:", 0) == 0) {
+    // RFC 4967 dial strings and tel-in-sip: the user part is the number.
+    r.form = "sip";
+    rest = d.substr(d.find(':') + 1);
+    const auto at = rest.find('@');
+    if (at != std::string::npos) rest = rest.substr(0, at);
+  } else {
+    r.form = "digits";
+  }
+  rest = rest.substr(0, rest.find(';'));
+  for (char c : rest)
+    if ((c >= '0' && c <= '9') || c == '+' || c == '*' || c == '#') r.number += c;
+  return r;
+}
+
+struct Number {
+  std::string dial, mask;
+};
+
+std::vector<Number> numbers_of(const Json& p) {
+  std::vector<Number> out;
+  auto masks = [&](const std::string& dial, const std::string& list) {
+    std::size_t start = 0;
+    while (start <= list.size() && !list.empty()) {
+      auto semi = list.find(';', start);
+      if (semi == std::string::npos) semi = list.size();
+      if (semi > start) out.push_back({dial, list.substr(start, semi - start)});
+      start = semi + 1;
+    }
+  };
+  if (p.contains("emergency_numbers")) {
+    for (const auto& n : p["emergency_numbers"]) {
+      const std::string d = n.value("dial_string", "");
+      out.push_back({d, ""});
+      masks(d, n.value("dial_mask", ""));
+    }
+  } else if (p.contains("emergency_dial_string")) {
+    const std::string d = p["emergency_dial_string"].get<std::string>();
+    out.push_back({d, ""});
+    masks(d, p.value("emergency_dial_mask", ""));
+  }
+  return out;
+}
+
+// The PIDF-LO method of a location the client sent ("Manual" means the user typed it).
+std::string pidf_method(const std::string& pidf) {
+  const auto tag = pidf.find("method>");
+  if (tag == std::string::npos) return "";
+  const auto start = tag + 7;
+  const auto end = pidf.find('<', start);
+  if (end == std::string::npos) return "";
+  std::string m = pidf.substr(start, end - start);
+  m.erase(0, m.find_first_not_of(" \t\r\n"));
+  m.erase(m.find_last_not_of(" \t\r\n") + 1);
+  return m;
+}
+
+std::string str(const Json* obj, const char* key) {
+  if (!obj) return {};
+  const auto it = obj->find(key);
+  return it != obj->end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+}  // namespace
+
+Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
+  Decision d;
+  auto trace = [&](const char* step, std::string outcome, std::string why) {
+    if (with_trace) d.trace.push_back({step, std::move(outcome), std::move(why)});
+  };
+  d.dialled = f.dialled;
+  d.caller = f.caller;
+
+  // Who and where: the user's record, and the network site of the source address.
+  const Json* user = f.caller.empty() ? nullptr : snap.object("user", f.caller);
+  if (user) {
+    d.user_name = str(user, "display_name");
+    const std::string line = str(user, "line_uri");
+    d.callback = line.rfind("tel:", 0) == 0 ? line.substr(4) : line;
+  }
+  int32_t subnet = f.source_ip.empty() ? -1 : snap.find_subnet(f.source_ip);
+  const Json* site = nullptr;
+  if (subnet >= 0 && snap.subnet(subnet).site >= 0) {
+    d.site = snap.sites()[static_cast<std::size_t>(snap.subnet(subnet).site)];
+    site = snap.object("site", d.site);
+  }
+
+  // Step 2 of the brief, done first because which numbers are emergency numbers is the
+  // policy's to say: the site's policy overrides the user's, then the user's, then global.
+  const Json* policy = nullptr;
+  const std::string site_policy = str(site, "location_policy");
+  const std::string user_policy = str(user, "location_policy");
+  if (!site_policy.empty() && (policy = snap.object("policy", site_policy))) {
+    d.policy = site_policy;
+    trace("policy", site_policy, "caller is on subnet '" + snap.subnet(subnet).cidr + "' of site '" + d.site + "', whose policy overrides the user's");
+  } else if (!user_policy.empty() && (policy = snap.object("policy", user_policy))) {
+    d.policy = user_policy;
+    trace("policy", user_policy, "granted to user '" + f.caller + "'" + (d.site.empty() ? "" : "; site '" + d.site + "' has no policy"));
+  } else if (!f.assume_policy.empty() && (policy = snap.object("policy", f.assume_policy))) {
+    d.policy = f.assume_policy;
+    trace("policy", d.policy, "assumed for this simulated call");
+  } else {
+    policy = snap.object("policy", "global");
+    d.policy = "global";
+    trace("policy", "global", user ? "neither the site nor the user has a policy" : "caller '" + f.caller + "' is not a known user and the site has no policy");
+  }
+
+  // Classify: normalise with the site's dial plan (else global), then match the policy's numbers.
+  const Dialled dialled = parse_dialled(f.dialled);
+  d.normalized = dialled.number;
+  const std::string plan_name = !d.site.empty() && snap.dial_rules("site:" + d.site) ? "site:" + d.site : "global";
+  if (const auto* rules = snap.dial_rules(plan_name); rules && !dialled.number.empty()) {
+    for (const auto& r : *rules) {
+      if (!std::regex_match(dialled.number, r.re)) continue;
+      d.normalized = std::regex_replace(dialled.number, r.re, r.translation, std::regex_constants::format_first_only);
+      trace("normalize", d.normalized, "dial plan '" + plan_name + "' rule '" + (r.name.empty() ? r.pattern : r.name) + "'");
+      break;
+    }
+  }
+  const auto numbers = policy ? numbers_of(*policy) : std::vector<Number>{};
+  const std::string bare = !d.normalized.empty() && d.normalized[0] == '+' ? d.normalized.substr(1) : d.normalized;
+  for (const auto& n : numbers) {
+    if (n.mask.empty() && (bare == n.dial)) {
+      d.emergency = true;
+      d.emergency_number = n.dial;
+      trace("classify", "emergency", "'" + d.normalized + "' is the emergency dial string of policy '" + d.policy + "'");
+      break;
+    }
+    if (!n.mask.empty() && bare == n.mask) {
+      d.emergency = true;
+      d.emergency_number = n.dial;
+      trace("classify", "emergency", "'" + d.normalized + "' is an emergency dial mask of policy '" + d.policy + "', translated to '" + n.dial + "'");
+      break;
+    }
+  }
+  const std::string policy_dial = numbers.empty() ? std::string("911") : numbers.front().dial;
+  if (!d.emergency && dialled.sos_urn) {
+    d.emergency = true;
+    d.emergency_number = policy_dial;
+    trace("classify", "emergency", "Request-URI '" + f.dialled + "' is an emergency service URN (RFC 5031)");
+  } else if (!d.emergency && dialled.test_urn) {
+    d.test_call = true;
+    trace("classify", "test call", "'" + f.dialled + "' is urn:service:test.sos (RFC 6881): answered, never routed to a PSAP");
+  } else if (!d.emergency && f.priority_emergency) {
+    d.emergency = true;
+    d.emergency_number = policy_dial;
+    trace("classify", "emergency", "the INVITE carries Priority: emergency");
+  } else if (!d.emergency) {
+    trace("classify", "not an emergency call", "'" + d.normalized + "' is not an emergency number of policy '" + d.policy + "'");
+  }
+  const bool e911 = policy && policy->value("enhanced_emergency_services", false);
+  if (d.emergency && !e911)
+    trace("classify", "enhanced emergency services off", "policy '" + d.policy + "' sends no location and notifies nobody");
+
+  // Locate: the caller's own PIDF-LO, else the LIS by precedence, else a default location.
+  if (d.emergency && e911) {
+    int32_t loc = -1;
+    if (!f.pidf.empty()) {
+      d.location_source = LocationSource::caller_pidf;
+      d.method = pidf_method(f.pidf);
+      trace("locate", "the caller's PIDF-LO", "a location that comes with the call is routed on and passed on unchanged (RFC 6881 SP-18)");
+      if (d.method == "Manual") {
+        d.ecrc_screening = true;
+        d.ecrc_reason = "the user entered the location by hand";
+      }
+    } else if (!f.bssid.empty() && (loc = snap.find_wap(f.bssid)) >= 0) {
+      d.location_source = LocationSource::wap;
+      d.method = "802.11";
+      d.approximate = true;
+      trace("locate", snap.location(loc).id, "access point '" + f.bssid + "' (Wi-Fi: approximate)");
+    } else if (!f.chassis_id.empty() && !f.port_id.empty() && (loc = snap.find_port(f.chassis_id, f.port_id)) >= 0) {
+      d.location_source = LocationSource::port;
+      d.method = "Wiremap";
+      trace("locate", snap.location(loc).id, "switch port '" + f.chassis_id + " " + f.port_id + "'");
+    } else if (!f.chassis_id.empty() && (loc = snap.find_chassis(f.chassis_id)) >= 0) {
+      d.location_source = LocationSource::chassis;
+      d.method = "Wiremap";
+      trace("locate", snap.location(loc).id, "switch '" + f.chassis_id + "'");
+    } else if (subnet >= 0 && (loc = snap.subnet(subnet).location) >= 0) {
+      d.location_source = LocationSource::subnet;
+      d.method = "Wiremap";
+      trace("locate", snap.location(loc).id, "subnet '" + snap.subnet(subnet).cidr + "' (longest prefix)");
+    } else {
+      const std::string pd = str(policy, "default_location"), sd = str(site, "default_location");
+      const std::string& def = !pd.empty() ? pd : sd;
+      if (!def.empty() && (loc = snap.location_index(def)) >= 0) {
+        d.location_source = LocationSource::default_location;
+        d.method = "Default";
+        d.ecrc_screening = true;
+        d.ecrc_reason = "no element located the caller; the default location was inserted (RFC 6881 SP-22)";
+        trace("locate", def, std::string("default location of the ") + (!pd.empty() ? "policy" : "site") + "; the provider's ECRC confirms it");
+      } else {
+        d.ecrc_screening = true;
+        d.ecrc_reason = "no location is known";
+        trace("locate", "none", "no access point, port, switch or subnet matches and there is no default location; the ECRC asks the caller");
+      }
+    }
+    if (loc >= 0) {
+      d.location = snap.location(loc);
+      if (d.location->validation_status != "valid" && !d.ecrc_screening) {
+        d.ecrc_screening = true;
+        d.ecrc_reason = "the address is " + d.location->validation_status + " with the provider";
+      }
+    }
+  }
+
+  // Route: the policy's usage for emergency calls; routes by priority, their trunks in order,
+  // trunks known to be down moved last but never dropped.
+  const std::string number = d.emergency ? d.emergency_number : d.normalized;
+  if (d.emergency) d.usage = str(policy, "pstn_usage");
+  if (d.test_call) {
+    d.failure = "test calls are answered locally";
+  } else if (d.emergency && d.usage.empty()) {
+    d.failure = "policy '" + d.policy + "' has no PSTN usage";
+    trace("route", "none", d.failure);
+  } else if (number.empty()) {
+    d.failure = "nothing was dialled";
+  } else {
+    std::vector<Attempt> up, down;
+    for (const auto& r : snap.routes()) {
+      if (!r.valid || !r.obj->value("enabled", true)) continue;
+      if (d.emergency) {
+        const auto& usages = r.obj->contains("pstn_usages") ? (*r.obj)["pstn_usages"] : Json::array();
+        if (std::find(usages.begin(), usages.end(), d.usage) == usages.end()) continue;
+        if (!std::regex_search(number, r.pattern) && !std::regex_search("+" + number, r.pattern)) continue;
+      } else if (!std::regex_search(number, r.pattern)) {
+        continue;
+      }
+      if (!r.obj->contains("trunks")) continue;
+      for (const auto& t : (*r.obj)["trunks"]) {
+        const std::string name = t.get<std::string>();
+        const bool seen = std::any_of(up.begin(), up.end(), [&](const Attempt& a) { return a.trunk == name; }) ||
+                          std::any_of(down.begin(), down.end(), [&](const Attempt& a) { return a.trunk == name; });
+        const Json* trunk = snap.object("trunk", name);
+        if (seen || !trunk) continue;
+        Attempt a{r.name, name, {}, false};
+        const std::string form = str(trunk, "request_uri_form");
+        const std::string digits = number[0] == '+' ? number.substr(1) : number;
+        if (d.emergency && form == "sos-urn") a.request_uri = "urn:service:sos";
+        else if (form == "plus" && !trunk->value("strip_plus", false)) a.request_uri = "+" + digits;
+        else a.request_uri = trunk->value("strip_plus", false) || form == "digits" ? digits : number;
+        a.trunk_down = std::find(f.trunks_down.begin(), f.trunks_down.end(), name) != f.trunks_down.end();
+        (a.trunk_down ? down : up).push_back(std::move(a));
+      }
+    }
+    d.attempts = std::move(up);
+    d.attempts.insert(d.attempts.end(), down.begin(), down.end());
+    d.routable = !d.attempts.empty();
+    if (!d.routable) {
+      d.failure = d.emergency ? "no enabled route serves usage '" + d.usage + "' with a pattern matching '" + number + "' and a trunk"
+                              : "no enabled route matches '" + number + "'";
+      trace("route", "none", d.failure);
+    } else {
+      std::string order;
+      for (const auto& a : d.attempts) order += (order.empty() ? "" : " -> ") + a.trunk + (a.trunk_down ? " (down)" : "");
+      trace("route", d.attempts.front().route + " via " + d.attempts.front().trunk,
+            (d.emergency ? "usage '" + d.usage + "', " : std::string()) + "failover order " + order);
+    }
+  }
+
+  // Callback and notification.
+  if (d.emergency && e911) {
+    const Json* first_trunk = d.attempts.empty() ? nullptr : snap.object("trunk", d.attempts.front().trunk);
+    if (d.location && !d.location->elins.empty() && first_trunk && !first_trunk->value("accepts_pidf_lo", false)) {
+      d.elin_mode = true;
+      d.callback = d.location->elins.front();
+      trace("callback", d.callback, "ELIN of location '" + d.location->id + "': the trunk takes no PIDF-LO, the carrier's ALI maps the ELIN");
+    } else if (!d.callback.empty()) {
+      trace("callback", d.callback, "the line URI of user '" + f.caller + "'");
+    } else {
+      trace("callback", "none", "the caller has no line URI; the PSAP cannot call back");
+    }
+    if (policy && policy->contains("notification_uris"))
+      for (const auto& u : (*policy)["notification_uris"]) d.notify.push_back(u.get<std::string>());
+    d.conference_uri = str(policy, "conference_uri");
+    d.conference_mode = str(policy, "conference_mode");
+    if (!d.notify.empty()) {
+      std::string who;
+      for (const auto& n : d.notify) who += (who.empty() ? "" : ", ") + n;
+      trace("notify", who, "notification URIs of policy '" + d.policy + "', sent at the same time as the call");
+    } else {
+      trace("notify", "nobody", "policy '" + d.policy + "' has no notification URI");
+    }
+    if (!d.conference_uri.empty()) trace("conference", d.conference_uri + " (" + (d.conference_mode.empty() ? "one-way" : d.conference_mode) + ")", "policy '" + d.policy + "'");
+  }
+  return d;
+}
+
+Json Decision::to_json() const {
+  Json j;
+  j["emergency"] = emergency;
+  j["test_call"] = test_call;
+  j["dialled"] = dialled;
+  j["normalized"] = normalized;
+  if (!emergency_number.empty()) j["emergency_number"] = emergency_number;
+  j["caller"] = caller;
+  if (!user_name.empty()) j["caller_name"] = user_name;
+  j["site"] = site.empty() ? Json(nullptr) : Json(site);
+  j["policy"] = policy;
+  j["location_source"] = to_string(location_source);
+  j["location"] = location ? location->to_json() : Json(nullptr);
+  if (!method.empty()) j["method"] = method;
+  j["approximate"] = approximate;
+  j["ecrc_screening"] = ecrc_screening;
+  if (!ecrc_reason.empty()) j["ecrc_reason"] = ecrc_reason;
+  if (!usage.empty()) j["pstn_usage"] = usage;
+  j["routable"] = routable;
+  if (!failure.empty()) j["failure"] = failure;
+  Json attempts_json = Json::array();
+  for (const auto& a : attempts)
+    attempts_json.push_back({{"route", a.route}, {"trunk", a.trunk}, {"request_uri", a.request_uri}, {"trunk_down", a.trunk_down}});
+  j["attempts"] = attempts_json;
+  j["callback"] = callback.empty() ? Json(nullptr) : Json(callback);
+  j["elin_mode"] = elin_mode;
+  j["notify"] = notify;
+  if (!conference_uri.empty()) j["conference"] = {{"uri", conference_uri}, {"mode", conference_mode.empty() ? "one-way" : conference_mode}};
+  Json t = Json::array();
+  for (const auto& s : trace) t.push_back({{"step", s.step}, {"outcome", s.outcome}, {"why", s.why}});
+  j["trace"] = t;
+  return j;
+}
+
+namespace {
+
+// An address inside a subnet to play a caller from: the first host, or the network for /31-/32.
+std::string host_in(const std::string& cidr) {
+  const auto slash = cidr.find('/');
+  std::string addr = cidr.substr(0, slash);
+  const int len = slash == std::string::npos ? 32 : std::atoi(cidr.c_str() + slash + 1);
+  if (addr.find(':') != std::string::npos) return len < 128 ? addr + (addr.size() >= 2 && addr.substr(addr.size() - 2) == "::" ? "1" : "") : addr;
+  if (len >= 31) return addr;
+  const auto dot = addr.rfind('.');
+  return addr.substr(0, dot + 1) + std::to_string(std::atoi(addr.c_str() + dot + 1) + 1);
+}
+
+}  // namespace
+
+std::vector<SimulatedCall> simulated_calls(const Snapshot& snap) {
+  // Policies a user can carry: global and every tag granted to someone.
+  std::vector<std::string> user_policies = {"global"};
+  for (const auto& [uri, u] : snap.objects("user").items()) {
+    const std::string p = u.value("location_policy", "");
+    if (!p.empty() && snap.object("policy", p) && std::find(user_policies.begin(), user_policies.end(), p) == user_policies.end())
+      user_policies.push_back(p);
+  }
+  auto dial_of = [&](const std::string& policy) {
+    const Json* p = snap.object("policy", policy);
+    const auto nums = p ? numbers_of(*p) : std::vector<Number>{};
+    return nums.empty() ? std::string("911") : nums.front().dial;
+  };
+  auto policies_at = [&](int32_t site) -> std::vector<std::string> {
+    if (site >= 0) {
+      const Json* s = snap.object("site", snap.sites()[static_cast<std::size_t>(site)]);
+      const std::string sp = str(s, "location_policy");
+      if (!sp.empty() && snap.object("policy", sp)) return {sp};
+    }
+    return user_policies;
+  };
+  std::vector<SimulatedCall> out;
+  auto add = [&](const std::string& element, CallFacts f, int32_t site) {
+    for (const auto& p : policies_at(site)) {
+      CallFacts one = f;
+      one.assume_policy = p;
+      one.dialled = dial_of(p);
+      one.caller = "sip:audit@e911ctl.invalid";
+      out.push_back({element, std::move(one)});
+    }
+  };
+  std::map<int32_t, std::string> site_ip;  // a caller address on each site
+  for (const auto& e : snap.elements()) {
+    CallFacts f;
+    int32_t site = -1;
+    if (e.noun == "subnet") {
+      f.source_ip = host_in(e.key);
+      const int32_t idx = snap.find_subnet(f.source_ip);
+      if (idx >= 0) site = snap.subnet(idx).site;
+      if (site >= 0) site_ip.emplace(site, f.source_ip);
+    } else if (e.noun == "wap") {
+      std::string b = e.key;
+      for (char& c : b)
+        if (c == '*') c = '0';
+      if (b.size() == 16) b += '0';
+      f.bssid = b;
+    } else if (e.noun == "switch") {
+      f.chassis_id = e.key;
+    } else {
+      const auto bar = e.key.find('|');
+      f.chassis_id = e.key.substr(0, bar);
+      f.port_id = e.key.substr(bar + 1);
+    }
+    add(e.noun + " '" + Kind::display_key(e.key) + "'", std::move(f), site);
+  }
+  for (std::size_t i = 0; i < snap.sites().size(); ++i) {
+    CallFacts f;
+    const auto it = site_ip.find(static_cast<int32_t>(i));
+    if (it != site_ip.end()) f.source_ip = it->second;
+    add("site '" + snap.sites()[i] + "'", std::move(f), it != site_ip.end() ? static_cast<int32_t>(i) : -1);
+  }
+  return out;
+}
+
+std::string decision_summary(const Decision& d) {
+  std::string s = "policy " + d.policy + "; location " + (d.location ? d.location->id : to_string(d.location_source)) + "; route ";
+  if (d.attempts.empty()) s += "none";
+  for (std::size_t i = 0; i < d.attempts.size(); ++i) s += (i ? " -> " : "") + d.attempts[i].route + "/" + d.attempts[i].trunk;
+  s += "; notify ";
+  if (d.notify.empty()) s += "nobody";
+  for (std::size_t i = 0; i < d.notify.size(); ++i) s += (i ? ", " : "") + d.notify[i];
+  return s;
+}
+
+std::vector<RouteChange> route_changes(const Snapshot& before, const Snapshot& after) {
+  std::map<std::pair<std::string, std::string>, std::pair<std::string, std::string>> calls;
+  for (const auto& c : simulated_calls(before)) calls[{c.element, c.facts.assume_policy}].first = decision_summary(decide(before, c.facts, false));
+  for (const auto& c : simulated_calls(after)) calls[{c.element, c.facts.assume_policy}].second = decision_summary(decide(after, c.facts, false));
+  std::vector<RouteChange> out;
+  for (auto& [key, v] : calls) {
+    if (v.first == v.second) continue;
+    out.push_back({key.first, key.second, v.first.empty() ? "(no such caller)" : v.first, v.second.empty() ? "(no such caller)" : v.second});
+  }
+  return out;
+}
+
+}  // namespace e911::routing

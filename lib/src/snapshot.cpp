@@ -1,0 +1,586 @@
+#include "e911/snapshot.hpp"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "e911/error.hpp"
+#include "e911/text.hpp"
+
+namespace e911 {
+
+namespace {
+
+constexpr char kMagic[8] = {'E', '9', '1', '1', 'S', 'N', 'A', 'P'};
+constexpr uint32_t kFormatVersion = 1;
+
+// Location fields in the order of a location record.
+const char* const kLocationFields[] = {"description", "location", "company_name", "house_number", "house_number_suffix", "pre_directional",
+                                       "street_name", "street_suffix", "post_directional", "city", "state", "postal_code", "country",
+                                       "building", "floor", "unit", "room", "seat", "landmark", "elins", "latitude", "longitude",
+                                       "validation_status"};
+constexpr std::size_t kLocationFieldCount = sizeof(kLocationFields) / sizeof(kLocationFields[0]);
+
+// The kinds small enough to keep as JSON objects.
+const char* const kObjectNouns[] = {"policy", "region", "site", "usage", "route", "trunk", "dialplan", "user"};
+
+uint64_t fnv1a(std::string_view data) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : data) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+// Binary writing and bounds-checked reading of the payload.
+struct Out {
+  std::string buf;
+  void u32(uint32_t v) { buf.append(reinterpret_cast<const char*>(&v), 4); }
+  void i32(int32_t v) { buf.append(reinterpret_cast<const char*>(&v), 4); }
+  void i64(int64_t v) { buf.append(reinterpret_cast<const char*>(&v), 8); }
+  void str(std::string_view s) {
+    u32(static_cast<uint32_t>(s.size()));
+    buf.append(s);
+  }
+};
+
+struct In {
+  std::string_view data;
+  std::size_t pos = 0;
+  void need(std::size_t n) const {
+    if (data.size() - pos < n) throw Error(ErrorKind::invalid, "snapshot is corrupt: a record runs past the end of the payload");
+  }
+  uint32_t u32() {
+    need(4);
+    uint32_t v;
+    std::memcpy(&v, data.data() + pos, 4);
+    pos += 4;
+    return v;
+  }
+  int32_t i32() { return static_cast<int32_t>(u32()); }
+  int64_t i64() {
+    need(8);
+    int64_t v;
+    std::memcpy(&v, data.data() + pos, 8);
+    pos += 8;
+    return v;
+  }
+  std::string str() {
+    const uint32_t n = u32();
+    need(n);
+    std::string s(data.substr(pos, n));
+    pos += n;
+    return s;
+  }
+};
+
+int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool parse_ip(std::string_view text, bool& v6, unsigned char (&addr)[16]) {
+  char buf[64];
+  if (text.size() >= sizeof buf) return false;
+  std::memcpy(buf, text.data(), text.size());
+  buf[text.size()] = 0;
+  v6 = std::memchr(buf, ':', text.size()) != nullptr;
+  std::memset(addr, 0, 16);
+  return inet_pton(v6 ? AF_INET6 : AF_INET, buf, addr) == 1;
+}
+
+uint64_t be64(const unsigned char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
+  return v;
+}
+
+uint64_t mask_hi(int len) { return len <= 0 ? 0 : len >= 64 ? ~0ull : ~0ull << (64 - len); }
+
+}  // namespace
+
+const char* to_string(LocationSource s) {
+  switch (s) {
+    case LocationSource::caller_pidf: return "caller-pidf";
+    case LocationSource::wap: return "wireless-access-point";
+    case LocationSource::port: return "switch-port";
+    case LocationSource::chassis: return "switch";
+    case LocationSource::subnet: return "subnet";
+    case LocationSource::default_location: return "default-location";
+    case LocationSource::none: return "none";
+  }
+  return "none";
+}
+
+std::string normalize_mac(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '-' || c == ':' || c == '.' || c == ' ') continue;
+    out += (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+  }
+  return out;
+}
+
+Json Civic::to_json() const {
+  Json j = Json::object();
+  auto put = [&](const char* k, const std::string& v) {
+    if (!v.empty()) j[k] = v;
+  };
+  put("id", id);
+  put("location", location);
+  put("company_name", company_name);
+  put("house_number", house_number);
+  put("house_number_suffix", house_number_suffix);
+  put("pre_directional", pre_directional);
+  put("street_name", street_name);
+  put("street_suffix", street_suffix);
+  put("post_directional", post_directional);
+  put("city", city);
+  put("state", state);
+  put("postal_code", postal_code);
+  put("country", country);
+  put("building", building);
+  put("floor", floor);
+  put("unit", unit);
+  put("room", room);
+  put("seat", seat);
+  put("landmark", landmark);
+  if (!elins.empty()) j["elins"] = elins;
+  if (latitude) j["latitude"] = *latitude;
+  if (longitude) j["longitude"] = *longitude;
+  put("validation_status", validation_status);
+  return j;
+}
+
+// ---- build ---------------------------------------------------------------------------------
+
+std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t rev) {
+  std::shared_ptr<Snapshot> s(new Snapshot);
+  s->revision_ = rev > 0 ? rev : store.head();
+  s->created_at_ = utc_now();
+  s->objects_ = Json::object();
+  for (const char* noun : kObjectNouns) {
+    const Kind& k = kind_by_noun(noun);
+    Json& all = s->objects_[noun] = Json::object();
+    store.for_each(
+        k,
+        [&](Json&& obj) {
+          const std::string key = k.key_of(obj);  // before the move below
+          all[key] = normalize(k, std::move(obj));
+        },
+        rev);
+  }
+  try {
+    auto& db = const_cast<Store&>(store).db();
+    const std::string alive = Store::alive_at(rev);
+    // Locations go straight from columns to the record blob: a million of them as JSON would
+    // cost more than the whole build may take.
+    std::string cols;
+    for (const char* f : kLocationFields) cols += std::string(", ") + f;
+    SQLite::Statement loc(db, "SELECT key" + cols + " FROM location WHERE " + alive + " ORDER BY key");
+    while (loc.executeStep()) {
+      s->loc_ids_.push_back(loc.getColumn(0).getString());
+      s->loc_offsets_.push_back(static_cast<uint32_t>(s->loc_blob_.size()));
+      for (std::size_t i = 0; i < kLocationFieldCount; ++i) {
+        if (i) s->loc_blob_ += '\x1f';
+        const SQLite::Column c = loc.getColumn(static_cast<int>(i) + 1);
+        if (!c.isNull()) s->loc_blob_ += c.getString();
+      }
+    }
+    if (s->loc_blob_.size() > UINT32_MAX) throw Error(ErrorKind::failure, "too many locations for one snapshot");
+    std::unordered_map<std::string, int32_t> loc_index;
+    loc_index.reserve(s->loc_ids_.size());
+    for (std::size_t i = 0; i < s->loc_ids_.size(); ++i) loc_index.emplace(s->loc_ids_[i], static_cast<int32_t>(i));
+    auto loc_of = [&](const SQLite::Column& c) -> int32_t {
+      if (c.isNull()) return -1;
+      const auto it = loc_index.find(c.getString());
+      return it == loc_index.end() ? -1 : it->second;
+    };
+    for (const auto& [name, site] : s->objects_["site"].items()) s->site_names_.push_back(name);
+    std::unordered_map<std::string, int32_t> site_index;
+    for (std::size_t i = 0; i < s->site_names_.size(); ++i) site_index.emplace(s->site_names_[i], static_cast<int32_t>(i));
+    SQLite::Statement sub(db, "SELECT key, location, site FROM subnet WHERE " + alive);
+    while (sub.executeStep()) {
+      SubnetRec r{sub.getColumn(0).getString(), loc_of(sub.getColumn(1)), -1};
+      if (!sub.getColumn(2).isNull()) {
+        const auto it = site_index.find(sub.getColumn(2).getString());
+        if (it != site_index.end()) r.site = it->second;
+      }
+      s->subnets_.push_back(std::move(r));
+    }
+    auto elements = [&](const char* table, std::vector<std::pair<std::string, int32_t>>& out) {
+      SQLite::Statement st(db, std::string("SELECT key, location FROM ") + table + " WHERE " + alive);
+      while (st.executeStep()) out.emplace_back(st.getColumn(0).getString(), loc_of(st.getColumn(1)));
+    };
+    elements("wap", s->waps_);
+    elements("switch", s->switches_);
+    elements("port", s->ports_);
+  } catch (const SQLite::Exception& e) {
+    throw Error(ErrorKind::store, std::string("cannot read the store: ") + e.what());
+  }
+  s->index();
+  return s;
+}
+
+void Snapshot::index() {
+  // ordered_json finds keys by a linear search: index the objects once for per-call lookups.
+  object_index_.clear();
+  for (const auto& [noun, all] : objects_.items()) {
+    auto& idx = object_index_[noun];
+    idx.reserve(all.size());
+    for (const auto& [key, obj] : all.items()) idx.emplace(key, &obj);
+  }
+  routes_.clear();
+  for (const auto& [name, r] : objects("route").items()) {
+    CompiledRoute c;
+    c.obj = &r;
+    c.name = name;
+    try {
+      c.pattern = std::regex(r.value("number_pattern", ""), std::regex::ECMAScript | std::regex::optimize);
+      c.valid = true;
+    } catch (const std::regex_error&) {
+      c.valid = false;  // validate reports it (E406); such a route matches nothing
+    }
+    routes_.push_back(std::move(c));
+  }
+  std::stable_sort(routes_.begin(), routes_.end(), [](const CompiledRoute& a, const CompiledRoute& b) {
+    return a.obj->value("priority", 0) < b.obj->value("priority", 0);
+  });
+  dial_rules_.clear();
+  for (const auto& [name, plan] : objects("dialplan").items()) {
+    auto& rules = dial_rules_[name];
+    if (!plan.contains("rules")) continue;
+    for (const auto& r : plan["rules"]) {
+      CompiledRule c{r.value("name", ""), r.value("pattern", ""), r.value("translation", ""), {}};
+      try {
+        c.re = std::regex(c.pattern, std::regex::ECMAScript | std::regex::optimize);
+      } catch (const std::regex_error&) {
+        continue;
+      }
+      rules.push_back(std::move(c));
+    }
+  }
+  loc_by_id_.clear();
+  loc_by_id_.reserve(loc_ids_.size());
+  for (std::size_t i = 0; i < loc_ids_.size(); ++i) loc_by_id_.emplace(loc_ids_[i], static_cast<int32_t>(i));
+
+  v4_.clear();
+  v6_.clear();
+  std::vector<bool> v4len(33), v6len(129);
+  v4_.reserve(subnets_.size());
+  for (std::size_t i = 0; i < subnets_.size(); ++i) {
+    const std::string& cidr = subnets_[i].cidr;
+    const auto slash = cidr.find('/');
+    if (slash == std::string::npos) continue;
+    bool v6 = false;
+    unsigned char a[16];
+    if (!parse_ip(std::string_view(cidr).substr(0, slash), v6, a)) continue;
+    const int len = std::atoi(cidr.c_str() + slash + 1);
+    if (!v6) {
+      if (len < 0 || len > 32) continue;
+      const uint32_t ip = static_cast<uint32_t>(a[0]) << 24 | a[1] << 16 | a[2] << 8 | a[3];
+      const uint32_t net = len == 0 ? 0 : ip & (~0u << (32 - len));
+      v4_.emplace(static_cast<uint64_t>(len) << 32 | net, static_cast<int32_t>(i));
+      v4len[static_cast<std::size_t>(len)] = true;
+    } else {
+      if (len < 0 || len > 128) continue;
+      const uint64_t hi = be64(a), lo = be64(a + 8);
+      V6Key k{hi & mask_hi(len), lo & mask_hi(len - 64), len};
+      v6_.emplace(k, static_cast<int32_t>(i));
+      v6len[static_cast<std::size_t>(len)] = true;
+    }
+  }
+  v4_lengths_.clear();
+  v6_lengths_.clear();
+  for (int l = 32; l >= 0; --l)
+    if (v4len[static_cast<std::size_t>(l)]) v4_lengths_.push_back(l);
+  for (int l = 128; l >= 0; --l)
+    if (v6len[static_cast<std::size_t>(l)]) v6_lengths_.push_back(l);
+
+  wap_exact_.clear();
+  for (auto& m : wap_wild_) m.clear();
+  wap_exact_.reserve(waps_.size());
+  for (const auto& [bssid, loc] : waps_) {
+    const std::string n = normalize_mac(bssid);
+    std::size_t hex = n.size();
+    const bool wild = !n.empty() && n.back() == '*';
+    if (wild) --hex;
+    uint64_t v = 0;
+    bool ok = hex <= 12;
+    for (std::size_t i = 0; i < hex && ok; ++i) {
+      const int h = hexval(n[i]);
+      ok = h >= 0;
+      v = v << 4 | static_cast<uint64_t>(h);
+    }
+    if (!ok) continue;
+    if (!wild && hex == 12) wap_exact_.emplace(v, loc);
+    else if (wild && hex >= 10) wap_wild_[12 - hex].emplace(v, loc);
+  }
+  chassis_.clear();
+  chassis_.reserve(switches_.size());
+  for (const auto& [key, loc] : switches_) chassis_.emplace(normalize_mac(key), loc);
+  port_index_.clear();
+  port_index_.reserve(ports_.size());
+  for (const auto& [key, loc] : ports_) {
+    const auto bar = key.find('|');
+    if (bar == std::string::npos) continue;
+    port_index_.emplace(normalize_mac(key.substr(0, bar)) + "|" + to_lower(key.substr(bar + 1)), loc);
+  }
+}
+
+// ---- lookups -------------------------------------------------------------------------------
+
+int32_t Snapshot::find_wap(std::string_view bssid) const {
+  const std::string n = normalize_mac(bssid);
+  if (n.size() != 12) return -1;
+  uint64_t v = 0;
+  for (char c : n) {
+    const int h = hexval(c);
+    if (h < 0) return -1;
+    v = v << 4 | static_cast<uint64_t>(h);
+  }
+  if (auto it = wap_exact_.find(v); it != wap_exact_.end()) return it->second;
+  if (auto it = wap_wild_[1].find(v >> 4); it != wap_wild_[1].end()) return it->second;
+  if (auto it = wap_wild_[2].find(v >> 8); it != wap_wild_[2].end()) return it->second;
+  return -1;
+}
+
+int32_t Snapshot::find_chassis(std::string_view chassis) const {
+  const auto it = chassis_.find(normalize_mac(chassis));
+  return it == chassis_.end() ? -1 : it->second;
+}
+
+int32_t Snapshot::find_port(std::string_view chassis, std::string_view port) const {
+  const auto it = port_index_.find(normalize_mac(chassis) + "|" + to_lower(port));
+  return it == port_index_.end() ? -1 : it->second;
+}
+
+int32_t Snapshot::find_subnet(std::string_view ip) const {
+  bool v6 = false;
+  unsigned char a[16];
+  if (!parse_ip(ip, v6, a)) return -1;
+  if (!v6) {
+    const uint32_t addr = static_cast<uint32_t>(a[0]) << 24 | a[1] << 16 | a[2] << 8 | a[3];
+    for (int len : v4_lengths_) {
+      const uint32_t net = len == 0 ? 0 : addr & (~0u << (32 - len));
+      if (auto it = v4_.find(static_cast<uint64_t>(len) << 32 | net); it != v4_.end()) return it->second;
+    }
+    return -1;
+  }
+  const uint64_t hi = be64(a), lo = be64(a + 8);
+  for (int len : v6_lengths_) {
+    if (auto it = v6_.find(V6Key{hi & mask_hi(len), lo & mask_hi(len - 64), len}); it != v6_.end()) return it->second;
+  }
+  return -1;
+}
+
+int32_t Snapshot::location_index(const std::string& id) const {
+  const auto it = loc_by_id_.find(id);
+  return it == loc_by_id_.end() ? -1 : it->second;
+}
+
+Civic Snapshot::location(int32_t index) const {
+  Civic c;
+  if (index < 0 || static_cast<std::size_t>(index) >= loc_offsets_.size()) return c;
+  const std::size_t i = static_cast<std::size_t>(index);
+  const std::size_t start = loc_offsets_[i];
+  const std::size_t end = i + 1 < loc_offsets_.size() ? loc_offsets_[i + 1] : loc_blob_.size();
+  const std::string_view rec = std::string_view(loc_blob_).substr(start, end - start);
+  c.id = loc_ids_[i];
+  std::string* slots[] = {&c.description, &c.location, &c.company_name, &c.house_number, &c.house_number_suffix, &c.pre_directional,
+                          &c.street_name, &c.street_suffix, &c.post_directional, &c.city, &c.state, &c.postal_code, &c.country,
+                          &c.building, &c.floor, &c.unit, &c.room, &c.seat, &c.landmark};
+  std::size_t field = 0, p = 0;
+  std::string elins, lat, lon, status;
+  while (field < kLocationFieldCount) {
+    std::size_t q = rec.find('\x1f', p);
+    if (q == std::string_view::npos) q = rec.size();
+    const std::string_view v = rec.substr(p, q - p);
+    if (field < 19) slots[field]->assign(v);
+    else if (field == 19) elins.assign(v);
+    else if (field == 20) lat.assign(v);
+    else if (field == 21) lon.assign(v);
+    else status.assign(v);
+    ++field;
+    p = q + 1;
+    if (q == rec.size()) break;
+  }
+  if (!elins.empty()) {
+    const Json j = Json::parse(elins, nullptr, false);
+    if (j.is_array())
+      for (const auto& e : j) c.elins.push_back(e.get<std::string>());
+  }
+  if (!lat.empty()) c.latitude = std::atof(lat.c_str());
+  if (!lon.empty()) c.longitude = std::atof(lon.c_str());
+  if (!status.empty()) c.validation_status = status;
+  return c;
+}
+
+const Json& Snapshot::objects(const std::string& noun) const {
+  static const Json empty = Json::object();
+  const auto it = objects_.find(noun);
+  return it == objects_.end() ? empty : *it;
+}
+
+const Json* Snapshot::object(const std::string& noun, const std::string& key) const {
+  const auto idx = object_index_.find(noun);
+  if (idx == object_index_.end()) return nullptr;
+  const auto it = idx->second.find(key);
+  return it == idx->second.end() ? nullptr : it->second;
+}
+
+const std::vector<Snapshot::CompiledRule>* Snapshot::dial_rules(const std::string& name) const {
+  const auto it = dial_rules_.find(name);
+  return it == dial_rules_.end() ? nullptr : &it->second;
+}
+
+std::size_t Snapshot::element_count() const { return subnets_.size() + waps_.size() + switches_.size() + ports_.size(); }
+
+std::vector<Snapshot::ElementRef> Snapshot::elements() const {
+  std::vector<ElementRef> out;
+  out.reserve(element_count());
+  for (const auto& s : subnets_) out.push_back({"subnet", s.cidr, s.location});
+  for (const auto& [k, l] : waps_) out.push_back({"wap", k, l});
+  for (const auto& [k, l] : switches_) out.push_back({"switch", k, l});
+  for (const auto& [k, l] : ports_) out.push_back({"port", k, l});
+  return out;
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+std::string Snapshot::payload() const {
+  Out o;
+  o.buf.reserve(loc_blob_.size() + loc_ids_.size() * 24 + element_count() * 32 + (1 << 16));
+  o.str(created_at_);
+  o.i64(revision_);
+  o.str(objects_.dump());
+  o.u32(static_cast<uint32_t>(loc_ids_.size()));
+  for (const auto& id : loc_ids_) o.str(id);
+  o.str(loc_blob_);
+  o.buf.append(reinterpret_cast<const char*>(loc_offsets_.data()), loc_offsets_.size() * 4);
+  o.u32(static_cast<uint32_t>(site_names_.size()));
+  for (const auto& n : site_names_) o.str(n);
+  o.u32(static_cast<uint32_t>(subnets_.size()));
+  for (const auto& s : subnets_) {
+    o.str(s.cidr);
+    o.i32(s.location);
+    o.i32(s.site);
+  }
+  for (const auto* list : {&waps_, &switches_, &ports_}) {
+    o.u32(static_cast<uint32_t>(list->size()));
+    for (const auto& [k, l] : *list) {
+      o.str(k);
+      o.i32(l);
+    }
+  }
+  return std::move(o.buf);
+}
+
+std::string Snapshot::checksum() const {
+  static const char* d = "0123456789abcdef";
+  uint64_t v = fnv1a(payload());
+  std::string s(16, '0');
+  for (int i = 15; i >= 0; --i, v >>= 4) s[static_cast<std::size_t>(i)] = d[v & 15];
+  return s;
+}
+
+void Snapshot::save(const std::string& path) const {
+  const std::string body = payload();
+  Out head;
+  head.buf.append(kMagic, 8);
+  head.u32(kFormatVersion);
+  head.i64(static_cast<int64_t>(body.size()));
+  head.i64(static_cast<int64_t>(fnv1a(body)));
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) throw Error(ErrorKind::failure, "cannot write '" + path + "'");
+    f.write(head.buf.data(), static_cast<std::streamsize>(head.buf.size()));
+    f.write(body.data(), static_cast<std::streamsize>(body.size()));
+    if (!f.flush()) throw Error(ErrorKind::failure, "cannot write '" + path + "'");
+  }
+  // Readers see the old file or the new one, never half of one.
+  fs::rename(tmp, path, ec);
+  if (ec) throw Error(ErrorKind::failure, "cannot write '" + path + "': " + ec.message());
+}
+
+std::shared_ptr<const Snapshot> Snapshot::load(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw Error(ErrorKind::failure, "cannot read snapshot '" + path + "'", "publish one with 'e911ctl publish'");
+  std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (data.size() < 28 || std::memcmp(data.data(), kMagic, 8) != 0)
+    throw Error(ErrorKind::invalid, "'" + path + "' is not an e911ctl snapshot");
+  In head{std::string_view(data).substr(8, 20)};
+  const uint32_t version = head.u32();
+  const uint64_t size = static_cast<uint64_t>(head.i64());
+  const uint64_t sum = static_cast<uint64_t>(head.i64());
+  if (version != kFormatVersion)
+    throw Error(ErrorKind::invalid, "snapshot '" + path + "' has format version " + std::to_string(version) + ", this e911ctl reads " +
+                                        std::to_string(kFormatVersion), "publish it again with this e911ctl");
+  if (data.size() - 28 != size)
+    throw Error(ErrorKind::invalid, "snapshot '" + path + "' is truncated: " + std::to_string(data.size() - 28) + " of " +
+                                        std::to_string(size) + " payload bytes", "publish it again");
+  data.erase(0, 28);
+  if (fnv1a(data) != sum) throw Error(ErrorKind::invalid, "snapshot '" + path + "' is corrupt: its checksum does not match", "publish it again");
+  try {
+    return from_payload(std::move(data));
+  } catch (const Json::exception& e) {
+    throw Error(ErrorKind::invalid, "snapshot '" + path + "' is corrupt: " + e.what());
+  }
+}
+
+std::shared_ptr<Snapshot> Snapshot::from_payload(std::string payload) {
+  std::shared_ptr<Snapshot> s(new Snapshot);
+  In in{payload};
+  s->created_at_ = in.str();
+  s->revision_ = in.i64();
+  s->objects_ = Json::parse(in.str());
+  const uint32_t nloc = in.u32();
+  s->loc_ids_.reserve(nloc);
+  for (uint32_t i = 0; i < nloc; ++i) s->loc_ids_.push_back(in.str());
+  s->loc_blob_ = in.str();
+  in.need(static_cast<std::size_t>(nloc) * 4);
+  s->loc_offsets_.resize(nloc);
+  std::memcpy(s->loc_offsets_.data(), payload.data() + in.pos, static_cast<std::size_t>(nloc) * 4);
+  in.pos += static_cast<std::size_t>(nloc) * 4;
+  for (uint32_t o : s->loc_offsets_)
+    if (o > s->loc_blob_.size()) throw Error(ErrorKind::invalid, "snapshot is corrupt: a location record is out of range");
+  const uint32_t nsites = in.u32();
+  for (uint32_t i = 0; i < nsites; ++i) s->site_names_.push_back(in.str());
+  const uint32_t nsub = in.u32();
+  s->subnets_.reserve(nsub);
+  auto check_loc = [&](int32_t l) {
+    if (l < -1 || l >= static_cast<int32_t>(nloc)) throw Error(ErrorKind::invalid, "snapshot is corrupt: an element names no location");
+    return l;
+  };
+  for (uint32_t i = 0; i < nsub; ++i) {
+    SubnetRec r;
+    r.cidr = in.str();
+    r.location = check_loc(in.i32());
+    r.site = in.i32();
+    if (r.site < -1 || r.site >= static_cast<int32_t>(nsites)) throw Error(ErrorKind::invalid, "snapshot is corrupt: a subnet names no site");
+    s->subnets_.push_back(std::move(r));
+  }
+  for (auto* list : {&s->waps_, &s->switches_, &s->ports_}) {
+    const uint32_t n = in.u32();
+    list->reserve(n);
+    for (uint32_t i = 0; i < n; ++i) {
+      std::string k = in.str();
+      list->emplace_back(std::move(k), check_loc(in.i32()));
+    }
+  }
+  if (in.pos != payload.size()) throw Error(ErrorKind::invalid, "snapshot is corrupt: bytes left over after the last record");
+  s->index();
+  return s;
+}
+
+}  // namespace e911
