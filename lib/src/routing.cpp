@@ -99,6 +99,7 @@ std::string str(const Json* obj, const char* key) {
 }  // namespace
 
 Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
+  using PolicyRec = Snapshot::PolicyRec;
   Decision d;
   auto trace = [&](const char* step, std::string outcome, std::string why) {
     if (with_trace) d.trace.push_back({step, std::move(outcome), std::move(why)});
@@ -107,35 +108,32 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   d.caller = f.caller;
 
   // Who and where: the user's record, and the network site of the source address.
-  const Json* user = f.caller.empty() ? nullptr : snap.object("user", f.caller);
+  const Snapshot::UserRec* user = f.caller.empty() ? nullptr : snap.user(f.caller);
   if (user) {
-    d.user_name = str(user, "display_name");
-    const std::string line = str(user, "line_uri");
-    d.callback = line.rfind("tel:", 0) == 0 ? line.substr(4) : line;
+    d.user_name = user->display_name;
+    d.callback = user->callback;
   }
-  int32_t subnet = f.source_ip.empty() ? -1 : snap.find_subnet(f.source_ip);
-  const Json* site = nullptr;
+  const int32_t subnet = f.source_ip.empty() ? -1 : snap.find_subnet(f.source_ip);
+  const Snapshot::SiteRec* site = nullptr;
   if (subnet >= 0 && snap.subnet(subnet).site >= 0) {
-    d.site = snap.sites()[static_cast<std::size_t>(snap.subnet(subnet).site)];
-    site = snap.object("site", d.site);
+    site = &snap.site_at(snap.subnet(subnet).site);
+    d.site = site->name;
   }
 
   // Step 2 of the brief, done first because which numbers are emergency numbers is the
   // policy's to say: the site's policy overrides the user's, then the user's, then global.
-  const Json* policy = nullptr;
-  const std::string site_policy = str(site, "location_policy");
-  const std::string user_policy = str(user, "location_policy");
-  if (!site_policy.empty() && (policy = snap.object("policy", site_policy))) {
-    d.policy = site_policy;
-    trace("policy", site_policy, "caller is on subnet '" + snap.subnet(subnet).cidr + "' of site '" + d.site + "', whose policy overrides the user's");
-  } else if (!user_policy.empty() && (policy = snap.object("policy", user_policy))) {
-    d.policy = user_policy;
-    trace("policy", user_policy, "granted to user '" + f.caller + "'" + (d.site.empty() ? "" : "; site '" + d.site + "' has no policy"));
-  } else if (!f.assume_policy.empty() && (policy = snap.object("policy", f.assume_policy))) {
+  const PolicyRec* policy = nullptr;
+  if (site && !site->policy.empty() && (policy = snap.policy(site->policy))) {
+    d.policy = site->policy;
+    trace("policy", d.policy, "caller is on subnet '" + snap.subnet(subnet).cidr + "' of site '" + d.site + "', whose policy overrides the user's");
+  } else if (user && !user->policy.empty() && (policy = snap.policy(user->policy))) {
+    d.policy = user->policy;
+    trace("policy", d.policy, "granted to user '" + f.caller + "'" + (d.site.empty() ? "" : "; site '" + d.site + "' has no policy"));
+  } else if (!f.assume_policy.empty() && (policy = snap.policy(f.assume_policy))) {
     d.policy = f.assume_policy;
     trace("policy", d.policy, "assumed for this simulated call");
   } else {
-    policy = snap.object("policy", "global");
+    policy = snap.policy("global");
     d.policy = "global";
     trace("policy", "global", user ? "neither the site nor the user has a policy" : "caller '" + f.caller + "' is not a known user and the site has no policy");
   }
@@ -143,28 +141,23 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   // Classify: normalise with the site's dial plan (else global), then match the policy's numbers.
   const Dialled dialled = parse_dialled(f.dialled);
   d.normalized = dialled.number;
-  const std::string plan_name = !d.site.empty() && snap.dial_rules("site:" + d.site) ? "site:" + d.site : "global";
-  if (const auto* rules = snap.dial_rules(plan_name); rules && !dialled.number.empty()) {
-    for (const auto& r : *rules) {
-      if (!std::regex_match(dialled.number, r.re)) continue;
-      d.normalized = std::regex_replace(dialled.number, r.re, r.translation, std::regex_constants::format_first_only);
-      trace("normalize", d.normalized, "dial plan '" + plan_name + "' rule '" + (r.name.empty() ? r.pattern : r.name) + "'");
-      break;
+  if (!dialled.number.empty()) {
+    const std::string& plan = site && !site->dial_plan.empty() ? site->dial_plan : std::string("global");
+    auto [normalized, rule] = snap.normalize_number(plan, dialled.number);
+    if (!rule.empty()) {
+      d.normalized = std::move(normalized);
+      trace("normalize", d.normalized, "dial plan '" + plan + "' rule '" + rule + "'");
     }
   }
-  const auto numbers = policy ? numbers_of(*policy) : std::vector<Number>{};
-  const std::string bare = !d.normalized.empty() && d.normalized[0] == '+' ? d.normalized.substr(1) : d.normalized;
+  static const std::vector<Snapshot::EmergencyNumber> none;
+  const auto& numbers = policy ? policy->numbers : none;
+  const std::string_view bare = !d.normalized.empty() && d.normalized[0] == '+' ? std::string_view(d.normalized).substr(1) : std::string_view(d.normalized);
   for (const auto& n : numbers) {
-    if (n.mask.empty() && (bare == n.dial)) {
+    if (bare == (n.mask.empty() ? n.dial : n.mask)) {
       d.emergency = true;
       d.emergency_number = n.dial;
-      trace("classify", "emergency", "'" + d.normalized + "' is the emergency dial string of policy '" + d.policy + "'");
-      break;
-    }
-    if (!n.mask.empty() && bare == n.mask) {
-      d.emergency = true;
-      d.emergency_number = n.dial;
-      trace("classify", "emergency", "'" + d.normalized + "' is an emergency dial mask of policy '" + d.policy + "', translated to '" + n.dial + "'");
+      if (n.mask.empty()) trace("classify", "emergency", "'" + d.normalized + "' is the emergency dial string of policy '" + d.policy + "'");
+      else trace("classify", "emergency", "'" + d.normalized + "' is an emergency dial mask of policy '" + d.policy + "', translated to '" + n.dial + "'");
       break;
     }
   }
@@ -183,7 +176,7 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   } else if (!d.emergency) {
     trace("classify", "not an emergency call", "'" + d.normalized + "' is not an emergency number of policy '" + d.policy + "'");
   }
-  const bool e911 = policy && policy->value("enhanced_emergency_services", false);
+  const bool e911 = policy && policy->e911;
   if (d.emergency && !e911)
     trace("classify", "enhanced emergency services off", "policy '" + d.policy + "' sends no location and notifies nobody");
 
@@ -202,28 +195,29 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       d.location_source = LocationSource::wap;
       d.method = "802.11";
       d.approximate = true;
-      trace("locate", snap.location(loc).id, "access point '" + f.bssid + "' (Wi-Fi: approximate)");
+      if (with_trace) trace("locate", snap.location(loc).id, "access point '" + f.bssid + "' (Wi-Fi: approximate)");
     } else if (!f.chassis_id.empty() && !f.port_id.empty() && (loc = snap.find_port(f.chassis_id, f.port_id)) >= 0) {
       d.location_source = LocationSource::port;
       d.method = "Wiremap";
-      trace("locate", snap.location(loc).id, "switch port '" + f.chassis_id + " " + f.port_id + "'");
+      if (with_trace) trace("locate", snap.location(loc).id, "switch port '" + f.chassis_id + " " + f.port_id + "'");
     } else if (!f.chassis_id.empty() && (loc = snap.find_chassis(f.chassis_id)) >= 0) {
       d.location_source = LocationSource::chassis;
       d.method = "Wiremap";
-      trace("locate", snap.location(loc).id, "switch '" + f.chassis_id + "'");
+      if (with_trace) trace("locate", snap.location(loc).id, "switch '" + f.chassis_id + "'");
     } else if (subnet >= 0 && (loc = snap.subnet(subnet).location) >= 0) {
       d.location_source = LocationSource::subnet;
       d.method = "Wiremap";
-      trace("locate", snap.location(loc).id, "subnet '" + snap.subnet(subnet).cidr + "' (longest prefix)");
+      if (with_trace) trace("locate", snap.location(loc).id, "subnet '" + snap.subnet(subnet).cidr + "' (longest prefix)");
     } else {
-      const std::string pd = str(policy, "default_location"), sd = str(site, "default_location");
-      const std::string& def = !pd.empty() ? pd : sd;
-      if (!def.empty() && (loc = snap.location_index(def)) >= 0) {
+      const bool from_policy = policy->default_location >= 0;
+      loc = from_policy ? policy->default_location : site ? site->default_location : -1;
+      if (loc >= 0) {
         d.location_source = LocationSource::default_location;
         d.method = "Default";
         d.ecrc_screening = true;
         d.ecrc_reason = "no element located the caller; the default location was inserted (RFC 6881 SP-22)";
-        trace("locate", def, std::string("default location of the ") + (!pd.empty() ? "policy" : "site") + "; the provider's ECRC confirms it");
+        trace("locate", from_policy ? policy->default_location_id : site->default_location_id,
+              std::string("default location of the ") + (from_policy ? "policy" : "site") + "; the provider's ECRC confirms it");
       } else {
         d.ecrc_screening = true;
         d.ecrc_reason = "no location is known";
@@ -241,8 +235,8 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
 
   // Route: the policy's usage for emergency calls; routes by priority, their trunks in order,
   // trunks known to be down moved last but never dropped.
-  const std::string number = d.emergency ? d.emergency_number : d.normalized;
-  if (d.emergency) d.usage = str(policy, "pstn_usage");
+  const std::string& number = d.emergency ? d.emergency_number : d.normalized;
+  if (d.emergency) d.usage = policy ? policy->usage : std::string();
   if (d.test_call) {
     d.failure = "test calls are answered locally";
   } else if (d.emergency && d.usage.empty()) {
@@ -251,41 +245,46 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   } else if (number.empty()) {
     d.failure = "nothing was dialled";
   } else {
-    std::vector<Attempt> up, down;
-    for (const auto& r : snap.routes()) {
-      if (!r.valid || !r.obj->value("enabled", true)) continue;
-      if (d.emergency) {
-        const auto& usages = r.obj->contains("pstn_usages") ? (*r.obj)["pstn_usages"] : Json::array();
-        if (std::find(usages.begin(), usages.end(), d.usage) == usages.end()) continue;
-        if (!std::regex_search(number, r.pattern) && !std::regex_search("+" + number, r.pattern)) continue;
-      } else if (!std::regex_search(number, r.pattern)) {
-        continue;
+    std::vector<Snapshot::Path> found;
+    const std::vector<Snapshot::Path>* paths = d.emergency ? snap.emergency_paths(d.usage, number) : nullptr;
+    if (!paths) {
+      // Numbers not known in advance: match every route now.
+      const auto& routes = snap.routes();
+      for (std::size_t ri = 0; ri < routes.size(); ++ri) {
+        const auto& r = routes[ri];
+        if (!r.valid || !r.enabled) continue;
+        if (d.emergency) {
+          if (std::find(r.usages.begin(), r.usages.end(), d.usage) == r.usages.end()) continue;
+          if (!std::regex_search(number, r.pattern) && !std::regex_search("+" + number, r.pattern)) continue;
+        } else if (!std::regex_search(number, r.pattern)) {
+          continue;
+        }
+        for (int32_t t : r.trunks)
+          if (std::none_of(found.begin(), found.end(), [&](const Snapshot::Path& x) { return x.trunk == t; }))
+            found.push_back({static_cast<int32_t>(ri), t});
       }
-      if (!r.obj->contains("trunks")) continue;
-      for (const auto& t : (*r.obj)["trunks"]) {
-        const std::string name = t.get<std::string>();
-        const bool seen = std::any_of(up.begin(), up.end(), [&](const Attempt& a) { return a.trunk == name; }) ||
-                          std::any_of(down.begin(), down.end(), [&](const Attempt& a) { return a.trunk == name; });
-        const Json* trunk = snap.object("trunk", name);
-        if (seen || !trunk) continue;
-        Attempt a{r.name, name, {}, false};
-        const std::string form = str(trunk, "request_uri_form");
-        const std::string digits = number[0] == '+' ? number.substr(1) : number;
-        if (d.emergency && form == "sos-urn") a.request_uri = "urn:service:sos";
-        else if (form == "plus" && !trunk->value("strip_plus", false)) a.request_uri = "+" + digits;
-        else a.request_uri = trunk->value("strip_plus", false) || form == "digits" ? digits : number;
-        a.trunk_down = std::find(f.trunks_down.begin(), f.trunks_down.end(), name) != f.trunks_down.end();
-        (a.trunk_down ? down : up).push_back(std::move(a));
-      }
+      paths = &found;
     }
-    d.attempts = std::move(up);
-    d.attempts.insert(d.attempts.end(), down.begin(), down.end());
+    d.attempts.reserve(paths->size());
+    const std::string digits = number[0] == '+' ? number.substr(1) : number;
+    std::size_t up = 0;
+    for (const auto& p : *paths) {
+      const auto& trunk = snap.trunk_at(p.trunk);
+      Attempt a{snap.routes()[static_cast<std::size_t>(p.route)].name, trunk.name, {}, false};
+      if (d.emergency && trunk.form == "sos-urn") a.request_uri = "urn:service:sos";
+      else if (trunk.form == "plus" && !trunk.strip_plus) a.request_uri = "+" + digits;
+      else a.request_uri = trunk.strip_plus || trunk.form == "digits" ? digits : number;
+      a.trunk_down = !f.trunks_down.empty() && std::find(f.trunks_down.begin(), f.trunks_down.end(), trunk.name) != f.trunks_down.end();
+      // Healthy trunks keep their order in front; failing ones follow in theirs.
+      if (a.trunk_down) d.attempts.push_back(std::move(a));
+      else d.attempts.insert(d.attempts.begin() + static_cast<std::ptrdiff_t>(up++), std::move(a));
+    }
     d.routable = !d.attempts.empty();
     if (!d.routable) {
       d.failure = d.emergency ? "no enabled route serves usage '" + d.usage + "' with a pattern matching '" + number + "' and a trunk"
                               : "no enabled route matches '" + number + "'";
       trace("route", "none", d.failure);
-    } else {
+    } else if (with_trace) {
       std::string order;
       for (const auto& a : d.attempts) order += (order.empty() ? "" : " -> ") + a.trunk + (a.trunk_down ? " (down)" : "");
       trace("route", d.attempts.front().route + " via " + d.attempts.front().trunk,
@@ -295,8 +294,8 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
 
   // Callback and notification.
   if (d.emergency && e911) {
-    const Json* first_trunk = d.attempts.empty() ? nullptr : snap.object("trunk", d.attempts.front().trunk);
-    if (d.location && !d.location->elins.empty() && first_trunk && !first_trunk->value("accepts_pidf_lo", false)) {
+    const Snapshot::TrunkRec* first = d.attempts.empty() ? nullptr : &snap.trunk_at(snap.trunk_index(d.attempts.front().trunk));
+    if (d.location && !d.location->elins.empty() && first && !first->accepts_pidf_lo) {
       d.elin_mode = true;
       d.callback = d.location->elins.front();
       trace("callback", d.callback, "ELIN of location '" + d.location->id + "': the trunk takes no PIDF-LO, the carrier's ALI maps the ELIN");
@@ -305,18 +304,20 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     } else {
       trace("callback", "none", "the caller has no line URI; the PSAP cannot call back");
     }
-    if (policy && policy->contains("notification_uris"))
-      for (const auto& u : (*policy)["notification_uris"]) d.notify.push_back(u.get<std::string>());
-    d.conference_uri = str(policy, "conference_uri");
-    d.conference_mode = str(policy, "conference_mode");
+    d.notify = policy->notify;
+    d.conference_uri = policy->conference_uri;
+    d.conference_mode = policy->conference_mode;
     if (!d.notify.empty()) {
-      std::string who;
-      for (const auto& n : d.notify) who += (who.empty() ? "" : ", ") + n;
-      trace("notify", who, "notification URIs of policy '" + d.policy + "', sent at the same time as the call");
+      if (with_trace) {
+        std::string who;
+        for (const auto& n : d.notify) who += (who.empty() ? "" : ", ") + n;
+        trace("notify", who, "notification URIs of policy '" + d.policy + "', sent at the same time as the call");
+      }
     } else {
       trace("notify", "nobody", "policy '" + d.policy + "' has no notification URI");
     }
-    if (!d.conference_uri.empty()) trace("conference", d.conference_uri + " (" + (d.conference_mode.empty() ? "one-way" : d.conference_mode) + ")", "policy '" + d.policy + "'");
+    if (!d.conference_uri.empty())
+      trace("conference", d.conference_uri + " (" + (d.conference_mode.empty() ? "one-way" : d.conference_mode) + ")", "policy '" + d.policy + "'");
   }
   return d;
 }

@@ -236,39 +236,10 @@ void Snapshot::index() {
     idx.reserve(all.size());
     for (const auto& [key, obj] : all.items()) idx.emplace(key, &obj);
   }
-  routes_.clear();
-  for (const auto& [name, r] : objects("route").items()) {
-    CompiledRoute c;
-    c.obj = &r;
-    c.name = name;
-    try {
-      c.pattern = std::regex(r.value("number_pattern", ""), std::regex::ECMAScript | std::regex::optimize);
-      c.valid = true;
-    } catch (const std::regex_error&) {
-      c.valid = false;  // validate reports it (E406); such a route matches nothing
-    }
-    routes_.push_back(std::move(c));
-  }
-  std::stable_sort(routes_.begin(), routes_.end(), [](const CompiledRoute& a, const CompiledRoute& b) {
-    return a.obj->value("priority", 0) < b.obj->value("priority", 0);
-  });
-  dial_rules_.clear();
-  for (const auto& [name, plan] : objects("dialplan").items()) {
-    auto& rules = dial_rules_[name];
-    if (!plan.contains("rules")) continue;
-    for (const auto& r : plan["rules"]) {
-      CompiledRule c{r.value("name", ""), r.value("pattern", ""), r.value("translation", ""), {}};
-      try {
-        c.re = std::regex(c.pattern, std::regex::ECMAScript | std::regex::optimize);
-      } catch (const std::regex_error&) {
-        continue;
-      }
-      rules.push_back(std::move(c));
-    }
-  }
   loc_by_id_.clear();
   loc_by_id_.reserve(loc_ids_.size());
   for (std::size_t i = 0; i < loc_ids_.size(); ++i) loc_by_id_.emplace(loc_ids_[i], static_cast<int32_t>(i));
+  compile_objects();
 
   v4_.clear();
   v6_.clear();
@@ -433,6 +404,179 @@ const Json* Snapshot::object(const std::string& noun, const std::string& key) co
   if (idx == object_index_.end()) return nullptr;
   const auto it = idx->second.find(key);
   return it == idx->second.end() ? nullptr : it->second;
+}
+
+namespace {
+
+std::string jstr(const Json& o, const char* key) {
+  const auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+std::vector<Snapshot::EmergencyNumber> policy_numbers(const Json& p) {
+  std::vector<Snapshot::EmergencyNumber> out;
+  auto masks = [&](const std::string& dial, const std::string& list) {
+    for (const auto& m : split(list, ';'))
+      if (!m.empty()) out.push_back({dial, m});
+  };
+  if (p.contains("emergency_numbers")) {
+    for (const auto& n : p["emergency_numbers"]) {
+      out.push_back({jstr(n, "dial_string"), ""});
+      masks(jstr(n, "dial_string"), jstr(n, "dial_mask"));
+    }
+  } else if (p.contains("emergency_dial_string")) {
+    out.push_back({jstr(p, "emergency_dial_string"), ""});
+    masks(jstr(p, "emergency_dial_string"), jstr(p, "emergency_dial_mask"));
+  }
+  return out;
+}
+
+}  // namespace
+
+void Snapshot::compile_objects() {
+  policy_recs_.clear();
+  for (const auto& [id, p] : objects("policy").items()) {
+    PolicyRec r;
+    r.identity = id;
+    r.e911 = p.value("enhanced_emergency_services", false);
+    r.usage = jstr(p, "pstn_usage");
+    r.conference_uri = jstr(p, "conference_uri");
+    r.conference_mode = jstr(p, "conference_mode");
+    r.default_location_id = jstr(p, "default_location");
+    r.default_location = r.default_location_id.empty() ? -1 : location_index(r.default_location_id);
+    r.numbers = policy_numbers(p);
+    if (p.contains("notification_uris"))
+      for (const auto& u : p["notification_uris"]) r.notify.push_back(u.get<std::string>());
+    policy_recs_.emplace(id, std::move(r));
+  }
+  user_recs_.clear();
+  user_recs_.reserve(objects("user").size());
+  for (const auto& [uri, u] : objects("user").items()) {
+    const std::string line = jstr(u, "line_uri");
+    user_recs_.emplace(uri, UserRec{jstr(u, "display_name"), line.rfind("tel:", 0) == 0 ? line.substr(4) : line, jstr(u, "location_policy")});
+  }
+  site_recs_.clear();
+  for (const auto& name : site_names_) {
+    const Json* o = object("site", name);
+    SiteRec r;
+    r.name = name;
+    if (o) {
+      r.policy = jstr(*o, "location_policy");
+      r.default_location_id = jstr(*o, "default_location");
+      r.default_location = r.default_location_id.empty() ? -1 : location_index(r.default_location_id);
+    }
+    if (object("dialplan", "site:" + name)) r.dial_plan = "site:" + name;
+    site_recs_.push_back(std::move(r));
+  }
+  trunk_recs_.clear();
+  trunk_by_name_.clear();
+  for (const auto& [name, t] : objects("trunk").items()) {
+    trunk_by_name_.emplace(name, static_cast<int32_t>(trunk_recs_.size()));
+    trunk_recs_.push_back({name, jstr(t, "request_uri_form"), t.value("accepts_pidf_lo", false), t.value("strip_plus", false), t.value("forward_pai", true)});
+  }
+  route_recs_.clear();
+  for (const auto& [name, r] : objects("route").items()) {
+    RouteRec c;
+    c.name = name;
+    c.priority = r.value("priority", 0);
+    c.enabled = r.value("enabled", true);
+    try {
+      c.pattern = std::regex(jstr(r, "number_pattern"), std::regex::ECMAScript | std::regex::optimize);
+      c.valid = true;
+    } catch (const std::regex_error&) {
+      c.valid = false;  // validate reports it (E406); such a route matches nothing
+    }
+    if (r.contains("pstn_usages"))
+      for (const auto& u : r["pstn_usages"]) c.usages.push_back(u.get<std::string>());
+    if (r.contains("trunks"))
+      for (const auto& t : r["trunks"]) {
+        const int32_t ti = trunk_index(t.get<std::string>());
+        if (ti >= 0) c.trunks.push_back(ti);
+      }
+    route_recs_.push_back(std::move(c));
+  }
+  std::stable_sort(route_recs_.begin(), route_recs_.end(), [](const RouteRec& a, const RouteRec& b) { return a.priority < b.priority; });
+  dial_rules_.clear();
+  for (const auto& [name, plan] : objects("dialplan").items()) {
+    auto& rules = dial_rules_[name];
+    if (!plan.contains("rules")) continue;
+    for (const auto& r : plan["rules"]) {
+      CompiledRule c{jstr(r, "name"), jstr(r, "pattern"), jstr(r, "translation"), {}};
+      try {
+        c.re = std::regex(c.pattern, std::regex::ECMAScript | std::regex::optimize);
+      } catch (const std::regex_error&) {
+        continue;
+      }
+      rules.push_back(std::move(c));
+    }
+  }
+  // The hot path of an emergency call, decided once: how each plan normalises each emergency
+  // number and mask, and which routes and trunks each usage and number reach.
+  std::vector<std::string> numbers;
+  std::vector<std::string> usages;
+  for (const auto& [id, p] : policy_recs_) {
+    for (const auto& n : p.numbers) {
+      numbers.push_back(n.dial);
+      numbers.push_back("+" + n.dial);
+      if (!n.mask.empty()) numbers.push_back(n.mask);
+    }
+    if (!p.usage.empty()) usages.push_back(p.usage);
+  }
+  normalized_.clear();
+  for (const auto& [plan, rules] : dial_rules_)
+    for (const auto& n : numbers) {
+      std::pair<std::string, std::string> result{n, ""};
+      for (const auto& r : rules)
+        if (std::regex_match(n, r.re)) {
+          result = {std::regex_replace(n, r.re, r.translation, std::regex_constants::format_first_only), r.name.empty() ? r.pattern : r.name};
+          break;
+        }
+      normalized_.emplace(plan + '\x1f' + n, std::move(result));
+    }
+  emergency_paths_.clear();
+  for (const auto& usage : usages)
+    for (const auto& [id, p] : policy_recs_)
+      for (const auto& n : p.numbers) {
+        auto& paths = emergency_paths_[usage + '\x1f' + n.dial];
+        if (!paths.empty()) continue;
+        for (std::size_t ri = 0; ri < route_recs_.size(); ++ri) {
+          const RouteRec& r = route_recs_[ri];
+          if (!r.valid || !r.enabled || std::find(r.usages.begin(), r.usages.end(), usage) == r.usages.end()) continue;
+          if (!std::regex_search(n.dial, r.pattern) && !std::regex_search("+" + n.dial, r.pattern)) continue;
+          for (int32_t t : r.trunks)
+            if (std::none_of(paths.begin(), paths.end(), [&](const Path& x) { return x.trunk == t; }))
+              paths.push_back({static_cast<int32_t>(ri), t});
+        }
+      }
+}
+
+const Snapshot::PolicyRec* Snapshot::policy(const std::string& identity) const {
+  const auto it = policy_recs_.find(identity);
+  return it == policy_recs_.end() ? nullptr : &it->second;
+}
+
+const Snapshot::UserRec* Snapshot::user(const std::string& uri) const {
+  const auto it = user_recs_.find(uri);
+  return it == user_recs_.end() ? nullptr : &it->second;
+}
+
+int32_t Snapshot::trunk_index(const std::string& name) const {
+  const auto it = trunk_by_name_.find(name);
+  return it == trunk_by_name_.end() ? -1 : it->second;
+}
+
+const std::vector<Snapshot::Path>* Snapshot::emergency_paths(const std::string& usage, const std::string& number) const {
+  const auto it = emergency_paths_.find(usage + '\x1f' + number);
+  return it == emergency_paths_.end() ? nullptr : &it->second;
+}
+
+std::pair<std::string, std::string> Snapshot::normalize_number(const std::string& plan, const std::string& number) const {
+  if (const auto it = normalized_.find(plan + '\x1f' + number); it != normalized_.end()) return it->second;
+  if (const auto* rules = dial_rules(plan))
+    for (const auto& r : *rules)
+      if (std::regex_match(number, r.re))
+        return {std::regex_replace(number, r.re, r.translation, std::regex_constants::format_first_only), r.name.empty() ? r.pattern : r.name};
+  return {number, ""};
 }
 
 const std::vector<Snapshot::CompiledRule>* Snapshot::dial_rules(const std::string& name) const {

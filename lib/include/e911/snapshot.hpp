@@ -78,21 +78,60 @@ class Snapshot {
   /// Site names by index (SubnetRec::site).
   const std::vector<std::string>& sites() const { return site_names_; }
 
-  /// A voice route with its pattern compiled, in the order routes are tried (priority, name).
-  struct CompiledRoute {
-    const Json* obj = nullptr;
-    std::string name;
-    std::regex pattern;
-    bool valid = false;  ///< the pattern compiled
+  // The small objects compiled for per-call use: no JSON lookups on the call path.
+  struct EmergencyNumber {
+    std::string dial, mask;  ///< mask empty for the dial string itself
   };
-  const std::vector<CompiledRoute>& routes() const { return routes_; }
-  /// A dial-plan rule with its pattern compiled.
+  struct PolicyRec {
+    std::string identity, usage, conference_uri, conference_mode, default_location_id;
+    bool e911 = false;
+    std::vector<EmergencyNumber> numbers;  ///< emergency_numbers, else the dial string and its masks
+    std::vector<std::string> notify;
+    int32_t default_location = -1;
+  };
+  struct TrunkRec {
+    std::string name, form;  ///< form: plus, digits or sos-urn
+    bool accepts_pidf_lo = false, strip_plus = false, forward_pai = true;
+  };
+  struct UserRec {
+    std::string display_name, callback, policy;  ///< callback without "tel:"
+  };
+  struct SiteRec {
+    std::string name, policy, default_location_id, dial_plan;  ///< dial_plan: "site:<name>" when it exists
+    int32_t default_location = -1;
+  };
+  struct RouteRec {
+    std::string name;
+    int priority = 0;
+    bool enabled = true, valid = false;  ///< valid: the pattern compiled
+    std::regex pattern;
+    std::vector<std::string> usages;
+    std::vector<int32_t> trunks;  ///< into trunk_at(); unknown trunks left out
+  };
+  /// One route and trunk an emergency call of a usage and number tries, in order.
+  struct Path {
+    int32_t route, trunk;
+  };
   struct CompiledRule {
     std::string name, pattern, translation;
     std::regex re;
   };
+
+  const PolicyRec* policy(const std::string& identity) const;
+  const UserRec* user(const std::string& uri) const;
+  const SiteRec& site_at(int32_t i) const { return site_recs_[static_cast<std::size_t>(i)]; }
+  const TrunkRec& trunk_at(int32_t i) const { return trunk_recs_[static_cast<std::size_t>(i)]; }
+  int32_t trunk_index(const std::string& name) const;
+  /// Routes in the order they are tried (priority, then name).
+  const std::vector<RouteRec>& routes() const { return route_recs_; }
+  /// The routes and trunks (before failover reordering) an emergency call to `number` under
+  /// `usage` tries; computed at load for every usage and emergency number of every policy.
+  const std::vector<Path>* emergency_paths(const std::string& usage, const std::string& number) const;
   /// The compiled rules of dial plan `name`, or nullptr when there is no such plan.
   const std::vector<CompiledRule>* dial_rules(const std::string& name) const;
+  /// `number` normalised by dial plan `plan`: the result and the rule that matched (empty when
+  /// none did). Emergency numbers and masks are looked up, others matched.
+  std::pair<std::string, std::string> normalize_number(const std::string& plan, const std::string& number) const;
 
   /// Every subnet, access point, switch and port: (noun, key, location index), for audits.
   struct ElementRef {
@@ -122,9 +161,17 @@ class Snapshot {
   std::vector<std::pair<std::string, int32_t>> waps_, switches_, ports_;  // (key as stored, location)
 
   // Indexes (not serialised; rebuilt by index()).
+  void compile_objects();
   std::unordered_map<std::string, std::unordered_map<std::string_view, const Json*>> object_index_;
-  std::vector<CompiledRoute> routes_;
+  std::unordered_map<std::string, PolicyRec> policy_recs_;
+  std::unordered_map<std::string, UserRec> user_recs_;
+  std::vector<SiteRec> site_recs_;
+  std::vector<TrunkRec> trunk_recs_;
+  std::unordered_map<std::string, int32_t> trunk_by_name_;
+  std::vector<RouteRec> route_recs_;
+  std::unordered_map<std::string, std::vector<Path>> emergency_paths_;  // usage \x1f number
   std::unordered_map<std::string, std::vector<CompiledRule>> dial_rules_;
+  std::unordered_map<std::string, std::pair<std::string, std::string>> normalized_;  // plan \x1f number
   struct V6Key {
     uint64_t hi, lo;
     int len;
