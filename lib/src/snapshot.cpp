@@ -183,29 +183,29 @@ std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t
     // cost more than the whole build may take.
     std::string cols;
     for (const char* f : kLocationFields) cols += std::string(", ") + f;
-    SQLite::Statement loc(db, "SELECT key" + cols + " FROM location WHERE " + alive + " ORDER BY key");
+    // Rowid order: ordering by key would read a million rows through the index, at random.
+    SQLite::Statement loc(db, "SELECT key" + cols + " FROM location NOT INDEXED WHERE " + alive);
     while (loc.executeStep()) {
-      s->loc_ids_.push_back(loc.getColumn(0).getString());
       s->loc_offsets_.push_back(static_cast<uint32_t>(s->loc_blob_.size()));
+      s->loc_blob_ += loc.getColumn(0).getText();
       for (std::size_t i = 0; i < kLocationFieldCount; ++i) {
-        if (i) s->loc_blob_ += '\x1f';
+        s->loc_blob_ += '\x1f';
         const SQLite::Column c = loc.getColumn(static_cast<int>(i) + 1);
-        if (!c.isNull()) s->loc_blob_ += c.getString();
+        if (!c.isNull()) s->loc_blob_ += c.getText();
       }
     }
     if (s->loc_blob_.size() > UINT32_MAX) throw Error(ErrorKind::failure, "too many locations for one snapshot");
-    std::unordered_map<std::string, int32_t> loc_index;
-    loc_index.reserve(s->loc_ids_.size());
-    for (std::size_t i = 0; i < s->loc_ids_.size(); ++i) loc_index.emplace(s->loc_ids_[i], static_cast<int32_t>(i));
+    s->index_locations();
+    const auto& loc_index = s->loc_by_id_;
     auto loc_of = [&](const SQLite::Column& c) -> int32_t {
       if (c.isNull()) return -1;
-      const auto it = loc_index.find(c.getString());
+      const auto it = loc_index.find(std::string_view(c.getText(), static_cast<std::size_t>(c.getBytes())));
       return it == loc_index.end() ? -1 : it->second;
     };
     for (const auto& [name, site] : s->objects_["site"].items()) s->site_names_.push_back(name);
     std::unordered_map<std::string, int32_t> site_index;
     for (std::size_t i = 0; i < s->site_names_.size(); ++i) site_index.emplace(s->site_names_[i], static_cast<int32_t>(i));
-    SQLite::Statement sub(db, "SELECT key, location, site FROM subnet WHERE " + alive);
+    SQLite::Statement sub(db, "SELECT key, location, site FROM subnet NOT INDEXED WHERE " + alive);
     while (sub.executeStep()) {
       SubnetRec r{sub.getColumn(0).getString(), loc_of(sub.getColumn(1)), -1};
       if (!sub.getColumn(2).isNull()) {
@@ -215,7 +215,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t
       s->subnets_.push_back(std::move(r));
     }
     auto elements = [&](const char* table, std::vector<std::pair<std::string, int32_t>>& out) {
-      SQLite::Statement st(db, std::string("SELECT key, location FROM ") + table + " WHERE " + alive);
+      SQLite::Statement st(db, std::string("SELECT key, location FROM ") + table + " NOT INDEXED WHERE " + alive);
       while (st.executeStep()) out.emplace_back(st.getColumn(0).getString(), loc_of(st.getColumn(1)));
     };
     elements("wap", s->waps_);
@@ -228,6 +228,17 @@ std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t
   return s;
 }
 
+void Snapshot::index_locations() {
+  loc_by_id_.clear();
+  loc_by_id_.reserve(loc_offsets_.size());
+  const std::string_view blob(loc_blob_);
+  for (std::size_t i = 0; i < loc_offsets_.size(); ++i) {
+    const std::size_t start = loc_offsets_[i];
+    const std::size_t end = blob.find('\x1f', start);
+    loc_by_id_.emplace(blob.substr(start, (end == std::string_view::npos ? blob.size() : end) - start), static_cast<int32_t>(i));
+  }
+}
+
 void Snapshot::index() {
   // ordered_json finds keys by a linear search: index the objects once for per-call lookups.
   object_index_.clear();
@@ -236,9 +247,7 @@ void Snapshot::index() {
     idx.reserve(all.size());
     for (const auto& [key, obj] : all.items()) idx.emplace(key, &obj);
   }
-  loc_by_id_.clear();
-  loc_by_id_.reserve(loc_ids_.size());
-  for (std::size_t i = 0; i < loc_ids_.size(); ++i) loc_by_id_.emplace(loc_ids_[i], static_cast<int32_t>(i));
+  if (loc_by_id_.size() != loc_offsets_.size()) index_locations();
   compile_objects();
 
   v4_.clear();
@@ -363,11 +372,13 @@ Civic Snapshot::location(int32_t index) const {
   const std::size_t start = loc_offsets_[i];
   const std::size_t end = i + 1 < loc_offsets_.size() ? loc_offsets_[i + 1] : loc_blob_.size();
   const std::string_view rec = std::string_view(loc_blob_).substr(start, end - start);
-  c.id = loc_ids_[i];
   std::string* slots[] = {&c.description, &c.location, &c.company_name, &c.house_number, &c.house_number_suffix, &c.pre_directional,
                           &c.street_name, &c.street_suffix, &c.post_directional, &c.city, &c.state, &c.postal_code, &c.country,
                           &c.building, &c.floor, &c.unit, &c.room, &c.seat, &c.landmark};
-  std::size_t field = 0, p = 0;
+  std::size_t p = rec.find('\x1f');
+  c.id.assign(rec.substr(0, p));
+  p = p == std::string_view::npos ? rec.size() : p + 1;
+  std::size_t field = 0;
   std::string elins, lat, lon, status;
   while (field < kLocationFieldCount) {
     std::size_t q = rec.find('\x1f', p);
@@ -600,12 +611,11 @@ std::vector<Snapshot::ElementRef> Snapshot::elements() const {
 
 std::string Snapshot::payload() const {
   Out o;
-  o.buf.reserve(loc_blob_.size() + loc_ids_.size() * 24 + element_count() * 32 + (1 << 16));
+  o.buf.reserve(loc_blob_.size() + loc_offsets_.size() * 4 + element_count() * 32 + (1 << 16));
   o.str(created_at_);
   o.i64(revision_);
   o.str(objects_.dump());
-  o.u32(static_cast<uint32_t>(loc_ids_.size()));
-  for (const auto& id : loc_ids_) o.str(id);
+  o.u32(static_cast<uint32_t>(loc_offsets_.size()));
   o.str(loc_blob_);
   o.buf.append(reinterpret_cast<const char*>(loc_offsets_.data()), loc_offsets_.size() * 4);
   o.u32(static_cast<uint32_t>(site_names_.size()));
@@ -689,8 +699,6 @@ std::shared_ptr<Snapshot> Snapshot::from_payload(std::string payload) {
   s->revision_ = in.i64();
   s->objects_ = Json::parse(in.str());
   const uint32_t nloc = in.u32();
-  s->loc_ids_.reserve(nloc);
-  for (uint32_t i = 0; i < nloc; ++i) s->loc_ids_.push_back(in.str());
   s->loc_blob_ = in.str();
   in.need(static_cast<std::size_t>(nloc) * 4);
   s->loc_offsets_.resize(nloc);

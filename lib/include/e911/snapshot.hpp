@@ -150,10 +150,11 @@ class Snapshot {
   std::string created_at_;
   Json objects_;  // noun -> {key -> object}
 
-  // Locations: one blob, each record its fields joined by \x1f in kLocationFields order.
+  // Locations: one blob, each record its id then its fields, joined by \x1f in kLocationFields
+  // order: two allocations for a million locations instead of tens of millions.
   std::string loc_blob_;
   std::vector<uint32_t> loc_offsets_;  // start of each record; the next start (or blob end) ends it
-  std::vector<std::string> loc_ids_;
+  void index_locations();
   std::unordered_map<std::string_view, int32_t> loc_by_id_;
 
   std::vector<SubnetRec> subnets_;
