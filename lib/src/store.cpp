@@ -411,7 +411,9 @@ void Writer::insert_text(const Kind& kind, const std::string& key, const std::ve
       const int index = static_cast<int>(i) + 3;
       const std::string* v = i < values.size() ? values[i] : nullptr;
       if (!v) {
+        // A default is bound by copy: it must not point into a temporary.
         if (f.default_value.is_null()) ins.bind(index);
+        else if (f.default_value.is_string()) ins.bind(index, f.default_value.get<std::string>());
         else bind_field(ins, index, f, Json{{f.name, f.default_value}});
       } else if (f.type == FieldType::integer || f.type == FieldType::boolean) {
         ins.bind(index, static_cast<int64_t>(f.type == FieldType::boolean ? (*v == "true" ? 1 : 0) : std::stoll(*v)));

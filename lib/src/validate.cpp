@@ -129,10 +129,19 @@ const std::set<std::string>& iso_countries() {
 struct Ctx {
   const Store& store;
   std::vector<Diagnostic> out;
+  // Every location id with what names it: bit 1 a fixed element (subnet, switch, port, default
+  // location), bit 2 an access point. Built once from plain scans: on a million-row store, one
+  // index lookup per row is a million random reads.
+  std::unordered_map<std::string, uint8_t> locations;
+  // Enough of each severity to act on; more would drown the first. Warnings never crowd out errors.
+  std::size_t errors = 0, warnings = 0;
+  static constexpr std::size_t kCap = 10000;
+  bool full(char kind) const { return (kind == 'W' ? warnings : errors) >= kCap; }
   void add(const std::string& code, const std::string& subject, const std::string& pointer, const std::string& message,
            const std::string& hint = {}) {
-    if (out.size() >= 10000) return;  // enough to act on; the rest would drown the first
+    if (full(code[0])) return;
     const Severity sev = code[0] == 'W' ? Severity::warning : Severity::error;
+    ++(sev == Severity::warning ? warnings : errors);
     out.push_back({sev, code, message, {}, subject, hint, pointer});
   }
 };
@@ -190,37 +199,65 @@ std::string network_text(const std::array<unsigned char, 16>& addr, int bits, bo
 }
 
 // Field limits on raw column text: every kind, every row, with each field's schema compiled once.
+// Values repeat (every location of a campus has the same city, state and country), so each
+// field remembers the verdict on values it has seen, up to a bound.
 void check_fields(Ctx& c) {
   for (const auto& k : kinds()) {
-    std::vector<std::pair<const Field*, CompiledSchema>> checks;
+    struct FieldCheck {
+      const Field* field;
+      CompiledSchema schema;
+      std::unordered_map<std::string, std::string> seen;  // value -> problem ("" when valid)
+      bool memo;  // only checks dearer than a length are worth remembering
+    };
+    std::vector<FieldCheck> checks;
     std::string cols;
     for (const auto& f : k.fields) {
-      checks.emplace_back(&f, CompiledSchema(*f.schema));
+      const bool dear = f.schema->contains("pattern") || f.schema->contains("format") || f.schema->contains("enum");
+      checks.push_back({&f, CompiledSchema(*f.schema), {}, dear});
       cols += ", " + f.name;
     }
-    SQLite::Statement st(const_cast<Store&>(c.store).db(), "SELECT key" + cols + " FROM " + k.table + " WHERE rev_removed IS NULL");
+    SQLite::Statement st(const_cast<Store&>(c.store).db(), "SELECT key" + cols + " FROM " + k.table + " NOT INDEXED WHERE rev_removed IS NULL");
+    std::string text;
     while (st.executeStep()) {
-      const std::string key = st.getColumn(0).getString();
       for (std::size_t i = 0; i < checks.size(); ++i) {
         const SQLite::Column col = st.getColumn(static_cast<int>(i) + 1);
         if (col.isNull()) continue;
-        const Field& f = *checks[i].first;
+        FieldCheck& fc = checks[i];
+        const Field& f = *fc.field;
         std::vector<SchemaViolation> v;
         if (f.type == FieldType::string) {
-          const std::string why = checks[i].second.check_text(col.getString());
-          if (!why.empty()) v.push_back({"", why});
+          text.assign(col.getText(), static_cast<std::size_t>(col.getBytes()));
+          auto verdict = [&] {
+            std::string why = fc.schema.check_text(text);
+            if (f.name == "country" && k.noun == "location" && why.empty() && !iso_countries().count(text))
+              why = "'" + text + "' is not an assigned ISO 3166-1 alpha-2 country code";
+            return why;
+          };
+          if (!fc.memo) {
+            std::string why = verdict();
+            if (!why.empty()) v.push_back({"", std::move(why)});
+          } else {
+            auto it = fc.seen.find(text);
+            if (it == fc.seen.end()) {
+              if (fc.seen.size() > 65536) fc.seen.clear();
+              it = fc.seen.emplace(text, verdict()).first;
+            }
+            if (!it->second.empty()) v.push_back({"", it->second});
+          }
         } else if (f.type == FieldType::integer) {
-          v = checks[i].second.check(Json(col.getInt64()));
+          v = fc.schema.check(Json(col.getInt64()));
         } else if (f.type == FieldType::number) {
-          v = checks[i].second.check(Json(col.getDouble()));
+          v = fc.schema.check(Json(col.getDouble()));
         } else if (f.type == FieldType::string_list || f.type == FieldType::object_list) {
-          const Json j = Json::parse(col.getString(), nullptr, false);
-          v = checks[i].second.check(j);
+          v = fc.schema.check(Json::parse(col.getString(), nullptr, false));
         }
-        for (const auto& one : v) c.add(field_rule(k, f.name), subj(k, key), "/" + f.name + one.pointer, "'" + f.name + (one.pointer.empty() ? "" : one.pointer) + "': " + one.message);
-        if (k.noun == "location" && f.name == "country" && v.empty() && !iso_countries().count(col.getString()))
-          c.add("E105", subj(k, key), "/country", "'" + col.getString() + "' is not an assigned ISO 3166-1 alpha-2 country code",
-                col.getString() == "UK" ? "the United Kingdom is GB" : "");
+        if (v.empty()) continue;
+        const std::string key = st.getColumn(0).getString();
+        for (const auto& one : v) {
+          const bool country = f.name == "country" && one.message.find("ISO 3166") != std::string::npos;
+          c.add(country ? "E105" : field_rule(k, f.name), subj(k, key), "/" + f.name + one.pointer,
+                "'" + f.name + one.pointer + "': " + one.message, country && text == "UK" ? "the United Kingdom is GB" : "");
+        }
       }
     }
   }
@@ -229,11 +266,31 @@ void check_fields(Ctx& c) {
 // References that name nothing, by rule family.
 void check_references(Ctx& c) {
   auto& db = const_cast<Store&>(c.store).db();
+  {
+    SQLite::Statement st(db, "SELECT key FROM location NOT INDEXED WHERE rev_removed IS NULL");
+    while (st.executeStep()) c.locations.emplace(st.getColumn(0).getString(), 0);
+  }
   for (const auto& k : kinds()) {
     for (const auto& f : k.fields) {
       if (f.ref_kind.empty()) continue;
       const Kind& target = *find_kind(f.ref_kind);
       const bool list = f.type == FieldType::string_list;
+      if (!list && f.ref_kind == "Location") {
+        const uint8_t bit = k.noun == "wap" ? 2 : 1;
+        SQLite::Statement st(db, "SELECT key, " + f.name + " FROM " + k.table + " NOT INDEXED WHERE rev_removed IS NULL AND " + f.name + " IS NOT NULL");
+        std::string id;
+        while (st.executeStep()) {
+          id.assign(st.getColumn(1).getText(), static_cast<std::size_t>(st.getColumn(1).getBytes()));
+          const auto it = c.locations.find(id);
+          if (it != c.locations.end()) {
+            it->second |= bit;
+            continue;
+          }
+          c.add(k.noun == "policy" || k.noun == "site" ? "E203" : "E204", subj(k, st.getColumn(0).getString()), "/" + f.name,
+                "'" + f.name + "' names location '" + id + "', which does not exist");
+        }
+        continue;
+      }
       const std::string sql =
           list ? "SELECT a.key, j.value, j.key FROM " + k.table + " a, json_each(a." + f.name + ") j WHERE a.rev_removed IS NULL"
                      " AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = j.value AND b.rev_removed IS NULL)"
@@ -252,16 +309,6 @@ void check_references(Ctx& c) {
       }
     }
   }
-  // Locations nothing names.
-  std::string used;
-  for (const auto& k : kinds())
-    for (const auto& f : k.fields)
-      if (f.ref_kind == "Location")
-        used += " AND NOT EXISTS (SELECT 1 FROM " + k.table + " x WHERE x." + f.name + " = l.key AND x.rev_removed IS NULL)";
-  SQLite::Statement st(db, "SELECT l.key FROM location l WHERE l.rev_removed IS NULL" + used + " ORDER BY l.key LIMIT 1000");
-  while (st.executeStep())
-    c.add("W205", subj(kind_by_noun("location"), st.getColumn(0).getString()), "", "location is not used by any element, site or policy",
-          "map a subnet, switch, port or access point to it, or remove it");
 }
 
 // Elements that are the same thing written two ways.
@@ -296,16 +343,21 @@ void check_conflicts(Ctx& c) {
   };
   std::vector<Net> nets;
   std::unordered_map<std::string, std::string> canon;
-  SQLite::Statement st(db, "SELECT key, site FROM subnet WHERE rev_removed IS NULL");
+  SQLite::Statement st(db, "SELECT key, site FROM subnet NOT INDEXED WHERE rev_removed IS NULL");
   while (st.executeStep()) {
     Net n;
     n.key = st.getColumn(0).getString();
     n.site = st.getColumn(1).isNull() ? "" : st.getColumn(1).getString();
     bool host = false;
     if (!parse_network(n.key, n.addr, n.bits, n.v6, host)) continue;  // the field check reported it
-    const std::string text = network_text(n.addr, n.bits, n.v6);
-    if (host) c.add("E108", subj(subnet, n.key), "/subnet", "'" + n.key + "' has host bits set; the network is " + text, "write '" + text + "'");
-    const auto [it, fresh] = canon.emplace(text, n.key);
+    if (host) {
+      const std::string text = network_text(n.addr, n.bits, n.v6);
+      c.add("E108", subj(subnet, n.key), "/subnet", "'" + n.key + "' has host bits set; the network is " + text, "write '" + text + "'");
+    }
+    // The canonical network as bytes: cheaper than text for a million subnets.
+    std::string canonical(reinterpret_cast<const char*>(n.addr.data()), n.v6 ? 16 : 4);
+    canonical += static_cast<char>(n.bits);
+    const auto [it, fresh] = canon.emplace(std::move(canonical), n.key);
     if (!fresh) c.add("E401", subj(subnet, n.key), "/subnet", "the same network as subnet '" + it->second + "'", "keep one of them");
     if (!n.site.empty()) nets.push_back(std::move(n));
   }
@@ -332,7 +384,7 @@ void check_conflicts(Ctx& c) {
     stack.push_back(&n);
   }
   // ELINs shared by locations.
-  SQLite::Statement el(db, "SELECT j.value, group_concat(l.key, ', '), count(*) FROM location l, json_each(l.elins) j WHERE l.rev_removed IS NULL "
+  SQLite::Statement el(db, "SELECT j.value, group_concat(l.key, ', '), count(*) FROM location l NOT INDEXED, json_each(l.elins) j WHERE l.rev_removed IS NULL AND l.elins IS NOT NULL "
                            "GROUP BY j.value HAVING count(*) > 1");
   while (el.executeStep())
     c.add("E701", "elin '" + el.getColumn(0).getString() + "'", "", "ELIN is assigned to " + el.getColumn(2).getString() + " locations: " + el.getColumn(1).getString(),
@@ -343,19 +395,27 @@ void check_conflicts(Ctx& c) {
 void check_dispatchable(Ctx& c) {
   auto& db = const_cast<Store&>(c.store).db();
   const Kind& location = kind_by_noun("location");
-  const std::string fixed =
-      "EXISTS (SELECT 1 FROM subnet x WHERE x.location = l.key AND x.rev_removed IS NULL) OR "
-      "EXISTS (SELECT 1 FROM switch x WHERE x.location = l.key AND x.rev_removed IS NULL) OR "
-      "EXISTS (SELECT 1 FROM port x WHERE x.location = l.key AND x.rev_removed IS NULL) OR "
-      "EXISTS (SELECT 1 FROM location_policy x WHERE x.default_location = l.key AND x.rev_removed IS NULL) OR "
-      "EXISTS (SELECT 1 FROM network_site x WHERE x.default_location = l.key AND x.rev_removed IS NULL)";
-  const std::string wifi = "EXISTS (SELECT 1 FROM wap x WHERE x.location = l.key AND x.rev_removed IS NULL)";
+  // Default locations of policies and sites are where a caller is placed: as good as fixed.
+  for (const char* q : {"SELECT default_location FROM location_policy WHERE rev_removed IS NULL AND default_location IS NOT NULL",
+                        "SELECT default_location FROM network_site WHERE rev_removed IS NULL AND default_location IS NOT NULL"}) {
+    SQLite::Statement d(db, q);
+    while (d.executeStep()) {
+      const auto it = c.locations.find(d.getColumn(0).getString());
+      if (it != c.locations.end()) it->second |= 1;
+    }
+  }
   SQLite::Statement st(db, "SELECT l.key, l.location, l.floor, l.room, l.unit, l.validation_status, l.house_number, l.street_name, l.city, "
-                           "l.state, l.country, (" + fixed + ") AS fixed, (" + wifi + ") AS wifi FROM location l WHERE l.rev_removed IS NULL");
+                           "l.state, l.country FROM location l NOT INDEXED WHERE l.rev_removed IS NULL");
   while (st.executeStep()) {
     const std::string key = st.getColumn(0).getString();
-    const bool is_fixed = st.getColumn(11).getInt() != 0, is_wifi = st.getColumn(12).getInt() != 0;
-    if (!is_fixed && !is_wifi) continue;  // W205 covers it
+    const auto flags = c.locations.find(key);
+    const uint8_t bits = flags == c.locations.end() ? 0 : flags->second;
+    const bool is_fixed = bits & 1, is_wifi = bits & 2;
+    if (!is_fixed && !is_wifi) {
+      c.add("W205", subj(location, key), "", "location is not used by any element, site or policy",
+            "map a subnet, switch, port or access point to it, or remove it");
+      continue;
+    }
     const std::string s = subj(location, key);
     std::string missing;
     const char* names[] = {"location", "house_number", "street_name", "city", "state", "country"};
@@ -367,10 +427,10 @@ void check_dispatchable(Ctx& c) {
     if (is_fixed && !sub_location)
       c.add("E601", s, "", "location of a fixed device has no floor, room or unit", "fill location, floor, room or unit");
     const std::string status = st.getColumn(5).isNull() ? "unvalidated" : st.getColumn(5).getString();
-    if (status != "valid")
+    if (status != "valid" && !c.full('W'))
       c.add("W603", s, "/validation_status", "address is " + status + " with the provider",
             "run 'e911ctl location validate-addresses " + key + "'");
-    if (is_wifi && !is_fixed) c.add("W602", s, "", "location is known only from Wi-Fi access points and is approximate");
+    if (is_wifi && !is_fixed && !c.full('W')) c.add("W602", s, "", "location is known only from Wi-Fi access points and is approximate");
   }
 }
 

@@ -49,6 +49,11 @@ TEST_CASE("LIS import reuses locations on an exact address match and is one revi
   const auto b = s->get(kind_by_noun("subnet"), "10.0.2.0/24");
   REQUIRE((a && b));
   CHECK(a->at("location") == b->at("location"));
+  // Fields the CSV does not carry take their defaults.
+  const auto loc = s->get(kind_by_noun("location"), a->at("location").get<std::string>());
+  REQUIRE(loc);
+  CHECK(loc->at("validation_status") == "unvalidated");
+  CHECK(loc->at("state") == "WA");
   // The same file again changes nothing and makes no revision.
   r = import_lis_csv(*s, kind_by_noun("subnet"), csv, "test", false);
   CHECK(r.rev == 0);
