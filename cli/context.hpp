@@ -54,6 +54,8 @@ void add_format_option(CLI::App& app, Context& ctx);
 void register_object_commands(CLI::App& app, Context& ctx);
 void register_config_commands(CLI::App& app, Context& ctx);
 void register_revision_commands(CLI::App& app, Context& ctx);
+/// man, completion and the hidden __complete (cli/commands/docs.cpp).
+void register_docs_commands(CLI::App& app, Context& ctx);
 void register_validate_commands(CLI::App& app, Context& ctx);
 void register_lis_commands(CLI::App& app, CLI::App& import_cmd, CLI::App& export_cmd, Context& ctx);
 
