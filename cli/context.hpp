@@ -56,6 +56,10 @@ void register_config_commands(CLI::App& app, Context& ctx);
 void register_revision_commands(CLI::App& app, Context& ctx);
 /// man, completion and the hidden __complete (cli/commands/docs.cpp).
 void register_docs_commands(CLI::App& app, Context& ctx);
+/// publish, call dry-run, call audit (cli/commands/call.cpp).
+void register_call_commands(CLI::App& app, Context& ctx);
+/// The snapshot path publish writes by default: $E911_SNAPSHOT, else the database path + ".snapshot".
+std::string default_snapshot_path(const Context& ctx);
 void register_validate_commands(CLI::App& app, Context& ctx);
 void register_lis_commands(CLI::App& app, CLI::App& import_cmd, CLI::App& export_cmd, Context& ctx);
 

@@ -4,6 +4,7 @@
 
 #include "context.hpp"
 #include "e911/error.hpp"
+#include "e911/routing.hpp"
 #include "render/render.hpp"
 
 namespace e911::cli {
@@ -47,14 +48,28 @@ void register_revision_commands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = app.add_subcommand("diff", "what changed between two revisions (the second defaults to the latest)");
     auto from = std::make_shared<std::int64_t>(0);
     auto to = std::make_shared<std::int64_t>(-1);
+    auto routes = std::make_shared<bool>(false);
     cmd->add_option("rev", *from, "the earlier revision (0: the empty store)")->required();
     cmd->add_option("rev2", *to, "the later revision");
+    cmd->add_flag("--routes", *routes, "compare the decisions of every simulated emergency caller instead of the objects");
     add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, from, to] {
+    cmd->callback([&ctx, from, to, routes] {
       auto store = ctx.open_store(false);
       const std::int64_t b = *to < 0 ? store->head() : *to;
       require_revision(*store, *from);
       require_revision(*store, b);
+      if (*routes) {
+        if (*from < 1) throw Error(ErrorKind::usage, "--routes compares two revisions, 1 or later");
+        const auto changes = routing::route_changes(*Snapshot::build(*store, *from), *Snapshot::build(*store, b));
+        Json items = Json::array();
+        for (const auto& c : changes) items.push_back({{"caller", c.element}, {"policy", c.policy}, {"before", c.before}, {"after", c.after}});
+        ctx.emit("diff.routes", Json{{"from", *from}, {"to", b}, {"changes", items}}, [&](std::ostream& out) {
+          for (const auto& c : changes)
+            out << "~ " << c.element << " under policy '" << c.policy << "'\n    before: " << c.before << "\n    after:  " << c.after << "\n";
+          out << changes.size() << " caller decision(s) change between revision " << *from << " and " << b << "\n";
+        });
+        return;
+      }
       const auto changes = store->diff(*from, b);
       Json items = Json::array();
       for (const auto& c : changes) items.push_back(change_json(c));

@@ -1,0 +1,233 @@
+// publish, call dry-run and call audit: the routing engine, offline.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "context.hpp"
+#include "e911/error.hpp"
+#include "e911/routing.hpp"
+#include "e911/sip_build.hpp"
+#include "e911/snapshot.hpp"
+#include "e911/text.hpp"
+#include "e911/validate.hpp"
+#include "render/render.hpp"
+
+namespace e911::cli {
+
+std::string default_snapshot_path(const Context& ctx) {
+  if (const char* env = std::getenv("E911_SNAPSHOT"); env && *env) return env;
+  return ctx.db_path() + ".snapshot";
+}
+
+namespace {
+
+std::shared_ptr<const Snapshot> snapshot_for(const Context& ctx, const std::string& path) {
+  if (!path.empty()) return Snapshot::load(path);
+  auto store = ctx.open_store(false);
+  return Snapshot::build(*store);
+}
+
+Json changes_json(const std::vector<routing::RouteChange>& changes) {
+  Json items = Json::array();
+  for (const auto& c : changes) items.push_back({{"caller", c.element}, {"policy", c.policy}, {"before", c.before}, {"after", c.after}});
+  return items;
+}
+
+void print_route_changes(std::ostream& out, const std::vector<routing::RouteChange>& changes) {
+  for (const auto& c : changes) out << "~ " << c.element << " under policy '" << c.policy << "'\n    before: " << c.before << "\n    after:  " << c.after << "\n";
+  out << changes.size() << " caller decision(s) change\n";
+}
+
+// A progress bar on a terminal's stderr; nothing when piped.
+struct Progress {
+  bool on;
+  std::size_t total, last = 0;
+  Progress(const Context& ctx, std::size_t n) : on(!ctx.quiet && ctx.format == "text" && isatty(STDERR_FILENO) && n > 1000), total(n) {}
+  void at(std::size_t i) {
+    if (!on || (i - last < total / 100 && i != total)) return;
+    last = i;
+    const int pct = static_cast<int>(100 * i / total);
+    std::cerr << "\r[" << std::string(static_cast<std::size_t>(pct / 4), '#') << std::string(static_cast<std::size_t>(25 - pct / 4), ' ') << "] " << pct << "% ";
+    if (i == total) std::cerr << "\r" << std::string(40, ' ') << "\r";
+  }
+};
+
+}  // namespace
+
+std::vector<routing::RouteChange> route_changes_between(const Snapshot& a, const Snapshot& b) { return routing::route_changes(a, b); }
+
+void register_call_commands(CLI::App& app, Context& ctx) {
+  {
+    CLI::App* cmd = app.add_subcommand("publish", "compile the store into a checked, versioned snapshot the runtime and dry runs use");
+    auto output = std::make_shared<std::string>();
+    auto dry = std::make_shared<bool>(false);
+    cmd->add_option("-o,--output", *output, "snapshot file (default: $E911_SNAPSHOT, else the database path + .snapshot)");
+    cmd->add_flag("--dry-run", *dry, "show which callers' decisions change against the published snapshot; write nothing");
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, output, dry] {
+      const std::string path = output->empty() ? default_snapshot_path(ctx) : *output;
+      auto store = ctx.open_store(false);
+      // publish runs the validation rules and refuses errors, like apply.
+      std::vector<Diagnostic> errors;
+      for (auto& d : validate_store(*store))
+        if (d.severity == Severity::error) errors.push_back(std::move(d));
+      if (!errors.empty()) {
+        ctx.report("publish", errors, nullptr);
+        if (ctx.format == "text") std::cerr << errors.size() << " error(s); nothing was published (see 'e911ctl validate')\n";
+        throw Exit{3};
+      }
+      const auto snap = Snapshot::build(*store);
+      if (*dry) {
+        std::shared_ptr<const Snapshot> old;
+        if (std::filesystem::exists(path)) old = Snapshot::load(path);
+        if (!old) {
+          std::unique_ptr<Store> empty = Store::open(":memory:", true);
+          old = Snapshot::build(*empty);
+        }
+        const auto changes = routing::route_changes(*old, *snap);
+        ctx.emit("publish", Json{{"dry_run", true}, {"from_revision", old->revision()}, {"to_revision", snap->revision()}, {"changes", changes_json(changes)}},
+                 [&](std::ostream& out) {
+                   out << "published revision " << old->revision() << " -> store revision " << snap->revision() << "\n";
+                   print_route_changes(out, changes);
+                   out << "dry run: nothing written\n";
+                 });
+        return;
+      }
+      snap->save(path);
+      ctx.emit("publish", Json{{"snapshot", path}, {"revision", snap->revision()}, {"checksum", snap->checksum()},
+                               {"locations", snap->location_count()}, {"elements", snap->element_count()}},
+               [&](std::ostream& out) {
+                 out << "published revision " << snap->revision() << " to '" << path << "' (" << snap->location_count() << " locations, "
+                     << snap->element_count() << " elements, checksum " << snap->checksum() << ")\n";
+               });
+    });
+  }
+
+  CLI::App* call = app.add_subcommand("call", "dry-run emergency calls offline");
+  call->require_subcommand(1);
+  {
+    CLI::App* cmd = call->add_subcommand("dry-run", "decide one call and show the trace, the INVITE and the notifications");
+    auto f = std::make_shared<routing::CallFacts>();
+    auto snapshot = std::make_shared<std::string>();
+    auto pidf_file = std::make_shared<std::string>();
+    cmd->add_option("--from", f->caller, "caller SIP URI")->required();
+    cmd->add_option("--dial", f->dialled, "digits dialled, or a Request-URI (tel:, sip:, urn:service:sos)")->required();
+    cmd->add_option("--ip", f->source_ip, "source address of the caller");
+    cmd->add_option("--bssid", f->bssid, "access point BSSID the client reports");
+    cmd->add_option("--chassis", f->chassis_id, "LLDP chassis ID");
+    cmd->add_option("--port", f->port_id, "LLDP port ID (with --chassis)");
+    cmd->add_option("--pidf", *pidf_file, "a PIDF-LO file the client sends with the call")->check(CLI::ExistingFile);
+    cmd->add_flag("--priority-emergency", f->priority_emergency, "the INVITE carries Priority: emergency");
+    cmd->add_option("--trunk-down", f->trunks_down, "treat this trunk as failing (repeatable)");
+    cmd->add_option("--snapshot", *snapshot, "decide on a published snapshot instead of the store");
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, f, snapshot, pidf_file] {
+      if (!pidf_file->empty()) {
+        std::ifstream in(*pidf_file, std::ios::binary);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        f->pidf = ss.str();
+      }
+      if (f->time.empty()) f->time = utc_now();
+      const auto snap = snapshot_for(ctx, *snapshot);
+      const routing::Decision d = routing::decide(*snap, *f);
+      const std::string invite = d.attempts.empty() ? "" : sip::build_invite(*snap, d, *f, "dry-run-1@e911ctl.invalid", "e911dry");
+      Json messages = Json::array();
+      std::vector<std::string> message_text;
+      for (const auto& n : d.notify) {
+        message_text.push_back(sip::build_notification(d, *f, n, "dry-run-notify@e911ctl.invalid"));
+        messages.push_back({{"to", n}, {"message", message_text.back()}});
+      }
+      Json model = d.to_json();
+      model["snapshot_revision"] = snap->revision();
+      model["invite"] = invite.empty() ? Json(nullptr) : Json(invite);
+      model["notifications"] = messages;
+      ctx.emit("call.dry-run", model, [&](std::ostream& out) {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& t : d.trace) rows.push_back({t.step, t.outcome, t.why});
+        out << "== decision (snapshot revision " << snap->revision() << ")\n";
+        print_table(out, {"step", "outcome", "why"}, rows, ctx.color);
+        if (d.location) {
+          out << "\n== location sent to the PSAP (" << d.method << (d.approximate ? ", approximate" : "") << ")\n";
+          print_fields(out, d.location->to_json(), ctx.color);
+        }
+        if (d.ecrc_screening) out << "\nECRC screening: " << d.ecrc_reason << "\n";
+        if (!d.attempts.empty()) {
+          out << "\n== failover order\n";
+          int i = 1;
+          for (const auto& a : d.attempts)
+            out << "  " << i++ << ". trunk '" << a.trunk << "' via route '" << a.route << "' as " << a.request_uri << (a.trunk_down ? " (known down)" : "") << "\n";
+          out << "\n== INVITE to trunk '" << d.attempts.front().trunk << "'\n" << invite;
+        }
+        for (std::size_t i = 0; i < message_text.size(); ++i) out << "\n== MESSAGE to " << d.notify[i] << "\n" << message_text[i];
+        if (d.emergency && !d.routable) out << "\nUNROUTABLE: " << d.failure << "\n";
+      });
+      if (d.emergency && !d.routable) throw Exit{6};
+    });
+  }
+  {
+    CLI::App* cmd = call->add_subcommand("audit", "simulate an emergency call from every subnet, access point, switch, port and site");
+    auto snapshot = std::make_shared<std::string>();
+    auto limit = std::make_shared<std::size_t>(20);
+    cmd->add_option("--snapshot", *snapshot, "audit a published snapshot instead of the store");
+    cmd->add_option("--limit", *limit, "callers listed per finding in text output (all in JSON)");
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, snapshot, limit] {
+      const auto snap = snapshot_for(ctx, *snapshot);
+      const auto calls = routing::simulated_calls(*snap);
+      struct Finding {
+        const char* key;
+        const char* title;
+        std::vector<Json> items;
+      };
+      Finding findings[] = {{"unroutable", "unroutable", {}},
+                            {"no_location", "no location (default location or ECRC)", {}},
+                            {"not_dispatchable", "not dispatchable (unvalidated, or no floor/room/unit)", {}},
+                            {"no_notification", "no notification target", {}}};
+      Progress progress(ctx, calls.size());
+      std::size_t i = 0;
+      for (const auto& c : calls) {
+        progress.at(++i);
+        const routing::Decision d = routing::decide(*snap, c.facts, false);
+        const Json who = {{"caller", c.element}, {"policy", d.policy}};
+        auto with = [&](Json extra) {
+          Json j = who;
+          for (auto& [k, v] : extra.items()) j[k] = v;
+          return j;
+        };
+        if (!d.routable) findings[0].items.push_back(with({{"reason", d.failure}}));
+        if (!d.location) findings[1].items.push_back(with({{"reason", d.ecrc_reason}}));
+        else if (d.location_source == LocationSource::default_location)
+          findings[1].items.push_back(with({{"reason", "default location '" + d.location->id + "'"}}));
+        if (d.location) {
+          const Civic& l = *d.location;
+          const bool sub = !l.location.empty() || !l.floor.empty() || !l.room.empty() || !l.unit.empty();
+          if (l.validation_status != "valid" || !sub)
+            findings[2].items.push_back(with(
+                {{"location", l.id}, {"reason", l.validation_status != "valid" ? "address " + l.validation_status : "no floor, room or unit"}}));
+        }
+        if (d.notify.empty() && d.conference_uri.empty()) findings[3].items.push_back(who);
+      }
+      progress.at(calls.size());
+      Json model = {{"revision", snap->revision()}, {"calls", calls.size()}};
+      for (auto& f : findings) model[f.key] = {{"count", f.items.size()}, {"items", f.items}};
+      ctx.emit("call.audit", model, [&](std::ostream& out) {
+        out << "audited " << calls.size() << " simulated emergency call(s) at revision " << snap->revision() << "\n";
+        for (auto& f : findings) {
+          out << "\n" << f.title << ": " << f.items.size() << "\n";
+          for (std::size_t k = 0; k < f.items.size() && k < *limit; ++k)
+            out << "  " << f.items[k]["caller"].get<std::string>() << " (policy '" << f.items[k]["policy"].get<std::string>() << "')"
+                << (f.items[k].contains("reason") ? ": " + f.items[k]["reason"].get<std::string>() : "") << "\n";
+          if (f.items.size() > *limit) out << "  ... and " << f.items.size() - *limit << " more (--limit, or --format json)\n";
+        }
+      });
+      if (!findings[0].items.empty()) throw Exit{6};
+    });
+  }
+}
+
+}  // namespace e911::cli
