@@ -4,7 +4,7 @@ JOBS ?= 2
 DEMO_DB ?= $(BUILD)/demo/e911.db
 E911 := $(BUILD)/e911ctl
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench package clean
 
 all: build
 
@@ -25,6 +25,9 @@ test: build
 
 bench: build
 	@bash tests/bench/run.sh $(E911)
+
+package: build
+	cd $(BUILD) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD)
