@@ -38,6 +38,7 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
                 {"Audit every subnet, access point, switch and port", "e911ctl call audit"}}},
       {"man", {{"Write every page into a directory", "e911ctl man --out man-pages"}}},
       {"completion", {{"Enable completion in the current bash", "source <(e911ctl completion bash)"}}},
+      {"schema", {{"The JSON Schema of a location document, for an editor", "e911ctl schema print location > location.schema.json"}}},
       {"policy", {{"Turn E9-1-1 on in the global policy", "e911ctl policy set global --enhanced-emergency-services true"},
                   {"Grant the Executives policy", "e911ctl policy grant Executives --user sip:alice@contoso.example"}}},
       {"region", {{"List network regions", "e911ctl region list"}}},
@@ -367,6 +368,29 @@ void register_docs_commands(CLI::App& app, Context& ctx) {
     cmd->add_option("shell", *shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
     cmd->callback([&app, shell] {
       std::cout << (*shell == "bash" ? bash_script(app) : *shell == "zsh" ? zsh_script(app) : fish_script(app));
+    });
+  }
+  {
+    CLI::App* schema = app.add_subcommand("schema", "JSON Schemas of the YAML documents and of the JSON outputs");
+    schema->require_subcommand(1);
+    CLI::App* print = schema->add_subcommand("print", "print the JSON Schema of a document kind (for editors such as yaml-language-server)");
+    auto kind = std::make_shared<std::string>();
+    std::vector<std::string> names = {"document"};
+    for (const auto& k : kinds()) names.push_back(k.noun);
+    print->add_option("kind", *kind, "a kind (location, trunk, ... or its name, such as Location), 'document' for any, or an output schema such as output/validate")
+        ->required();
+    print->callback([kind, names] {
+      const Kind* k = find_kind(*kind);
+      std::string path;
+      if (k) path = "schemas/objects/" + k->noun + ".schema.json";
+      else if (*kind == "document") path = "schemas/document.schema.json";
+      else if (kind->rfind("output/", 0) == 0) path = "schemas/" + *kind + ".schema.json";
+      const auto files = embedded_files_under(path.empty() ? "-" : path);
+      if (path.empty() || files.empty()) {
+        const std::string guess = closest(*kind, names);
+        throw Error(ErrorKind::failure, "no schema '" + *kind + "'", guess.empty() ? "kinds are: " + join(names) : "did you mean '" + guess + "'?");
+      }
+      std::cout << embedded_file(path);
     });
   }
   {
