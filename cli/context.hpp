@@ -60,6 +60,8 @@ void register_docs_commands(CLI::App& app, Context& ctx);
 void register_call_commands(CLI::App& app, Context& ctx);
 /// The snapshot path publish writes by default: $E911_SNAPSHOT, else the database path + ".snapshot".
 std::string default_snapshot_path(const Context& ctx);
+/// `location validate-addresses`: provider MSAG validation (cli/commands/address_validation.cpp).
+void register_address_validation(CLI::App& location_noun, Context& ctx);
 void register_validate_commands(CLI::App& app, Context& ctx);
 void register_lis_commands(CLI::App& app, CLI::App& import_cmd, CLI::App& export_cmd, Context& ctx);
 

@@ -247,6 +247,8 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     });
   }
 
+  if (kind.noun == "location") register_address_validation(*noun, ctx);
+
   if (kind.noun == "policy") {
     CLI::App* reset = noun->add_subcommand("reset", "set every field of a policy back to its default");
     auto id = std::make_shared<std::string>();

@@ -136,6 +136,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   if (store.count(element) > 0)
     for (auto& k : store.keys(element)) existing.insert(std::move(k));
   std::unordered_set<std::string> seen_in_file;
+  std::unordered_set<std::string> checked_addresses;  // valid addresses of rows a dry run or a bad file does not write
 
   CsvReader csv(in);
   std::vector<std::string> row;
@@ -163,9 +164,16 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         continue;
       }
       bool row_ok = true;
+      for (std::size_t c = 0; c < rules.size(); ++c) vals[c] = trim(row[c]);
+      // An address already known (in the store or earlier in the file) was checked when it was
+      // first seen: most rows of a campus share a few addresses, so only their element columns
+      // need checking.
+      akey.clear();
+      for (std::size_t i = 0; i < kAddress.size(); ++i) (akey += vals[lay.head.size() + i]) += '\x1f';
+      const bool known_address = address_to_id.count(akey) > 0 || checked_addresses.count(akey) > 0;
       for (std::size_t c = 0; c < rules.size(); ++c) {
-        vals[c] = trim(row[c]);
         const ColumnRule& rule = rules[c];
+        if (rule.in_location && known_address) continue;
         if (vals[c].empty()) {
           if (rule.field->required && !rule.in_location) {
             bad(c + 1, rule.name + ": must not be empty");
@@ -193,6 +201,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         }
       }
       if (!row_ok) continue;
+      if (!known_address) checked_addresses.insert(akey);
       ekey.clear();
       for (std::size_t i = 0; i < key_columns.size(); ++i) (ekey += i ? "|" : "") += vals[key_columns[i]];
       if (!seen_in_file.insert(ekey).second) {
@@ -200,8 +209,6 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         continue;
       }
       if (!r.diagnostics.empty()) continue;  // keep reading to report every bad row, write nothing
-      akey.clear();
-      for (std::size_t i = 0; i < kAddress.size(); ++i) (akey += vals[lay.head.size() + i]) += '\x1f';
       auto found = address_to_id.find(akey);
       if (found == address_to_id.end()) {
         new_id = location_id_for(akey);
