@@ -58,6 +58,32 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
   return ex;
 }
 
+// Prose that a command group's page carries beyond its options.
+const std::map<std::string, std::string>& extra_sections() {
+  static const std::map<std::string, std::string> extra = {
+      {"location",
+       ".SH PROVIDER PROTOCOL\n"
+       "\\fBlocation validate\\-addresses\\fR sends each address to the provider's MSAG validation endpoint as an HTTPS POST "
+       "with \\fBContent\\-Type: application/json\\fR:\n.PP\n.RS\n.nf\n"
+       "{\"schema\": \"e911ctl.msag\\-request/v1\", \"id\": \"red\\-b1\\-f1\",\n"
+       " \"address\": {\"location\": \"B1 Floor 1\", \"house_number\": \"1\", \"street_name\": \"Main\",\n"
+       "             \"street_suffix\": \"St\", \"city\": \"Redmond\", \"state\": \"WA\",\n"
+       "             \"postal_code\": \"98052\", \"country\": \"US\"}}\n.fi\n.RE\n.PP\n"
+       "The address carries the 12 Lync fields that are set (location, company_name, house_number, house_number_suffix, "
+       "pre_directional, street_name, street_suffix, post_directional, city, state, postal_code, country). The provider answers "
+       "HTTP 200 with:\n.PP\n.RS\n.nf\n"
+       "{\"status\": \"valid\" | \"invalid\", \"corrected\": {same fields}, \"message\": \"...\"}\n.fi\n.RE\n.PP\n"
+       "\\fBcorrected\\fR and \\fBmessage\\fR are optional. The verdict (validation_status), the time (validated_at) and any "
+       "correction that fits the field limits are recorded for every answered address in one revision. No answer, HTTP 429 and "
+       "5xx are retried (\\fB\\-\\-retries\\fR, back\\-off doubling from 200 ms); an address that still has no verdict is reported as "
+       "failed and the command exits 1. When no request gets any answer the provider is unreachable: exit 4, nothing is written. "
+       "TLS is always verified (\\fB\\-\\-ca\\fR), and \\fB\\-\\-cert\\fR/\\fB\\-\\-key\\fR give a client certificate. Settings come from the "
+       "options or from E911_PROVIDER_URL, E911_PROVIDER_CA, E911_PROVIDER_CERT, E911_PROVIDER_KEY, E911_PROVIDER_TIMEOUT_MS, "
+       "E911_PROVIDER_RETRIES and E911_PROVIDER_CONCURRENCY.\n"},
+  };
+  return extra;
+}
+
 std::string roff(std::string s) {
   std::string out;
   for (char c : s) {
@@ -176,6 +202,10 @@ std::string page(const CLI::App& root, const CLI::App* group, const std::vector<
       write_commands(out, *group, "e911ctl " + group->get_name());
     }
     out << ".PP\nGlobal options (\\fB\\-\\-db\\fR, \\fB\\-\\-quiet\\fR, \\fB\\-\\-no\\-color\\fR) are described in \\fBe911ctl\\fR(1).\n";
+  }
+  if (group) {
+    const auto extra = extra_sections().find(group->get_name());
+    if (extra != extra_sections().end()) out << extra->second;
   }
   out << ".SH EXAMPLES\n";
   const auto it = examples().find(group ? group->get_name() : "e911ctl");
