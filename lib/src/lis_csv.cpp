@@ -201,7 +201,9 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         }
       }
       if (!row_ok) continue;
-      if (!known_address) checked_addresses.insert(akey);
+      // Written rows add their address to address_to_id; only a run that writes nothing needs
+      // to remember which new addresses it has checked.
+      if (!known_address && (dry_run || !r.diagnostics.empty())) checked_addresses.insert(akey);
       ekey.clear();
       for (std::size_t i = 0; i < key_columns.size(); ++i) (ekey += i ? "|" : "") += vals[key_columns[i]];
       if (!seen_in_file.insert(ekey).second) {
