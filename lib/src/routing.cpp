@@ -48,35 +48,6 @@ Dialled parse_dialled(const std::string& d) {
   return r;
 }
 
-struct Number {
-  std::string dial, mask;
-};
-
-std::vector<Number> numbers_of(const Json& p) {
-  std::vector<Number> out;
-  auto masks = [&](const std::string& dial, const std::string& list) {
-    std::size_t start = 0;
-    while (start <= list.size() && !list.empty()) {
-      auto semi = list.find(';', start);
-      if (semi == std::string::npos) semi = list.size();
-      if (semi > start) out.push_back({dial, list.substr(start, semi - start)});
-      start = semi + 1;
-    }
-  };
-  if (p.contains("emergency_numbers")) {
-    for (const auto& n : p["emergency_numbers"]) {
-      const std::string d = n.value("dial_string", "");
-      out.push_back({d, ""});
-      masks(d, n.value("dial_mask", ""));
-    }
-  } else if (p.contains("emergency_dial_string")) {
-    const std::string d = p["emergency_dial_string"].get<std::string>();
-    out.push_back({d, ""});
-    masks(d, p.value("emergency_dial_mask", ""));
-  }
-  return out;
-}
-
 // The PIDF-LO method of a location the client sent ("Manual" means the user typed it).
 std::string pidf_method(const std::string& pidf) {
   const auto tag = pidf.find("method>");
@@ -381,7 +352,7 @@ std::vector<SimulatedCall> simulated_calls(const Snapshot& snap) {
   }
   auto dial_of = [&](const std::string& policy) {
     const Json* p = snap.object("policy", policy);
-    const auto nums = p ? numbers_of(*p) : std::vector<Number>{};
+    const auto nums = p ? policy_emergency_numbers(*p) : std::vector<Snapshot::EmergencyNumber>{};
     return nums.empty() ? std::string("911") : nums.front().dial;
   };
   auto policies_at = [&](int32_t site) -> std::vector<std::string> {

@@ -424,7 +424,9 @@ std::string jstr(const Json& o, const char* key) {
   return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-std::vector<Snapshot::EmergencyNumber> policy_numbers(const Json& p) {
+}  // namespace
+
+std::vector<Snapshot::EmergencyNumber> policy_emergency_numbers(const Json& p) {
   std::vector<Snapshot::EmergencyNumber> out;
   auto masks = [&](const std::string& dial, const std::string& list) {
     for (const auto& m : split(list, ';'))
@@ -442,8 +444,6 @@ std::vector<Snapshot::EmergencyNumber> policy_numbers(const Json& p) {
   return out;
 }
 
-}  // namespace
-
 void Snapshot::compile_objects() {
   policy_recs_.clear();
   for (const auto& [id, p] : objects("policy").items()) {
@@ -455,7 +455,7 @@ void Snapshot::compile_objects() {
     r.conference_mode = jstr(p, "conference_mode");
     r.default_location_id = jstr(p, "default_location");
     r.default_location = r.default_location_id.empty() ? -1 : location_index(r.default_location_id);
-    r.numbers = policy_numbers(p);
+    r.numbers = policy_emergency_numbers(p);
     if (p.contains("notification_uris"))
       for (const auto& u : p["notification_uris"]) r.notify.push_back(u.get<std::string>());
     policy_recs_.emplace(id, std::move(r));

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "e911/schema_check.hpp"
+#include "e911/snapshot.hpp"
 #include "e911/text.hpp"
 
 namespace e911 {
@@ -434,35 +435,6 @@ void check_dispatchable(Ctx& c) {
   }
 }
 
-std::vector<std::string> masks_of(const std::string& s) {
-  std::vector<std::string> out;
-  if (s.empty()) return out;
-  for (auto& m : split(s, ';'))
-    if (!m.empty()) out.push_back(m);
-  return out;
-}
-
-struct Emergency {
-  std::string dial, mask;  // mask empty for the dial string itself
-};
-
-std::vector<Emergency> emergency_numbers(const Json& p) {
-  std::vector<Emergency> out;
-  if (p.contains("emergency_numbers")) {
-    for (const auto& n : p["emergency_numbers"]) {
-      const std::string d = n.value("dial_string", "");
-      out.push_back({d, ""});
-      for (const auto& m : masks_of(n.value("dial_mask", ""))) out.push_back({d, m});
-    }
-    return out;
-  }
-  const std::string d = p.value("emergency_dial_string", "");
-  if (d.empty()) return out;
-  out.push_back({d, ""});
-  for (const auto& m : masks_of(p.value("emergency_dial_mask", ""))) out.push_back({d, m});
-  return out;
-}
-
 bool regex_ok(const std::string& pattern, std::regex& re) {
   try {
     re = std::regex(pattern, std::regex::ECMAScript);
@@ -509,7 +481,7 @@ void check_policies(Ctx& c) {
 
   std::map<std::string, std::string> dial_owner;  // dial string -> policy
   for (const auto& p : policies)
-    for (const auto& e : emergency_numbers(p))
+    for (const auto& e : policy_emergency_numbers(p))
       if (e.mask.empty()) dial_owner.emplace(e.dial, p["identity"].get<std::string>());
 
   std::set<std::string> all_numbers;
@@ -517,7 +489,7 @@ void check_policies(Ctx& c) {
   for (const auto& p : policies) {
     const std::string id = p["identity"].get<std::string>();
     const std::string s = subj(pk, id);
-    const auto numbers = emergency_numbers(p);
+    const auto numbers = policy_emergency_numbers(p);
     std::set<std::string> seen;
     for (const auto& e : numbers) {
       if (e.mask.empty()) continue;

@@ -191,6 +191,10 @@ class Snapshot {
   std::unordered_map<std::string, int32_t> port_index_;  // normalised chassis|PORT -> location
 };
 
+/// The emergency numbers of a location policy object: its emergency_numbers pairs, else its dial
+/// string, each followed by its masks (a mask is {dial, mask}; the dial string itself {dial, ""}).
+std::vector<Snapshot::EmergencyNumber> policy_emergency_numbers(const Json& policy);
+
 /// A chassis ID or BSSID compared without case or separators.
 std::string normalize_mac(std::string_view s);
 
