@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -160,7 +161,93 @@ Json Civic::to_json() const {
 
 // ---- build ---------------------------------------------------------------------------------
 
-std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t rev) {
+struct Snapshot::Filter {
+  std::string subnets, waps, switches, ports;  // SQL lists for "key IN (...)"
+};
+
+namespace {
+
+std::string sql_list(const std::set<std::string>& values) {
+  std::string out = "(";
+  for (const auto& v : values) {
+    if (out.size() > 1) out += ',';
+    out += '\'';
+    for (char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
+    out += '\'';
+  }
+  if (values.empty()) out += "NULL";
+  return out + ")";
+}
+
+// A MAC-like identifier as people may have stored it: either case, '-' or ':' separators.
+std::set<std::string> mac_variants(const std::string& s) {
+  std::set<std::string> out;
+  if (s.empty()) return out;
+  const std::string n = normalize_mac(s);
+  for (const bool lower : {false, true}) {
+    std::string base = lower ? to_lower(n) : n;
+    out.insert(base);
+    for (const char sep : {'-', ':'}) {
+      std::string with;
+      for (std::size_t i = 0; i < base.size(); ++i) {
+        if (i && i % 2 == 0 && base.size() == 12) with += sep;
+        with += base[i];
+      }
+      out.insert(with);
+    }
+  }
+  out.insert(s);
+  return out;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t rev) { return build_impl(store, rev, nullptr); }
+
+std::shared_ptr<const Snapshot> Snapshot::build_for_call(const Store& store, const std::string& ip, const std::string& bssid,
+                                                         const std::string& chassis, const std::string& port) {
+  Filter f;
+  std::set<std::string> nets, waps, switches, ports;
+  bool v6 = false;
+  unsigned char a[16];
+  if (!ip.empty() && parse_ip(ip, v6, a)) {
+    // Every prefix of the address, as a network address in canonical text.
+    const int total = v6 ? 128 : 32;
+    for (int len = 0; len <= total; ++len) {
+      unsigned char m[16];
+      std::memcpy(m, a, 16);
+      for (int i = len; i < total; ++i) m[i / 8] &= static_cast<unsigned char>(~(1 << (7 - i % 8)));
+      char buf[INET6_ADDRSTRLEN];
+      inet_ntop(v6 ? AF_INET6 : AF_INET, m, buf, sizeof buf);
+      nets.insert(std::string(buf) + "/" + std::to_string(len));
+    }
+  }
+  for (const auto& b : mac_variants(bssid)) {
+    waps.insert(b);
+    // The wildcard forms that could cover it: the last one or two characters as '*'.
+    if (b.size() == 17) {
+      waps.insert(b.substr(0, 16) + "*");
+      waps.insert(b.substr(0, 15) + "*");
+    }
+  }
+  switches = mac_variants(chassis);
+  if (!port.empty()) {
+    // Ports compare without case; the usual spellings are tried by key: as given, gi1/0/1,
+    // GI1/0/1 and Gi1/0/1.
+    std::string capital = to_lower(port);
+    capital[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(capital[0])));
+    const std::string spellings[] = {port, to_lower(port), normalize_mac(port), capital};
+    for (const auto& c : switches)
+      for (const auto& p : spellings) ports.insert(c + "|" + p);
+  }
+  f.subnets = sql_list(nets);
+  f.waps = sql_list(waps);
+  f.switches = sql_list(switches);
+  f.ports = sql_list(ports);
+  return build_impl(store, 0, &f);
+}
+
+std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::int64_t rev, const Filter* filter) {
   std::shared_ptr<Snapshot> s(new Snapshot);
   s->revision_ = rev > 0 ? rev : store.head();
   s->created_at_ = utc_now();
@@ -184,7 +271,23 @@ std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t
     std::string cols;
     for (const char* f : kLocationFields) cols += std::string(", ") + f;
     // Rowid order: ordering by key would read a million rows through the index, at random.
-    SQLite::Statement loc(db, "SELECT key" + cols + " FROM location NOT INDEXED WHERE " + alive);
+    // A call's snapshot reads only the locations its candidate elements and defaults name.
+    std::string loc_where = " NOT INDEXED WHERE " + alive;
+    if (filter) {
+      std::set<std::string> ids;
+      for (const char* noun : {"policy", "site"})
+        for (const auto& [key, obj] : s->objects_[noun].items())
+          if (obj.contains("default_location")) ids.insert(obj["default_location"].get<std::string>());
+      const std::pair<const char*, const std::string*> tables[] = {
+          {"subnet", &filter->subnets}, {"wap", &filter->waps}, {"switch", &filter->switches}, {"port", &filter->ports}};
+      for (const auto& [table, list] : tables) {
+        SQLite::Statement q(db, std::string("SELECT location FROM ") + table + " WHERE " + alive + " AND key IN " + *list);
+        while (q.executeStep())
+          if (!q.getColumn(0).isNull()) ids.insert(q.getColumn(0).getString());
+      }
+      loc_where = " WHERE " + alive + " AND key IN " + sql_list(ids);
+    }
+    SQLite::Statement loc(db, "SELECT key" + cols + " FROM location" + loc_where);
     while (loc.executeStep()) {
       s->loc_offsets_.push_back(static_cast<uint32_t>(s->loc_blob_.size()));
       s->loc_blob_ += loc.getColumn(0).getText();
@@ -205,7 +308,8 @@ std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t
     for (const auto& [name, site] : s->objects_["site"].items()) s->site_names_.push_back(name);
     std::unordered_map<std::string, int32_t> site_index;
     for (std::size_t i = 0; i < s->site_names_.size(); ++i) site_index.emplace(s->site_names_[i], static_cast<int32_t>(i));
-    SQLite::Statement sub(db, "SELECT key, location, site FROM subnet NOT INDEXED WHERE " + alive);
+    SQLite::Statement sub(db, "SELECT key, location, site FROM subnet" +
+                                  (filter ? " WHERE " + alive + " AND key IN " + filter->subnets : " NOT INDEXED WHERE " + alive));
     while (sub.executeStep()) {
       SubnetRec r{sub.getColumn(0).getString(), loc_of(sub.getColumn(1)), -1};
       if (!sub.getColumn(2).isNull()) {
@@ -214,13 +318,14 @@ std::shared_ptr<const Snapshot> Snapshot::build(const Store& store, std::int64_t
       }
       s->subnets_.push_back(std::move(r));
     }
-    auto elements = [&](const char* table, std::vector<std::pair<std::string, int32_t>>& out) {
-      SQLite::Statement st(db, std::string("SELECT key, location FROM ") + table + " NOT INDEXED WHERE " + alive);
+    auto elements = [&](const char* table, std::vector<std::pair<std::string, int32_t>>& out, const std::string* list) {
+      SQLite::Statement st(db, std::string("SELECT key, location FROM ") + table +
+                                   (filter ? " WHERE " + alive + " AND key IN " + *list : " NOT INDEXED WHERE " + alive));
       while (st.executeStep()) out.emplace_back(st.getColumn(0).getString(), loc_of(st.getColumn(1)));
     };
-    elements("wap", s->waps_);
-    elements("switch", s->switches_);
-    elements("port", s->ports_);
+    elements("wap", s->waps_, filter ? &filter->waps : nullptr);
+    elements("switch", s->switches_, filter ? &filter->switches : nullptr);
+    elements("port", s->ports_, filter ? &filter->ports : nullptr);
   } catch (const SQLite::Exception& e) {
     throw Error(ErrorKind::store, std::string("cannot read the store: ") + e.what());
   }

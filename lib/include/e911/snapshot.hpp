@@ -39,6 +39,13 @@ class Snapshot {
  public:
   /// Compiles the store as of revision `rev` (0: the latest). Throws Error(store) on read errors.
   static std::shared_ptr<const Snapshot> build(const Store& store, std::int64_t rev = 0);
+  /// Compiles only what a call from these places can touch: the small kinds, the subnets that
+  /// contain `ip` (every prefix, written as network addresses), the access point, switch and port
+  /// named (any case, '-' or ':'), and the locations they and the default locations name. On a
+  /// store of a million elements this takes milliseconds; decisions for this caller are the same
+  /// as on the full snapshot. Empty arguments match nothing.
+  static std::shared_ptr<const Snapshot> build_for_call(const Store& store, const std::string& ip, const std::string& bssid,
+                                                        const std::string& chassis, const std::string& port);
   /// Reads a snapshot file. Throws Error(invalid) when it is truncated, corrupt or of another
   /// format version, and Error(failure) when it cannot be read.
   static std::shared_ptr<const Snapshot> load(const std::string& path);
@@ -142,6 +149,8 @@ class Snapshot {
 
  private:
   Snapshot() = default;
+  struct Filter;  // candidate keys of build_for_call
+  static std::shared_ptr<const Snapshot> build_impl(const Store& store, std::int64_t rev, const Filter* filter);
   void index();  // builds the hash maps from the element arrays
   std::string payload() const;
   static std::shared_ptr<Snapshot> from_payload(std::string payload);
