@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include "context.hpp"
 #include "e911/error.hpp"
@@ -42,6 +43,12 @@ int fail(const e911::cli::Context& ctx, int code, const std::string& message, co
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Scripts ask for the version to check what is installed: answer before building the whole
+  // command tree (and parsing every schema) for it.
+  if (argc == 2 && std::string_view(argv[1]) == "--version") {
+    std::cout << "e911ctl " << E911_VERSION << "\n";
+    return 0;
+  }
   e911::cli::Context ctx;
   const bool no_color = std::getenv("NO_COLOR") && *std::getenv("NO_COLOR");
   ctx.color = !no_color && isatty(STDOUT_FILENO);

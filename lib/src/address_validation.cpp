@@ -1,6 +1,7 @@
 #include "e911/address_validation.hpp"
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -41,9 +42,52 @@ std::string env(const char* name) {
   return v ? v : "";
 }
 
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-  ~CurlGlobal() { curl_global_cleanup(); }
+// libcurl and the thirty libraries it pulls in are loaded only by the one command that talks to
+// the provider: linked, they cost every other command most of its start-up time.
+struct Curl {
+  void* lib = nullptr;
+  CURLcode (*global_init)(long);
+  CURLM* (*multi_init)();
+  CURLMcode (*multi_cleanup)(CURLM*);
+  CURLMcode (*multi_add_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_remove_handle)(CURLM*, CURL*);
+  CURLMcode (*multi_perform)(CURLM*, int*);
+  CURLMcode (*multi_poll)(CURLM*, curl_waitfd*, unsigned int, int, int*);
+  CURLMsg* (*multi_info_read)(CURLM*, int*);
+  CURL* (*easy_init)();
+  void (*easy_cleanup)(CURL*);
+  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
+  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
+  const char* (*easy_strerror)(CURLcode);
+  curl_slist* (*slist_append)(curl_slist*, const char*);
+  void (*slist_free_all)(curl_slist*);
+
+  template <typename F>
+  void bind(F& fn, const char* name) {
+    fn = reinterpret_cast<F>(dlsym(lib, name));
+    if (!fn) throw Error(ErrorKind::failure, std::string("libcurl lacks '") + name + "'", "install libcurl4 7.68 or later");
+  }
+
+  Curl() {
+    lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) throw Error(ErrorKind::failure, "cannot load libcurl: " + std::string(dlerror()), "install it: apt-get install libcurl4");
+    bind(global_init, "curl_global_init");
+    bind(multi_init, "curl_multi_init");
+    bind(multi_cleanup, "curl_multi_cleanup");
+    bind(multi_add_handle, "curl_multi_add_handle");
+    bind(multi_remove_handle, "curl_multi_remove_handle");
+    bind(multi_perform, "curl_multi_perform");
+    bind(multi_poll, "curl_multi_poll");
+    bind(multi_info_read, "curl_multi_info_read");
+    bind(easy_init, "curl_easy_init");
+    bind(easy_cleanup, "curl_easy_cleanup");
+    bind(easy_setopt, "curl_easy_setopt");
+    bind(easy_getinfo, "curl_easy_getinfo");
+    bind(easy_strerror, "curl_easy_strerror");
+    bind(slist_append, "curl_slist_append");
+    bind(slist_free_all, "curl_slist_free_all");
+    global_init(CURL_GLOBAL_DEFAULT);
+  }
 };
 
 }  // namespace
@@ -62,7 +106,7 @@ void ProviderSettings::from_environment() {
 }
 
 std::vector<AddressResult> validate_addresses(const ProviderSettings& s, const std::vector<Json>& locations) {
-  static CurlGlobal global;
+  static Curl curl;  // loaded on first use, kept for the life of the process
   std::vector<AddressResult> results(locations.size());
   std::deque<Job> jobs;  // deque: a running job's address must not move
   for (std::size_t i = 0; i < locations.size(); ++i) {
@@ -76,7 +120,7 @@ std::vector<AddressResult> validate_addresses(const ProviderSettings& s, const s
     j.ready = Clock::now();
     jobs.push_back(std::move(j));
   }
-  CURLM* multi = curl_multi_init();
+  CURLM* multi = curl.multi_init();
   std::deque<Job*> waiting;
   for (auto& j : jobs) waiting.push_back(&j);
   std::size_t running = 0, answered = 0;
@@ -85,33 +129,33 @@ std::vector<AddressResult> validate_addresses(const ProviderSettings& s, const s
   auto start = [&](Job& j) {
     j.response.clear();
     j.error[0] = 0;
-    j.easy = curl_easy_init();
-    j.headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    j.headers = curl_slist_append(j.headers, "Accept: application/json");
-    curl_easy_setopt(j.easy, CURLOPT_URL, s.url.c_str());
-    curl_easy_setopt(j.easy, CURLOPT_POSTFIELDS, j.body.c_str());
-    curl_easy_setopt(j.easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(j.body.size()));
-    curl_easy_setopt(j.easy, CURLOPT_HTTPHEADER, j.headers);
-    curl_easy_setopt(j.easy, CURLOPT_TIMEOUT_MS, s.timeout_ms);
-    curl_easy_setopt(j.easy, CURLOPT_CONNECTTIMEOUT_MS, s.timeout_ms);
-    curl_easy_setopt(j.easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(j.easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(j.easy, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(j.easy, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(j.easy, CURLOPT_WRITEDATA, &j.response);
-    curl_easy_setopt(j.easy, CURLOPT_ERRORBUFFER, j.error);
-    curl_easy_setopt(j.easy, CURLOPT_PRIVATE, &j);
-    if (!s.ca_bundle.empty()) curl_easy_setopt(j.easy, CURLOPT_CAINFO, s.ca_bundle.c_str());
-    if (!s.client_cert.empty()) curl_easy_setopt(j.easy, CURLOPT_SSLCERT, s.client_cert.c_str());
-    if (!s.client_key.empty()) curl_easy_setopt(j.easy, CURLOPT_SSLKEY, s.client_key.c_str());
+    j.easy = curl.easy_init();
+    j.headers = curl.slist_append(nullptr, "Content-Type: application/json");
+    j.headers = curl.slist_append(j.headers, "Accept: application/json");
+    curl.easy_setopt(j.easy, CURLOPT_URL, s.url.c_str());
+    curl.easy_setopt(j.easy, CURLOPT_POSTFIELDS, j.body.c_str());
+    curl.easy_setopt(j.easy, CURLOPT_POSTFIELDSIZE, static_cast<long>(j.body.size()));
+    curl.easy_setopt(j.easy, CURLOPT_HTTPHEADER, j.headers);
+    curl.easy_setopt(j.easy, CURLOPT_TIMEOUT_MS, s.timeout_ms);
+    curl.easy_setopt(j.easy, CURLOPT_CONNECTTIMEOUT_MS, s.timeout_ms);
+    curl.easy_setopt(j.easy, CURLOPT_NOSIGNAL, 1L);
+    curl.easy_setopt(j.easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl.easy_setopt(j.easy, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl.easy_setopt(j.easy, CURLOPT_WRITEFUNCTION, collect);
+    curl.easy_setopt(j.easy, CURLOPT_WRITEDATA, &j.response);
+    curl.easy_setopt(j.easy, CURLOPT_ERRORBUFFER, j.error);
+    curl.easy_setopt(j.easy, CURLOPT_PRIVATE, &j);
+    if (!s.ca_bundle.empty()) curl.easy_setopt(j.easy, CURLOPT_CAINFO, s.ca_bundle.c_str());
+    if (!s.client_cert.empty()) curl.easy_setopt(j.easy, CURLOPT_SSLCERT, s.client_cert.c_str());
+    if (!s.client_key.empty()) curl.easy_setopt(j.easy, CURLOPT_SSLKEY, s.client_key.c_str());
     ++j.attempts;
-    curl_multi_add_handle(multi, j.easy);
+    curl.multi_add_handle(multi, j.easy);
     ++running;
   };
   auto finish = [&](Job& j) {
-    curl_multi_remove_handle(multi, j.easy);
-    curl_easy_cleanup(j.easy);
-    curl_slist_free_all(j.headers);
+    curl.multi_remove_handle(multi, j.easy);
+    curl.easy_cleanup(j.easy);
+    curl.slist_free_all(j.headers);
     j.easy = nullptr;
     j.headers = nullptr;
     --running;
@@ -138,16 +182,16 @@ std::vector<AddressResult> validate_addresses(const ProviderSettings& s, const s
       else waiting.push_back(j);
     }
     int still = 0;
-    curl_multi_perform(multi, &still);
+    curl.multi_perform(multi, &still);
     int left = 0;
-    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+    while (CURLMsg* msg = curl.multi_info_read(multi, &left)) {
       if (msg->msg != CURLMSG_DONE) continue;
       Job* j = nullptr;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &j);
+      curl.easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &j);
       long code = 0;
-      curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+      curl.easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &code);
       const CURLcode rc = msg->data.result;
-      const std::string transport = j->error[0] ? j->error : curl_easy_strerror(rc);
+      const std::string transport = j->error[0] ? j->error : curl.easy_strerror(rc);
       finish(*j);
       AddressResult& r = results[j->index];
       if (rc != CURLE_OK) {
@@ -173,12 +217,12 @@ std::vector<AddressResult> validate_addresses(const ProviderSettings& s, const s
       if (reply.contains("corrected") && reply["corrected"].is_object()) r.corrected = reply["corrected"];
     }
     if (running > 0) {
-      curl_multi_poll(multi, nullptr, 0, 50, nullptr);
+      curl.multi_poll(multi, nullptr, 0, 50, nullptr);
     } else if (!waiting.empty()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));  // only back-off timers are pending
     }
   }
-  curl_multi_cleanup(multi);
+  curl.multi_cleanup(multi);
   if (!locations.empty() && answered == 0)
     throw Error(ErrorKind::remote, "the provider at '" + s.url + "' could not be reached: " + last_transport_error,
                 "check the URL, the network and the certificates; nothing was changed");
