@@ -1,5 +1,6 @@
 // init, apply and export: the declarative face of the store.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -122,6 +123,10 @@ void register_config_commands(CLI::App& app, Context& ctx) {
     auto only = std::make_shared<std::vector<std::string>>();
     export_cmd->add_option("-o,--output", *out_file, "file to write (default: standard output)");
     export_cmd->add_option("--kind", *only, "export only these kinds (nouns such as location, trunk)")->delimiter(',');
+    // YAML documents are the export's own format; json and yaml wrap the objects as data.
+    export_cmd->add_option("--format", ctx.format, "text: YAML documents for apply; json or yaml: one document with every object")
+        ->check(CLI::IsMember({"text", "json", "yaml"}))
+        ->default_str("text");
     export_cmd->callback([&ctx, export_cmd, out_file, only] {
       for (const CLI::App* sub : export_cmd->get_subcommands())
         if (sub->parsed()) return;  // `export lis` did the work
@@ -132,6 +137,19 @@ void register_config_commands(CLI::App& app, Context& ctx) {
         kinds_wanted.push_back(k);
       }
       auto store = ctx.open_store(false);
+      if (ctx.format != "text") {
+        Json items = Json::array();
+        for (const auto& k : kinds()) {
+          if (!kinds_wanted.empty() && std::find(kinds_wanted.begin(), kinds_wanted.end(), &k) == kinds_wanted.end()) continue;
+          store->for_each(k, [&](Json&& obj) {
+            Json doc = {{"kind", k.name}};
+            for (auto& [key, v] : obj.items()) doc[key] = std::move(v);
+            items.push_back(std::move(doc));
+          });
+        }
+        ctx.emit("export", Json{{"revision", store->head()}, {"items", items}}, [](std::ostream&) {});
+        return;
+      }
       if (out_file->empty()) {
         export_yaml(*store, std::cout, kinds_wanted);
         return;

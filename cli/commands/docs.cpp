@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "context.hpp"
+#include "e911/apply.hpp"
 #include "e911/catalog.hpp"
 #include "e911/error.hpp"
 #include "e911/text.hpp"
@@ -375,6 +376,7 @@ void register_docs_commands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = app.add_subcommand("man", "write the manual pages: e911ctl(1), one per command group, e911ctl.yaml(5)");
     auto dir = std::make_shared<std::string>("man");
     cmd->add_option("--out", *dir, "directory to write the pages into")->default_str("man");
+    add_format_option(*cmd, ctx);
     cmd->callback([&ctx, &app, dir] {
       namespace fs = std::filesystem;
       fs::create_directories(*dir);
@@ -389,15 +391,22 @@ void register_docs_commands(CLI::App& app, Context& ctx) {
       for (const CLI::App* sub : app.get_subcommands({}))
         if (sub->get_name().rfind("__", 0) != 0) write("e911ctl-" + sub->get_name() + ".1", page(app, sub, groups));
       write("e911ctl.yaml.5", yaml_page());
-      ctx.note("wrote " + std::to_string(groups.size() + 2) + " pages to '" + *dir + "'");
+      Json pages = Json::array({"e911ctl.1"});
+      for (const auto& g : groups) pages.push_back("e911ctl-" + g + ".1");
+      pages.push_back("e911ctl.yaml.5");
+      if (ctx.format != "text") ctx.emit("man", Json{{"directory", *dir}, {"pages", pages}}, [](std::ostream&) {});
+      else ctx.note("wrote " + std::to_string(pages.size()) + " pages to '" + *dir + "'");
     });
   }
   {
     CLI::App* cmd = app.add_subcommand("completion", "print a shell completion script");
     auto shell = std::make_shared<std::string>();
     cmd->add_option("shell", *shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
-    cmd->callback([&app, shell] {
-      std::cout << (*shell == "bash" ? bash_script(app) : *shell == "zsh" ? zsh_script(app) : fish_script(app));
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, &app, shell] {
+      const std::string script = *shell == "bash" ? bash_script(app) : *shell == "zsh" ? zsh_script(app) : fish_script(app);
+      if (ctx.format != "text") ctx.emit("completion", Json{{"shell", *shell}, {"script", script}}, [](std::ostream&) {});
+      else std::cout << script;
     });
   }
   {
@@ -409,7 +418,8 @@ void register_docs_commands(CLI::App& app, Context& ctx) {
     for (const auto& k : kinds()) names.push_back(k.noun);
     print->add_option("kind", *kind, "a kind (location, trunk, ... or its name, such as Location), 'document' for any, or an output schema such as output/validate")
         ->required();
-    print->callback([kind, names] {
+    add_format_option(*print, ctx);
+    print->callback([&ctx, kind, names] {
       const Kind* k = find_kind(*kind);
       std::string path;
       if (k) path = "schemas/objects/" + k->noun + ".schema.json";
@@ -420,7 +430,9 @@ void register_docs_commands(CLI::App& app, Context& ctx) {
         const std::string guess = closest(*kind, names);
         throw Error(ErrorKind::failure, "no schema '" + *kind + "'", guess.empty() ? "kinds are: " + join(names) : "did you mean '" + guess + "'?");
       }
-      std::cout << embedded_file(path);
+      // The schema is the document: text and json print it as it is, yaml converts it.
+      if (ctx.format == "yaml") std::cout << json_to_yaml(Json::parse(embedded_file(path)));
+      else std::cout << embedded_file(path);
     });
   }
   {

@@ -25,6 +25,14 @@ contract call audit
 contract publish -o "$WORK/snap"
 contract publish -o "$WORK/snap" --dry-run
 contract location show nowhere
+contract init
+contract rollback 2 --dry-run
+contract explain E301
+contract validate --list-rules
+contract policy grant Executives --user sip:bob@contoso.example
+contract export
+contract man --out "$WORK/man"
+contract completion bash
 # YAML carries the same schema id.
 "$E911" policy list --format yaml | grep -q '^schema: e911ctl.policy.list/v1$' || fail "yaml output lacks its schema id"
 # Editors get the document schemas.
