@@ -1,6 +1,9 @@
 #include "context.hpp"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 
@@ -47,6 +50,18 @@ void Context::report(const std::string& schema, const std::vector<Diagnostic>& d
 
 void Context::note(const std::string& line) const {
   if (!quiet && format == "text") std::cerr << line << "\n";
+}
+
+Progress::Progress(const Context& ctx, std::uint64_t total)
+    : on_(!ctx.quiet && ctx.format == "text" && isatty(STDERR_FILENO) && total > 1000), total_(total) {}
+
+void Progress::at(std::uint64_t done) {
+  if (!on_ || (done - last_ < total_ / 100 && done < total_)) return;
+  last_ = done;
+  const int pct = static_cast<int>(100 * std::min(done, total_) / total_);
+  std::cerr << "\r[" << std::string(static_cast<std::size_t>(pct / 4), '#') << std::string(static_cast<std::size_t>(25 - pct / 4), ' ') << "] "
+            << pct << "% " << std::flush;
+  if (done >= total_) std::cerr << "\r" << std::string(40, ' ') << "\r" << std::flush;
 }
 
 void add_format_option(CLI::App& app, Context& ctx) {

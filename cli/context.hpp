@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -46,6 +47,18 @@ struct Context {
 
   /// A progress or status line on stderr, unless --quiet or not text.
   void note(const std::string& line) const;
+};
+
+/// A progress bar on stderr for long work, only on a terminal and in text mode, never with --quiet.
+class Progress {
+ public:
+  Progress(const Context& ctx, std::uint64_t total);
+  /// Redraws when a percent more is done; at `total` it clears the line.
+  void at(std::uint64_t done);
+
+ private:
+  bool on_;
+  std::uint64_t total_, last_ = 0;
 };
 
 /// Adds `--format` to a command (every output command takes it).

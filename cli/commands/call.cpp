@@ -42,20 +42,6 @@ void print_route_changes(std::ostream& out, const std::vector<routing::RouteChan
   out << changes.size() << " caller decision(s) change\n";
 }
 
-// A progress bar on a terminal's stderr; nothing when piped.
-struct Progress {
-  bool on;
-  std::size_t total, last = 0;
-  Progress(const Context& ctx, std::size_t n) : on(!ctx.quiet && ctx.format == "text" && isatty(STDERR_FILENO) && n > 1000), total(n) {}
-  void at(std::size_t i) {
-    if (!on || (i - last < total / 100 && i != total)) return;
-    last = i;
-    const int pct = static_cast<int>(100 * i / total);
-    std::cerr << "\r[" << std::string(static_cast<std::size_t>(pct / 4), '#') << std::string(static_cast<std::size_t>(25 - pct / 4), ' ') << "] " << pct << "% ";
-    if (i == total) std::cerr << "\r" << std::string(40, ' ') << "\r";
-  }
-};
-
 }  // namespace
 
 std::vector<routing::RouteChange> route_changes_between(const Snapshot& a, const Snapshot& b) { return routing::route_changes(a, b); }

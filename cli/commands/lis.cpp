@@ -1,5 +1,6 @@
 // import lis / export lis: Lync's LIS CSV formats.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
@@ -23,7 +24,10 @@ void register_lis_commands(CLI::App&, CLI::App& import_cmd, CLI::App& export_cmd
     cmd->callback([&ctx, kind, file, dry] {
       auto store = *dry ? ctx.open_store_or_empty() : ctx.open_store(true);
       const Kind& k = kind_by_noun(*kind);
-      const LisImportResult r = import_lis_csv(*store, k, *file, ctx.command_line, *dry);
+      Progress progress(ctx, std::filesystem::file_size(*file));
+      const LisImportResult r = import_lis_csv(*store, k, *file, ctx.command_line, *dry,
+                                               [&](std::uint64_t done, std::uint64_t) { progress.at(done); });
+      progress.at(std::filesystem::file_size(*file));
       if (!r.diagnostics.empty()) {
         ctx.report("import.lis", r.diagnostics, nullptr);
         if (ctx.format == "text") std::cerr << "bad rows in '" << *file << "'; nothing was imported\n";

@@ -2,6 +2,7 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <filesystem>
 #include <fstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -96,7 +97,8 @@ std::size_t field_index(const Kind& kind, const std::string& name) {
 
 }  // namespace
 
-LisImportResult import_lis_csv(Store& store, const Kind& element, const std::string& path, const std::string& command, bool dry_run) {
+LisImportResult import_lis_csv(Store& store, const Kind& element, const std::string& path, const std::string& command, bool dry_run,
+                               const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   const Layout& lay = layout(element.noun);
   const Kind& location = kind_by_noun("location");
   const std::vector<std::string>& columns = lis_csv_columns(element.noun);
@@ -149,8 +151,10 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       r.diagnostics.push_back({Severity::error, "E020", msg, {path, static_cast<int>(csv.line()), static_cast<int>(col)}, {}, hint});
   };
   try {
+    const std::uint64_t total = progress ? static_cast<std::uint64_t>(std::filesystem::file_size(path)) : 0;
     while (csv.next(row)) {
       ++row_no;
+      if (progress && row_no % 16384 == 0) progress(static_cast<std::uint64_t>(in.tellg()), total);
       if (row.size() == 1 && trim(row[0]).empty()) continue;  // blank line
       if (row_no == 1 && !row.empty() && to_lower(trim(row[0])) == to_lower(columns[0])) continue;  // header
       ++r.rows;

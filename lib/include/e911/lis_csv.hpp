@@ -1,5 +1,6 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -26,8 +27,10 @@ struct LisImportResult {
 /// Each row's address reuses the location with exactly the same 12 Lync fields, else creates
 /// one. A first row of column names is skipped. Every bad row is reported with its file, row and
 /// column, and then nothing is written.
+/// `progress`, when given, is called now and then with the bytes read so far and the file size.
 LisImportResult import_lis_csv(Store& store, const Kind& element, const std::string& path,
-                               const std::string& command, bool dry_run);
+                               const std::string& command, bool dry_run,
+                               const std::function<void(std::uint64_t done, std::uint64_t total)>& progress = {});
 
 /// Writes every current element of `element` kind in the same format, header first.
 void export_lis_csv(const Store& store, const Kind& element, std::ostream& out);
