@@ -162,13 +162,14 @@ const SchemaNode& compiled(const Json& schema) {
 
 void check_string(const SchemaNode& n, const std::string& s, const std::string& ptr, std::vector<SchemaViolation>& out) {
   const std::size_t len = utf8_length(s);
-  const Json v = s.size() > 60 ? Json(s.substr(0, 60)) : Json(s);
+  // The quoted value only matters for a message: build it when there is one.
+  auto v = [&] { return Json(s.size() > 60 ? s.substr(0, 60) : s); };
   if (n.min_length && len < *n.min_length)
-    out.push_back({ptr, len == 0 ? "must not be empty" : "'" + shown(v) + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
+    out.push_back({ptr, len == 0 ? "must not be empty" : "'" + shown(v()) + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
   if (n.max_length && len > *n.max_length)
-    out.push_back({ptr, "'" + shown(v) + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
+    out.push_back({ptr, "'" + shown(v()) + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
   if (n.pattern && !std::regex_search(s, *n.pattern))
-    out.push_back({ptr, "'" + shown(v) + "' does not match the pattern " + n.pattern_text});
+    out.push_back({ptr, "'" + shown(v()) + "' does not match the pattern " + n.pattern_text});
   if (!n.format.empty()) {
     std::string why;
     if (!check_format(n.format, s, why)) out.push_back({ptr, why});
