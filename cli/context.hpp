@@ -8,6 +8,7 @@
 
 #include "e911/diagnostic.hpp"
 #include "e911/json.hpp"
+#include "e911/routing.hpp"
 #include "e911/store.hpp"
 
 namespace CLI {
@@ -60,6 +61,13 @@ class Progress {
   bool on_;
   std::uint64_t total_, last_ = 0;
 };
+
+/// An object change as data, and as "+ / ~ / -" lines with the fields that changed.
+Json change_json(const Change& c);
+void print_changes(std::ostream& out, const std::vector<Change>& changes, bool color);
+/// Callers whose decision changes, as data and as text.
+Json route_changes_json(const std::vector<routing::RouteChange>& changes);
+void print_route_changes(std::ostream& out, const std::vector<routing::RouteChange>& changes);
 
 /// Adds `--format` to a command (every output command takes it).
 void add_format_option(CLI::App& app, Context& ctx);

@@ -31,20 +31,7 @@ std::shared_ptr<const Snapshot> snapshot_for(const Context& ctx, const std::stri
   return Snapshot::build(*store);
 }
 
-Json changes_json(const std::vector<routing::RouteChange>& changes) {
-  Json items = Json::array();
-  for (const auto& c : changes) items.push_back({{"caller", c.element}, {"policy", c.policy}, {"before", c.before}, {"after", c.after}});
-  return items;
-}
-
-void print_route_changes(std::ostream& out, const std::vector<routing::RouteChange>& changes) {
-  for (const auto& c : changes) out << "~ " << c.element << " under policy '" << c.policy << "'\n    before: " << c.before << "\n    after:  " << c.after << "\n";
-  out << changes.size() << " caller decision(s) change\n";
-}
-
 }  // namespace
-
-std::vector<routing::RouteChange> route_changes_between(const Snapshot& a, const Snapshot& b) { return routing::route_changes(a, b); }
 
 void register_call_commands(CLI::App& app, Context& ctx) {
   {
@@ -75,7 +62,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
           old = Snapshot::build(*empty);
         }
         const auto changes = routing::route_changes(*old, *snap);
-        ctx.emit("publish", Json{{"dry_run", true}, {"from_revision", old->revision()}, {"to_revision", snap->revision()}, {"changes", changes_json(changes)}},
+        ctx.emit("publish", Json{{"dry_run", true}, {"from_revision", old->revision()}, {"to_revision", snap->revision()}, {"changes", route_changes_json(changes)}},
                  [&](std::ostream& out) {
                    out << "published revision " << old->revision() << " -> store revision " << snap->revision() << "\n";
                    print_route_changes(out, changes);

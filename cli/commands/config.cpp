@@ -54,6 +54,17 @@ void print_changes(std::ostream& out, const std::vector<Change>& changes, bool c
   }
 }
 
+Json route_changes_json(const std::vector<routing::RouteChange>& changes) {
+  Json items = Json::array();
+  for (const auto& c : changes) items.push_back({{"caller", c.element}, {"policy", c.policy}, {"before", c.before}, {"after", c.after}});
+  return items;
+}
+
+void print_route_changes(std::ostream& out, const std::vector<routing::RouteChange>& changes) {
+  for (const auto& c : changes) out << "~ " << c.element << " under policy '" << c.policy << "'\n    before: " << c.before << "\n    after:  " << c.after << "\n";
+  out << changes.size() << " caller decision(s) change\n";
+}
+
 static Json plan_json(const std::vector<Change>& plan) {
   Json items = Json::array();
   int added = 0, changed = 0, removed = 0;

@@ -9,9 +9,6 @@
 
 namespace e911::cli {
 
-Json change_json(const Change& c);
-void print_changes(std::ostream& out, const std::vector<Change>& changes, bool color);
-
 namespace {
 
 void require_revision(const Store& store, std::int64_t rev) {
@@ -61,13 +58,8 @@ void register_revision_commands(CLI::App& app, Context& ctx) {
       if (*routes) {
         if (*from < 1) throw Error(ErrorKind::usage, "--routes compares two revisions, 1 or later");
         const auto changes = routing::route_changes(*Snapshot::build(*store, *from), *Snapshot::build(*store, b));
-        Json items = Json::array();
-        for (const auto& c : changes) items.push_back({{"caller", c.element}, {"policy", c.policy}, {"before", c.before}, {"after", c.after}});
-        ctx.emit("diff.routes", Json{{"from", *from}, {"to", b}, {"changes", items}}, [&](std::ostream& out) {
-          for (const auto& c : changes)
-            out << "~ " << c.element << " under policy '" << c.policy << "'\n    before: " << c.before << "\n    after:  " << c.after << "\n";
-          out << changes.size() << " caller decision(s) change between revision " << *from << " and " << b << "\n";
-        });
+        ctx.emit("diff.routes", Json{{"from", *from}, {"to", b}, {"changes", route_changes_json(changes)}},
+                 [&](std::ostream& out) { print_route_changes(out, changes); });
         return;
       }
       const auto changes = store->diff(*from, b);
