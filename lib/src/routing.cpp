@@ -17,6 +17,12 @@ struct Dialled {
 
 Dialled parse_dialled(const std::string& d) {
   Dialled r;
+  const auto plain = [](char c) { return (c >= '0' && c <= '9') || c == '+' || c == '*' || c == '#'; };
+  if (std::all_of(d.begin(), d.end(), plain)) {  // the common case: digits as dialled
+    r.form = "digits";
+    r.number = d;
+    return r;
+  }
   const std::string lower = [&] {
     std::string s = d;
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -69,12 +75,29 @@ std::string str(const Json* obj, const char* key) {
 
 }  // namespace
 
+const Civic& LocationRef::operator*() const {
+  if (!civic_) civic_ = snap_ && index_ >= 0 ? snap_->location(index_) : Civic();
+  return *civic_;
+}
+
+std::string_view LocationRef::id() const {
+  if (civic_) return civic_->id;
+  return snap_ ? snap_->location_id(index_) : std::string_view();
+}
+
+namespace {
+std::string str(std::string_view v) { return std::string(v); }
+}  // namespace
+
 Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   using PolicyRec = Snapshot::PolicyRec;
   Decision d;
-  auto trace = [&](const char* step, std::string outcome, std::string why) {
-    if (with_trace) d.trace.push_back({step, std::move(outcome), std::move(why)});
-  };
+  d.snapshot = snap.shared_from_this();
+  // The arguments are only evaluated when a trace is wanted: the hot path builds no text.
+#define trace(step, outcome, why)                                      \
+  do {                                                                 \
+    if (with_trace) d.trace.push_back({step, outcome, why});           \
+  } while (0)
   d.dialled = f.dialled;
   d.caller = f.caller;
 
@@ -84,10 +107,11 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     d.user_name = user->display_name;
     d.callback = user->callback;
   }
-  const int32_t subnet = f.source_ip.empty() ? -1 : snap.find_subnet(f.source_ip);
+  const Snapshot::SubnetHit hit = f.source_ip.empty() ? Snapshot::SubnetHit{} : snap.match_subnet(f.source_ip);
+  const int32_t subnet = hit.subnet;
   const Snapshot::SiteRec* site = nullptr;
-  if (subnet >= 0 && snap.subnet(subnet).site >= 0) {
-    site = &snap.site_at(snap.subnet(subnet).site);
+  if (hit.site >= 0) {
+    site = &snap.site_at(hit.site);
     d.site = site->name;
   }
 
@@ -95,16 +119,17 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   // policy's to say: the site's policy overrides the user's, then the user's, then global.
   const PolicyRec* policy = nullptr;
   if (site && !site->policy.empty() && (policy = snap.policy(site->policy))) {
-    d.policy = site->policy;
-    trace("policy", d.policy, "caller is on subnet '" + snap.subnet(subnet).cidr + "' of site '" + d.site + "', whose policy overrides the user's");
+    d.policy = policy->identity;
+    trace("policy", str(d.policy), "caller is on subnet '" + snap.subnet(subnet).cidr + "' of site '" + str(d.site) + "', whose policy overrides the user's");
   } else if (user && !user->policy.empty() && (policy = snap.policy(user->policy))) {
-    d.policy = user->policy;
-    trace("policy", d.policy, "granted to user '" + f.caller + "'" + (d.site.empty() ? "" : "; site '" + d.site + "' has no policy"));
+    d.policy = policy->identity;
+    trace("policy", str(d.policy), "granted to user '" + f.caller + "'" + (d.site.empty() ? "" : "; site '" + str(d.site) + "' has no policy"));
   } else if (!f.assume_policy.empty() && (policy = snap.policy(f.assume_policy))) {
-    d.policy = f.assume_policy;
-    trace("policy", d.policy, "assumed for this simulated call");
+    d.policy = policy->identity;
+    trace("policy", str(d.policy), "assumed for this simulated call");
   } else {
-    policy = snap.policy("global");
+    static const std::string global = "global";
+    policy = snap.policy(global);
     d.policy = "global";
     trace("policy", "global", user ? "neither the site nor the user has a policy" : "caller '" + f.caller + "' is not a known user and the site has no policy");
   }
@@ -113,11 +138,15 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   const Dialled dialled = parse_dialled(f.dialled);
   d.normalized = dialled.number;
   if (!dialled.number.empty()) {
-    const std::string& plan = site && !site->dial_plan.empty() ? site->dial_plan : std::string("global");
-    auto [normalized, rule] = snap.normalize_number(plan, dialled.number);
-    if (!rule.empty()) {
-      d.normalized = std::move(normalized);
-      trace("normalize", d.normalized, "dial plan '" + plan + "' rule '" + rule + "'");
+    static const std::string global_plan = "global";
+    const std::string& plan = site && !site->dial_plan.empty() ? site->dial_plan : global_plan;
+    // Emergency numbers were normalised when the snapshot was made; others match the rules now.
+    const auto* known = snap.known_normalization(plan, dialled.number);
+    auto [normalized, rule] = known ? std::pair<std::string, std::string>() : snap.normalize_number(plan, dialled.number);
+    const std::string& rule_name = known ? known->second : rule;
+    if (!rule_name.empty()) {
+      d.normalized = known ? known->first : std::move(normalized);
+      trace("normalize", d.normalized, "dial plan '" + plan + "' rule '" + rule_name + "'");
     }
   }
   static const std::vector<Snapshot::EmergencyNumber> none;
@@ -127,12 +156,12 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     if (bare == (n.mask.empty() ? n.dial : n.mask)) {
       d.emergency = true;
       d.emergency_number = n.dial;
-      if (n.mask.empty()) trace("classify", "emergency", "'" + d.normalized + "' is the emergency dial string of policy '" + d.policy + "'");
-      else trace("classify", "emergency", "'" + d.normalized + "' is an emergency dial mask of policy '" + d.policy + "', translated to '" + n.dial + "'");
+      if (n.mask.empty()) trace("classify", "emergency", "'" + d.normalized + "' is the emergency dial string of policy '" + str(d.policy) + "'");
+      else trace("classify", "emergency", "'" + d.normalized + "' is an emergency dial mask of policy '" + str(d.policy) + "', translated to '" + n.dial + "'");
       break;
     }
   }
-  const std::string policy_dial = numbers.empty() ? std::string("911") : numbers.front().dial;
+  const std::string_view policy_dial = numbers.empty() ? std::string_view("911") : std::string_view(numbers.front().dial);
   if (!d.emergency && dialled.sos_urn) {
     d.emergency = true;
     d.emergency_number = policy_dial;
@@ -145,15 +174,15 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     d.emergency_number = policy_dial;
     trace("classify", "emergency", "the INVITE carries Priority: emergency");
   } else if (!d.emergency) {
-    trace("classify", "not an emergency call", "'" + d.normalized + "' is not an emergency number of policy '" + d.policy + "'");
+    trace("classify", "not an emergency call", "'" + d.normalized + "' is not an emergency number of policy '" + str(d.policy) + "'");
   }
   const bool e911 = policy && policy->e911;
   if (d.emergency && !e911)
-    trace("classify", "enhanced emergency services off", "policy '" + d.policy + "' sends no location and notifies nobody");
+    trace("classify", "enhanced emergency services off", "policy '" + str(d.policy) + "' sends no location and notifies nobody");
 
   // Locate: the caller's own PIDF-LO, else the LIS by precedence, else a default location.
+  int32_t loc = -1;
   if (d.emergency && e911) {
-    int32_t loc = -1;
     if (!f.pidf.empty()) {
       d.location_source = LocationSource::caller_pidf;
       d.method = pidf_method(f.pidf);
@@ -166,19 +195,19 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       d.location_source = LocationSource::wap;
       d.method = "802.11";
       d.approximate = true;
-      if (with_trace) trace("locate", snap.location(loc).id, "access point '" + f.bssid + "' (Wi-Fi: approximate)");
+      trace("locate", str(snap.location_id(loc)), "access point '" + f.bssid + "' (Wi-Fi: approximate)");
     } else if (!f.chassis_id.empty() && !f.port_id.empty() && (loc = snap.find_port(f.chassis_id, f.port_id)) >= 0) {
       d.location_source = LocationSource::port;
       d.method = "Wiremap";
-      if (with_trace) trace("locate", snap.location(loc).id, "switch port '" + f.chassis_id + " " + f.port_id + "'");
+      trace("locate", str(snap.location_id(loc)), "switch port '" + f.chassis_id + " " + f.port_id + "'");
     } else if (!f.chassis_id.empty() && (loc = snap.find_chassis(f.chassis_id)) >= 0) {
       d.location_source = LocationSource::chassis;
       d.method = "Wiremap";
-      if (with_trace) trace("locate", snap.location(loc).id, "switch '" + f.chassis_id + "'");
-    } else if (subnet >= 0 && (loc = snap.subnet(subnet).location) >= 0) {
+      trace("locate", str(snap.location_id(loc)), "switch '" + f.chassis_id + "'");
+    } else if (subnet >= 0 && (loc = hit.location) >= 0) {
       d.location_source = LocationSource::subnet;
       d.method = "Wiremap";
-      if (with_trace) trace("locate", snap.location(loc).id, "subnet '" + snap.subnet(subnet).cidr + "' (longest prefix)");
+      trace("locate", str(snap.location_id(loc)), "subnet '" + snap.subnet(subnet).cidr + "' (longest prefix)");
     } else {
       const bool from_policy = policy->default_location >= 0;
       loc = from_policy ? policy->default_location : site ? site->default_location : -1;
@@ -196,22 +225,27 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       }
     }
     if (loc >= 0) {
-      d.location = snap.location(loc);
-      if (d.location->validation_status != "valid" && !d.ecrc_screening) {
+      d.location = LocationRef(d.snapshot, loc);
+      using Status = Snapshot::LocationStatus;
+      const Status status = snap.location_status_code(loc);
+      if (status != Status::valid && !d.ecrc_screening) {
         d.ecrc_screening = true;
-        d.ecrc_reason = "the address is " + d.location->validation_status + " with the provider";
+        d.ecrc_reason = status == Status::invalid       ? "the address is invalid with the provider"
+                        : status == Status::unvalidated ? "the address is unvalidated with the provider"
+                                                        : "the address is not validated with the provider";
       }
     }
   }
 
   // Route: the policy's usage for emergency calls; routes by priority, their trunks in order,
   // trunks known to be down moved last but never dropped.
-  const std::string& number = d.emergency ? d.emergency_number : d.normalized;
-  if (d.emergency) d.usage = policy ? policy->usage : std::string();
+  const std::string_view number = d.emergency ? d.emergency_number : std::string_view(d.normalized);
+  int32_t first_trunk = -1;  // the trunk of the first attempt
+  if (d.emergency && policy) d.usage = policy->usage;
   if (d.test_call) {
     d.failure = "test calls are answered locally";
   } else if (d.emergency && d.usage.empty()) {
-    d.failure = "policy '" + d.policy + "' has no PSTN usage";
+    d.failure = "policy '" + str(d.policy) + "' has no PSTN usage";
     trace("route", "none", d.failure);
   } else if (number.empty()) {
     d.failure = "nothing was dialled";
@@ -220,14 +254,15 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     const std::vector<Snapshot::Path>* paths = d.emergency ? snap.emergency_paths(d.usage, number) : nullptr;
     if (!paths) {
       // Numbers not known in advance: match every route now.
+      const std::string num(number);
       const auto& routes = snap.routes();
       for (std::size_t ri = 0; ri < routes.size(); ++ri) {
         const auto& r = routes[ri];
         if (!r.valid || !r.enabled) continue;
         if (d.emergency) {
           if (std::find(r.usages.begin(), r.usages.end(), d.usage) == r.usages.end()) continue;
-          if (!std::regex_search(number, r.pattern) && !std::regex_search("+" + number, r.pattern)) continue;
-        } else if (!std::regex_search(number, r.pattern)) {
+          if (!std::regex_search(num, r.pattern) && !std::regex_search("+" + num, r.pattern)) continue;
+        } else if (!std::regex_search(num, r.pattern)) {
           continue;
         }
         for (int32_t t : r.trunks)
@@ -237,39 +272,52 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       paths = &found;
     }
     d.attempts.reserve(paths->size());
-    const std::string digits = number[0] == '+' ? number.substr(1) : number;
-    std::size_t up = 0;
-    for (const auto& p : *paths) {
-      const auto& trunk = snap.trunk_at(p.trunk);
-      Attempt a{snap.routes()[static_cast<std::size_t>(p.route)].name, trunk.name, {}, false};
-      if (d.emergency && trunk.form == "sos-urn") a.request_uri = "urn:service:sos";
-      else if (trunk.form == "plus" && !trunk.strip_plus) a.request_uri = "+" + digits;
-      else a.request_uri = trunk.strip_plus || trunk.form == "digits" ? digits : number;
-      a.trunk_down = !f.trunks_down.empty() && std::find(f.trunks_down.begin(), f.trunks_down.end(), trunk.name) != f.trunks_down.end();
-      // Healthy trunks keep their order in front; failing ones follow in theirs.
-      if (a.trunk_down) d.attempts.push_back(std::move(a));
-      else d.attempts.insert(d.attempts.begin() + static_cast<std::ptrdiff_t>(up++), std::move(a));
+    const std::string_view digits = number[0] == '+' ? number.substr(1) : number;
+    // Healthy trunks keep their order in front; failing ones follow in theirs.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& p : *paths) {
+        const auto& trunk = snap.trunk_at(p.trunk);
+        const bool down = !f.trunks_down.empty() && std::find(f.trunks_down.begin(), f.trunks_down.end(), trunk.name) != f.trunks_down.end();
+        if (down != (pass == 1)) continue;
+        if (d.attempts.empty()) first_trunk = p.trunk;
+        Attempt& a = d.attempts.emplace_back();
+        a.route = snap.routes()[static_cast<std::size_t>(p.route)].name;
+        a.trunk = trunk.name;
+        a.trunk_down = down;
+        using Form = Snapshot::UriForm;
+        if (d.emergency && trunk.uri_form == Form::sos_urn) {
+          a.request_uri = "urn:service:sos";
+        } else if (trunk.uri_form == Form::plus && !trunk.strip_plus) {
+          a.request_uri.reserve(digits.size() + 1);
+          a.request_uri += '+';
+          a.request_uri += digits;
+        } else {
+          a.request_uri = trunk.strip_plus || trunk.uri_form == Form::digits ? digits : number;
+        }
+      }
+      if (pass == 0 && d.attempts.size() == paths->size()) break;
     }
     d.routable = !d.attempts.empty();
     if (!d.routable) {
-      d.failure = d.emergency ? "no enabled route serves usage '" + d.usage + "' with a pattern matching '" + number + "' and a trunk"
-                              : "no enabled route matches '" + number + "'";
+      d.failure = d.emergency ? "no enabled route serves usage '" + str(d.usage) + "' with a pattern matching '" + str(number) + "' and a trunk"
+                              : "no enabled route matches '" + str(number) + "'";
       trace("route", "none", d.failure);
     } else if (with_trace) {
       std::string order;
-      for (const auto& a : d.attempts) order += (order.empty() ? "" : " -> ") + a.trunk + (a.trunk_down ? " (down)" : "");
-      trace("route", d.attempts.front().route + " via " + d.attempts.front().trunk,
-            (d.emergency ? "usage '" + d.usage + "', " : std::string()) + "failover order " + order);
+      for (const auto& a : d.attempts) order += (order.empty() ? "" : " -> ") + str(a.trunk) + (a.trunk_down ? " (down)" : "");
+      trace("route", str(d.attempts.front().route) + " via " + str(d.attempts.front().trunk),
+            (d.emergency ? "usage '" + str(d.usage) + "', " : std::string()) + "failover order " + order);
     }
   }
 
   // Callback and notification.
   if (d.emergency && e911) {
-    const Snapshot::TrunkRec* first = d.attempts.empty() ? nullptr : &snap.trunk_at(snap.trunk_index(d.attempts.front().trunk));
-    if (d.location && !d.location->elins.empty() && first && !first->accepts_pidf_lo) {
+    const Snapshot::TrunkRec* first = first_trunk >= 0 ? &snap.trunk_at(first_trunk) : nullptr;
+    std::string elin = loc >= 0 && first && !first->accepts_pidf_lo ? snap.location_first_elin(loc) : std::string();
+    if (!elin.empty()) {
       d.elin_mode = true;
-      d.callback = d.location->elins.front();
-      trace("callback", d.callback, "ELIN of location '" + d.location->id + "': the trunk takes no PIDF-LO, the carrier's ALI maps the ELIN");
+      d.callback = std::move(elin);
+      trace("callback", d.callback, "ELIN of location '" + str(d.location.id()) + "': the trunk takes no PIDF-LO, the carrier's ALI maps the ELIN");
     } else if (!d.callback.empty()) {
       trace("callback", d.callback, "the line URI of user '" + f.caller + "'");
     } else {
@@ -282,15 +330,17 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       if (with_trace) {
         std::string who;
         for (const auto& n : d.notify) who += (who.empty() ? "" : ", ") + n;
-        trace("notify", who, "notification URIs of policy '" + d.policy + "', sent at the same time as the call");
+        trace("notify", who, "notification URIs of policy '" + str(d.policy) + "', sent at the same time as the call");
       }
     } else {
-      trace("notify", "nobody", "policy '" + d.policy + "' has no notification URI");
+      trace("notify", "nobody", "policy '" + str(d.policy) + "' has no notification URI");
     }
     if (!d.conference_uri.empty())
-      trace("conference", d.conference_uri + " (" + (d.conference_mode.empty() ? "one-way" : d.conference_mode) + ")", "policy '" + d.policy + "'");
+      trace("conference", str(d.conference_uri) + " (" + (d.conference_mode.empty() ? std::string("one-way") : str(d.conference_mode)) + ")",
+            "policy '" + str(d.policy) + "'");
   }
   return d;
+#undef trace
 }
 
 Json Decision::to_json() const {
@@ -407,9 +457,9 @@ std::vector<SimulatedCall> simulated_calls(const Snapshot& snap) {
 }
 
 std::string decision_summary(const Decision& d) {
-  std::string s = "policy " + d.policy + "; location " + (d.location ? d.location->id : to_string(d.location_source)) + "; route ";
+  std::string s = "policy " + str(d.policy) + "; location " + (d.location ? str(d.location.id()) : to_string(d.location_source)) + "; route ";
   if (d.attempts.empty()) s += "none";
-  for (std::size_t i = 0; i < d.attempts.size(); ++i) s += (i ? " -> " : "") + d.attempts[i].route + "/" + d.attempts[i].trunk;
+  for (std::size_t i = 0; i < d.attempts.size(); ++i) s.append(i ? " -> " : "").append(d.attempts[i].route).append("/").append(d.attempts[i].trunk);
   s += "; notify ";
   if (d.notify.empty()) s += "nobody";
   for (std::size_t i = 0; i < d.notify.size(); ++i) s += (i ? ", " : "") + d.notify[i];

@@ -276,7 +276,7 @@ std::string build_invite(const Snapshot& snap, const routing::Decision& d, const
                          const std::string& tag) {
   if (d.attempts.empty()) return {};
   const routing::Attempt& a = d.attempts.front();
-  const Json* trunk = snap.object("trunk", a.trunk);
+  const Json* trunk = snap.object("trunk", std::string(a.trunk));
   const std::string host = uri_host(trunk ? trunk->value("host", "") : "");
   const std::string transport = trunk ? trunk->value("transport", "tcp") : "tcp";
   const int port = trunk ? trunk->value("port", 5060) : 5060;
@@ -294,7 +294,7 @@ std::string build_invite(const Snapshot& snap, const routing::Decision& d, const
   const std::string pai_uri = d.callback.empty()       ? caller_uri
                               : d.callback[0] == '+'   ? "tel:" + d.callback
                                                        : from_uri;
-  const std::string display = d.user_name.empty() ? "" : quoted(d.user_name) + " ";
+  const std::string display = d.user_name.empty() ? "" : quoted(std::string(d.user_name)) + " ";
 
   const std::string sdp = crlf(
       "v=0\no=e911ctl 1 1 IN IP4 127.0.0.1\ns=emergency call\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0 8 101\n"
@@ -302,7 +302,7 @@ std::string build_invite(const Snapshot& snap, const routing::Decision& d, const
   std::string pidf;
   if (pidf_ok) {
     if (!f.pidf.empty()) pidf = f.pidf;  // RFC 6881 SP-18: the caller's location is passed on unchanged
-    else if (d.location) pidf = crlf(build_pidf(*d.location, f.caller, d.method, d.conference_uri, d.conference_mode, d.policy, f.time));
+    else if (d.location) pidf = crlf(build_pidf(*d.location, f.caller, d.method, std::string(d.conference_uri), std::string(d.conference_mode), std::string(d.policy), f.time));
   }
   std::string boundary = "e911ctl-boundary-" + tag;
   while (pidf.find(boundary) != std::string::npos) boundary += "x";  // a caller's PIDF may hold anything
@@ -341,8 +341,8 @@ std::string build_notification(const routing::Decision& d, const routing::CallFa
   const std::string to = target.find(':') == std::string::npos ? "sip:" + target : target;
   std::ostringstream b;
   b << (d.test_call ? "Test emergency call to " : "Emergency call to ")
-    << one_line(d.emergency_number.empty() ? (d.normalized.empty() ? d.dialled : d.normalized) : d.emergency_number) << "\n";
-  b << "Caller: " << (d.user_name.empty() ? "" : one_line(d.user_name) + " ") << "<" << one_line(caller) << ">\n";
+    << one_line(d.emergency_number.empty() ? (d.normalized.empty() ? d.dialled : d.normalized) : std::string(d.emergency_number)) << "\n";
+  b << "Caller: " << (d.user_name.empty() ? "" : one_line(std::string(d.user_name)) + " ") << "<" << one_line(caller) << ">\n";
   b << "Callback: " << (d.callback.empty() ? "unknown" : one_line(d.callback)) << (d.elin_mode ? " (ELIN)" : "") << "\n";
   b << "Time: " << (f.time.empty() ? "unknown" : one_line(f.time)) << "\n";
   // MS-SIPRE 3.17.5.2: every civic element of the location, then the method.

@@ -2,8 +2,10 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <arpa/inet.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <filesystem>
@@ -353,12 +355,20 @@ void Snapshot::index() {
     for (const auto& [key, obj] : all.items()) idx.emplace(key, &obj);
   }
   if (loc_by_id_.size() != loc_offsets_.size()) index_locations();
+  loc_status_.resize(loc_offsets_.size());
+  for (std::size_t i = 0; i < loc_offsets_.size(); ++i) {
+    const std::string_view st = location_status(static_cast<int32_t>(i));
+    loc_status_[i] = static_cast<uint8_t>(st == "valid"         ? LocationStatus::valid
+                                          : st == "unvalidated" ? LocationStatus::unvalidated
+                                          : st == "invalid"     ? LocationStatus::invalid
+                                                                : LocationStatus::other);
+  }
   compile_objects();
 
-  v4_.clear();
   v6_.clear();
   std::vector<bool> v4len(33), v6len(129);
-  v4_.reserve(subnets_.size());
+  std::vector<V4Slot> v4;
+  v4.reserve(subnets_.size());
   for (std::size_t i = 0; i < subnets_.size(); ++i) {
     const std::string& cidr = subnets_[i].cidr;
     const auto slash = cidr.find('/');
@@ -371,7 +381,7 @@ void Snapshot::index() {
       if (len < 0 || len > 32) continue;
       const uint32_t ip = static_cast<uint32_t>(a[0]) << 24 | a[1] << 16 | a[2] << 8 | a[3];
       const uint32_t net = len == 0 ? 0 : ip & (~0u << (32 - len));
-      v4_.emplace(static_cast<uint64_t>(len) << 32 | net, static_cast<int32_t>(i));
+      v4.push_back({static_cast<uint64_t>(len) << 32 | net, static_cast<int32_t>(i), subnets_[i].location, subnets_[i].site});
       v4len[static_cast<std::size_t>(len)] = true;
     } else {
       if (len < 0 || len > 128) continue;
@@ -381,6 +391,7 @@ void Snapshot::index() {
       v6len[static_cast<std::size_t>(len)] = true;
     }
   }
+  v4_.build(v4);
   v4_lengths_.clear();
   v6_lengths_.clear();
   for (int l = 32; l >= 0; --l)
@@ -421,6 +432,51 @@ void Snapshot::index() {
 
 // ---- lookups -------------------------------------------------------------------------------
 
+namespace {
+inline uint64_t mix64(uint64_t x) {  // splitmix64's finaliser: consecutive networks spread out
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+}  // namespace
+
+void Snapshot::FlatMap::Free::operator()(V4Slot* p) const { std::free(p); }
+
+void Snapshot::FlatMap::build(const std::vector<V4Slot>& items) {
+  std::size_t cap = 16;
+  while (cap < items.size() * 2) cap <<= 1;  // at most half full
+  const std::size_t bytes = cap * sizeof(V4Slot);
+  constexpr std::size_t kHuge = 2u << 20;
+  // Huge pages where the kernel offers them on request: a random probe then rarely misses the TLB.
+  void* mem = bytes >= kHuge ? std::aligned_alloc(kHuge, (bytes + kHuge - 1) / kHuge * kHuge) : std::malloc(bytes);
+  if (!mem) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (bytes >= kHuge) madvise(mem, (bytes + kHuge - 1) / kHuge * kHuge, MADV_HUGEPAGE);
+#endif
+  slots.reset(static_cast<V4Slot*>(mem));
+  for (std::size_t i = 0; i < cap; ++i) slots[i] = {kEmpty, -1, -1, -1};
+  mask = cap - 1;
+  for (const auto& item : items) {
+    for (uint64_t h = mix64(item.key) & mask;; h = (h + 1) & mask) {
+      V4Slot& slot = slots[h];
+      if (slot.key == item.key) break;  // the first one wins, as emplace would
+      if (slot.key == kEmpty) {
+        slot = item;
+        break;
+      }
+    }
+  }
+}
+
+const Snapshot::V4Slot* Snapshot::FlatMap::find(uint64_t key) const {
+  if (!slots) return nullptr;
+  for (uint64_t h = mix64(key) & mask;; h = (h + 1) & mask) {
+    const V4Slot& slot = slots[h];
+    if (slot.key == key) return &slot;
+    if (slot.key == kEmpty) return nullptr;
+  }
+}
+
 int32_t Snapshot::find_wap(std::string_view bssid) const {
   const std::string n = normalize_mac(bssid);
   if (n.size() != 12) return -1;
@@ -454,7 +510,7 @@ int32_t Snapshot::find_subnet(std::string_view ip) const {
     const uint32_t addr = static_cast<uint32_t>(a[0]) << 24 | a[1] << 16 | a[2] << 8 | a[3];
     for (int len : v4_lengths_) {
       const uint32_t net = len == 0 ? 0 : addr & (~0u << (32 - len));
-      if (auto it = v4_.find(static_cast<uint64_t>(len) << 32 | net); it != v4_.end()) return it->second;
+      if (const V4Slot* slot = v4_.find(static_cast<uint64_t>(len) << 32 | net)) return slot->subnet;
     }
     return -1;
   }
@@ -465,9 +521,67 @@ int32_t Snapshot::find_subnet(std::string_view ip) const {
   return -1;
 }
 
+Snapshot::SubnetHit Snapshot::match_subnet(std::string_view ip) const {
+  SubnetHit hit;
+  bool v6 = false;
+  unsigned char a[16];
+  if (!parse_ip(ip, v6, a)) return hit;
+  if (!v6) {
+    const uint32_t addr = static_cast<uint32_t>(a[0]) << 24 | a[1] << 16 | a[2] << 8 | a[3];
+    for (int len : v4_lengths_) {
+      const uint32_t net = len == 0 ? 0 : addr & (~0u << (32 - len));
+      if (const V4Slot* slot = v4_.find(static_cast<uint64_t>(len) << 32 | net)) return {slot->subnet, slot->location, slot->site};
+    }
+    return hit;
+  }
+  hit.subnet = find_subnet(ip);
+  if (hit.subnet >= 0) {
+    hit.location = subnets_[static_cast<std::size_t>(hit.subnet)].location;
+    hit.site = subnets_[static_cast<std::size_t>(hit.subnet)].site;
+  }
+  return hit;
+}
+
 int32_t Snapshot::location_index(const std::string& id) const {
   const auto it = loc_by_id_.find(id);
   return it == loc_by_id_.end() ? -1 : it->second;
+}
+
+namespace {
+std::string_view record_of(const std::string& blob, const std::vector<uint32_t>& offsets, int32_t index) {
+  if (index < 0 || static_cast<std::size_t>(index) >= offsets.size()) return {};
+  const std::size_t i = static_cast<std::size_t>(index);
+  const std::size_t start = offsets[i];
+  const std::size_t end = i + 1 < offsets.size() ? offsets[i + 1] : blob.size();
+  return std::string_view(blob).substr(start, end - start);
+}
+}  // namespace
+
+std::string_view Snapshot::location_id(int32_t index) const {
+  const std::string_view rec = record_of(loc_blob_, loc_offsets_, index);
+  return rec.substr(0, rec.find('\x1f'));
+}
+
+std::string_view Snapshot::location_status(int32_t index) const {
+  // validation_status is the last field of a record.
+  const std::string_view rec = record_of(loc_blob_, loc_offsets_, index);
+  const auto sep = rec.rfind('\x1f');
+  const std::string_view status = sep == std::string_view::npos ? std::string_view() : rec.substr(sep + 1);
+  return status.empty() ? std::string_view("unvalidated") : status;
+}
+
+std::string Snapshot::location_first_elin(int32_t index) const {
+  const std::string_view rec = record_of(loc_blob_, loc_offsets_, index);
+  // elins is the fourth field from the end: elins, latitude, longitude, validation_status.
+  std::size_t end = rec.size();
+  for (int i = 0; i < 3 && end != std::string_view::npos; ++i) end = rec.rfind('\x1f', end - 1);
+  if (end == std::string_view::npos || end == 0) return {};
+  const auto start = rec.rfind('\x1f', end - 1);
+  if (start == std::string_view::npos) return {};
+  const std::string_view elins = rec.substr(start + 1, end - start - 1);
+  if (elins.empty()) return {};
+  const Json j = Json::parse(elins, nullptr, false);
+  return j.is_array() && !j.empty() && j[0].is_string() ? j[0].get<std::string>() : std::string();
 }
 
 Civic Snapshot::location(int32_t index) const {
@@ -588,7 +702,9 @@ void Snapshot::compile_objects() {
   trunk_by_name_.clear();
   for (const auto& [name, t] : objects("trunk").items()) {
     trunk_by_name_.emplace(name, static_cast<int32_t>(trunk_recs_.size()));
-    trunk_recs_.push_back({name, jstr(t, "request_uri_form"), t.value("accepts_pidf_lo", false), t.value("strip_plus", false), t.value("forward_pai", true)});
+    TrunkRec rec{name, jstr(t, "request_uri_form"), t.value("accepts_pidf_lo", false), t.value("strip_plus", false), t.value("forward_pai", true)};
+    rec.uri_form = rec.form == "plus" ? UriForm::plus : rec.form == "digits" ? UriForm::digits : rec.form == "sos-urn" ? UriForm::sos_urn : UriForm::as_dialled;
+    trunk_recs_.push_back(std::move(rec));
   }
   route_recs_.clear();
   for (const auto& [name, r] : objects("route").items()) {
@@ -681,9 +797,20 @@ int32_t Snapshot::trunk_index(const std::string& name) const {
   return it == trunk_by_name_.end() ? -1 : it->second;
 }
 
-const std::vector<Snapshot::Path>* Snapshot::emergency_paths(const std::string& usage, const std::string& number) const {
-  const auto it = emergency_paths_.find(usage + '\x1f' + number);
+const std::vector<Snapshot::Path>* Snapshot::emergency_paths(std::string_view usage, std::string_view number) const {
+  std::string key;
+  key.reserve(usage.size() + number.size() + 1);
+  key.append(usage).append(1, '\x1f').append(number);
+  const auto it = emergency_paths_.find(key);
   return it == emergency_paths_.end() ? nullptr : &it->second;
+}
+
+const std::pair<std::string, std::string>* Snapshot::known_normalization(const std::string& plan, const std::string& number) const {
+  std::string key;
+  key.reserve(plan.size() + number.size() + 1);
+  key.append(plan).append(1, '\x1f').append(number);
+  const auto it = normalized_.find(key);
+  return it == normalized_.end() ? nullptr : &it->second;
 }
 
 std::pair<std::string, std::string> Snapshot::normalize_number(const std::string& plan, const std::string& number) const {

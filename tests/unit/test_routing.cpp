@@ -121,7 +121,7 @@ TEST_CASE("which policy applies: the site's overrides the user's, then the user'
   f.source_ip = "10.1.12.7";
   auto d = decide(*fx.snap, f);
   CHECK(d.policy == "site:Redmond");
-  CHECK(d.notify == std::vector<std::string>{"sip:redmond@contoso.example"});
+  CHECK(std::vector<std::string>(d.notify.begin(), d.notify.end()) == std::vector<std::string>{"sip:redmond@contoso.example"});
   CHECK(d.conference_uri == "sip:+14255550199@contoso.example");
   f.source_ip = "10.2.0.9";  // Austin has no site policy
   CHECK(decide(*fx.snap, f).policy == "Executives");

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -120,8 +121,11 @@ routing::Decision emergency_to(const std::string& trunk, const std::string& requ
   d.method = "LIS";
   d.conference_uri = "sip:+14255550199@contoso.example";
   d.conference_mode = "two-way";
-  d.attempts.push_back({"emergency", trunk, request_uri, false});
-  d.notify = {"sip:desk@contoso.example"};
+  // A decision's names point into its snapshot; here they must outlive the decision.
+  static std::set<std::string> trunk_names;
+  d.attempts.push_back({"emergency", *trunk_names.insert(trunk).first, request_uri, false});
+  static const std::vector<std::string> desk = {"sip:desk@contoso.example"};
+  d.notify = desk;
   return d;
 }
 
@@ -329,7 +333,7 @@ TEST_CASE("INVITE without a callback presents the caller's URI; non-emergency ca
   auto d = emergency_to("provider", "+14255550100");
   d.emergency = false;
   d.callback.clear();
-  d.user_name.clear();
+  d.user_name = {};
   const Parsed m = parse(build_invite(*fx.snap, d, facts(), "c5", "t5"));
   CHECK(header(m.head, "From") == "<sip:alice@contoso.example>;tag=t5");
   CHECK(header(m.head, "P-Asserted-Identity") == "<sip:alice@contoso.example>");

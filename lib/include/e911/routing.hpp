@@ -1,5 +1,8 @@
 #pragma once
+#include <memory>
 #include <optional>
+#include <span>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -29,41 +32,65 @@ struct TraceStep {
   std::string why;      ///< the rule or data that decided it
 };
 
-/// One place the call will be sent, in failover order.
+/// One place the call will be sent, in failover order. Names point into the decision's snapshot.
 struct Attempt {
-  std::string route;
-  std::string trunk;
+  std::string_view route;
+  std::string_view trunk;
   std::string request_uri;  ///< in the form the trunk wants
   bool trunk_down = false;
 };
 
-/// Everything that happens to a call: routing::decide's answer.
+/// The location a decision sends: a location of the snapshot, decoded the first time it is read
+/// (decide() itself never decodes one), or a civic address set directly. Holds its snapshot.
+class LocationRef {
+ public:
+  LocationRef() = default;
+  LocationRef(Civic civic) : civic_(std::move(civic)) {}  // NOLINT: implicit, like std::optional
+  LocationRef(std::shared_ptr<const Snapshot> snap, int32_t index) : snap_(std::move(snap)), index_(index) {}
+  explicit operator bool() const { return civic_.has_value() || index_ >= 0; }
+  const Civic& operator*() const;
+  const Civic* operator->() const { return &**this; }
+  void reset() { *this = LocationRef(); }
+  /// The location's id without decoding it.
+  std::string_view id() const;
+  int32_t index() const { return index_; }
+
+ private:
+  std::shared_ptr<const Snapshot> snap_;
+  int32_t index_ = -1;
+  mutable std::optional<Civic> civic_;  // not thread-safe: one decision belongs to one call
+};
+
+/// Everything that happens to a call: routing::decide's answer. The string_views point into
+/// `snapshot`, which the decision keeps alive, or at static text.
 struct Decision {
+  std::shared_ptr<const Snapshot> snapshot;  ///< the snapshot decided on
   bool emergency = false;
   bool test_call = false;           ///< urn:service:test.sos
   std::string dialled;              ///< as received
   std::string normalized;           ///< after the dial plan
-  std::string emergency_number;     ///< the dial string it counts as (a mask is translated)
-  std::string site;                 ///< network site of the source address
-  std::string policy;               ///< location policy that applies
-  std::string user_name, callback;  ///< caller's display name and callback number
+  std::string_view emergency_number;  ///< the dial string it counts as (a mask is translated)
+  std::string_view site;            ///< network site of the source address
+  std::string_view policy;          ///< location policy that applies
+  std::string_view user_name;       ///< caller's display name
+  std::string callback;             ///< callback number: the user's line, or an ELIN
   std::string caller;
 
   LocationSource location_source = LocationSource::none;
-  std::optional<Civic> location;    ///< the location sent to the PSAP (absent with a caller PIDF)
+  LocationRef location;             ///< the location sent to the PSAP (empty with a caller PIDF)
   std::string method;               ///< PIDF method: LIS, Manual, Default, ...
   bool approximate = false;         ///< Wi-Fi derived
   bool ecrc_screening = false;      ///< the provider's ECRC will confirm the location by voice
-  std::string ecrc_reason;
+  std::string_view ecrc_reason;     ///< static text
 
-  std::string usage;
+  std::string_view usage;
   std::vector<Attempt> attempts;  ///< every route and trunk, in the order they are tried
   bool routable = false;
   std::string failure;            ///< why not, when not routable
   bool elin_mode = false;         ///< the callback is an ELIN of the location
 
-  std::vector<std::string> notify;  ///< security-desk URIs that get a MESSAGE
-  std::string conference_uri, conference_mode;
+  std::span<const std::string> notify;  ///< security-desk URIs that get a MESSAGE
+  std::string_view conference_uri, conference_mode;
   std::vector<TraceStep> trace;
 
   /// The decision as JSON (trace included).
@@ -97,6 +124,7 @@ std::vector<RouteChange> route_changes(const Snapshot& before, const Snapshot& a
 /// Decides what happens to a call: classify, choose the policy, locate, route, callback and
 /// notify. Pure: no I/O, the same answer for the same snapshot and facts. `with_trace` false
 /// skips building the trace (the runtime's hot path); the decision is otherwise identical.
+/// `snap` must be owned by a shared_ptr (as build and load return it): the decision holds it.
 Decision decide(const Snapshot& snap, const CallFacts& facts, bool with_trace = true);
 
 }  // namespace e911::routing

@@ -35,7 +35,7 @@ const char* to_string(LocationSource s);
 /// The published, immutable form of the store that calls are decided on: indexes for a million
 /// elements (longest-prefix match for subnets, hash maps for BSSIDs, chassis and ports) and the
 /// small objects (policies, routes, trunks, users...) as normalised JSON.
-class Snapshot {
+class Snapshot : public std::enable_shared_from_this<Snapshot> {
  public:
   /// Compiles the store as of revision `rev` (0: the latest). Throws Error(store) on read errors.
   static std::shared_ptr<const Snapshot> build(const Store& store, std::int64_t rev = 0);
@@ -66,6 +66,11 @@ class Snapshot {
   int32_t find_chassis(std::string_view chassis) const;
   /// Longest-prefix match of an IPv4 or IPv6 address: the subnet record, or -1.
   int32_t find_subnet(std::string_view ip) const;
+  /// The same match with what a call needs of it, read from one index entry.
+  struct SubnetHit {
+    int32_t subnet = -1, location = -1, site = -1;
+  };
+  SubnetHit match_subnet(std::string_view ip) const;
   struct SubnetRec {
     std::string cidr;
     int32_t location = -1;  ///< -1: none
@@ -74,6 +79,16 @@ class Snapshot {
   const SubnetRec& subnet(int32_t i) const { return subnets_[static_cast<std::size_t>(i)]; }
   /// The location with this index, decoded.
   Civic location(int32_t index) const;
+  /// Parts of a location read without decoding the rest (the call path): its id, its
+  /// address-validation status, and its first ELIN (empty when it has none).
+  std::string_view location_id(int32_t index) const;
+  std::string_view location_status(int32_t index) const;
+  enum class LocationStatus : uint8_t { unvalidated, valid, invalid, other };
+  LocationStatus location_status_code(int32_t index) const {
+    return index >= 0 && static_cast<std::size_t>(index) < loc_status_.size() ? static_cast<LocationStatus>(loc_status_[static_cast<std::size_t>(index)])
+                                                                              : LocationStatus::unvalidated;
+  }
+  std::string location_first_elin(int32_t index) const;
   /// The index of location `id`, or -1.
   int32_t location_index(const std::string& id) const;
 
@@ -96,9 +111,11 @@ class Snapshot {
     std::vector<std::string> notify;
     int32_t default_location = -1;
   };
+  enum class UriForm : uint8_t { as_dialled, plus, digits, sos_urn };
   struct TrunkRec {
     std::string name, form;  ///< form: plus, digits or sos-urn
     bool accepts_pidf_lo = false, strip_plus = false, forward_pai = true;
+    UriForm uri_form = UriForm::as_dialled;  ///< `form`, compiled
   };
   struct UserRec {
     std::string display_name, callback, policy;  ///< callback without "tel:"
@@ -133,12 +150,15 @@ class Snapshot {
   const std::vector<RouteRec>& routes() const { return route_recs_; }
   /// The routes and trunks (before failover reordering) an emergency call to `number` under
   /// `usage` tries; computed at load for every usage and emergency number of every policy.
-  const std::vector<Path>* emergency_paths(const std::string& usage, const std::string& number) const;
+  const std::vector<Path>* emergency_paths(std::string_view usage, std::string_view number) const;
   /// The compiled rules of dial plan `name`, or nullptr when there is no such plan.
   const std::vector<CompiledRule>* dial_rules(const std::string& name) const;
   /// `number` normalised by dial plan `plan`: the result and the rule that matched (empty when
   /// none did). Emergency numbers and masks are looked up, others matched.
   std::pair<std::string, std::string> normalize_number(const std::string& plan, const std::string& number) const;
+  /// The precomputed normalisation of an emergency number or mask under `plan`, or nullptr when
+  /// `number` is not one (then normalize_number matches the rules).
+  const std::pair<std::string, std::string>* known_normalization(const std::string& plan, const std::string& number) const;
 
   /// Every subnet, access point, switch and port: (noun, key, location index), for audits.
   struct ElementRef {
@@ -190,7 +210,25 @@ class Snapshot {
   struct V6Hash {
     std::size_t operator()(const V6Key& k) const { return std::hash<uint64_t>()(k.hi * 1000003u ^ k.lo ^ static_cast<uint64_t>(k.len) << 56); }
   };
-  std::unordered_map<uint64_t, int32_t> v4_;  // (len << 32 | network) -> subnet index
+  // (len << 32 | network) -> the subnet with its location and site: open addressing with linear
+  // probing in one huge-page-backed array, so a lookup costs one cache line, not a bucket, a node
+  // and a subnet record.
+  struct V4Slot {
+    uint64_t key;
+    int32_t subnet, location, site;
+  };
+  struct FlatMap {
+    static constexpr uint64_t kEmpty = ~0ull;
+    struct Free {
+      void operator()(V4Slot* p) const;
+    };
+    std::unique_ptr<V4Slot[], Free> slots;
+    uint64_t mask = 0;
+    void build(const std::vector<V4Slot>& items);
+    const V4Slot* find(uint64_t key) const;
+  };
+  FlatMap v4_;
+  std::vector<uint8_t> loc_status_;  // LocationStatus per location, for the call path
   std::vector<int> v4_lengths_;               // prefix lengths present, longest first
   std::unordered_map<V6Key, int32_t, V6Hash> v6_;
   std::vector<int> v6_lengths_;
