@@ -1,6 +1,7 @@
 #include "e911/snapshot.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 #include <arpa/inet.h>
 #include <sys/mman.h>
 
@@ -289,23 +290,43 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
       }
       loc_where = " WHERE " + alive + " AND key IN " + sql_list(ids);
     }
-    SQLite::Statement loc(db, "SELECT key" + cols + " FROM location" + loc_where);
-    while (loc.executeStep()) {
+    // The C API directly: a SQLite::Column per field would cost two atomic operations each.
+    const std::string loc_sql = "SELECT key" + cols + " FROM location" + loc_where;
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db.getHandle(), loc_sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
+      throw Error(ErrorKind::store, std::string("cannot read the store: ") + sqlite3_errmsg(db.getHandle()));
+    const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+    auto text = [raw](int col) {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(raw, col));  // NULL reads as nullptr
+      return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(raw, col))) : std::string_view();
+    };
+    // max(rowid) bounds the rows (it is read from the b-tree's edge): reserving for it keeps a
+    // million-location blob from being copied and faulted in again at every doubling.
+    auto max_rowid = [&](const char* table) -> std::size_t {
+      SQLite::Statement q(db, std::string("SELECT ifnull(max(rowid), 0) FROM ") + table);
+      return q.executeStep() ? static_cast<std::size_t>(q.getColumn(0).getInt64()) : 0;
+    };
+    if (!filter) {
+      const std::size_t rows = max_rowid("location");
+      s->loc_offsets_.reserve(rows);
+      s->loc_blob_.reserve(rows * 80);
+      s->subnets_.reserve(max_rowid("subnet"));
+    }
+    int rc;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
       s->loc_offsets_.push_back(static_cast<uint32_t>(s->loc_blob_.size()));
-      s->loc_blob_ += loc.getColumn(0).getText();
+      s->loc_blob_ += text(0);
       for (std::size_t i = 0; i < kLocationFieldCount; ++i) {
         s->loc_blob_ += '\x1f';
-        const SQLite::Column c = loc.getColumn(static_cast<int>(i) + 1);
-        if (!c.isNull()) s->loc_blob_ += c.getText();
+        s->loc_blob_ += text(static_cast<int>(i) + 1);
       }
     }
+    if (rc != SQLITE_DONE) throw Error(ErrorKind::store, std::string("cannot read the store: ") + sqlite3_errmsg(db.getHandle()));
     if (s->loc_blob_.size() > UINT32_MAX) throw Error(ErrorKind::failure, "too many locations for one snapshot");
     s->index_locations();
-    const auto& loc_index = s->loc_by_id_;
     auto loc_of = [&](const SQLite::Column& c) -> int32_t {
       if (c.isNull()) return -1;
-      const auto it = loc_index.find(std::string_view(c.getText(), static_cast<std::size_t>(c.getBytes())));
-      return it == loc_index.end() ? -1 : it->second;
+      return s->find_location(std::string_view(c.getText(), static_cast<std::size_t>(c.getBytes())));
     };
     for (const auto& [name, site] : s->objects_["site"].items()) s->site_names_.push_back(name);
     std::unordered_map<std::string, int32_t> site_index;
@@ -335,14 +356,44 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
   return s;
 }
 
+namespace {
+inline uint64_t hash_id(std::string_view s) {  // FNV-1a, then mixed so both halves are usable
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+  return h ^ (h >> 31);
+}
+}  // namespace
+
 void Snapshot::index_locations() {
-  loc_by_id_.clear();
-  loc_by_id_.reserve(loc_offsets_.size());
-  const std::string_view blob(loc_blob_);
+  std::size_t cap = 16;
+  while (cap < loc_offsets_.size() * 2) cap <<= 1;
+  loc_slots_.assign(cap, 0);
+  loc_mask_ = cap - 1;
   for (std::size_t i = 0; i < loc_offsets_.size(); ++i) {
-    const std::size_t start = loc_offsets_[i];
-    const std::size_t end = blob.find('\x1f', start);
-    loc_by_id_.emplace(blob.substr(start, (end == std::string_view::npos ? blob.size() : end) - start), static_cast<int32_t>(i));
+    const std::string_view id = location_id(static_cast<int32_t>(i));
+    const uint64_t hash = hash_id(id);
+    const uint64_t tag = hash & 0xffffffff00000000ull;
+    for (uint64_t h = hash & loc_mask_;; h = (h + 1) & loc_mask_) {
+      uint64_t& slot = loc_slots_[h];
+      if (slot == 0) {
+        slot = tag | (static_cast<uint64_t>(i) + 1);
+        break;
+      }
+      if ((slot & 0xffffffff00000000ull) == tag && location_id(static_cast<int32_t>((slot & 0xffffffffu) - 1)) == id) break;  // the first wins
+    }
+  }
+}
+
+int32_t Snapshot::find_location(std::string_view id) const {
+  if (loc_slots_.empty()) return -1;
+  const uint64_t hash = hash_id(id);
+  const uint64_t tag = hash & 0xffffffff00000000ull;
+  for (uint64_t h = hash & loc_mask_;; h = (h + 1) & loc_mask_) {
+    const uint64_t slot = loc_slots_[h];
+    if (slot == 0) return -1;
+    const auto index = static_cast<int32_t>((slot & 0xffffffffu) - 1);
+    if ((slot & 0xffffffff00000000ull) == tag && location_id(index) == id) return index;
   }
 }
 
@@ -354,7 +405,7 @@ void Snapshot::index() {
     idx.reserve(all.size());
     for (const auto& [key, obj] : all.items()) idx.emplace(key, &obj);
   }
-  if (loc_by_id_.size() != loc_offsets_.size()) index_locations();
+  if (loc_slots_.size() < loc_offsets_.size() * 2 || loc_slots_.empty()) index_locations();
   loc_status_.resize(loc_offsets_.size());
   for (std::size_t i = 0; i < loc_offsets_.size(); ++i) {
     const std::string_view st = location_status(static_cast<int32_t>(i));
@@ -543,8 +594,7 @@ Snapshot::SubnetHit Snapshot::match_subnet(std::string_view ip) const {
 }
 
 int32_t Snapshot::location_index(const std::string& id) const {
-  const auto it = loc_by_id_.find(id);
-  return it == loc_by_id_.end() ? -1 : it->second;
+  return find_location(id);
 }
 
 namespace {

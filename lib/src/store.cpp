@@ -110,7 +110,7 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   std::unique_ptr<Store> s(new Store);
   s->path_ = path;
   store_call("cannot open '" + path + "'", [&] {
-    s->db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    s->db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);  // one thread per connection
     s->db_->setBusyTimeout(5000);
     s->db_->exec("PRAGMA journal_mode=WAL");
     s->db_->exec("PRAGMA synchronous=NORMAL");

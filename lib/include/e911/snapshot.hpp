@@ -184,7 +184,11 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   std::string loc_blob_;
   std::vector<uint32_t> loc_offsets_;  // start of each record; the next start (or blob end) ends it
   void index_locations();
-  std::unordered_map<std::string_view, int32_t> loc_by_id_;
+  // id -> location index: open addressing over the blob, a slot being the id's hash in the high
+  // half and index + 1 in the low (0: empty); half the memory of a node map, one probe per lookup.
+  std::vector<uint64_t> loc_slots_;
+  uint64_t loc_mask_ = 0;
+  int32_t find_location(std::string_view id) const;
 
   std::vector<SubnetRec> subnets_;
   std::vector<std::string> site_names_;
