@@ -3,12 +3,17 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <bitset>
+#include <cctype>
+#include <climits>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <mutex>
 #include <regex>
 #include <set>
+#include <string_view>
 
 namespace e911 {
 
@@ -97,6 +102,126 @@ bool check_format(const std::string& format, const std::string& s, std::string& 
   return true;  // unknown formats only annotate, as JSON Schema says
 }
 
+// The anchored patterns the schemas use most ("^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", "^[A-Z]{2}$"):
+// a sequence of character sets, each with a repeat count, matched by a small backtracking loop.
+// std::regex costs a microsecond a match, which a million location ids turn into seconds.
+// Anything else (groups, alternation, anchors inside) is left to std::regex, and a pattern this
+// parser takes means exactly what ECMAScript says it means over bytes.
+class SimplePattern {
+ public:
+  static std::optional<SimplePattern> compile(const std::string& p) {
+    if (p.size() < 2 || p.front() != '^' || p.back() != '$' || (p.size() >= 3 && p[p.size() - 2] == '\\')) return std::nullopt;
+    SimplePattern sp;
+    std::size_t i = 1;
+    const std::size_t end = p.size() - 1;
+    while (i < end) {
+      Atom a;
+      const char c = p[i];
+      if (c == '[') {
+        ++i;
+        bool negate = false;
+        if (i < end && p[i] == '^') {
+          negate = true;
+          ++i;
+        }
+        bool first = true;
+        while (i < end && (p[i] != ']' || first)) {
+          first = false;
+          int lo;
+          if (!read_char(p, i, end, lo, a.set)) return std::nullopt;
+          if (lo < 0) continue;  // a class escape such as \d was added whole
+          if (i + 1 < end && p[i] == '-' && p[i + 1] != ']') {
+            ++i;
+            int hi;
+            std::bitset<256> ignored;
+            if (!read_char(p, i, end, hi, ignored) || hi < lo) return std::nullopt;
+            for (int x = lo; x <= hi; ++x) a.set.set(static_cast<std::size_t>(x));
+          } else {
+            a.set.set(static_cast<std::size_t>(lo));
+          }
+        }
+        if (i >= end) return std::nullopt;
+        ++i;  // ']'
+        if (negate) a.set.flip();
+      } else if (c == '.') {
+        a.set.set();
+        a.set.reset('\n');
+        a.set.reset('\r');
+        ++i;
+      } else if (std::string_view("()|^$*+?{}]").find(c) != std::string_view::npos) {
+        return std::nullopt;
+      } else {
+        int ch;
+        if (!read_char(p, i, end, ch, a.set)) return std::nullopt;
+        if (ch >= 0) a.set.set(static_cast<std::size_t>(ch));
+      }
+      // Quantifier.
+      if (i < end) {
+        if (p[i] == '?') a.min = 0, a.max = 1, ++i;
+        else if (p[i] == '*') a.min = 0, a.max = SIZE_MAX, ++i;
+        else if (p[i] == '+') a.min = 1, a.max = SIZE_MAX, ++i;
+        else if (p[i] == '{') {
+          const auto close = p.find('}', i);
+          if (close == std::string::npos || close >= end) return std::nullopt;
+          const std::string body = p.substr(i + 1, close - i - 1);
+          const auto comma = body.find(',');
+          try {
+            if (body.empty() || body.find_first_not_of("0123456789,") != std::string::npos) return std::nullopt;
+            a.min = std::stoul(body.substr(0, comma));
+            a.max = comma == std::string::npos ? a.min : comma + 1 == body.size() ? SIZE_MAX : std::stoul(body.substr(comma + 1));
+          } catch (...) {
+            return std::nullopt;
+          }
+          if (a.max < a.min) return std::nullopt;
+          i = close + 1;
+        }
+        if (i < end && (p[i] == '?' || p[i] == '+')) return std::nullopt;  // lazy or possessive
+      }
+      sp.atoms_.push_back(a);
+    }
+    return sp;
+  }
+
+  bool matches(std::string_view s) const { return match(0, s, 0); }
+
+ private:
+  struct Atom {
+    std::bitset<256> set;
+    std::size_t min = 1, max = 1;
+  };
+  std::vector<Atom> atoms_;
+
+  // One character at p[i] (an escape included) into `ch`, or -1 with a class escape added to `set`.
+  static bool read_char(const std::string& p, std::size_t& i, std::size_t end, int& ch, std::bitset<256>& set) {
+    if (p[i] != '\\') {
+      ch = static_cast<unsigned char>(p[i++]);
+      return true;
+    }
+    if (i + 1 >= end) return false;
+    const char e = p[i + 1];
+    i += 2;
+    if (e == 'd') {
+      for (char d = '0'; d <= '9'; ++d) set.set(static_cast<unsigned char>(d));
+      ch = -1;
+      return true;
+    }
+    if (std::isalnum(static_cast<unsigned char>(e))) return false;  // \w, \s, \b, \n...: leave to std::regex
+    ch = static_cast<unsigned char>(e);
+    return true;
+  }
+
+  bool match(std::size_t ai, std::string_view s, std::size_t pos) const {
+    if (ai == atoms_.size()) return pos == s.size();
+    const Atom& a = atoms_[ai];
+    std::size_t n = 0;
+    while (n < a.max && pos + n < s.size() && a.set.test(static_cast<unsigned char>(s[pos + n]))) ++n;
+    if (n < a.min) return false;
+    for (std::size_t k = n + 1; k-- > a.min;)
+      if (match(ai + 1, s, pos + k)) return true;
+    return false;
+  }
+};
+
 // A schema compiled once into plain members, so checking a million CSV rows does not look keywords
 // up by name in every row.
 }  // namespace
@@ -107,6 +232,7 @@ struct SchemaNode {
   const Json* enum_values = nullptr;
   std::optional<std::size_t> min_length, max_length, min_items, max_items;
   const std::regex* pattern = nullptr;
+  std::optional<SimplePattern> simple;  // the same pattern, when it is simple enough
   std::string pattern_text, format;
   std::optional<double> minimum, maximum;
   bool unique = false, closed = false;
@@ -130,6 +256,7 @@ struct SchemaNode {
     if (auto it = schema.find("pattern"); it != schema.end()) {
       pattern_text = it->get<std::string>();
       pattern = &cached_regex(pattern_text);
+      simple = SimplePattern::compile(pattern_text);
     }
     if (auto it = schema.find("format"); it != schema.end()) format = it->get<std::string>();
     if (auto it = schema.find("minimum"); it != schema.end()) {
@@ -168,7 +295,7 @@ void check_string(const SchemaNode& n, const std::string& s, const std::string& 
     out.push_back({ptr, len == 0 ? "must not be empty" : "'" + shown(v()) + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
   if (n.max_length && len > *n.max_length)
     out.push_back({ptr, "'" + shown(v()) + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
-  if (n.pattern && !std::regex_search(s, *n.pattern))
+  if (n.pattern && !(n.simple ? n.simple->matches(s) : std::regex_search(s, *n.pattern)))
     out.push_back({ptr, "'" + shown(v()) + "' does not match the pattern " + n.pattern_text});
   if (!n.format.empty()) {
     std::string why;

@@ -1,7 +1,6 @@
 #include "e911/snapshot.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
-#include <sqlite3.h>
 #include <arpa/inet.h>
 #include <sys/mman.h>
 
@@ -14,6 +13,7 @@
 #include <sstream>
 
 #include "e911/error.hpp"
+#include "e911/rows.hpp"
 #include "e911/text.hpp"
 
 namespace e911 {
@@ -290,16 +290,7 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
       }
       loc_where = " WHERE " + alive + " AND key IN " + sql_list(ids);
     }
-    // The C API directly: a SQLite::Column per field would cost two atomic operations each.
-    const std::string loc_sql = "SELECT key" + cols + " FROM location" + loc_where;
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db.getHandle(), loc_sql.c_str(), -1, &raw, nullptr) != SQLITE_OK)
-      throw Error(ErrorKind::store, std::string("cannot read the store: ") + sqlite3_errmsg(db.getHandle()));
-    const std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
-    auto text = [raw](int col) {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(raw, col));  // NULL reads as nullptr
-      return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(raw, col))) : std::string_view();
-    };
+    Rows loc(db, "SELECT key" + cols + " FROM location" + loc_where);
     // max(rowid) bounds the rows (it is read from the b-tree's edge): reserving for it keeps a
     // million-location blob from being copied and faulted in again at every doubling.
     auto max_rowid = [&](const char* table) -> std::size_t {
@@ -312,16 +303,14 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
       s->loc_blob_.reserve(rows * 80);
       s->subnets_.reserve(max_rowid("subnet"));
     }
-    int rc;
-    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    while (loc.next()) {
       s->loc_offsets_.push_back(static_cast<uint32_t>(s->loc_blob_.size()));
-      s->loc_blob_ += text(0);
+      s->loc_blob_ += loc.text(0);
       for (std::size_t i = 0; i < kLocationFieldCount; ++i) {
         s->loc_blob_ += '\x1f';
-        s->loc_blob_ += text(static_cast<int>(i) + 1);
+        s->loc_blob_ += loc.text(static_cast<int>(i) + 1);
       }
     }
-    if (rc != SQLITE_DONE) throw Error(ErrorKind::store, std::string("cannot read the store: ") + sqlite3_errmsg(db.getHandle()));
     if (s->loc_blob_.size() > UINT32_MAX) throw Error(ErrorKind::failure, "too many locations for one snapshot");
     s->index_locations();
     auto loc_of = [&](const SQLite::Column& c) -> int32_t {

@@ -11,6 +11,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "e911/key_index.hpp"
+#include "e911/rows.hpp"
 #include "e911/schema_check.hpp"
 #include "e911/snapshot.hpp"
 #include "e911/text.hpp"
@@ -133,7 +135,11 @@ struct Ctx {
   // Every location id with what names it: bit 1 a fixed element (subnet, switch, port, default
   // location), bit 2 an access point. Built once from plain scans: on a million-row store, one
   // index lookup per row is a million random reads.
-  std::unordered_map<std::string, uint8_t> locations;
+  KeyIndex locations;
+  std::vector<uint8_t> location_flags;  // by id in `locations`
+  void mark(std::string_view id, uint8_t bit) {
+    if (const int32_t i = locations.find(id); i >= 0) location_flags[static_cast<std::size_t>(i)] |= bit;
+  }
   // Enough of each severity to act on; more would drown the first. Warnings never crowd out errors.
   std::size_t errors = 0, warnings = 0;
   static constexpr std::size_t kCap = 10000;
@@ -208,26 +214,28 @@ void check_fields(Ctx& c) {
       const Field* field;
       CompiledSchema schema;
       std::unordered_map<std::string, std::string> seen;  // value -> problem ("" when valid)
-      bool memo;  // only checks dearer than a length are worth remembering
+      bool memo;  // only checks dearer than a length are worth remembering, and only while values repeat
+      std::size_t lookups = 0, hits = 0;
     };
     std::vector<FieldCheck> checks;
     std::string cols;
     for (const auto& f : k.fields) {
       const bool dear = f.schema->contains("pattern") || f.schema->contains("format") || f.schema->contains("enum");
-      checks.push_back({&f, CompiledSchema(*f.schema), {}, dear});
+      const bool unique_key = k.key_fields.size() == 1 && k.key_fields.front() == f.name;  // never repeats
+      checks.push_back({&f, CompiledSchema(*f.schema), {}, dear && !unique_key});
       cols += ", " + f.name;
     }
-    SQLite::Statement st(const_cast<Store&>(c.store).db(), "SELECT key" + cols + " FROM " + k.table + " NOT INDEXED WHERE rev_removed IS NULL");
+    Rows st(const_cast<Store&>(c.store).db(), "SELECT key" + cols + " FROM " + k.table + " NOT INDEXED WHERE rev_removed IS NULL");
     std::string text;
-    while (st.executeStep()) {
+    while (st.next()) {
       for (std::size_t i = 0; i < checks.size(); ++i) {
-        const SQLite::Column col = st.getColumn(static_cast<int>(i) + 1);
-        if (col.isNull()) continue;
+        const int col = static_cast<int>(i) + 1;
+        if (st.null(col)) continue;
         FieldCheck& fc = checks[i];
         const Field& f = *fc.field;
         std::vector<SchemaViolation> v;
         if (f.type == FieldType::string) {
-          text.assign(col.getText(), static_cast<std::size_t>(col.getBytes()));
+          text.assign(st.text(col));
           auto verdict = [&] {
             std::string why = fc.schema.check_text(text);
             if (f.name == "country" && k.noun == "location" && why.empty() && !iso_countries().count(text))
@@ -239,21 +247,30 @@ void check_fields(Ctx& c) {
             if (!why.empty()) v.push_back({"", std::move(why)});
           } else {
             auto it = fc.seen.find(text);
+            ++fc.lookups;
             if (it == fc.seen.end()) {
               if (fc.seen.size() > 65536) fc.seen.clear();
               it = fc.seen.emplace(text, verdict()).first;
+            } else {
+              ++fc.hits;
             }
             if (!it->second.empty()) v.push_back({"", it->second});
+            // Mostly distinct values (room names, street numbers): remembering them costs more
+            // than checking them again.
+            if (fc.lookups == 4096 && fc.hits < fc.lookups / 2) {
+              fc.memo = false;
+              fc.seen.clear();
+            }
           }
         } else if (f.type == FieldType::integer) {
-          v = fc.schema.check(Json(col.getInt64()));
+          v = fc.schema.check(Json(st.int64(col)));
         } else if (f.type == FieldType::number) {
-          v = fc.schema.check(Json(col.getDouble()));
+          v = fc.schema.check(Json(st.real(col)));
         } else if (f.type == FieldType::string_list || f.type == FieldType::object_list) {
-          v = fc.schema.check(Json::parse(col.getString(), nullptr, false));
+          v = fc.schema.check(Json::parse(st.text(col), nullptr, false));
         }
         if (v.empty()) continue;
-        const std::string key = st.getColumn(0).getString();
+        const std::string key(st.text(0));
         for (const auto& one : v) {
           const bool country = f.name == "country" && one.message.find("ISO 3166") != std::string::npos;
           c.add(country ? "E105" : field_rule(k, f.name), subj(k, key), "/" + f.name + one.pointer,
@@ -264,12 +281,20 @@ void check_fields(Ctx& c) {
   }
 }
 
+// An upper bound of a table's rows, read from the edge of its b-tree: for reserving.
+std::size_t max_rowid(SQLite::Database& db, const std::string& table) {
+  Rows q(db, "SELECT ifnull(max(rowid), 0) FROM " + table);
+  return q.next() ? static_cast<std::size_t>(q.int64(0)) : 0;
+}
+
 // References that name nothing, by rule family.
 void check_references(Ctx& c) {
   auto& db = const_cast<Store&>(c.store).db();
   {
-    SQLite::Statement st(db, "SELECT key FROM location NOT INDEXED WHERE rev_removed IS NULL");
-    while (st.executeStep()) c.locations.emplace(st.getColumn(0).getString(), 0);
+    c.locations.reserve(max_rowid(db, "location"));
+    Rows st(db, "SELECT key FROM location NOT INDEXED WHERE rev_removed IS NULL");
+    while (st.next()) c.locations.insert(st.text(0));
+    c.location_flags.assign(c.locations.size(), 0);
   }
   for (const auto& k : kinds()) {
     for (const auto& f : k.fields) {
@@ -278,17 +303,15 @@ void check_references(Ctx& c) {
       const bool list = f.type == FieldType::string_list;
       if (!list && f.ref_kind == "Location") {
         const uint8_t bit = k.noun == "wap" ? 2 : 1;
-        SQLite::Statement st(db, "SELECT key, " + f.name + " FROM " + k.table + " NOT INDEXED WHERE rev_removed IS NULL AND " + f.name + " IS NOT NULL");
-        std::string id;
-        while (st.executeStep()) {
-          id.assign(st.getColumn(1).getText(), static_cast<std::size_t>(st.getColumn(1).getBytes()));
-          const auto it = c.locations.find(id);
-          if (it != c.locations.end()) {
-            it->second |= bit;
+        Rows st(db, "SELECT key, " + f.name + " FROM " + k.table + " NOT INDEXED WHERE rev_removed IS NULL AND " + f.name + " IS NOT NULL");
+        while (st.next()) {
+          const std::string_view id = st.text(1);
+          if (const int32_t i = c.locations.find(id); i >= 0) {
+            c.location_flags[static_cast<std::size_t>(i)] |= bit;
             continue;
           }
-          c.add(k.noun == "policy" || k.noun == "site" ? "E203" : "E204", subj(k, st.getColumn(0).getString()), "/" + f.name,
-                "'" + f.name + "' names location '" + id + "', which does not exist");
+          c.add(k.noun == "policy" || k.noun == "site" ? "E203" : "E204", subj(k, std::string(st.text(0))), "/" + f.name,
+                "'" + f.name + "' names location '" + std::string(id) + "', which does not exist");
         }
         continue;
       }
@@ -343,12 +366,15 @@ void check_conflicts(Ctx& c) {
     std::string key, site;
   };
   std::vector<Net> nets;
-  std::unordered_map<std::string, std::string> canon;
-  SQLite::Statement st(db, "SELECT key, site FROM subnet NOT INDEXED WHERE rev_removed IS NULL");
-  while (st.executeStep()) {
+  KeyIndex canon;                // canonical network bytes -> id
+  std::string first_keys;             // by canon id: the subnet that had it first, end to end
+  std::vector<uint32_t> first_offsets;
+  canon.reserve(max_rowid(db, "subnet"));
+  Rows st(db, "SELECT key, site FROM subnet NOT INDEXED WHERE rev_removed IS NULL");
+  while (st.next()) {
     Net n;
-    n.key = st.getColumn(0).getString();
-    n.site = st.getColumn(1).isNull() ? "" : st.getColumn(1).getString();
+    n.key = st.text(0);
+    n.site = st.text(1);
     bool host = false;
     if (!parse_network(n.key, n.addr, n.bits, n.v6, host)) continue;  // the field check reported it
     if (host) {
@@ -358,8 +384,16 @@ void check_conflicts(Ctx& c) {
     // The canonical network as bytes: cheaper than text for a million subnets.
     std::string canonical(reinterpret_cast<const char*>(n.addr.data()), n.v6 ? 16 : 4);
     canonical += static_cast<char>(n.bits);
-    const auto [it, fresh] = canon.emplace(std::move(canonical), n.key);
-    if (!fresh) c.add("E401", subj(subnet, n.key), "/subnet", "the same network as subnet '" + it->second + "'", "keep one of them");
+    const auto [id, fresh] = canon.insert(canonical);
+    if (fresh) {
+      first_offsets.push_back(static_cast<uint32_t>(first_keys.size()));
+      first_keys += n.key;
+    } else {
+      const std::size_t i = static_cast<std::size_t>(id);
+      const std::size_t end = i + 1 < first_offsets.size() ? first_offsets[i + 1] : first_keys.size();
+      c.add("E401", subj(subnet, n.key), "/subnet", "the same network as subnet '" + first_keys.substr(first_offsets[i], end - first_offsets[i]) + "'",
+            "keep one of them");
+    }
     if (!n.site.empty()) nets.push_back(std::move(n));
   }
   // Nesting across sites: sort by address, then walk each network's enclosing candidates.
@@ -401,37 +435,40 @@ void check_dispatchable(Ctx& c) {
                         "SELECT default_location FROM network_site WHERE rev_removed IS NULL AND default_location IS NOT NULL"}) {
     SQLite::Statement d(db, q);
     while (d.executeStep()) {
-      const auto it = c.locations.find(d.getColumn(0).getString());
-      if (it != c.locations.end()) it->second |= 1;
+      c.mark(d.getColumn(0).getString(), 1);
     }
   }
-  SQLite::Statement st(db, "SELECT l.key, l.location, l.floor, l.room, l.unit, l.validation_status, l.house_number, l.street_name, l.city, "
-                           "l.state, l.country FROM location l NOT INDEXED WHERE l.rev_removed IS NULL");
-  while (st.executeStep()) {
-    const std::string key = st.getColumn(0).getString();
-    const auto flags = c.locations.find(key);
-    const uint8_t bits = flags == c.locations.end() ? 0 : flags->second;
+  Rows st(db, "SELECT l.key, l.location, l.floor, l.room, l.unit, l.validation_status, l.house_number, l.street_name, l.city, "
+              "l.state, l.country FROM location l NOT INDEXED WHERE l.rev_removed IS NULL");
+  std::size_t row = 0;
+  while (st.next()) {
+    const std::string_view key = st.text(0);
+    // The same scan order as check_references: the row is the id, unless the store moved.
+    int32_t id = static_cast<int32_t>(row++);
+    if (static_cast<std::size_t>(id) >= c.locations.size() || c.locations.at(id) != key) id = c.locations.find(key);
+    const uint8_t bits = id < 0 ? 0 : c.location_flags[static_cast<std::size_t>(id)];
     const bool is_fixed = bits & 1, is_wifi = bits & 2;
     if (!is_fixed && !is_wifi) {
-      c.add("W205", subj(location, key), "", "location is not used by any element, site or policy",
-            "map a subnet, switch, port or access point to it, or remove it");
+      if (!c.full('W'))
+        c.add("W205", subj(location, std::string(key)), "", "location is not used by any element, site or policy",
+              "map a subnet, switch, port or access point to it, or remove it");
       continue;
     }
-    const std::string s = subj(location, key);
     std::string missing;
     const char* names[] = {"location", "house_number", "street_name", "city", "state", "country"};
     const int cols[] = {1, 6, 7, 8, 9, 10};
     for (int i = 0; i < 6; ++i)
-      if (st.getColumn(cols[i]).isNull() || st.getColumn(cols[i]).getString().empty()) missing += (missing.empty() ? "" : ", ") + std::string(names[i]);
-    if (!missing.empty()) c.add("E604", s, "", "address lacks " + missing, "Lync needs location, house_number, street_name, city, state and country");
-    const bool sub_location = !st.getColumn(1).isNull() || !st.getColumn(2).isNull() || !st.getColumn(3).isNull() || !st.getColumn(4).isNull();
+      if (st.text(cols[i]).empty()) missing += (missing.empty() ? "" : ", ") + std::string(names[i]);
+    if (!missing.empty())
+      c.add("E604", subj(location, std::string(key)), "", "address lacks " + missing, "Lync needs location, house_number, street_name, city, state and country");
+    const bool sub_location = !st.null(1) || !st.null(2) || !st.null(3) || !st.null(4);
     if (is_fixed && !sub_location)
-      c.add("E601", s, "", "location of a fixed device has no floor, room or unit", "fill location, floor, room or unit");
-    const std::string status = st.getColumn(5).isNull() ? "unvalidated" : st.getColumn(5).getString();
+      c.add("E601", subj(location, std::string(key)), "", "location of a fixed device has no floor, room or unit", "fill location, floor, room or unit");
+    const std::string_view status = st.null(5) ? std::string_view("unvalidated") : st.text(5);
     if (status != "valid" && !c.full('W'))
-      c.add("W603", s, "/validation_status", "address is " + status + " with the provider",
-            "run 'e911ctl location validate-addresses " + key + "'");
-    if (is_wifi && !is_fixed && !c.full('W')) c.add("W602", s, "", "location is known only from Wi-Fi access points and is approximate");
+      c.add("W603", subj(location, std::string(key)), "/validation_status", "address is " + std::string(status) + " with the provider",
+            "run 'e911ctl location validate-addresses " + std::string(key) + "'");
+    if (is_wifi && !is_fixed && !c.full('W')) c.add("W602", subj(location, std::string(key)), "", "location is known only from Wi-Fi access points and is approximate");
   }
 }
 

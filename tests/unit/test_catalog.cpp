@@ -1,6 +1,7 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <catch2/catch.hpp>
+#include <regex>
 #include <set>
 
 #include "e911/catalog.hpp"
@@ -81,4 +82,27 @@ TEST_CASE("formats of network identifiers") {
   CHECK(is_sip_uri("sip:+14255550100@contoso.example;user=phone"));
   CHECK_FALSE(is_sip_uri("tel:+14255550100"));
   CHECK_FALSE(is_sip_uri("sip:"));
+}
+
+TEST_CASE("patterns checked without std::regex mean what std::regex says", "[schema]") {
+  // Every pattern of the object schemas, plus shapes the fast matcher must take or refuse.
+  std::vector<std::string> patterns = {"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", "^[A-Z]{2}$", "^\\+?[0-9]{10,15}$", "^[0-9]{1,10}$",
+                                       "^[0-9]{1,10}(;[0-9]{1,10})*$", "^[A-Za-z0-9.:\\[\\]-]+$", "^tel:\\+?[0-9]{3,15}(;ext=[0-9]{1,10})?$",
+                                       "^a*a*b$", "^[^x]{2,}$", "^\\d{3}.\\d?$", "^(global|site:x)$", "^[-a]+$", "^[a-]?z$"};
+  for (const auto& k : kinds())
+    for (const auto& f : k.fields)
+      if (f.schema->contains("pattern")) patterns.push_back((*f.schema)["pattern"].get<std::string>());
+  const std::vector<std::string> texts = {"",        "a",  "A",        "ab", "US",     "us",   "USA",        "+14255550100", "14255550100", "123",
+                                          "loc-1",   "-x", "loc_1.a:b", "a b", "[::1]", "1234567890", "12345678901", "tel:+1425", "tel:+1425;ext=12",
+                                          "aab",     "b",  "aaxb",     "yy", "x",      "123.4", "123.", "123", "global", "site:x", "a-a", "-z", "z",
+                                          std::string(64, 'a'), std::string(65, 'a'), "é", "a\nb"};
+  for (const auto& p : patterns) {
+    const Json schema = {{"type", "string"}, {"pattern", p}};
+    const CompiledSchema compiled(schema);
+    const std::regex re(p, std::regex::ECMAScript);
+    for (const auto& t : texts) {
+      INFO("pattern " << p << " text '" << t << "'");
+      CHECK(compiled.check_text(t).empty() == std::regex_search(t, re));
+    }
+  }
 }

@@ -1,0 +1,31 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace e911 {
+
+/// Strings to dense ids (0, 1, 2... in order of insertion): the strings are kept end to end in
+/// one buffer and found by open addressing with a hash tag per slot. For a million keys this is
+/// a few allocations where a std::unordered_map<std::string, ...> makes two million.
+class KeyIndex {
+ public:
+  void reserve(std::size_t n);
+  /// The id of `key`, and whether it was added now.
+  std::pair<int32_t, bool> insert(std::string_view key);
+  /// The id of `key`, or -1.
+  int32_t find(std::string_view key) const;
+  std::string_view at(int32_t id) const;
+  std::size_t size() const { return offsets_.size(); }
+
+ private:
+  void grow();
+  std::string arena_;
+  std::vector<uint32_t> offsets_;  // start of each key; the next start (or the end) ends it
+  std::vector<uint64_t> slots_;    // hash tag in the high half, id + 1 in the low; 0 empty
+  uint64_t mask_ = 0;
+};
+
+}  // namespace e911

@@ -1,0 +1,38 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace SQLite {
+class Database;
+}  // namespace SQLite
+
+namespace e911 {
+
+/// A read-only query through SQLite's C API, for scans of a million rows: a SQLite::Column per
+/// value costs a shared_ptr copy (two atomic operations) and a type check. Values read by text()
+/// live until the next call to next().
+class Rows {
+ public:
+  Rows(SQLite::Database& db, const std::string& sql);  ///< throws Error(store)
+  ~Rows();
+  Rows(const Rows&) = delete;
+  Rows& operator=(const Rows&) = delete;
+
+  /// The next row: true when there is one. Throws Error(store) on a read error.
+  bool next();
+  bool null(int col) const;
+  /// The value as text; empty for NULL.
+  std::string_view text(int col) const;
+  std::int64_t int64(int col) const;
+  double real(int col) const;
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+}  // namespace e911
