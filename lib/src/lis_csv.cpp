@@ -3,12 +3,14 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "e911/csv.hpp"
 #include "e911/error.hpp"
+#include "e911/key_index.hpp"
 #include "e911/schema_check.hpp"
 #include "e911/text.hpp"
 
@@ -95,6 +97,19 @@ std::size_t field_index(const Kind& kind, const std::string& name) {
   throw Error(ErrorKind::internal, kind.noun + " has no field '" + name + "'");
 }
 
+// Lines in a file (a bound on its rows), read in large blocks.
+std::size_t count_lines(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::vector<char> buf(1 << 20);
+  std::size_t n = 0;
+  while (f) {
+    f.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    const auto got = static_cast<std::size_t>(f.gcount());
+    n += static_cast<std::size_t>(std::count(buf.data(), buf.data() + got, '\n'));
+  }
+  return n;
+}
+
 }  // namespace
 
 LisImportResult import_lis_csv(Store& store, const Kind& element, const std::string& path, const std::string& command, bool dry_run,
@@ -127,18 +142,36 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   Writer w(store, command);
 
   // Existing addresses and element keys, so each row costs no lookup query.
-  std::unordered_map<std::string, std::string> address_to_id;
-  std::unordered_set<std::string> location_ids;
+  // KeyIndex rather than node maps: a million rows would make millions of small allocations, and
+  // freeing them would cost as much again.
+  KeyIndex addresses;                // address key -> id
+  std::vector<int32_t> address_loc;  // by address id: its location, an id in location_ids
+  KeyIndex location_ids;
   store.for_each(location, [&](Json&& loc) {
-    const std::string id = loc["id"].get<std::string>();
-    address_to_id.emplace(address_key(loc), id);
-    location_ids.insert(id);
+    const auto [a, fresh] = addresses.insert(address_key(loc));
+    const int32_t l = location_ids.insert(loc["id"].get<std::string>()).first;
+    if (fresh) address_loc.push_back(l);  // the first location with an address keeps it
   });
-  std::unordered_set<std::string> existing;
+  KeyIndex existing;
   if (store.count(element) > 0)
-    for (auto& k : store.keys(element)) existing.insert(std::move(k));
-  std::unordered_set<std::string> seen_in_file;
-  std::unordered_set<std::string> checked_addresses;  // valid addresses of rows a dry run or a bad file does not write
+    for (auto& k : store.keys(element)) existing.insert(k);
+  // A large file into a small table is a bulk load: the Writer then builds the indexes once at
+  // commit. Every reference written here is checked here (a location is found or created for
+  // each row), so commit need not check them again. Existing elements are read by key below, so
+  // their table keeps its indexes when it has any rows.
+  const std::size_t file_lines = count_lines(path);
+  if (!dry_run) {
+    w.begin_bulk(location, file_lines, true);
+    w.begin_bulk(element, existing.size() == 0 ? file_lines : 0, true);
+  }
+  const std::size_t lines = file_lines;
+  addresses.reserve(addresses.size() + lines);
+  location_ids.reserve(location_ids.size() + lines);
+  address_loc.reserve(address_loc.size() + lines);
+  KeyIndex seen_in_file;
+  seen_in_file.reserve(lines);
+  KeyIndex checked_addresses;  // valid addresses of rows a dry run or a bad file does not write
+  std::string found_id;
 
   CsvReader csv(in);
   std::vector<std::string> row;
@@ -174,7 +207,8 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       // need checking.
       akey.clear();
       for (std::size_t i = 0; i < kAddress.size(); ++i) (akey += vals[lay.head.size() + i]) += '\x1f';
-      const bool known_address = address_to_id.count(akey) > 0 || checked_addresses.count(akey) > 0;
+      const int32_t address_id = addresses.find(akey);
+      const bool known_address = address_id >= 0 || checked_addresses.find(akey) >= 0;
       for (std::size_t c = 0; c < rules.size(); ++c) {
         const ColumnRule& rule = rules[c];
         if (rule.in_location && known_address) continue;
@@ -215,22 +249,23 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         continue;
       }
       if (!r.diagnostics.empty()) continue;  // keep reading to report every bad row, write nothing
-      auto found = address_to_id.find(akey);
-      if (found == address_to_id.end()) {
+      if (address_id < 0) {
         new_id = location_id_for(akey);
-        for (int n = 2; location_ids.count(new_id); ++n) new_id = location_id_for(akey) + "-" + std::to_string(n);
+        for (int n = 2; location_ids.find(new_id) >= 0; ++n) new_id = location_id_for(akey) + "-" + std::to_string(n);
         std::fill(loc_values.begin(), loc_values.end(), nullptr);
         for (std::size_t c = lay.head.size(); c < rules.size(); ++c)
           if (!vals[c].empty()) loc_values[rules[c].field_index] = &vals[c];
         loc_values[location_id] = &new_id;
         w.insert_text(location, new_id, loc_values);
-        location_ids.insert(new_id);
-        found = address_to_id.emplace(akey, new_id).first;
+        address_loc.push_back(location_ids.insert(new_id).first);
+        addresses.insert(akey);
+        found_id = new_id;
         ++r.locations_created;
       } else {
+        found_id = location_ids.at(address_loc[static_cast<std::size_t>(address_id)]);
         ++r.locations_reused;
       }
-      if (existing.count(ekey)) {
+      if (existing.find(ekey) >= 0) {
         // A known element keeps what the CSV cannot carry (a subnet's site): the row's columns
         // are laid over the stored object, then compared and replaced through the ordinary path.
         Json el = w.get(element, ekey).value_or(Json::object());
@@ -239,7 +274,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
           if (rules[c].field->type == FieldType::integer) el[rules[c].field->name] = std::stoll(vals[c]);
           else el[rules[c].field->name] = vals[c];
         }
-        el["location"] = found->second;
+        el["location"] = found_id;
         const auto what = w.put(element, el);
         if (what) ++r.elements_changed;
         else ++r.elements_unchanged;
@@ -247,7 +282,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         std::fill(el_values.begin(), el_values.end(), nullptr);
         for (std::size_t c = 0; c < lay.head.size(); ++c)
           if (!vals[c].empty()) el_values[rules[c].field_index] = &vals[c];
-        el_values[element_location] = &found->second;
+        el_values[element_location] = &found_id;
         w.insert_text(element, ekey, el_values);
         ++r.elements_added;
       }

@@ -1,4 +1,7 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+
 #include <catch2/catch.hpp>
+#include <set>
 
 #include "e911/error.hpp"
 #include "e911/store.hpp"
@@ -112,4 +115,68 @@ TEST_CASE("list references are checked too") {
   REQUIRE(p.size() == 1);
   CHECK(p[0].message == "'trunks' names trunk 't1', which does not exist");
   CHECK(p[0].pointer == "/trunks/0");
+}
+
+namespace {
+std::set<std::string> index_names(e911::Store& store) {
+  std::set<std::string> out;
+  SQLite::Statement q(store.db(), "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL");
+  while (q.executeStep()) out.insert(q.getColumn(0).getString());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a bulk load drops a table's indexes and builds them again at commit", "[store][bulk]") {
+  TempDb tmp;
+  auto store = Store::open(tmp.path, true);
+  const auto before = index_names(*store);
+  const Kind& location = kind_by_noun("location");
+  const std::size_t id_field = [&] {
+    for (std::size_t i = 0; i < location.fields.size(); ++i)
+      if (location.fields[i].name == "id") return i;
+    return std::size_t(0);
+  }();
+  std::vector<const std::string*> values(location.fields.size(), nullptr);
+  const std::string city = "Redmond";
+  for (std::size_t i = 0; i < location.fields.size(); ++i)
+    if (location.fields[i].name == "city") values[i] = &city;
+
+  SECTION("the rows and every index are there after commit") {
+    Writer w(*store, "test bulk");
+    w.begin_bulk(location, 20000, true);
+    CHECK(index_names(*store).size() < before.size());  // dropped inside the transaction
+    for (int i = 0; i < 20000; ++i) {
+      const std::string id = "bulk-" + std::to_string(i);
+      values[id_field] = &id;
+      w.insert_text(location, id, values);
+    }
+    CHECK(w.commit() > 0);
+    CHECK(index_names(*store) == before);
+    CHECK(store->count(location) == 20000);
+    REQUIRE(store->get(location, "bulk-19999"));
+    const auto info = store->revision(store->head());
+    REQUIRE(info);
+    CHECK(info->summary == "location +20000");
+  }
+  SECTION("a duplicate key the load let in fails the commit and changes nothing") {
+    const auto head = store->head();
+    {
+      Writer w(*store, "test bulk duplicate");
+      w.begin_bulk(location, 20000, true);
+      for (int i = 0; i < 20000; ++i) {
+        const std::string id = i == 19999 ? "bulk-0" : "bulk-" + std::to_string(i);
+        values[id_field] = &id;
+        w.insert_text(location, id, values);
+      }
+      CHECK_THROWS_AS(w.commit(), Error);
+    }
+    CHECK(store->head() == head);
+    CHECK(store->count(location) == 0);
+    CHECK(index_names(*store) == before);
+  }
+  SECTION("a small load into a large table keeps the indexes") {
+    Writer w(*store, "test small");
+    w.begin_bulk(location, 10, true);
+    CHECK(index_names(*store) == before);
+  }
 }

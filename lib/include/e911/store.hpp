@@ -4,6 +4,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -112,6 +113,13 @@ class Writer {
   void insert_text(const Kind& kind, const std::string& key, const std::vector<const std::string*>& values);
   /// Removes the object; false when it did not exist.
   bool remove(const Kind& kind, const std::string& key);
+  /// Declares a bulk load of about `expected_rows` new rows of `kind`. When that is at least the
+  /// rows the table holds, its indexes are dropped now and built again at commit: one sort
+  /// instead of a random b-tree insert per row. Until commit, lookups of `kind` by key scan the
+  /// table, so only a caller that does none (or few) should ask. `references_checked` says the
+  /// caller has checked every reference of every `kind` row it writes in this revision; commit
+  /// then does not check them again.
+  void begin_bulk(const Kind& kind, std::size_t expected_rows, bool references_checked);
   /// Makes the state after revision `rev` current again (objects added since are removed, objects
   /// removed or changed since come back).
   void restore(std::int64_t rev);
@@ -138,6 +146,16 @@ class Writer {
   bool done_ = false;
   bool dirty_ = false;
   mutable std::map<const Kind*, std::unique_ptr<Statements>> stmts_;
+  struct Bulk {
+    std::vector<std::string> dropped_indexes;  // their CREATE statements
+    bool references_checked = false;
+  };
+  std::map<const Kind*, Bulk> bulk_;
+  // Rows written per kind, when they were written by insert_text and insert_new alone (the
+  // commit summary then needs no table scan); a kind written any other way is in `reworked_`.
+  std::map<const Kind*, std::int64_t> inserted_;
+  std::set<const Kind*> reworked_;
+  bool restored_ = false;
 };
 
 /// Reads the current row of a statement positioned on a row of `kind`'s table (columns from 4 on).
