@@ -313,27 +313,24 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
     }
     if (s->loc_blob_.size() > UINT32_MAX) throw Error(ErrorKind::failure, "too many locations for one snapshot");
     s->index_locations();
-    auto loc_of = [&](const SQLite::Column& c) -> int32_t {
-      if (c.isNull()) return -1;
-      return s->find_location(std::string_view(c.getText(), static_cast<std::size_t>(c.getBytes())));
-    };
+    auto loc_of = [&](const Rows& r, int col) -> int32_t { return r.null(col) ? -1 : s->find_location(r.text(col)); };
     for (const auto& [name, site] : s->objects_["site"].items()) s->site_names_.push_back(name);
     std::unordered_map<std::string, int32_t> site_index;
     for (std::size_t i = 0; i < s->site_names_.size(); ++i) site_index.emplace(s->site_names_[i], static_cast<int32_t>(i));
-    SQLite::Statement sub(db, "SELECT key, location, site FROM subnet" +
-                                  (filter ? " WHERE " + alive + " AND key IN " + filter->subnets : " NOT INDEXED WHERE " + alive));
-    while (sub.executeStep()) {
-      SubnetRec r{sub.getColumn(0).getString(), loc_of(sub.getColumn(1)), -1};
-      if (!sub.getColumn(2).isNull()) {
-        const auto it = site_index.find(sub.getColumn(2).getString());
+    Rows sub(db, "SELECT key, location, site FROM subnet" + (filter ? " WHERE " + alive + " AND key IN " + filter->subnets : " NOT INDEXED WHERE " + alive));
+    std::string site_name;
+    while (sub.next()) {
+      SubnetRec r{std::string(sub.text(0)), loc_of(sub, 1), -1};
+      if (!sub.null(2)) {
+        site_name.assign(sub.text(2));
+        const auto it = site_index.find(site_name);
         if (it != site_index.end()) r.site = it->second;
       }
       s->subnets_.push_back(std::move(r));
     }
     auto elements = [&](const char* table, std::vector<std::pair<std::string, int32_t>>& out, const std::string* list) {
-      SQLite::Statement st(db, std::string("SELECT key, location FROM ") + table +
-                                   (filter ? " WHERE " + alive + " AND key IN " + *list : " NOT INDEXED WHERE " + alive));
-      while (st.executeStep()) out.emplace_back(st.getColumn(0).getString(), loc_of(st.getColumn(1)));
+      Rows st(db, std::string("SELECT key, location FROM ") + table + (filter ? " WHERE " + alive + " AND key IN " + *list : " NOT INDEXED WHERE " + alive));
+      while (st.next()) out.emplace_back(std::string(st.text(0)), loc_of(st, 1));
     };
     elements("wap", s->waps_, filter ? &filter->waps : nullptr);
     elements("switch", s->switches_, filter ? &filter->switches : nullptr);
