@@ -44,3 +44,5 @@ if [ -x "$bench_routing" ]; then
   echo
   "$bench_routing" "$db" 1000000
 fi
+echo
+bash "$here/validate_addresses.sh" "$e911" 64
