@@ -256,7 +256,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         for (std::size_t c = lay.head.size(); c < rules.size(); ++c)
           if (!vals[c].empty()) loc_values[rules[c].field_index] = &vals[c];
         loc_values[location_id] = &new_id;
-        w.insert_text(location, new_id, loc_values);
+        if (!dry_run) w.insert_text(location, new_id, loc_values);  // a dry run counts, it need not write
         address_loc.push_back(location_ids.insert(new_id).first);
         addresses.insert(akey);
         found_id = new_id;
@@ -283,7 +283,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         for (std::size_t c = 0; c < lay.head.size(); ++c)
           if (!vals[c].empty()) el_values[rules[c].field_index] = &vals[c];
         el_values[element_location] = &found_id;
-        w.insert_text(element, ekey, el_values);
+        if (!dry_run) w.insert_text(element, ekey, el_values);
         ++r.elements_added;
       }
     }

@@ -46,3 +46,4 @@ if [ -x "$bench_routing" ]; then
 fi
 echo
 bash "$here/validate_addresses.sh" "$e911" 64
+bash "$here/validate_addresses.sh" "$e911" 128
