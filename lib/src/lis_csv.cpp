@@ -2,9 +2,14 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
-#include <filesystem>
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -173,16 +178,77 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   KeyIndex checked_addresses;  // valid addresses of rows a dry run or a bad file does not write
   std::string found_id;
 
+  // What the reading side decides to write, done by the writing side: with a file to load, the
+  // two run on their own threads (CSV parsing and checks on one, SQLite on the other), so a
+  // million rows cost about the longer of the two instead of their sum.
+  struct WriteOp {
+    enum Type { location, element_new, element_update } type;
+    std::string key, location_id;
+    std::vector<std::string> vals;
+  };
+  std::vector<const std::string*> loc_values(location.fields.size()), el_values(element.fields.size());  // the writing side's
+  std::size_t changed = 0, unchanged = 0;  // written by the writing side only
+  auto write = [&](const WriteOp& op) {
+    if (op.type == WriteOp::location) {
+      std::fill(loc_values.begin(), loc_values.end(), nullptr);
+      for (std::size_t c = lay.head.size(); c < rules.size(); ++c)
+        if (!op.vals[c].empty()) loc_values[rules[c].field_index] = &op.vals[c];
+      loc_values[location_id] = &op.key;
+      w.insert_text(location, op.key, loc_values);
+    } else if (op.type == WriteOp::element_new) {
+      std::fill(el_values.begin(), el_values.end(), nullptr);
+      for (std::size_t c = 0; c < lay.head.size(); ++c)
+        if (!op.vals[c].empty()) el_values[rules[c].field_index] = &op.vals[c];
+      el_values[element_location] = &op.location_id;
+      w.insert_text(element, op.key, el_values);
+    } else {
+      // A known element keeps what the CSV cannot carry (a subnet's site): the row's columns
+      // are laid over the stored object, then compared and replaced through the ordinary path.
+      Json el = w.get(element, op.key).value_or(Json::object());
+      for (std::size_t c = 0; c < lay.head.size(); ++c) {
+        if (op.vals[c].empty()) continue;
+        if (rules[c].field->type == FieldType::integer) el[rules[c].field->name] = std::stoll(op.vals[c]);
+        else el[rules[c].field->name] = op.vals[c];
+      }
+      el["location"] = op.location_id;
+      if (w.put(element, el)) ++changed;
+      else ++unchanged;
+    }
+  };
+  const bool threaded = !dry_run;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::vector<WriteOp>> queue;
+  std::vector<WriteOp> batch;
+  bool reading_done = false;
+  std::atomic<bool> writer_failed{false};
+  constexpr std::size_t kBatch = 2048, kQueued = 16;
+  auto flush = [&] {
+    if (batch.empty()) return;
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return queue.size() < kQueued || writer_failed; });
+    queue.push_back(std::move(batch));
+    batch.clear();
+    batch.reserve(kBatch);
+    cv.notify_all();
+  };
+  auto emit = [&](WriteOp&& op) {
+    if (!threaded) return write(op);
+    if (writer_failed) throw Error(ErrorKind::store, "the writing side stopped");
+    batch.push_back(std::move(op));
+    if (batch.size() == kBatch) flush();
+  };
+
   CsvReader csv(in);
   std::vector<std::string> row;
   std::vector<std::string> vals(columns.size());
-  std::vector<const std::string*> loc_values(location.fields.size()), el_values(element.fields.size());
   std::string akey, ekey, new_id;
   std::size_t row_no = 0;
   auto bad = [&](std::size_t col, const std::string& msg, const std::string& hint = {}) {
     if (r.diagnostics.size() < 200)
       r.diagnostics.push_back({Severity::error, "E020", msg, {path, static_cast<int>(csv.line()), static_cast<int>(col)}, {}, hint});
   };
+  auto read_rows = [&] {
   try {
     const std::uint64_t total = progress ? static_cast<std::uint64_t>(std::filesystem::file_size(path)) : 0;
     while (csv.next(row)) {
@@ -252,11 +318,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       if (address_id < 0) {
         new_id = location_id_for(akey);
         for (int n = 2; location_ids.find(new_id) >= 0; ++n) new_id = location_id_for(akey) + "-" + std::to_string(n);
-        std::fill(loc_values.begin(), loc_values.end(), nullptr);
-        for (std::size_t c = lay.head.size(); c < rules.size(); ++c)
-          if (!vals[c].empty()) loc_values[rules[c].field_index] = &vals[c];
-        loc_values[location_id] = &new_id;
-        if (!dry_run) w.insert_text(location, new_id, loc_values);  // a dry run counts, it need not write
+        if (!dry_run) emit({WriteOp::location, new_id, {}, vals});  // a dry run counts, it need not write
         address_loc.push_back(location_ids.insert(new_id).first);
         addresses.insert(akey);
         found_id = new_id;
@@ -266,30 +328,59 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         ++r.locations_reused;
       }
       if (existing.find(ekey) >= 0) {
-        // A known element keeps what the CSV cannot carry (a subnet's site): the row's columns
-        // are laid over the stored object, then compared and replaced through the ordinary path.
-        Json el = w.get(element, ekey).value_or(Json::object());
-        for (std::size_t c = 0; c < lay.head.size(); ++c) {
-          if (vals[c].empty()) continue;
-          if (rules[c].field->type == FieldType::integer) el[rules[c].field->name] = std::stoll(vals[c]);
-          else el[rules[c].field->name] = vals[c];
-        }
-        el["location"] = found_id;
-        const auto what = w.put(element, el);
-        if (what) ++r.elements_changed;
-        else ++r.elements_unchanged;
+        emit({WriteOp::element_update, ekey, found_id, vals});  // counted as changed or unchanged when written
       } else {
-        std::fill(el_values.begin(), el_values.end(), nullptr);
-        for (std::size_t c = 0; c < lay.head.size(); ++c)
-          if (!vals[c].empty()) el_values[rules[c].field_index] = &vals[c];
-        el_values[element_location] = &found_id;
-        if (!dry_run) w.insert_text(element, ekey, el_values);
+        if (!dry_run) emit({WriteOp::element_new, ekey, found_id, vals});
         ++r.elements_added;
       }
     }
   } catch (const Error& e) {
-    bad(1, e.what());
+    if (!writer_failed) bad(1, e.what());
   }
+  };
+  if (!threaded) {
+    read_rows();
+  } else {
+    std::exception_ptr reader_error;
+    std::thread reader([&] {
+      try {
+        read_rows();
+        flush();
+      } catch (...) {
+        reader_error = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      reading_done = true;
+      cv.notify_all();
+    });
+    try {
+      for (;;) {
+        std::vector<WriteOp> ops;
+        {
+          std::unique_lock<std::mutex> lock(mu);
+          cv.wait(lock, [&] { return !queue.empty() || reading_done; });
+          if (queue.empty()) break;
+          ops = std::move(queue.front());
+          queue.pop_front();
+          cv.notify_all();
+        }
+        // Rows after the first bad one are not queued, and nothing is committed with a bad row.
+        for (const auto& op : ops) write(op);
+      }
+    } catch (...) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        writer_failed = true;
+        cv.notify_all();
+      }
+      reader.join();
+      throw;
+    }
+    reader.join();
+    if (reader_error) std::rethrow_exception(reader_error);
+  }
+  r.elements_changed = changed;
+  r.elements_unchanged = unchanged;
   if (!r.diagnostics.empty() || dry_run) return r;  // the Writer rolls back
   r.rev = w.commit();
   return r;
