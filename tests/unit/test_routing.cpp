@@ -305,3 +305,27 @@ TEST_CASE("a snapshot built for one call decides exactly as the full snapshot") 
     CHECK(one->element_count() <= 3);
   }
 }
+
+TEST_CASE("a decision keeps its snapshot: it stays readable after every other owner lets go", "[routing]") {
+  Fixture fx;
+  auto f = call("sip:alice@contoso.example", "911");
+  f.source_ip = "10.1.12.7";
+  f.trunks_down = {"primary"};
+  Decision d = decide(*fx.snap, f, false);
+  const std::string summary = decision_summary(d);
+  std::weak_ptr<const Snapshot> watch = fx.snap;
+  fx.snap.reset();  // a hot reload drops the old snapshot while calls on it are still running
+  REQUIRE_FALSE(watch.expired());
+  CHECK(d.policy == "site:Redmond");
+  CHECK(d.location.id() == "room12");
+  CHECK(d.location->room.empty());
+  CHECK(d.location->location == "Room 12");
+  CHECK(d.attempts.front().trunk == "backup");
+  CHECK(d.attempts.back().trunk == "primary");
+  CHECK(std::vector<std::string>(d.notify.begin(), d.notify.end()) == std::vector<std::string>{"sip:redmond@contoso.example"});
+  const Decision copy = d;
+  d = Decision();  // the copy alone keeps it now
+  REQUIRE_FALSE(watch.expired());
+  CHECK(decision_summary(copy) == summary);
+  CHECK(copy.to_json()["location"]["location"] == "Room 12");
+}
