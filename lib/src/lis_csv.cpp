@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -305,9 +306,9 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         }
       }
       if (!row_ok) continue;
-      // Written rows add their address to address_to_id; only a run that writes nothing needs
-      // to remember which new addresses it has checked.
-      if (!known_address && (dry_run || !r.diagnostics.empty())) checked_addresses.insert(akey);
+      // Rows that go on add their address to `addresses` below; once the file is known to be bad
+      // nothing goes on, so the addresses checked since are remembered here.
+      if (!known_address && !r.diagnostics.empty()) checked_addresses.insert(akey);
       ekey.clear();
       for (std::size_t i = 0; i < key_columns.size(); ++i) (ekey += i ? "|" : "") += vals[key_columns[i]];
       if (!seen_in_file.insert(ekey).second) {
@@ -317,9 +318,10 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       if (!r.diagnostics.empty()) continue;  // keep reading to report every bad row, write nothing
       if (address_id < 0) {
         new_id = location_id_for(akey);
-        for (int n = 2; location_ids.find(new_id) >= 0; ++n) new_id = location_id_for(akey) + "-" + std::to_string(n);
+        auto [lid, fresh] = location_ids.insert(new_id);
+        for (int n = 2; !fresh; ++n) std::tie(lid, fresh) = location_ids.insert(new_id = location_id_for(akey) + "-" + std::to_string(n));
         if (!dry_run) emit({WriteOp::location, new_id, {}, vals});  // a dry run counts, it need not write
-        address_loc.push_back(location_ids.insert(new_id).first);
+        address_loc.push_back(lid);
         addresses.insert(akey);
         found_id = new_id;
         ++r.locations_created;
