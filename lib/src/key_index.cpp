@@ -4,14 +4,14 @@
 
 namespace e911 {
 
-namespace {
-
-uint64_t hash_key(std::string_view s) {  // FNV-1a, then mixed so both halves are usable
+uint64_t KeyIndex::hash(std::string_view s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
   h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
   return h ^ (h >> 31);
 }
+
+namespace {
 
 constexpr uint64_t kTagMask = 0xffffffff00000000ull;
 
@@ -29,7 +29,7 @@ void KeyIndex::reserve(std::size_t n) {
     mask_ = cap - 1;
     for (uint64_t slot : old) {
       if (slot == 0) continue;
-      for (uint64_t h = hash_key(at(static_cast<int32_t>((slot & 0xffffffffu) - 1))) & mask_;; h = (h + 1) & mask_)
+      for (uint64_t h = hash(at(static_cast<int32_t>((slot & 0xffffffffu) - 1))) & mask_;; h = (h + 1) & mask_)
         if (slots_[h] == 0) {
           slots_[h] = slot;
           break;
@@ -49,8 +49,8 @@ std::string_view KeyIndex::at(int32_t id) const {
 
 std::pair<int32_t, bool> KeyIndex::insert(std::string_view key) {
   if ((offsets_.size() + 1) * 2 > slots_.size()) grow();
-  const uint64_t hash = hash_key(key), tag = hash & kTagMask;
-  for (uint64_t h = hash & mask_;; h = (h + 1) & mask_) {
+  const uint64_t hashed = hash(key), tag = hashed & kTagMask;
+  for (uint64_t h = hashed & mask_;; h = (h + 1) & mask_) {
     uint64_t& slot = slots_[h];
     if (slot == 0) {
       if (arena_.size() + key.size() > UINT32_MAX) throw std::length_error("KeyIndex: more than 4 GiB of keys");
@@ -67,8 +67,8 @@ std::pair<int32_t, bool> KeyIndex::insert(std::string_view key) {
 
 int32_t KeyIndex::find(std::string_view key) const {
   if (slots_.empty()) return -1;
-  const uint64_t hash = hash_key(key), tag = hash & kTagMask;
-  for (uint64_t h = hash & mask_;; h = (h + 1) & mask_) {
+  const uint64_t hashed = hash(key), tag = hashed & kTagMask;
+  for (uint64_t h = hashed & mask_;; h = (h + 1) & mask_) {
     const uint64_t slot = slots_[h];
     if (slot == 0) return -1;
     const auto id = static_cast<int32_t>((slot & 0xffffffffu) - 1);

@@ -35,4 +35,9 @@ std::int64_t Rows::int64(int col) const { return sqlite3_column_int64(st_, col);
 
 double Rows::real(int col) const { return sqlite3_column_double(st_, col); }
 
+std::size_t max_rowid(SQLite::Database& db, const std::string& table) {
+  Rows q(db, "SELECT ifnull(max(rowid), 0) FROM " + table);
+  return q.next() ? static_cast<std::size_t>(q.int64(0)) : 0;
+}
+
 }  // namespace e911

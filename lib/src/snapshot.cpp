@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "e911/error.hpp"
+#include "e911/key_index.hpp"
 #include "e911/rows.hpp"
 #include "e911/text.hpp"
 
@@ -293,15 +294,11 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
     Rows loc(db, "SELECT key" + cols + " FROM location" + loc_where);
     // max(rowid) bounds the rows (it is read from the b-tree's edge): reserving for it keeps a
     // million-location blob from being copied and faulted in again at every doubling.
-    auto max_rowid = [&](const char* table) -> std::size_t {
-      SQLite::Statement q(db, std::string("SELECT ifnull(max(rowid), 0) FROM ") + table);
-      return q.executeStep() ? static_cast<std::size_t>(q.getColumn(0).getInt64()) : 0;
-    };
     if (!filter) {
-      const std::size_t rows = max_rowid("location");
+      const std::size_t rows = max_rowid(db, "location");
       s->loc_offsets_.reserve(rows);
       s->loc_blob_.reserve(rows * 80);
-      s->subnets_.reserve(max_rowid("subnet"));
+      s->subnets_.reserve(max_rowid(db, "subnet"));
     }
     while (loc.next()) {
       s->loc_offsets_.push_back(static_cast<uint32_t>(s->loc_blob_.size()));
@@ -342,15 +339,6 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
   return s;
 }
 
-namespace {
-inline uint64_t hash_id(std::string_view s) {  // FNV-1a, then mixed so both halves are usable
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
-  h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
-  return h ^ (h >> 31);
-}
-}  // namespace
-
 void Snapshot::index_locations() {
   std::size_t cap = 16;
   while (cap < loc_offsets_.size() * 2) cap <<= 1;
@@ -358,7 +346,7 @@ void Snapshot::index_locations() {
   loc_mask_ = cap - 1;
   for (std::size_t i = 0; i < loc_offsets_.size(); ++i) {
     const std::string_view id = location_id(static_cast<int32_t>(i));
-    const uint64_t hash = hash_id(id);
+    const uint64_t hash = KeyIndex::hash(id);
     const uint64_t tag = hash & 0xffffffff00000000ull;
     for (uint64_t h = hash & loc_mask_;; h = (h + 1) & loc_mask_) {
       uint64_t& slot = loc_slots_[h];
@@ -373,7 +361,7 @@ void Snapshot::index_locations() {
 
 int32_t Snapshot::find_location(std::string_view id) const {
   if (loc_slots_.empty()) return -1;
-  const uint64_t hash = hash_id(id);
+  const uint64_t hash = KeyIndex::hash(id);
   const uint64_t tag = hash & 0xffffffff00000000ull;
   for (uint64_t h = hash & loc_mask_;; h = (h + 1) & loc_mask_) {
     const uint64_t slot = loc_slots_[h];

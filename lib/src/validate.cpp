@@ -281,12 +281,6 @@ void check_fields(Ctx& c) {
   }
 }
 
-// An upper bound of a table's rows, read from the edge of its b-tree: for reserving.
-std::size_t max_rowid(SQLite::Database& db, const std::string& table) {
-  Rows q(db, "SELECT ifnull(max(rowid), 0) FROM " + table);
-  return q.next() ? static_cast<std::size_t>(q.int64(0)) : 0;
-}
-
 // References that name nothing, by rule family.
 void check_references(Ctx& c) {
   auto& db = const_cast<Store&>(c.store).db();

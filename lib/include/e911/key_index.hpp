@@ -19,6 +19,8 @@ class KeyIndex {
   int32_t find(std::string_view key) const;
   std::string_view at(int32_t id) const;
   std::size_t size() const { return offsets_.size(); }
+  /// The hash it places keys by (FNV-1a, mixed so both halves are usable): for tables like it.
+  static uint64_t hash(std::string_view key);
 
  private:
   void grow();

@@ -1,4 +1,5 @@
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -34,5 +35,8 @@ class Rows {
   sqlite3* db_;
   sqlite3_stmt* st_ = nullptr;
 };
+
+/// An upper bound of a table's rows, read from the edge of its b-tree (no scan): for reserving.
+std::size_t max_rowid(SQLite::Database& db, const std::string& table);
 
 }  // namespace e911
