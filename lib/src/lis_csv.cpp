@@ -4,11 +4,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -17,6 +20,7 @@
 #include "e911/csv.hpp"
 #include "e911/error.hpp"
 #include "e911/key_index.hpp"
+#include "e911/phases.hpp"
 #include "e911/schema_check.hpp"
 #include "e911/text.hpp"
 
@@ -103,6 +107,9 @@ std::size_t field_index(const Kind& kind, const std::string& name) {
   throw Error(ErrorKind::internal, kind.noun + " has no field '" + name + "'");
 }
 
+// From this many rows on, an import is a bulk load (see WriteSize::bulk, Writer::begin_bulk).
+constexpr std::size_t kBulkRows = 10000;
+
 // Lines in a file (a bound on its rows), read in large blocks.
 std::size_t count_lines(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -145,7 +152,9 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       if (lay.head[c].second == k) key_columns.push_back(c);
 
   LisImportResult r;
-  Writer w(store, command);
+  phase_mark("import: start");
+  const std::size_t file_lines = count_lines(path);
+  Writer w(store, command, !dry_run && file_lines >= kBulkRows ? WriteSize::bulk : WriteSize::normal);
 
   // Existing addresses and element keys, so each row costs no lookup query.
   // KeyIndex rather than node maps: a million rows would make millions of small allocations, and
@@ -158,6 +167,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
     const int32_t l = location_ids.insert(loc["id"].get<std::string>()).first;
     if (fresh) address_loc.push_back(l);  // the first location with an address keeps it
   });
+  phase_mark("import: store's addresses and keys read");
   KeyIndex existing;
   if (store.count(element) > 0)
     for (auto& k : store.keys(element)) existing.insert(k);
@@ -165,10 +175,11 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   // commit. Every reference written here is checked here (a location is found or created for
   // each row), so commit need not check them again. Existing elements are read by key below, so
   // their table keeps its indexes when it has any rows.
-  const std::size_t file_lines = count_lines(path);
   if (!dry_run) {
-    w.begin_bulk(location, file_lines, true);
-    w.begin_bulk(element, existing.size() == 0 ? file_lines : 0, true);
+    std::vector<std::string> loc_fields{"id"}, el_fields{"location"};
+    for (const auto& rule : rules) (rule.in_location ? loc_fields : el_fields).push_back(rule.field->name);
+    w.begin_bulk(location, file_lines, true, loc_fields);
+    w.begin_bulk(element, existing.size() == 0 ? file_lines : 0, true, el_fields);
   }
   const std::size_t lines = file_lines;
   addresses.reserve(addresses.size() + lines);
@@ -177,72 +188,116 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   KeyIndex seen_in_file;
   seen_in_file.reserve(lines);
   KeyIndex checked_addresses;  // valid addresses of rows a dry run or a bad file does not write
-  std::string found_id;
 
   // What the reading side decides to write, done by the writing side: with a file to load, the
   // two run on their own threads (CSV parsing and checks on one, SQLite on the other), so a
   // million rows cost about the longer of the two instead of their sum.
+  // One per row that goes on: its checked values (trimmed CSV fields), the element's key, and the
+  // id of its location, which the row creates when `new_location`.
   struct WriteOp {
-    enum Type { location, element_new, element_update } type;
+    bool new_location = false, new_element = false;
     std::string key, location_id;
     std::vector<std::string> vals;
   };
-  std::vector<const std::string*> loc_values(location.fields.size()), el_values(element.fields.size());  // the writing side's
-  std::size_t changed = 0, unchanged = 0;  // written by the writing side only
-  auto write = [&](const WriteOp& op) {
-    if (op.type == WriteOp::location) {
-      std::fill(loc_values.begin(), loc_values.end(), nullptr);
-      for (std::size_t c = lay.head.size(); c < rules.size(); ++c)
-        if (!op.vals[c].empty()) loc_values[rules[c].field_index] = &op.vals[c];
-      loc_values[location_id] = &op.key;
-      w.insert_text(location, op.key, loc_values);
-    } else if (op.type == WriteOp::element_new) {
-      std::fill(el_values.begin(), el_values.end(), nullptr);
-      for (std::size_t c = 0; c < lay.head.size(); ++c)
-        if (!op.vals[c].empty()) el_values[rules[c].field_index] = &op.vals[c];
-      el_values[element_location] = &op.location_id;
-      w.insert_text(element, op.key, el_values);
-    } else {
-      // A known element keeps what the CSV cannot carry (a subnet's site): the row's columns
-      // are laid over the stored object, then compared and replaced through the ordinary path.
-      Json el = w.get(element, op.key).value_or(Json::object());
-      for (std::size_t c = 0; c < lay.head.size(); ++c) {
-        if (op.vals[c].empty()) continue;
-        if (rules[c].field->type == FieldType::integer) el[rules[c].field->name] = std::stoll(op.vals[c]);
-        else el[rules[c].field->name] = op.vals[c];
+  // The writing side's: new rows are gathered per table and handed to SQLite several at a time.
+  struct Pending {
+    std::vector<const std::string*> keys;
+    std::vector<std::vector<const std::string*>> rows;
+    std::size_t n = 0;
+    std::vector<const std::string*>& next(std::size_t fields) {
+      if (n == rows.size()) {
+        rows.emplace_back(fields);
+        keys.push_back(nullptr);
       }
-      el["location"] = op.location_id;
-      if (w.put(element, el)) ++changed;
-      else ++unchanged;
+      std::fill(rows[n].begin(), rows[n].end(), nullptr);
+      return rows[n];
     }
+  } new_locations, new_elements;
+  auto write_pending = [&](Pending& p, const Kind& kind) {
+    w.insert_text_rows(kind, std::span(p.keys.data(), p.n), std::span(p.rows.data(), p.n));
+    p.n = 0;
+  };
+  std::size_t changed = 0, unchanged = 0;  // written by the writing side only
+  // Writes ops[0, n); they stay alive (and unchanged) until this returns.
+  auto write = [&](const WriteOp* ops, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const WriteOp& op = ops[i];
+      if (op.new_location) {
+        auto& values = new_locations.next(location.fields.size());
+        for (std::size_t c = lay.head.size(); c < rules.size(); ++c)
+          if (!op.vals[c].empty()) values[rules[c].field_index] = &op.vals[c];
+        values[location_id] = &op.location_id;
+        new_locations.keys[new_locations.n++] = &op.location_id;
+      }
+      if (op.new_element) {
+        auto& values = new_elements.next(element.fields.size());
+        for (std::size_t c = 0; c < lay.head.size(); ++c)
+          if (!op.vals[c].empty()) values[rules[c].field_index] = &op.vals[c];
+        values[element_location] = &op.location_id;
+        new_elements.keys[new_elements.n++] = &op.key;
+      } else {
+        // A known element keeps what the CSV cannot carry (a subnet's site): the row's columns
+        // are laid over the stored object, then compared and replaced through the ordinary path.
+        Json el = w.get(element, op.key).value_or(Json::object());
+        for (std::size_t c = 0; c < lay.head.size(); ++c) {
+          if (op.vals[c].empty()) continue;
+          if (rules[c].field->type == FieldType::integer) el[rules[c].field->name] = std::stoll(op.vals[c]);
+          else el[rules[c].field->name] = op.vals[c];
+        }
+        el["location"] = op.location_id;
+        if (w.put(element, el)) ++changed;
+        else ++unchanged;
+      }
+    }
+    write_pending(new_locations, location);
+    write_pending(new_elements, element);
   };
   const bool threaded = !dry_run;
+  double writing = 0, waiting = 0;  // seconds, for E911_PHASES
+  // Batches go round between the two sides: the writing side hands each one back once written,
+  // and the reading side fills it again in place, so the strings keep their buffers and a million
+  // rows cost no allocation (and no free on the writing side, which is the slower one).
+  struct Batch {
+    std::vector<WriteOp> ops;
+    std::size_t used = 0;
+  };
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::vector<WriteOp>> queue;
-  std::vector<WriteOp> batch;
+  std::deque<Batch> queue, spent;
+  Batch batch;
+  WriteOp single;  // the one op of an unthreaded run
   bool reading_done = false;
   std::atomic<bool> writer_failed{false};
   constexpr std::size_t kBatch = 2048, kQueued = 16;
   auto flush = [&] {
-    if (batch.empty()) return;
+    if (batch.used == 0) return;
+    const auto t0 = std::chrono::steady_clock::now();
     std::unique_lock<std::mutex> lock(mu);
     cv.wait(lock, [&] { return queue.size() < kQueued || writer_failed; });
+    waiting += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     queue.push_back(std::move(batch));
-    batch.clear();
-    batch.reserve(kBatch);
+    batch = Batch{};
+    if (!spent.empty()) {
+      batch = std::move(spent.front());
+      spent.pop_front();
+      batch.used = 0;
+    }
     cv.notify_all();
   };
-  auto emit = [&](WriteOp&& op) {
-    if (!threaded) return write(op);
+  // The op to fill next; emit() hands it to the writing side.
+  auto next_op = [&]() -> WriteOp& {
+    if (!threaded) return single;
     if (writer_failed) throw Error(ErrorKind::store, "the writing side stopped");
-    batch.push_back(std::move(op));
-    if (batch.size() == kBatch) flush();
+    if (batch.used == batch.ops.size()) batch.ops.emplace_back();
+    return batch.ops[batch.used];
+  };
+  auto emit = [&] {
+    if (!threaded) return write(&single, 1);
+    if (++batch.used == kBatch) flush();
   };
 
   CsvReader csv(in);
   std::vector<std::string> row;
-  std::vector<std::string> vals(columns.size());
   std::string akey, ekey, new_id;
   std::size_t row_no = 0;
   auto bad = [&](std::size_t col, const std::string& msg, const std::string& hint = {}) {
@@ -268,7 +323,8 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         continue;
       }
       bool row_ok = true;
-      for (std::size_t c = 0; c < rules.size(); ++c) vals[c] = trim(row[c]);
+      for (auto& field : row) trim_in_place(field);
+      const std::vector<std::string>& vals = row;
       // An address already known (in the store or earlier in the file) was checked when it was
       // first seen: most rows of a campus share a few addresses, so only their element columns
       // need checking.
@@ -316,25 +372,27 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         continue;
       }
       if (!r.diagnostics.empty()) continue;  // keep reading to report every bad row, write nothing
+      const bool element_is_new = existing.find(ekey) < 0;
+      if (element_is_new) ++r.elements_added;
+      if (address_id < 0) ++r.locations_created;
+      else ++r.locations_reused;
       if (address_id < 0) {
         new_id = location_id_for(akey);
         auto [lid, fresh] = location_ids.insert(new_id);
         for (int n = 2; !fresh; ++n) std::tie(lid, fresh) = location_ids.insert(new_id = location_id_for(akey) + "-" + std::to_string(n));
-        if (!dry_run) emit({WriteOp::location, new_id, {}, vals});  // a dry run counts, it need not write
         address_loc.push_back(lid);
         addresses.insert(akey);
-        found_id = new_id;
-        ++r.locations_created;
-      } else {
-        found_id = location_ids.at(address_loc[static_cast<std::size_t>(address_id)]);
-        ++r.locations_reused;
       }
-      if (existing.find(ekey) >= 0) {
-        emit({WriteOp::element_update, ekey, found_id, vals});  // counted as changed or unchanged when written
-      } else {
-        if (!dry_run) emit({WriteOp::element_new, ekey, found_id, vals});
-        ++r.elements_added;
-      }
+      // A dry run counts; it writes only to compare known elements, and rolls that back.
+      if (dry_run && element_is_new) continue;
+      WriteOp& op = next_op();
+      op.new_location = address_id < 0 && !dry_run;
+      op.new_element = element_is_new;
+      op.key = ekey;
+      if (address_id < 0) op.location_id = new_id;
+      else op.location_id = location_ids.at(address_loc[static_cast<std::size_t>(address_id)]);
+      op.vals.swap(row);  // the row's strings move on; the reader fills the op's old ones next
+      emit();
     }
   } catch (const Error& e) {
     if (!writer_failed) bad(1, e.what());
@@ -348,6 +406,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       try {
         read_rows();
         flush();
+        phase_mark("import: rows read and checked");
       } catch (...) {
         reader_error = std::current_exception();
       }
@@ -357,7 +416,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
     });
     try {
       for (;;) {
-        std::vector<WriteOp> ops;
+        Batch ops;
         {
           std::unique_lock<std::mutex> lock(mu);
           cv.wait(lock, [&] { return !queue.empty() || reading_done; });
@@ -367,7 +426,11 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
           cv.notify_all();
         }
         // Rows after the first bad one are not queued, and nothing is committed with a bad row.
-        for (const auto& op : ops) write(op);
+        const auto t0 = std::chrono::steady_clock::now();
+        write(ops.ops.data(), ops.used);
+        writing += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::lock_guard<std::mutex> lock(mu);
+        if (spent.size() < kQueued) spent.push_back(std::move(ops));
       }
     } catch (...) {
       {
@@ -379,6 +442,11 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       throw;
     }
     reader.join();
+    if (phases_enabled()) {
+      char what[120];
+      std::snprintf(what, sizeof what, "import: rows written (writing side busy %.2f s; reading side waited %.2f s for it)", writing, waiting);
+      phase_mark(what);
+    }
     if (reader_error) std::rethrow_exception(reader_error);
   }
   r.elements_changed = changed;

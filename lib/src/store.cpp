@@ -1,6 +1,7 @@
 #include "e911/store.hpp"
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -10,6 +11,7 @@
 #include <set>
 
 #include "e911/error.hpp"
+#include "e911/phases.hpp"
 #include "e911/text.hpp"
 
 namespace e911 {
@@ -74,6 +76,8 @@ auto store_call(const std::string& what, Fn&& fn) -> decltype(fn()) {
   }
 }
 
+constexpr int kBusyTimeoutMs = 5000;
+
 }  // namespace
 
 Json row_to_json(const Kind& kind, SQLite::Statement& st, int first) {
@@ -111,8 +115,16 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   s->path_ = path;
   store_call("cannot open '" + path + "'", [&] {
     s->db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);  // one thread per connection
-    s->db_->setBusyTimeout(5000);
-    s->db_->exec("PRAGMA journal_mode=WAL");
+    // WAL, so that readers never wait for a writer. Only while a bulk import holds the store in
+    // rollback-journal mode (Writer, WriteSize::bulk) can this fail: the store is then read as it
+    // is, and the importer sets WAL again when it is done.
+    s->db_->setBusyTimeout(0);
+    try {
+      s->db_->exec("PRAGMA journal_mode=WAL");
+    } catch (const SQLite::Exception& e) {
+      if ((e.getErrorCode() & 0xff) != SQLITE_BUSY && (e.getErrorCode() & 0xff) != SQLITE_LOCKED) throw;
+    }
+    s->db_->setBusyTimeout(kBusyTimeoutMs);
     s->db_->exec("PRAGMA synchronous=NORMAL");
     s->db_->exec("PRAGMA foreign_keys=ON");
     s->db_->exec("PRAGMA cache_size=-65536");
@@ -309,32 +321,76 @@ std::vector<Change> Store::diff(std::int64_t from, std::int64_t to) const {
 
 // ---- Writer --------------------------------------------------------------------------------
 
+namespace {
+
+// INSERT of `rows` rows of `k`, each (key, rev_added, fields...).
+std::string insert_sql(const Kind& k, std::size_t rows) {
+  std::string q = "INSERT INTO " + k.table + " (key, rev_added, " + column_list(k) + ") VALUES ";
+  for (std::size_t r = 0; r < rows; ++r) {
+    q += r ? ", (?, ?" : "(?, ?";
+    for (std::size_t i = 0; i < k.fields.size(); ++i) q += ", ?";
+    q += ")";
+  }
+  return q;
+}
+
+// Rows per statement of Writer::insert_text_rows: each step of a statement opens a cursor, seeks
+// the end of the table and closes it again, which several rows then share.
+constexpr std::size_t kRowsPerInsert = 16;
+
+}  // namespace
+
 struct Writer::Statements {
   SQLite::Statement select_current, insert, close, drop;
+  std::unique_ptr<SQLite::Statement> insert_many;  // kRowsPerInsert rows, prepared when first used
   Statements(SQLite::Database& db, const Kind& k)
       : select_current(db, "SELECT row_id, rev_added, " + column_list(k) + " FROM " + k.table + " WHERE key = ? AND rev_removed IS NULL"),
-        insert(db, [&] {
-          std::string q = "INSERT INTO " + k.table + " (key, rev_added, " + column_list(k) + ") VALUES (?, ?";
-          for (std::size_t i = 0; i < k.fields.size(); ++i) q += ", ?";
-          return q + ")";
-        }()),
+        insert(db, insert_sql(k, 1)),
         close(db, "UPDATE " + k.table + " SET rev_removed = ? WHERE row_id = ?"),
         drop(db, "DELETE FROM " + k.table + " WHERE row_id = ?") {}
 };
 
-Writer::Writer(Store& store, std::string command) : store_(store), command_(std::move(command)) {
+Writer::Writer(Store& store, std::string command, WriteSize size) : store_(store), command_(std::move(command)) {
+  auto& db = store_.db();
+  if (size == WriteSize::bulk) {
+    // Leaving WAL mode needs every other connection closed: try once, without waiting. A reader
+    // that opens the store meanwhile reads the last revision until this one commits.
+    try {
+      db.setBusyTimeout(0);
+      SQLite::Statement mode(db, "PRAGMA journal_mode=DELETE");
+      rollback_journal_ = mode.executeStep() && mode.getColumn(0).getString() == "delete";
+    } catch (const SQLite::Exception&) {
+      // Another connection is open: WAL it is.
+    }
+    db.setBusyTimeout(kBusyTimeoutMs);
+    // In rollback-journal mode only FULL syncs the journal before the file is overwritten.
+    if (rollback_journal_) db.exec("PRAGMA synchronous=FULL");
+  }
   store_call("cannot begin a write", [&] {
-    store_.db().exec("BEGIN IMMEDIATE");
+    db.exec("BEGIN IMMEDIATE");
     return 0;
   });
   rev_ = store_.head() + 1;
+}
+
+void Writer::end_transaction(const char* sql) {
+  auto& db = store_.db();
+  db.exec(sql);
+  if (!rollback_journal_) return;
+  rollback_journal_ = false;
+  try {
+    db.exec("PRAGMA synchronous=NORMAL");
+    db.exec("PRAGMA journal_mode=WAL");
+  } catch (const SQLite::Exception&) {
+    // A reader holds the file: the revision stands, and the next Store::open sets WAL again.
+  }
 }
 
 Writer::~Writer() {
   if (done_) return;
   try {
     stmts_.clear();
-    store_.db().exec("ROLLBACK");
+    end_transaction("ROLLBACK");
   } catch (...) {
     // Nothing more can be done in a destructor; SQLite rolls back on close anyway.
   }
@@ -361,7 +417,8 @@ void Writer::insert_row(const Kind& kind, const std::string& key, const Json& ob
   dirty_ = true;
 }
 
-void Writer::begin_bulk(const Kind& kind, std::size_t expected_rows, bool references_checked) {
+void Writer::begin_bulk(const Kind& kind, std::size_t expected_rows, bool references_checked,
+                        const std::vector<std::string>& fields_written) {
   store_call("cannot prepare the bulk load of " + kind.noun, [&] {
     Bulk& b = bulk_[&kind];
     b.references_checked = references_checked;
@@ -386,6 +443,17 @@ void Writer::begin_bulk(const Kind& kind, std::size_t expected_rows, bool refere
       while (q.executeStep()) indexes.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
     }
     for (const auto& [name, sql] : indexes) {
+      bool written = false;
+      {
+        SQLite::Statement cols(db, "SELECT name FROM pragma_index_info(?)");
+        cols.bind(1, name);
+        while (cols.executeStep() && !written) {
+          const std::string col = cols.getColumn(0).getString();
+          written = col == "key" || col == "rev_added" ||
+                    std::find(fields_written.begin(), fields_written.end(), col) != fields_written.end();
+        }
+      }
+      if (!written) continue;  // the load adds nothing to it (it may still index NULLs, in order)
       db.exec("DROP INDEX \"" + name + "\"");
       b.dropped_indexes.push_back(sql);
     }
@@ -434,34 +502,62 @@ void Writer::insert_new(const Kind& kind, const Json& obj) {
   });
 }
 
+void Writer::bind_text_row(SQLite::Statement& ins, int first, const Kind& kind, const std::string& key,
+                           const std::vector<const std::string*>& values) {
+  ins.bindNoCopy(first, key);
+  ins.bind(first + 1, static_cast<int64_t>(rev_));
+  for (std::size_t i = 0; i < kind.fields.size(); ++i) {
+    const Field& f = kind.fields[i];
+    const int index = first + 2 + static_cast<int>(i);
+    const std::string* v = i < values.size() ? values[i] : nullptr;
+    if (!v) {
+      // A text default is bound without a copy: it lives in the catalog, as long as the program.
+      if (f.default_value.is_null()) ins.bind(index);
+      else if (f.default_value.is_string()) ins.bindNoCopy(index, f.default_value.get_ref<const std::string&>());
+      else bind_field(ins, index, f, Json{{f.name, f.default_value}});
+    } else if (f.type == FieldType::integer || f.type == FieldType::boolean) {
+      ins.bind(index, static_cast<int64_t>(f.type == FieldType::boolean ? (*v == "true" ? 1 : 0) : std::stoll(*v)));
+    } else if (f.type == FieldType::number) {
+      ins.bind(index, std::stod(*v));
+    } else {
+      ins.bindNoCopy(index, *v);
+    }
+  }
+}
+
 void Writer::insert_text(const Kind& kind, const std::string& key, const std::vector<const std::string*>& values) {
-  store_call("cannot write " + kind.noun, [&] {
+  // Not store_call: its message would be built for each of a million rows.
+  try {
     auto& ins = stmts(kind).insert;
     ins.reset();
-    ins.bindNoCopy(1, key);
-    ins.bind(2, static_cast<int64_t>(rev_));
-    for (std::size_t i = 0; i < kind.fields.size(); ++i) {
-      const Field& f = kind.fields[i];
-      const int index = static_cast<int>(i) + 3;
-      const std::string* v = i < values.size() ? values[i] : nullptr;
-      if (!v) {
-        // A default is bound by copy: it must not point into a temporary.
-        if (f.default_value.is_null()) ins.bind(index);
-        else if (f.default_value.is_string()) ins.bind(index, f.default_value.get<std::string>());
-        else bind_field(ins, index, f, Json{{f.name, f.default_value}});
-      } else if (f.type == FieldType::integer || f.type == FieldType::boolean) {
-        ins.bind(index, static_cast<int64_t>(f.type == FieldType::boolean ? (*v == "true" ? 1 : 0) : std::stoll(*v)));
-      } else if (f.type == FieldType::number) {
-        ins.bind(index, std::stod(*v));
-      } else {
-        ins.bindNoCopy(index, *v);
-      }
-    }
+    bind_text_row(ins, 1, kind, key, values);
     ins.exec();
     ++inserted_[&kind];
     dirty_ = true;
-    return 0;
-  });
+  } catch (const SQLite::Exception& e) {
+    throw Error(ErrorKind::store, "cannot write " + kind.noun + ": " + e.what());
+  }
+}
+
+void Writer::insert_text_rows(const Kind& kind, std::span<const std::string* const> keys,
+                              std::span<const std::vector<const std::string*>> values) {
+  if (keys.size() != values.size()) throw Error(ErrorKind::internal, "insert_text_rows: keys and values differ in length");
+  std::size_t r = 0;
+  try {
+    auto& s = stmts(kind);
+    if (keys.size() >= kRowsPerInsert && !s.insert_many) s.insert_many = std::make_unique<SQLite::Statement>(store_.db(), insert_sql(kind, kRowsPerInsert));
+    const int per_row = static_cast<int>(kind.fields.size()) + 2;
+    for (; r + kRowsPerInsert <= keys.size(); r += kRowsPerInsert) {
+      s.insert_many->reset();
+      for (std::size_t i = 0; i < kRowsPerInsert; ++i) bind_text_row(*s.insert_many, 1 + static_cast<int>(i) * per_row, kind, *keys[r + i], values[r + i]);
+      s.insert_many->exec();
+    }
+  } catch (const SQLite::Exception& e) {
+    throw Error(ErrorKind::store, "cannot write " + kind.noun + ": " + e.what());
+  }
+  inserted_[&kind] += static_cast<std::int64_t>(r);
+  if (r) dirty_ = true;
+  for (; r < keys.size(); ++r) insert_text(kind, *keys[r], values[r]);
 }
 
 bool Writer::remove(const Kind& kind, const std::string& key) {
@@ -573,23 +669,68 @@ std::vector<Diagnostic> Writer::check_references() const {
 
 std::vector<Change> Writer::changes() const { return store_.diff(rev_ - 1, rev_); }
 
+void Writer::rebuild_indexes() {
+  std::vector<std::string> todo;
+  for (auto& [kind, b] : bulk_) {
+    todo.insert(todo.end(), b.dropped_indexes.begin(), b.dropped_indexes.end());
+    b.dropped_indexes.clear();
+  }
+  if (todo.empty()) return;
+  // SQLite's sorter builds each index. With temp_store=MEMORY it keeps every key in one list and
+  // sorts it on one core, chasing pointers through a million records; with temporary files and a
+  // 16 MB budget it sorts runs of keys on two threads and merges them (1M random keys: about
+  // 0.7 s instead of 1.1 s). The smaller cache writes out loaded pages early, which the commit
+  // would write anyway. Both settings are put back afterwards, also when a build fails.
+  auto& db = store_.db();
+  const std::int64_t cache = [&] {
+    SQLite::Statement q(db, "PRAGMA cache_size");
+    q.executeStep();
+    return q.getColumn(0).getInt64();
+  }();
+  struct Restore {
+    SQLite::Database& db;
+    std::int64_t cache;
+    ~Restore() {
+      try {
+        db.exec("PRAGMA temp_store=MEMORY");
+        db.exec("PRAGMA cache_size=" + std::to_string(cache));
+      } catch (...) {
+        // The settings only tune speed.
+      }
+    }
+  } restore{db, cache};
+  db.exec("PRAGMA cache_size=-16384");
+  db.exec("PRAGMA threads=2");
+  db.exec("PRAGMA temp_store=FILE");
+  for (const auto& sql : todo) {
+    try {
+      db.exec(sql);
+    } catch (const SQLite::Exception& e) {
+      const int rc = e.getErrorCode() & 0xff;
+      if (rc != SQLITE_CANTOPEN && rc != SQLITE_IOERR && rc != SQLITE_FULL && rc != SQLITE_PERM) throw;
+      // No room or no right for temporary files: sort in memory after all.
+      db.exec("PRAGMA temp_store=MEMORY");
+      db.exec(sql);
+    }
+    phase_mark("commit: " + sql.substr(0, sql.find(" WHERE")));
+  }
+}
+
 std::int64_t Writer::commit() {
   if (!dirty_) {
     stmts_.clear();
-    store_.db().exec("ROLLBACK");
+    end_transaction("ROLLBACK");
     done_ = true;
     return 0;
   }
   // Indexes dropped for a bulk load are built again first: the checks below and every reader
   // after the commit need them, and a unique index refuses a duplicate the load let in.
   store_call("cannot rebuild the indexes", [&] {
-    for (auto& [kind, b] : bulk_) {
-      for (const auto& sql : b.dropped_indexes) store_.db().exec(sql);
-      b.dropped_indexes.clear();
-    }
+    rebuild_indexes();
     return 0;
   });
   const auto problems = check_references();
+  phase_mark("commit: references checked");
   if (has_errors(problems)) {
     std::string msg = "the change would leave broken references";
     for (const auto& p : problems) msg += "\n  " + p.subject + ": " + p.message;
@@ -629,7 +770,7 @@ std::int64_t Writer::commit() {
     }
     stmts_.clear();
     if (added + changed + removed == 0) {
-      db.exec("ROLLBACK");
+      end_transaction("ROLLBACK");
       done_ = true;
       return 0;
     }
@@ -643,7 +784,8 @@ std::int64_t Writer::commit() {
     ins.bind(7, changed);
     ins.bind(8, removed);
     ins.exec();
-    db.exec("COMMIT");
+    end_transaction("COMMIT");
+    phase_mark("commit: written");
     done_ = true;
     return rev_;
   });

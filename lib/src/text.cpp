@@ -53,6 +53,15 @@ std::string trim(std::string_view s) {
   return std::string(s.substr(b, e - b));
 }
 
+void trim_in_place(std::string& s) {
+  std::size_t e = s.size();
+  while (e > 0 && (s[e - 1] == ' ' || s[e - 1] == '\t')) --e;
+  s.resize(e);
+  std::size_t b = 0;
+  while (b < e && (s[b] == ' ' || s[b] == '\t')) ++b;
+  if (b) s.erase(0, b);
+}
+
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> out;
   std::size_t start = 0;

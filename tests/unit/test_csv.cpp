@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "e911/csv.hpp"
+#include "e911/error.hpp"
 #include "e911/lis_csv.hpp"
 #include "helpers.hpp"
 
@@ -28,6 +29,29 @@ TEST_CASE("CSV records: quotes, doubled quotes, embedded commas and line breaks"
   std::ostringstream out;
   write_csv_record(out, {"a", "b,c", "say \"hi\""});
   CHECK(out.str() == "a,\"b,c\",\"say \"\"hi\"\"\"\r\n");
+}
+
+TEST_CASE("CSV records read into the same vector: no field of a longer record is left behind") {
+  // A quote inside unquoted text is text; text after a closing quote belongs to the field; only a
+  // CR that ends the line is dropped.
+  std::istringstream in("one,two,three,four\r\na\"b,\"c\"d\r\n\"q\"\r\n\nx\ry,\"\r\n\"\n");
+  CsvReader r(in);
+  std::vector<std::string> f;
+  REQUIRE(r.next(f));
+  CHECK(f.size() == 4);
+  REQUIRE(r.next(f));
+  CHECK(f == std::vector<std::string>{"a\"b", "cd"});
+  REQUIRE(r.next(f));
+  CHECK(f == std::vector<std::string>{"q"});
+  REQUIRE(r.next(f));
+  CHECK(f == std::vector<std::string>{""});
+  REQUIRE(r.next(f));
+  CHECK(f == std::vector<std::string>{"x\ry", "\r\n"});
+  CHECK(r.line() == 5);
+  CHECK_FALSE(r.next(f));
+  std::istringstream open_quote("a,\"never closed\n");
+  CsvReader bad(open_quote);
+  CHECK_THROWS_AS(bad.next(f), Error);
 }
 
 TEST_CASE("LIS import reuses locations on an exact address match and is one revision") {

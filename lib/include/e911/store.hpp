@@ -3,6 +3,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <optional>
 #include <set>
 #include <string>
@@ -90,12 +91,23 @@ class Store {
   std::unique_ptr<SQLite::Database> db_;
 };
 
+/// How much a Writer is about to write.
+enum class WriteSize {
+  normal,
+  /// Hundreds of thousands of rows (an import). When no other connection has the store open, the
+  /// transaction runs in rollback-journal mode instead of WAL: the rows then reach the database
+  /// file once, where WAL would write them twice (to the log, then to the file at checkpoint),
+  /// and only pages that existed before are journaled. The store is back in WAL mode after the
+  /// commit or rollback. With another connection open the Writer simply stays in WAL mode.
+  bulk,
+};
+
 /// One write transaction that becomes one revision. Until commit() nothing is visible to others;
 /// a Writer destroyed without commit() leaves the database as it was.
 class Writer {
  public:
   /// Begins an immediate transaction for the revision after head; `command` is recorded with it.
-  Writer(Store& store, std::string command);
+  Writer(Store& store, std::string command, WriteSize size = WriteSize::normal);
   ~Writer();
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -111,15 +123,22 @@ class Writer {
   /// The bulk path without JSON: inserts a row whose field i (in Kind::fields order) is the text
   /// `values[i]` (already checked by the caller), or its default, or NULL when values[i] is null.
   void insert_text(const Kind& kind, const std::string& key, const std::vector<const std::string*>& values);
+  /// insert_text for many rows: row r has key `*keys[r]` and values `values[r]`. Rows go
+  /// several to a statement, which costs SQLite less per row than one statement each.
+  void insert_text_rows(const Kind& kind, std::span<const std::string* const> keys,
+                        std::span<const std::vector<const std::string*>> values);
   /// Removes the object; false when it did not exist.
   bool remove(const Kind& kind, const std::string& key);
-  /// Declares a bulk load of about `expected_rows` new rows of `kind`. When that is at least the
-  /// rows the table holds, its indexes are dropped now and built again at commit: one sort
-  /// instead of a random b-tree insert per row. Until commit, lookups of `kind` by key scan the
-  /// table, so only a caller that does none (or few) should ask. `references_checked` says the
-  /// caller has checked every reference of every `kind` row it writes in this revision; commit
-  /// then does not check them again.
-  void begin_bulk(const Kind& kind, std::size_t expected_rows, bool references_checked);
+  /// Declares a bulk load of about `expected_rows` new rows of `kind`, which set only the fields
+  /// named in `fields_written` (and the key). When that is at least the rows the table holds, its
+  /// indexes over written fields are dropped now and built again at commit: one sort instead of
+  /// a random b-tree insert per row. The other indexes (over fields the load leaves NULL, or over
+  /// rev_removed) receive nothing from the load and stay. Until commit, lookups of `kind` by key
+  /// scan the table, so only a caller that does none (or few) should ask. `references_checked`
+  /// says the caller has checked every reference of every `kind` row it writes in this revision;
+  /// commit then does not check them again.
+  void begin_bulk(const Kind& kind, std::size_t expected_rows, bool references_checked,
+                  const std::vector<std::string>& fields_written);
   /// Makes the state after revision `rev` current again (objects added since are removed, objects
   /// removed or changed since come back).
   void restore(std::int64_t rev);
@@ -139,6 +158,8 @@ class Writer {
   struct Statements;
   Statements& stmts(const Kind& kind) const;
   void insert_row(const Kind& kind, const std::string& key, const Json& obj);
+  void bind_text_row(SQLite::Statement& st, int first, const Kind& kind, const std::string& key,
+                     const std::vector<const std::string*>& values);
 
   Store& store_;
   std::string command_;
@@ -156,6 +177,9 @@ class Writer {
   std::map<const Kind*, std::int64_t> inserted_;
   std::set<const Kind*> reworked_;
   bool restored_ = false;
+  bool rollback_journal_ = false;  // this transaction runs in rollback-journal mode (WriteSize::bulk)
+  void end_transaction(const char* sql);
+  void rebuild_indexes();
 };
 
 /// Reads the current row of a statement positioned on a row of `kind`'s table (columns from 4 on).

@@ -16,6 +16,8 @@ std::string to_lower(std::string_view s);
 
 /// `s` without leading and trailing spaces and tabs.
 std::string trim(std::string_view s);
+/// trim() without a copy.
+void trim_in_place(std::string& s);
 
 /// `s` split at every `sep`.
 std::vector<std::string> split(std::string_view s, char sep);
