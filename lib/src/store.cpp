@@ -365,6 +365,7 @@ Writer::Writer(Store& store, std::string command, WriteSize size) : store_(store
     db.setBusyTimeout(kBusyTimeoutMs);
     // In rollback-journal mode only FULL syncs the journal before the file is overwritten.
     if (rollback_journal_) db.exec("PRAGMA synchronous=FULL");
+    phase_mark(rollback_journal_ ? "bulk write: rollback-journal mode" : "bulk write: WAL mode (another connection has the store open)");
   }
   store_call("cannot begin a write", [&] {
     db.exec("BEGIN IMMEDIATE");
