@@ -432,8 +432,8 @@ void Writer::begin_bulk(const Kind& kind, std::size_t expected_rows, bool refere
       return n.getColumn(0).getInt64();
     }();
     if (static_cast<std::size_t>(rows) > expected_rows || expected_rows < 10000) return 0;
-    // The load and the index builds at commit keep their pages in memory instead of spilling them
-    // to the WAL half-way; the sorter of CREATE INDEX may use a second core.
+    // The load keeps its pages in memory instead of spilling them to the journal half-way; the
+    // sorter of CREATE INDEX may use a second core.
     db.exec("PRAGMA cache_size=-524288");
     db.exec("PRAGMA threads=2");
     stmts_.erase(&kind);  // prepared against the indexes about to go
@@ -444,22 +444,45 @@ void Writer::begin_bulk(const Kind& kind, std::size_t expected_rows, bool refere
       while (q.executeStep()) indexes.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
     }
     for (const auto& [name, sql] : indexes) {
-      bool written = false;
+      std::vector<std::string> columns;
       {
         SQLite::Statement cols(db, "SELECT name FROM pragma_index_info(?)");
         cols.bind(1, name);
-        while (cols.executeStep() && !written) {
-          const std::string col = cols.getColumn(0).getString();
-          written = col == "key" || col == "rev_added" ||
-                    std::find(fields_written.begin(), fields_written.end(), col) != fields_written.end();
-        }
+        while (cols.executeStep()) columns.push_back(cols.getColumn(0).getString());
       }
+      const bool written = std::any_of(columns.begin(), columns.end(), [&](const std::string& col) {
+        return col == "key" || col == "rev_added" || std::find(fields_written.begin(), fields_written.end(), col) != fields_written.end();
+      });
       if (!written) continue;  // the load adds nothing to it (it may still index NULLs, in order)
+      if (columns == std::vector<std::string>{"key"}) {
+        // Kept while the keys come in order: appending to an index costs little. A file sorted
+        // by key (an export, most LIS files) then needs no sort at commit.
+        b.key_index = {name, sql};
+        continue;
+      }
       db.exec("DROP INDEX \"" + name + "\"");
       b.dropped_indexes.push_back(sql);
     }
     return 0;
   });
+}
+
+void Writer::bulk_keys(const Kind& kind, std::span<const std::string* const> keys) {
+  const auto it = bulk_.find(&kind);
+  if (it == bulk_.end() || it->second.key_index.first.empty() || keys.empty()) return;
+  Bulk& b = it->second;
+  bool ordered = b.last_key.empty() || *keys[0] > b.last_key;
+  for (std::size_t i = 1; ordered && i < keys.size(); ++i) ordered = *keys[i] > *keys[i - 1];
+  if (ordered) {
+    b.last_key = *keys.back();
+    return;
+  }
+  // The first key out of order: from here on the index costs a random insert per row, so it goes
+  // now and is built at commit with the others.
+  stmts_.erase(&kind);
+  store_.db().exec("DROP INDEX \"" + b.key_index.first + "\"");
+  b.dropped_indexes.push_back(b.key_index.second);
+  b.key_index = {};
 }
 
 std::optional<ChangeType> Writer::put(const Kind& kind, const Json& input) {
@@ -527,17 +550,8 @@ void Writer::bind_text_row(SQLite::Statement& ins, int first, const Kind& kind, 
 }
 
 void Writer::insert_text(const Kind& kind, const std::string& key, const std::vector<const std::string*>& values) {
-  // Not store_call: its message would be built for each of a million rows.
-  try {
-    auto& ins = stmts(kind).insert;
-    ins.reset();
-    bind_text_row(ins, 1, kind, key, values);
-    ins.exec();
-    ++inserted_[&kind];
-    dirty_ = true;
-  } catch (const SQLite::Exception& e) {
-    throw Error(ErrorKind::store, "cannot write " + kind.noun + ": " + e.what());
-  }
+  const std::string* k = &key;
+  insert_text_rows(kind, std::span(&k, 1), std::span(&values, 1));
 }
 
 void Writer::insert_text_rows(const Kind& kind, std::span<const std::string* const> keys,
@@ -545,6 +559,7 @@ void Writer::insert_text_rows(const Kind& kind, std::span<const std::string* con
   if (keys.size() != values.size()) throw Error(ErrorKind::internal, "insert_text_rows: keys and values differ in length");
   std::size_t r = 0;
   try {
+    bulk_keys(kind, keys);
     auto& s = stmts(kind);
     if (keys.size() >= kRowsPerInsert && !s.insert_many) s.insert_many = std::make_unique<SQLite::Statement>(store_.db(), insert_sql(kind, kRowsPerInsert));
     const int per_row = static_cast<int>(kind.fields.size()) + 2;
@@ -553,12 +568,17 @@ void Writer::insert_text_rows(const Kind& kind, std::span<const std::string* con
       for (std::size_t i = 0; i < kRowsPerInsert; ++i) bind_text_row(*s.insert_many, 1 + static_cast<int>(i) * per_row, kind, *keys[r + i], values[r + i]);
       s.insert_many->exec();
     }
+    for (; r < keys.size(); ++r) {
+      auto& ins = s.insert;
+      ins.reset();
+      bind_text_row(ins, 1, kind, *keys[r], values[r]);
+      ins.exec();
+    }
   } catch (const SQLite::Exception& e) {
     throw Error(ErrorKind::store, "cannot write " + kind.noun + ": " + e.what());
   }
-  inserted_[&kind] += static_cast<std::int64_t>(r);
-  if (r) dirty_ = true;
-  for (; r < keys.size(); ++r) insert_text(kind, *keys[r], values[r]);
+  inserted_[&kind] += static_cast<std::int64_t>(keys.size());
+  if (!keys.empty()) dirty_ = true;
 }
 
 bool Writer::remove(const Kind& kind, const std::string& key) {

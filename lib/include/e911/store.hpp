@@ -132,8 +132,9 @@ class Writer {
   /// Declares a bulk load of about `expected_rows` new rows of `kind`, which set only the fields
   /// named in `fields_written` (and the key). When that is at least the rows the table holds, its
   /// indexes over written fields are dropped now and built again at commit: one sort instead of
-  /// a random b-tree insert per row. The other indexes (over fields the load leaves NULL, or over
-  /// rev_removed) receive nothing from the load and stay. Until commit, lookups of `kind` by key
+  /// a random b-tree insert per row. The index over the key alone stays while the rows come in
+  /// ascending key order, and is dropped at the first row that does not. The other indexes (over
+  /// fields the load leaves NULL, or over rev_removed) receive nothing from the load and stay. Until commit, lookups of `kind` by key
   /// scan the table, so only a caller that does none (or few) should ask. `references_checked`
   /// says the caller has checked every reference of every `kind` row it writes in this revision;
   /// commit then does not check them again.
@@ -170,7 +171,10 @@ class Writer {
   struct Bulk {
     std::vector<std::string> dropped_indexes;  // their CREATE statements
     bool references_checked = false;
+    std::pair<std::string, std::string> key_index;  // name and CREATE statement, while kept
+    std::string last_key;                           // the greatest key inserted so far
   };
+  void bulk_keys(const Kind& kind, std::span<const std::string* const> keys);
   std::map<const Kind*, Bulk> bulk_;
   // Rows written per kind, when they were written by insert_text and insert_new alone (the
   // commit summary then needs no table scan); a kind written any other way is in `reworked_`.
