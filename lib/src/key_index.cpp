@@ -4,9 +4,13 @@
 
 namespace e911 {
 
-uint64_t KeyIndex::hash(std::string_view s) {
+uint64_t KeyIndex::fnv1a(std::string_view s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+uint64_t KeyIndex::mix(uint64_t h) {
   h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
   return h ^ (h >> 31);
 }
@@ -47,9 +51,9 @@ std::string_view KeyIndex::at(int32_t id) const {
   return std::string_view(arena_).substr(start, end - start);
 }
 
-std::pair<int32_t, bool> KeyIndex::insert(std::string_view key) {
+std::pair<int32_t, bool> KeyIndex::insert(std::string_view key, uint64_t hashed) {
   if ((offsets_.size() + 1) * 2 > slots_.size()) grow();
-  const uint64_t hashed = hash(key), tag = hashed & kTagMask;
+  const uint64_t tag = hashed & kTagMask;
   for (uint64_t h = hashed & mask_;; h = (h + 1) & mask_) {
     uint64_t& slot = slots_[h];
     if (slot == 0) {
@@ -65,9 +69,9 @@ std::pair<int32_t, bool> KeyIndex::insert(std::string_view key) {
   }
 }
 
-int32_t KeyIndex::find(std::string_view key) const {
+int32_t KeyIndex::find(std::string_view key, uint64_t hashed) const {
   if (slots_.empty()) return -1;
-  const uint64_t hashed = hash(key), tag = hashed & kTagMask;
+  const uint64_t tag = hashed & kTagMask;
   for (uint64_t h = hashed & mask_;; h = (h + 1) & mask_) {
     const uint64_t slot = slots_[h];
     if (slot == 0) return -1;

@@ -72,11 +72,8 @@ std::string hex64(std::uint64_t v) {
 
 // New locations get a stable id from their address, so importing the same file into two
 // stores gives the same ids.
-std::string location_id_for(const std::string& addr_key) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : addr_key) h = (h ^ c) * 1099511628211ull;
-  return "loc-" + hex64(h).substr(0, 12);
-}
+// `fnv` is KeyIndex::fnv1a of the address key, which the importer also places the address by.
+std::string location_id_for(std::uint64_t fnv) { return "loc-" + hex64(fnv).substr(0, 12); }
 
 }  // namespace
 
@@ -330,7 +327,8 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       // need checking.
       akey.clear();
       for (std::size_t i = 0; i < kAddress.size(); ++i) (akey += vals[lay.head.size() + i]) += '\x1f';
-      const int32_t address_id = addresses.find(akey);
+      const std::uint64_t address_fnv = KeyIndex::fnv1a(akey), address_hash = KeyIndex::mix(address_fnv);
+      const int32_t address_id = addresses.find(akey, address_hash);
       const bool known_address = address_id >= 0 || checked_addresses.find(akey) >= 0;
       for (std::size_t c = 0; c < rules.size(); ++c) {
         const ColumnRule& rule = rules[c];
@@ -377,11 +375,11 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       if (address_id < 0) ++r.locations_created;
       else ++r.locations_reused;
       if (address_id < 0) {
-        new_id = location_id_for(akey);
+        new_id = location_id_for(address_fnv);
         auto [lid, fresh] = location_ids.insert(new_id);
-        for (int n = 2; !fresh; ++n) std::tie(lid, fresh) = location_ids.insert(new_id = location_id_for(akey) + "-" + std::to_string(n));
+        for (int n = 2; !fresh; ++n) std::tie(lid, fresh) = location_ids.insert(new_id = location_id_for(address_fnv) + "-" + std::to_string(n));
         address_loc.push_back(lid);
-        addresses.insert(akey);
+        addresses.insert(akey, address_hash);
       }
       // A dry run counts; it writes only to compare known elements, and rolls that back.
       if (dry_run && element_is_new) continue;

@@ -14,13 +14,19 @@ class KeyIndex {
  public:
   void reserve(std::size_t n);
   /// The id of `key`, and whether it was added now.
-  std::pair<int32_t, bool> insert(std::string_view key);
+  std::pair<int32_t, bool> insert(std::string_view key) { return insert(key, hash(key)); }
   /// The id of `key`, or -1.
-  int32_t find(std::string_view key) const;
+  int32_t find(std::string_view key) const { return find(key, hash(key)); }
+  /// The same, for a caller that has `hashed` = hash(key) already (one hash for several uses).
+  std::pair<int32_t, bool> insert(std::string_view key, uint64_t hashed);
+  int32_t find(std::string_view key, uint64_t hashed) const;
   std::string_view at(int32_t id) const;
   std::size_t size() const { return offsets_.size(); }
   /// The hash it places keys by (FNV-1a, mixed so both halves are usable): for tables like it.
-  static uint64_t hash(std::string_view key);
+  static uint64_t hash(std::string_view key) { return mix(fnv1a(key)); }
+  /// 64-bit FNV-1a, and the mix that hash() puts over it.
+  static uint64_t fnv1a(std::string_view key);
+  static uint64_t mix(uint64_t h);
 
  private:
   void grow();
