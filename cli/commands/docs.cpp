@@ -165,6 +165,7 @@ const char* kExitStatus =
 
 const char* kEnvironment =
     ".SH ENVIRONMENT\n.TP\n.B E911_DB\nthe database file, when \\fB\\-\\-db\\fR is not given\n.TP\n.B E911_FORMAT\ndefault output format\n"
+    ".TP\n.B E911_PHASES\nset to 1, long commands (\\fBimport\\fR, \\fBvalidate\\fR...) print where their time goes, on stderr\n"
     ".TP\n.B E911_SNAPSHOT\nwhere \\fBpublish\\fR writes the snapshot by default\n.TP\n.B NO_COLOR\nnever colour output\n"
     ".TP\n.B XDG_DATA_HOME\nthe default database is \\fI$XDG_DATA_HOME/e911ctl/e911.db\\fR\n";
 

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "e911/key_index.hpp"
+#include "e911/phases.hpp"
 #include "e911/rows.hpp"
 #include "e911/schema_check.hpp"
 #include "e911/snapshot.hpp"
@@ -628,11 +629,17 @@ void check_policies(Ctx& c) {
 std::vector<Diagnostic> validate_store(const Store& store) {
   Ctx c{store, {}};
   try {
+    phase_mark("validate: start");
     check_fields(c);
+    phase_mark("validate: fields checked");
     check_references(c);
+    phase_mark("validate: references checked");
     check_conflicts(c);
+    phase_mark("validate: conflicts checked");
     check_dispatchable(c);
+    phase_mark("validate: dispatchable locations checked");
     check_policies(c);
+    phase_mark("validate: policies checked");
   } catch (const SQLite::Exception& e) {
     c.add("E100", "store", "", std::string("cannot read the store: ") + e.what());
   }
