@@ -12,6 +12,7 @@
 
 #include "e911/error.hpp"
 #include "e911/phases.hpp"
+#include "e911/rows.hpp"
 #include "e911/text.hpp"
 
 namespace e911 {
@@ -399,7 +400,12 @@ Writer::~Writer() {
 
 Writer::Statements& Writer::stmts(const Kind& kind) const {
   auto& slot = stmts_[&kind];
-  if (!slot) slot = std::make_unique<Statements>(store_.db(), kind);
+  if (!slot) {
+    slot = std::make_unique<Statements>(store_.db(), kind);
+    // Before this Writer's first row of the kind: every row it writes gets a greater rowid, so
+    // check_references finds them by a range of rowids instead of scanning the table.
+    row_floor_.emplace(&kind, static_cast<std::int64_t>(max_rowid(store_.db(), kind.table)));
+  }
   return *slot;
 }
 
@@ -490,7 +496,6 @@ std::optional<ChangeType> Writer::put(const Kind& kind, const Json& input) {
     const Json obj = normalize(kind, input);
     const std::string key = kind.key_of(obj);
     if (key.empty()) throw Error(ErrorKind::internal, kind.noun + " without an identity");
-    reworked_.insert(&kind);
     auto& s = stmts(kind);
     s.select_current.reset();
     s.select_current.bind(1, key);
@@ -500,7 +505,7 @@ std::optional<ChangeType> Writer::put(const Kind& kind, const Json& input) {
       const int64_t added = s.select_current.getColumn(1).getInt64();
       const Json old = normalize(kind, row_to_json(kind, s.select_current, 2));
       s.select_current.reset();
-      if (old == obj) return std::nullopt;
+      if (old == obj) return std::nullopt;  // nothing written: the kind need not be checked again
       // A row written earlier in this same revision is simply replaced.
       auto& st = added == rev_ ? s.drop : s.close;
       st.reset();
@@ -514,6 +519,7 @@ std::optional<ChangeType> Writer::put(const Kind& kind, const Json& input) {
       result = ChangeType::changed;
     }
     s.select_current.reset();
+    reworked_.insert(&kind);
     insert_row(kind, key, obj);
     return result;
   });
@@ -641,16 +647,22 @@ std::vector<Diagnostic> Writer::check_references() const {
         if (f.ref_kind.empty()) continue;
         const Kind& target = *find_kind(f.ref_kind);
         const bool list = f.type == FieldType::string_list;
-        // Objects written in this revision that name something that does not exist.
+        // Objects written in this revision that name something that does not exist. Only kinds this
+        // Writer wrote can have any (a restore writes every kind), and only from the rowid its
+        // first write of the kind found.
         const auto bulk = bulk_.find(&k);
-        const bool checked = bulk != bulk_.end() && bulk->second.references_checked && !restored_;
+        const bool written = restored_ || reworked_.count(&k) || inserted_.count(&k);
+        const bool checked = !written || (bulk != bulk_.end() && bulk->second.references_checked && !restored_);
+        const auto floor = row_floor_.find(&k);
+        const std::int64_t first_row = restored_ || floor == row_floor_.end() ? 0 : floor->second;
         const std::string dangling =
-            list ? "SELECT a.key, j.value, j.key FROM " + k.table + " a, json_each(a." + f.name + ") j WHERE a.rev_added = ?1 AND a.rev_removed IS NULL"
+            list ? "SELECT a.key, j.value, j.key FROM " + k.table + " a, json_each(a." + f.name + ") j WHERE a.row_id > ?2 AND a.rev_added = ?1 AND a.rev_removed IS NULL"
                        " AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = j.value AND b.rev_removed IS NULL)"
-                 : "SELECT a.key, a." + f.name + ", NULL FROM " + k.table + " a WHERE a.rev_added = ?1 AND a.rev_removed IS NULL AND a." + f.name +
+                 : "SELECT a.key, a." + f.name + ", NULL FROM " + k.table + " a WHERE a.row_id > ?2 AND a.rev_added = ?1 AND a.rev_removed IS NULL AND a." + f.name +
                        " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = a." + f.name + " AND b.rev_removed IS NULL)";
         SQLite::Statement st(db, dangling);
         st.bind(1, static_cast<int64_t>(rev_));
+        st.bind(2, first_row);
         while (!checked && st.executeStep() && out.size() < 1000) {
           const std::string key = st.getColumn(0).getString(), name = st.getColumn(1).getString();
           Diagnostic d{Severity::error, "E010", "'" + f.name + "' names " + target.noun + " '" + name + "', which does not exist",

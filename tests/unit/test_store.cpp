@@ -98,6 +98,19 @@ TEST_CASE("references must name existing objects, and used objects cannot go") {
     w.put(K("subnet"), Json{{"subnet", "10.0.0.0/24"}, {"location", "a"}});
   });
   CHECK(s->referrers(K("location"), "a") == std::vector<std::string>{"subnet '10.0.0.0/24'"});
+  {
+    // Rows written after others of their kind: a change of a stored subnet, and a new one. Only
+    // rows this Writer wrote are checked (from the rowid its first write found), and both are.
+    Writer w(*s, "test");
+    w.put(K("subnet"), Json{{"subnet", "10.0.0.0/24"}, {"location", "a"}});  // unchanged: writes nothing
+    CHECK_FALSE(w.dirty());
+    w.put(K("subnet"), Json{{"subnet", "10.0.0.0/24"}, {"location", "gone"}});
+    w.put(K("subnet"), Json{{"subnet", "10.0.1.0/24"}, {"location", "also-gone"}});
+    const auto p = w.check_references();
+    REQUIRE(p.size() == 2);
+    CHECK(p[0].message == "'location' names location 'gone', which does not exist");
+    CHECK(p[1].message == "'location' names location 'also-gone', which does not exist");
+  }
   Writer w(*s, "test");
   w.remove(K("location"), "a");
   const auto p = w.check_references();

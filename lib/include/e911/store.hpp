@@ -168,6 +168,7 @@ class Writer {
   bool done_ = false;
   bool dirty_ = false;
   mutable std::map<const Kind*, std::unique_ptr<Statements>> stmts_;
+  mutable std::map<const Kind*, std::int64_t> row_floor_;  // max rowid before this Writer's first row of a kind
   struct Bulk {
     std::vector<std::string> dropped_indexes;  // their CREATE statements
     bool references_checked = false;
