@@ -322,23 +322,29 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       bool row_ok = true;
       for (auto& field : row) trim_in_place(field);
       const std::vector<std::string>& vals = row;
-      // An address already known (in the store or earlier in the file) was checked when it was
-      // first seen: most rows of a campus share a few addresses, so only their element columns
-      // need checking.
+      // The row's keys are hashed first and their table slots fetched into the cache while its
+      // columns are checked: with a million rows the tables are far larger than the cache, and
+      // each probe would otherwise wait for memory.
       akey.clear();
       for (std::size_t i = 0; i < kAddress.size(); ++i) (akey += vals[lay.head.size() + i]) += '\x1f';
       const std::uint64_t address_fnv = KeyIndex::fnv1a(akey), address_hash = KeyIndex::mix(address_fnv);
-      const int32_t address_id = addresses.find(akey, address_hash);
-      const bool known_address = address_id >= 0 || checked_addresses.find(akey) >= 0;
-      for (std::size_t c = 0; c < rules.size(); ++c) {
+      addresses.prefetch(address_hash);
+      ekey.clear();
+      for (std::size_t i = 0; i < key_columns.size(); ++i) (ekey += i ? "|" : "") += vals[key_columns[i]];
+      const std::uint64_t ekey_hash = KeyIndex::hash(ekey);
+      seen_in_file.prefetch(ekey_hash);
+      existing.prefetch(ekey_hash);
+      new_id = location_id_for(address_fnv);  // the id a new address gets (unless taken)
+      const std::uint64_t id_hash = KeyIndex::hash(new_id);
+      location_ids.prefetch(id_hash);
+      auto check_column = [&](std::size_t c) {
         const ColumnRule& rule = rules[c];
-        if (rule.in_location && known_address) continue;
         if (vals[c].empty()) {
           if (rule.field->required && !rule.in_location) {
             bad(c + 1, rule.name + ": must not be empty");
             row_ok = false;
           }
-          continue;
+          return;
         }
         std::string why;
         if (rule.field->type == FieldType::integer) {
@@ -358,25 +364,32 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
           bad(c + 1, rule.name + ": " + why);
           row_ok = false;
         }
-      }
+      };
+      for (std::size_t c = 0; c < rules.size(); ++c)
+        if (!rules[c].in_location) check_column(c);
+      // An address already known (in the store or earlier in the file) was checked when it was
+      // first seen: most rows of a campus share a few addresses, so only their element columns
+      // need checking.
+      const int32_t address_id = addresses.find(akey, address_hash);
+      const bool known_address = address_id >= 0 || checked_addresses.find(akey, address_hash) >= 0;
+      if (!known_address)
+        for (std::size_t c = 0; c < rules.size(); ++c)
+          if (rules[c].in_location) check_column(c);
       if (!row_ok) continue;
       // Rows that go on add their address to `addresses` below; once the file is known to be bad
       // nothing goes on, so the addresses checked since are remembered here.
-      if (!known_address && !r.diagnostics.empty()) checked_addresses.insert(akey);
-      ekey.clear();
-      for (std::size_t i = 0; i < key_columns.size(); ++i) (ekey += i ? "|" : "") += vals[key_columns[i]];
-      if (!seen_in_file.insert(ekey).second) {
+      if (!known_address && !r.diagnostics.empty()) checked_addresses.insert(akey, address_hash);
+      if (!seen_in_file.insert(ekey, ekey_hash).second) {
         bad(1, element.noun + " '" + Kind::display_key(ekey) + "' appears twice in the file");
         continue;
       }
       if (!r.diagnostics.empty()) continue;  // keep reading to report every bad row, write nothing
-      const bool element_is_new = existing.find(ekey) < 0;
+      const bool element_is_new = existing.find(ekey, ekey_hash) < 0;
       if (element_is_new) ++r.elements_added;
       if (address_id < 0) ++r.locations_created;
       else ++r.locations_reused;
       if (address_id < 0) {
-        new_id = location_id_for(address_fnv);
-        auto [lid, fresh] = location_ids.insert(new_id);
+        auto [lid, fresh] = location_ids.insert(new_id, id_hash);
         for (int n = 2; !fresh; ++n) std::tie(lid, fresh) = location_ids.insert(new_id = location_id_for(address_fnv) + "-" + std::to_string(n));
         address_loc.push_back(lid);
         addresses.insert(akey, address_hash);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -325,11 +326,19 @@ std::vector<Change> Store::diff(std::int64_t from, std::int64_t to) const {
 namespace {
 
 // INSERT of `rows` rows of `k`, each (key, rev_added, fields...).
-std::string insert_sql(const Kind& k, std::size_t rows) {
-  std::string q = "INSERT INTO " + k.table + " (key, rev_added, " + column_list(k) + ") VALUES ";
+// With `fields` (bit i: field i), only those columns: the others stay NULL.
+std::string insert_sql(const Kind& k, std::size_t rows, std::uint64_t fields = ~std::uint64_t{0}) {
+  std::string cols;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < k.fields.size(); ++i) {
+    if (i < 64 && !(fields >> i & 1)) continue;
+    cols += ", " + k.fields[i].name;
+    ++n;
+  }
+  std::string q = "INSERT INTO " + k.table + " (key, rev_added" + cols + ") VALUES ";
   for (std::size_t r = 0; r < rows; ++r) {
     q += r ? ", (?, ?" : "(?, ?";
-    for (std::size_t i = 0; i < k.fields.size(); ++i) q += ", ?";
+    for (std::size_t i = 0; i < n; ++i) q += ", ?";
     q += ")";
   }
   return q;
@@ -343,7 +352,8 @@ constexpr std::size_t kRowsPerInsert = 16;
 
 struct Writer::Statements {
   SQLite::Statement select_current, insert, close, drop;
-  std::unique_ptr<SQLite::Statement> insert_many;  // kRowsPerInsert rows, prepared when first used
+  // insert_text_rows' statements, by the fields they set and their rows (1 or kRowsPerInsert).
+  std::map<std::pair<std::uint64_t, std::size_t>, std::unique_ptr<SQLite::Statement>> insert_text;
   Statements(SQLite::Database& db, const Kind& k)
       : select_current(db, "SELECT row_id, rev_added, " + column_list(k) + " FROM " + k.table + " WHERE key = ? AND rev_removed IS NULL"),
         insert(db, insert_sql(k, 1)),
@@ -533,12 +543,13 @@ void Writer::insert_new(const Kind& kind, const Json& obj) {
 }
 
 void Writer::bind_text_row(SQLite::Statement& ins, int first, const Kind& kind, const std::string& key,
-                           const std::vector<const std::string*>& values) {
+                           const std::vector<const std::string*>& values, std::uint64_t fields) {
   ins.bindNoCopy(first, key);
   ins.bind(first + 1, static_cast<int64_t>(rev_));
+  int index = first + 2;
   for (std::size_t i = 0; i < kind.fields.size(); ++i) {
+    if (i < 64 && !(fields >> i & 1)) continue;
     const Field& f = kind.fields[i];
-    const int index = first + 2 + static_cast<int>(i);
     const std::string* v = i < values.size() ? values[i] : nullptr;
     if (!v) {
       // A text default is bound without a copy: it lives in the catalog, as long as the program.
@@ -552,6 +563,7 @@ void Writer::bind_text_row(SQLite::Statement& ins, int first, const Kind& kind, 
     } else {
       ins.bindNoCopy(index, *v);
     }
+    ++index;
   }
 }
 
@@ -563,28 +575,47 @@ void Writer::insert_text(const Kind& kind, const std::string& key, const std::ve
 void Writer::insert_text_rows(const Kind& kind, std::span<const std::string* const> keys,
                               std::span<const std::vector<const std::string*>> values) {
   if (keys.size() != values.size()) throw Error(ErrorKind::internal, "insert_text_rows: keys and values differ in length");
-  std::size_t r = 0;
+  if (keys.empty()) return;
+  // Only the columns some row sets (or that have a default) are named: a location row of an
+  // import sets about half of its fields, and each NULL bound is a call into SQLite.
+  std::uint64_t fields = 0;
+  for (std::size_t i = 0; i < kind.fields.size(); ++i) {
+    bool set = i >= 64 || !kind.fields[i].default_value.is_null();
+    for (std::size_t r = 0; !set && r < values.size(); ++r) set = i < values[r].size() && values[r][i];
+    if (set && i < 64) fields |= std::uint64_t{1} << i;
+  }
+  const int per_row = 2 + std::popcount(fields) + static_cast<int>(kind.fields.size() > 64 ? kind.fields.size() - 64 : 0);
   try {
     bulk_keys(kind, keys);
     auto& s = stmts(kind);
-    if (keys.size() >= kRowsPerInsert && !s.insert_many) s.insert_many = std::make_unique<SQLite::Statement>(store_.db(), insert_sql(kind, kRowsPerInsert));
-    const int per_row = static_cast<int>(kind.fields.size()) + 2;
-    for (; r + kRowsPerInsert <= keys.size(); r += kRowsPerInsert) {
-      s.insert_many->reset();
-      for (std::size_t i = 0; i < kRowsPerInsert; ++i) bind_text_row(*s.insert_many, 1 + static_cast<int>(i) * per_row, kind, *keys[r + i], values[r + i]);
-      s.insert_many->exec();
+    auto statement = [&](std::size_t rows) -> SQLite::Statement& {
+      auto& slot = s.insert_text[{fields, rows}];
+      if (!slot) slot = std::make_unique<SQLite::Statement>(store_.db(), insert_sql(kind, rows, fields));
+      return *slot;
+    };
+    std::size_t r = 0;
+    if (keys.size() >= kRowsPerInsert) {
+      auto& many = statement(kRowsPerInsert);
+      for (; r + kRowsPerInsert <= keys.size(); r += kRowsPerInsert) {
+        many.reset();
+        for (std::size_t i = 0; i < kRowsPerInsert; ++i)
+          bind_text_row(many, 1 + static_cast<int>(i) * per_row, kind, *keys[r + i], values[r + i], fields);
+        many.exec();
+      }
     }
-    for (; r < keys.size(); ++r) {
-      auto& ins = s.insert;
-      ins.reset();
-      bind_text_row(ins, 1, kind, *keys[r], values[r]);
-      ins.exec();
+    if (r < keys.size()) {
+      auto& one = statement(1);
+      for (; r < keys.size(); ++r) {
+        one.reset();
+        bind_text_row(one, 1, kind, *keys[r], values[r], fields);
+        one.exec();
+      }
     }
   } catch (const SQLite::Exception& e) {
     throw Error(ErrorKind::store, "cannot write " + kind.noun + ": " + e.what());
   }
   inserted_[&kind] += static_cast<std::int64_t>(keys.size());
-  if (!keys.empty()) dirty_ = true;
+  dirty_ = true;
 }
 
 bool Writer::remove(const Kind& kind, const std::string& key) {

@@ -21,6 +21,10 @@ class KeyIndex {
   std::pair<int32_t, bool> insert(std::string_view key, uint64_t hashed);
   int32_t find(std::string_view key, uint64_t hashed) const;
   std::string_view at(int32_t id) const;
+  /// Starts fetching the slot where a key of hash `hashed` would be (a hint; no effect on content).
+  void prefetch(uint64_t hashed) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hashed & mask_]);
+  }
   std::size_t size() const { return offsets_.size(); }
   /// The hash it places keys by (FNV-1a, mixed so both halves are usable): for tables like it.
   static uint64_t hash(std::string_view key) { return mix(fnv1a(key)); }

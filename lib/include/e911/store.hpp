@@ -160,7 +160,7 @@ class Writer {
   Statements& stmts(const Kind& kind) const;
   void insert_row(const Kind& kind, const std::string& key, const Json& obj);
   void bind_text_row(SQLite::Statement& st, int first, const Kind& kind, const std::string& key,
-                     const std::vector<const std::string*>& values);
+                     const std::vector<const std::string*>& values, std::uint64_t fields);
 
   Store& store_;
   std::string command_;
