@@ -378,10 +378,23 @@ Writer::Writer(Store& store, std::string command, WriteSize size) : store_(store
     if (rollback_journal_) db.exec("PRAGMA synchronous=FULL");
     phase_mark(rollback_journal_ ? "bulk write: rollback-journal mode" : "bulk write: WAL mode (another connection has the store open)");
   }
-  store_call("cannot begin a write", [&] {
-    db.exec("BEGIN IMMEDIATE");
-    return 0;
-  });
+  try {
+    store_call("cannot begin a write", [&] {
+      db.exec("BEGIN IMMEDIATE");
+      return 0;
+    });
+  } catch (...) {
+    // No transaction, so no destructor either: the journal mode goes back here.
+    if (rollback_journal_) {
+      try {
+        db.exec("PRAGMA synchronous=NORMAL");
+        db.exec("PRAGMA journal_mode=WAL");
+      } catch (const SQLite::Exception&) {
+        // The next Store::open sets WAL again.
+      }
+    }
+    throw;
+  }
   rev_ = store_.head() + 1;
 }
 
