@@ -384,31 +384,26 @@ Writer::Writer(Store& store, std::string command, WriteSize size) : store_(store
       return 0;
     });
   } catch (...) {
-    // No transaction, so no destructor either: the journal mode goes back here.
-    if (rollback_journal_) {
-      try {
-        db.exec("PRAGMA synchronous=NORMAL");
-        db.exec("PRAGMA journal_mode=WAL");
-      } catch (const SQLite::Exception&) {
-        // The next Store::open sets WAL again.
-      }
-    }
+    leave_rollback_journal();  // no transaction, so no destructor either
     throw;
   }
   rev_ = store_.head() + 1;
 }
 
-void Writer::end_transaction(const char* sql) {
-  auto& db = store_.db();
-  db.exec(sql);
+void Writer::leave_rollback_journal() noexcept {
   if (!rollback_journal_) return;
   rollback_journal_ = false;
   try {
-    db.exec("PRAGMA synchronous=NORMAL");
-    db.exec("PRAGMA journal_mode=WAL");
+    store_.db().exec("PRAGMA synchronous=NORMAL");
+    store_.db().exec("PRAGMA journal_mode=WAL");
   } catch (const SQLite::Exception&) {
-    // A reader holds the file: the revision stands, and the next Store::open sets WAL again.
+    // A reader holds the file: what was written stands, and the next Store::open sets WAL again.
   }
+}
+
+void Writer::end_transaction(const char* sql) {
+  store_.db().exec(sql);
+  leave_rollback_journal();
 }
 
 Writer::~Writer() {

@@ -184,6 +184,7 @@ class Writer {
   bool restored_ = false;
   bool rollback_journal_ = false;  // this transaction runs in rollback-journal mode (WriteSize::bulk)
   void end_transaction(const char* sql);
+  void leave_rollback_journal() noexcept;
   void rebuild_indexes();
 };
 
