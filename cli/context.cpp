@@ -36,16 +36,31 @@ void Context::emit(const std::string& schema, const Json& model, const std::func
   else std::cout << json_to_yaml(doc);
 }
 
-void Context::report(const std::string& schema, const std::vector<Diagnostic>& diags, const SourceSet* sources) const {
+void Context::report(const std::string& schema, const std::vector<Diagnostic>& diags, const SourceSet* sources, std::size_t untold) const {
   if (format != "text") {
     Json list = Json::array();
     for (const auto& d : diags) list.push_back(diagnostic_json(d));
     int errors = 0;
     for (const auto& d : diags) errors += d.severity == Severity::error;
-    emit(schema, Json{{"ok", errors == 0}, {"errors", errors}, {"diagnostics", list}}, [](std::ostream&) {});
+    emit(schema, Json{{"ok", errors == 0}, {"errors", errors + static_cast<int>(untold)}, {"diagnostics", list}}, [](std::ostream&) {});
     return;
   }
-  for (const auto& d : diags) std::cerr << format_diagnostic(d, sources, color_err);
+  print_diagnostics(diags, sources, untold);
+}
+
+void Context::print_diagnostics(const std::vector<Diagnostic>& diags, const SourceSet* sources, std::size_t untold) const {
+  // A file with one systematic mistake has it on every row: the first few say what to fix, a
+  // thousand lines hide it. Errors come first, so the cut never hides an error behind warnings.
+  const std::size_t limit = max_errors > 0 ? static_cast<std::size_t>(max_errors) : diags.size();
+  std::size_t shown = 0;
+  for (const Severity pass : {Severity::error, Severity::warning, Severity::note})
+    for (const auto& d : diags)
+      if (d.severity == pass && shown < limit) {
+        std::cerr << format_diagnostic(d, sources, color_err);
+        ++shown;
+      }
+  if (shown < diags.size() + untold)
+    std::cerr << "... and " << diags.size() + untold - shown << " more (--max-errors N, or --format json for all)\n";
 }
 
 void Context::note(const std::string& line) const {
@@ -62,6 +77,13 @@ void Progress::at(std::uint64_t done) {
   std::cerr << "\r[" << std::string(static_cast<std::size_t>(pct / 4), '#') << std::string(static_cast<std::size_t>(25 - pct / 4), ' ') << "] "
             << pct << "% " << std::flush;
   if (done >= total_) std::cerr << "\r" << std::string(40, ' ') << "\r" << std::flush;
+}
+
+void add_warnings(Json& model, const std::vector<Diagnostic>& warnings) {
+  Json list = Json::array();
+  for (const auto& d : warnings) list.push_back(diagnostic_json(d));
+  model["warnings"] = warnings.size();
+  model["diagnostics"] = std::move(list);
 }
 
 void add_format_option(CLI::App& app, Context& ctx) {

@@ -27,6 +27,7 @@ struct Context {
   std::string db_flag;
   std::string format = "text";  ///< text, json or yaml
   bool quiet = false;
+  int max_errors = 20;          ///< diagnostics printed in text; 0 prints them all
   bool color = false;           ///< stdout is a terminal and NO_COLOR is unset
   bool color_err = false;       ///< the same for stderr
   std::string command_line;     ///< recorded with every revision
@@ -44,7 +45,12 @@ struct Context {
   void emit(const std::string& schema, const Json& model, const std::function<void(std::ostream&)>& text) const;
 
   /// Prints diagnostics to stderr for people, or as a JSON/YAML document on stdout.
-  void report(const std::string& schema, const std::vector<Diagnostic>& diags, const SourceSet* sources) const;
+  /// `untold` counts problems found beyond those in `diags` (a library keeps the first thousand).
+  void report(const std::string& schema, const std::vector<Diagnostic>& diags, const SourceSet* sources, std::size_t untold = 0) const;
+
+  /// Prints diagnostics to stderr for people: the first `max_errors` (errors before warnings), then
+  /// "... and N more" with the ways to see the rest.
+  void print_diagnostics(const std::vector<Diagnostic>& diags, const SourceSet* sources, std::size_t untold = 0) const;
 
   /// A progress or status line on stderr, unless --quiet or not text.
   void note(const std::string& line) const;
@@ -68,6 +74,9 @@ void print_changes(std::ostream& out, const std::vector<Change>& changes, bool c
 /// Callers whose decision changes, as data and as text.
 Json route_changes_json(const std::vector<routing::RouteChange>& changes);
 void print_route_changes(std::ostream& out, const std::vector<routing::RouteChange>& changes);
+
+/// Adds the warnings a write brought as "warnings" (a count) and "diagnostics" to a result model.
+void add_warnings(Json& model, const std::vector<Diagnostic>& warnings);
 
 /// Adds `--format` to a command (every output command takes it).
 void add_format_option(CLI::App& app, Context& ctx);

@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("e911ctl ") + E911_VERSION);
   app.add_option("--db", ctx.db_flag, "SQLite database file")->envname("E911_DB");
   app.add_flag("-q,--quiet", ctx.quiet, "print only results and errors");
+  app.add_option("--max-errors", ctx.max_errors, "print at most N diagnostics in text output (0: all)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber)
+      ->default_str("20");
   app.add_flag_callback("--no-color", [&] { ctx.color = ctx.color_err = false; }, "never colour output (also NO_COLOR)");
 
   e911::cli::register_config_commands(app, ctx);

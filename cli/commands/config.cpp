@@ -120,6 +120,8 @@ void register_config_commands(CLI::App& app, Context& ctx) {
       Json model = plan_json(r.plan);
       model["dry_run"] = opts->dry_run;
       model["revision"] = r.rev;
+      add_warnings(model, r.warnings);
+      if (ctx.format == "text") ctx.print_diagnostics(r.warnings, &sources);
       ctx.emit("apply", model, [&](std::ostream& out) {
         print_changes(out, r.plan, ctx.color);
         if (r.plan.empty()) out << "no changes\n";

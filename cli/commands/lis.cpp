@@ -17,22 +17,30 @@ void register_lis_commands(CLI::App&, CLI::App& import_cmd, CLI::App& export_cmd
     auto kind = std::make_shared<std::string>();
     auto file = std::make_shared<std::string>();
     auto dry = std::make_shared<bool>(false);
+    auto opts = std::make_shared<LisImportOptions>();
     cmd->add_option("--kind", *kind, "element kind of the file")->required()->check(CLI::IsMember(element_kinds));
     cmd->add_option("file", *file, "the CSV file")->required()->check(CLI::ExistingFile);
     cmd->add_flag("--dry-run", *dry, "check every row and count what would change; write nothing");
+    cmd->add_option("--prefix-length", opts->prefix_length,
+                    "mask length for bare subnet addresses that no network-site subnet gives one for")
+        ->type_name("N")
+        ->check(CLI::Range(1, 128));
     add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, kind, file, dry] {
+    cmd->callback([&ctx, kind, file, dry, opts] {
       auto store = *dry ? ctx.open_store_or_empty() : ctx.open_store(true);
       const Kind& k = kind_by_noun(*kind);
       Progress progress(ctx, std::filesystem::file_size(*file));
-      const LisImportResult r = import_lis_csv(*store, k, *file, ctx.command_line, *dry,
-                                               [&](std::uint64_t done, std::uint64_t) { progress.at(done); });
+      const LisImportResult r = import_lis_csv(
+          *store, k, *file, ctx.command_line, *dry, [&](std::uint64_t done, std::uint64_t) { progress.at(done); }, *opts);
       progress.at(std::filesystem::file_size(*file));
       if (!r.diagnostics.empty()) {
-        ctx.report("import.lis", r.diagnostics, nullptr);
-        if (ctx.format == "text") std::cerr << "bad rows in '" << *file << "'; nothing was imported\n";
+        std::vector<Diagnostic> all = r.diagnostics;
+        all.insert(all.end(), r.warnings.begin(), r.warnings.end());
+        ctx.report("import.lis", all, nullptr, r.untold);
+        if (ctx.format == "text") std::cerr << r.diagnostics.size() + r.untold << " problem(s) in '" << *file << "'; nothing was imported\n";
         throw Exit{3};
       }
+      if (ctx.format == "text") ctx.print_diagnostics(r.warnings, nullptr);
       Json model = {{"kind", k.name},
                     {"rows", r.rows},
                     {"locations_created", r.locations_created},
@@ -41,7 +49,9 @@ void register_lis_commands(CLI::App&, CLI::App& import_cmd, CLI::App& export_cmd
                     {"elements_changed", r.elements_changed},
                     {"elements_unchanged", r.elements_unchanged},
                     {"dry_run", *dry},
-                    {"revision", r.rev}};
+                    {"revision", r.rev},
+                    {"encoding", r.encoding}};
+      add_warnings(model, r.warnings);
       ctx.emit("import.lis", model, [&](std::ostream& out) {
         out << r.rows << " row(s): " << r.elements_added << " " << k.noun << "(s) added, " << r.elements_changed << " changed, "
             << r.elements_unchanged << " unchanged; " << r.locations_created << " location(s) created, " << r.locations_reused
@@ -56,18 +66,20 @@ void register_lis_commands(CLI::App&, CLI::App& import_cmd, CLI::App& export_cmd
     CLI::App* cmd = export_cmd.add_subcommand("lis", "write elements in Lync's LIS CSV format");
     auto kind = std::make_shared<std::string>();
     auto out_file = std::make_shared<std::string>();
+    auto lync = std::make_shared<bool>(false);
     cmd->add_option("--kind", *kind, "element kind to export")->required()->check(CLI::IsMember(element_kinds));
     cmd->add_option("-o,--output", *out_file, "file to write (default: standard output)");
-    cmd->callback([&ctx, kind, out_file] {
+    cmd->add_flag("--lync", *lync, "write subnets as bare addresses, as Lync's Get-CsLisSubnet does (the mask is lost)");
+    cmd->callback([&ctx, kind, out_file, lync] {
       auto store = ctx.open_store(false);
       const Kind& k = kind_by_noun(*kind);
       if (out_file->empty()) {
-        export_lis_csv(*store, k, std::cout);
+        export_lis_csv(*store, k, std::cout, *lync);
         return;
       }
       std::ofstream f(*out_file, std::ios::binary);
       if (!f) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
-      export_lis_csv(*store, k, f);
+      export_lis_csv(*store, k, f, *lync);
     });
   }
 }

@@ -5,6 +5,8 @@
 #include <iostream>
 
 #include "context.hpp"
+#include "e911/validate.hpp"
+#include "e911/lis_csv.hpp"
 #include "e911/apply.hpp"
 #include "e911/catalog.hpp"
 #include "e911/error.hpp"
@@ -79,7 +81,11 @@ void check_or_exit(const Context& ctx, const Kind& kind, const std::string& key,
   std::vector<Diagnostic> diags;
   for (const auto& v : check_schema(kind.schema, doc)) {
     Diagnostic d{Severity::error, "E005", v.message, {}, subject(kind, key), {}, v.pointer};
-    if (!v.pointer.empty()) d.message = "--" + dashed(v.pointer.substr(1, v.pointer.find('/', 1) - 1)) + ": " + v.message;
+    if (!v.pointer.empty()) {
+      const std::string field = v.pointer.substr(1, v.pointer.find('/', 1) - 1);
+      d.message = "--" + dashed(field) + ": " + v.message;
+      d.code = field_rule_code(kind, field);
+    }
     diags.push_back(std::move(d));
   }
   if (!diags.empty()) {
@@ -203,9 +209,18 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     cmd->add_option("--unset", *unset, "clear these fields (back to their default)")
         ->check(CLI::IsMember(settable))
         ->delimiter(',');
+    auto prefix_length = std::make_shared<int>(0);
+    if (kind.noun == "subnet")
+      cmd->add_option("--prefix-length", *prefix_length,
+                      "mask length of a subnet given as a bare address (Lync's LIS form) when no network-site subnet has its address")
+          ->type_name("N")
+          ->check(CLI::Range(1, 128));
     add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, &kind, cmd, parts, scalars, lists, unset] {
+    cmd->callback([&ctx, &kind, cmd, parts, scalars, lists, unset, prefix_length] {
       auto store = ctx.open_store(true);
+      // Lync's LIS writes a subnet without its mask: the network-site subnet of that address, or
+      // --prefix-length, gives it.
+      if (kind.noun == "subnet") (*parts)[0] = complete_subnet(*store, (*parts)[0], *prefix_length);
       const std::string key = join_key(*parts);
       Writer w(*store, ctx.command_line);
       const auto existing = w.get(kind, key);

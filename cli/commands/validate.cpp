@@ -59,7 +59,6 @@ void register_validate_commands(CLI::App& app, Context& ctx) {
           auto store = ctx.open_store_or_empty();
           Writer w(*store, ctx.command_line);
           for (const auto& d : loaded.documents) w.put(*d.kind, d.value);
-          for (auto& d : w.check_references()) diags.push_back(std::move(d));
           for (auto& d : validate_store(*store)) diags.push_back(std::move(d));
           locate_diagnostics(diags, loaded.documents);
         }
@@ -75,7 +74,7 @@ void register_validate_commands(CLI::App& app, Context& ctx) {
         for (const auto& d : diags) list_json.push_back(diagnostic_json(d));
         ctx.emit("validate", Json{{"ok", !failed}, {"errors", errors}, {"warnings", warnings}, {"diagnostics", list_json}}, [](std::ostream&) {});
       } else {
-        for (const auto& d : diags) std::cerr << format_diagnostic(d, &sources, ctx.color_err);
+        ctx.print_diagnostics(diags, &sources);
         std::cout << errors << " error(s), " << warnings << " warning(s)" << (failed ? "" : "; ok") << "\n";
       }
       if (failed) throw Exit{3};

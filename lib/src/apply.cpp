@@ -24,10 +24,6 @@ void locate_diagnostics(std::vector<Diagnostic>& diags, const std::vector<Docume
   }
 }
 
-namespace {
-
-std::string diagnostic_id(const Diagnostic& d) { return d.code + "\x1f" + d.subject + "\x1f" + d.message; }
-
 // The store's diagnostics as it is now, on `store`, and as it is with the open transaction of
 // `w`: a second connection to the same file does not see that transaction, so the two run side
 // by side on two threads. On a million locations each takes seconds.
@@ -52,8 +48,6 @@ std::pair<std::vector<Diagnostic>, std::vector<Diagnostic>> validate_before_and_
   if (as_was_error) std::rethrow_exception(as_was_error);
   return {std::move(before), std::move(after)};
 }
-
-}  // namespace
 
 ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, const ApplyOptions& opts) {
   ApplyResult result;
@@ -92,12 +86,8 @@ ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, con
     std::vector<Diagnostic> after;
     if (before) after = validate_store(store);
     else std::tie(before, after) = validate_before_and_after(store);
-    std::set<std::string> known;
-    for (const auto& d : *before) known.insert(diagnostic_id(d));
-    for (auto& d : after) {
-      if (known.count(diagnostic_id(d))) continue;
+    for (auto& d : introduced_diagnostics(*before, std::move(after)))
       (d.severity == Severity::error ? result.diagnostics : result.warnings).push_back(std::move(d));
-    }
   }
   locate_diagnostics(result.diagnostics, docs);
   locate_diagnostics(result.warnings, docs);

@@ -11,18 +11,21 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 #include <span>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "e911/apply.hpp"
 #include "e911/csv.hpp"
 #include "e911/error.hpp"
 #include "e911/key_index.hpp"
 #include "e911/phases.hpp"
 #include "e911/schema_check.hpp"
 #include "e911/text.hpp"
+#include "e911/validate.hpp"
 
 namespace e911 {
 
@@ -120,15 +123,149 @@ std::size_t count_lines(const std::string& path) {
   return n;
 }
 
+// The file's text as UTF-8, whatever Windows PowerShell wrote: Export-Csv writes a UTF-8
+// byte-order mark by default and UTF-16 LE with one for `-Encoding Unicode`.
+struct CsvSource {
+  std::ifstream file;
+  std::istringstream converted;  // a UTF-16 file, as UTF-8
+  std::istream* in = nullptr;
+  std::uint64_t size = 0;        // bytes of text `in` gives
+  std::size_t lines = 0;
+  std::string encoding;
+};
+
+std::string utf16_to_utf8(const std::string& bytes, bool little, const std::string& path) {
+  if (bytes.size() % 2) throw Error(ErrorKind::invalid, "'" + path + "' is not UTF-16: it ends half-way through a character");
+  std::string out;
+  out.reserve(bytes.size() / 2);
+  auto unit = [&](std::size_t i) {
+    const auto a = static_cast<unsigned char>(bytes[i]), b = static_cast<unsigned char>(bytes[i + 1]);
+    return little ? static_cast<char32_t>(a | b << 8) : static_cast<char32_t>(b | a << 8);
+  };
+  for (std::size_t i = 0; i < bytes.size(); i += 2) {
+    char32_t c = unit(i);
+    if (c >= 0xD800 && c <= 0xDBFF && i + 3 < bytes.size() && unit(i + 2) >= 0xDC00 && unit(i + 2) <= 0xDFFF) {
+      c = 0x10000 + ((c - 0xD800) << 10) + (unit(i + 2) - 0xDC00);
+      i += 2;
+    } else if (c >= 0xD800 && c <= 0xDFFF) {
+      throw Error(ErrorKind::invalid, "'" + path + "' is not valid UTF-16: a lone surrogate at byte " + std::to_string(i + 2));
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | c >> 6);
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xE0 | c >> 12);
+      out += static_cast<char>(0x80 | (c >> 6 & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | c >> 18);
+      out += static_cast<char>(0x80 | (c >> 12 & 0x3F));
+      out += static_cast<char>(0x80 | (c >> 6 & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+void open_source(const std::string& path, CsvSource& src) {
+  src.file.open(path, std::ios::binary);
+  if (!src.file) throw Error(ErrorKind::failure, "cannot read '" + path + "'");
+  unsigned char bom[3] = {0, 0, 0};
+  src.file.read(reinterpret_cast<char*>(bom), 3);
+  const auto got = src.file.gcount();
+  src.file.clear();
+  if (got >= 2 && ((bom[0] == 0xFF && bom[1] == 0xFE) || (bom[0] == 0xFE && bom[1] == 0xFF))) {
+    const bool little = bom[0] == 0xFF;
+    src.file.seekg(2);
+    const std::string bytes((std::istreambuf_iterator<char>(src.file)), std::istreambuf_iterator<char>());
+    std::string text = utf16_to_utf8(bytes, little, path);
+    src.lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    src.size = text.size();
+    src.converted.str(std::move(text));
+    src.in = &src.converted;
+    src.encoding = little ? "UTF-16 LE" : "UTF-16 BE";
+    return;
+  }
+  const bool utf8_bom = got == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF;
+  src.file.seekg(utf8_bom ? 3 : 0);
+  src.size = static_cast<std::uint64_t>(std::filesystem::file_size(path));
+  src.lines = count_lines(path);
+  src.in = &src.file;
+  src.encoding = utf8_bom ? "UTF-8 with BOM" : "UTF-8";
+}
+
+// Network-site subnets (subnets with a site) by network address: where a bare LIS subnet gets
+// its mask. The value is the subnet's key, or several keys when the address has more than one.
+using SiteSubnets = std::unordered_map<std::string, std::vector<std::string>>;
+
+std::string address_bytes(const Network& n) {
+  return std::string(reinterpret_cast<const char*>(n.addr.data()), n.v6 ? 16 : 4);
+}
+
+SiteSubnets site_subnets(const Store& store) {
+  SiteSubnets out;
+  SQLite::Statement st(const_cast<Store&>(store).db(), "SELECT key FROM subnet WHERE rev_removed IS NULL AND site IS NOT NULL");
+  while (st.executeStep()) {
+    const std::string key = st.getColumn(0).getString();
+    Network n;
+    if (parse_network(key, n) && !n.host_bits) out[address_bytes(n)].push_back(key);
+  }
+  return out;
+}
+
+// The CIDR of a bare address, or "" with `why` set.
+std::string complete_bare(const SiteSubnets& sites, const Network& addr, const std::string& text, int prefix_length, std::string& why,
+                          std::string& hint) {
+  const auto it = sites.find(address_bytes(addr));
+  if (it != sites.end() && it->second.size() == 1) return it->second.front();
+  if (it != sites.end()) {
+    why = "'" + text + "' has no mask, and the network-site subnets ";
+    for (std::size_t i = 0; i < it->second.size(); ++i) why += (i ? " and '" : "'") + it->second[i] + "'";
+    why += " share its address";
+    hint = "write the subnet with its mask, such as '" + it->second.front() + "'";
+    return {};
+  }
+  const int total = addr.v6 ? 128 : 32;
+  if (prefix_length > 0 && prefix_length <= total) {
+    const std::string cidr = text + "/" + std::to_string(prefix_length);
+    Network n;
+    parse_network(cidr, n);
+    if (n.host_bits) {
+      why = host_bits_message(cidr, n.text());
+      hint = "a LIS subnet is its network address: write '" + n.text().substr(0, n.text().find('/')) + "'";
+      return {};
+    }
+    return cidr;
+  }
+  why = "'" + text + "' has no mask, and no network-site subnet has this address";
+  if (prefix_length > total) why += " (--prefix-length " + std::to_string(prefix_length) + " is longer than an address)";
+  hint = "define the network-site subnet first (e911ctl subnet set " + text + "/24 --site NAME), or give its length with --prefix-length";
+  return {};
+}
+
 }  // namespace
 
+std::string complete_subnet(const Store& store, const std::string& text, int prefix_length) {
+  if (text.find('/') != std::string::npos) return text;
+  Network addr;
+  if (!parse_address(text, addr))
+    throw Error(ErrorKind::invalid, "'" + text + "' is not an IPv4 or IPv6 address or network",
+                "write a network such as 10.10.1.0/24, or a bare address such as 10.10.1.0");
+  std::string why, hint;
+  const std::string cidr = complete_bare(site_subnets(store), addr, text, prefix_length, why, hint);
+  if (cidr.empty()) throw Error(ErrorKind::invalid, why, hint);
+  return cidr;
+}
+
 LisImportResult import_lis_csv(Store& store, const Kind& element, const std::string& path, const std::string& command, bool dry_run,
-                               const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+                               const std::function<void(std::uint64_t, std::uint64_t)>& progress, const LisImportOptions& options) {
   const Layout& lay = layout(element.noun);
   const Kind& location = kind_by_noun("location");
   const std::vector<std::string>& columns = lis_csv_columns(element.noun);
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorKind::failure, "cannot read '" + path + "'");
+  CsvSource src;
+  open_source(path, src);
 
   // Each column is checked against its field's schema, compiled once: rows are handled as text
   // and bound straight to SQL, with no JSON per row, because imports run to millions of rows.
@@ -149,9 +286,17 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       if (lay.head[c].second == k) key_columns.push_back(c);
 
   LisImportResult r;
+  r.encoding = src.encoding;
   phase_mark("import: start");
-  const std::size_t file_lines = count_lines(path);
-  Writer w(store, command, !dry_run && file_lines >= kBulkRows ? WriteSize::bulk : WriteSize::normal);
+  const std::size_t file_lines = src.lines;
+  const bool bulk = !dry_run && file_lines >= kBulkRows;
+  Writer w(store, command, bulk ? WriteSize::bulk : WriteSize::normal);
+  // A bulk load is checked by the rules of each row as it is read, and by the rules across rows
+  // that an import can break (the same element written twice, subnets inside other sites') before
+  // and after: a million-row store validated whole, twice, would cost more than the import. A
+  // smaller import is validated before and after, whole, exactly as apply is.
+  std::vector<Diagnostic> conflicts_before;
+  if (bulk) conflicts_before = validate_store(store, kCheckConflicts);
 
   // Existing addresses and element keys, so each row costs no lookup query.
   // KeyIndex rather than node maps: a million rows would make millions of small allocations, and
@@ -293,25 +438,105 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
     if (++batch.used == kBatch) flush();
   };
 
-  CsvReader csv(in);
-  std::vector<std::string> row;
+  CsvReader csv(*src.in);
+  std::vector<std::string> row, ordered;
   std::string akey, ekey, new_id;
   std::size_t row_no = 0;
-  auto bad = [&](std::size_t col, const std::string& msg, const std::string& hint = {}) {
-    if (r.diagnostics.size() < 200)
-      r.diagnostics.push_back({Severity::error, "E020", msg, {path, static_cast<int>(csv.line()), static_cast<int>(col)}, {}, hint});
+  // Enough bad rows to act on; the rest are counted. `bad_rows` says whether anything is bad.
+  std::size_t bad_rows = 0;
+  auto bad = [&](const std::string& code, std::size_t col, const std::string& msg, const std::string& hint = {}) {
+    ++bad_rows;
+    if (r.diagnostics.size() < 1000)
+      r.diagnostics.push_back({Severity::error, code, msg, {path, static_cast<int>(csv.line()), static_cast<int>(col)}, {}, hint});
+    else
+      ++r.untold;
   };
+  // The file's own columns: with a header, file column source_of[c] holds layout column c (-1:
+  // absent); without one, Lync's fixed order.
+  bool header_done = false, reordered = false;
+  std::size_t width = columns.size();
+  std::vector<int> source_of(columns.size());
+  for (std::size_t c = 0; c < columns.size(); ++c) source_of[c] = static_cast<int>(c);
+  std::vector<std::size_t> file_col_of(columns.size());  // layout column -> 1-based file column, for messages
+  for (std::size_t c = 0; c < columns.size(); ++c) file_col_of[c] = c + 1;
+  auto column_index = [&](std::string_view name) -> int {
+    const std::string n = to_lower(trim(name));
+    for (std::size_t c = 0; c < columns.size(); ++c)
+      if (to_lower(columns[c]) == n) return static_cast<int>(c);
+    return -1;
+  };
+  // A first row that names columns is a header (PowerShell's Export-Csv always writes one).
+  // Returns false when the file cannot be read by it.
+  auto read_header = [&]() {
+    width = row.size();
+    std::fill(source_of.begin(), source_of.end(), -1);
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      const int c = column_index(row[i]);
+      if (c < 0) {
+        r.warnings.push_back({Severity::warning, "W022", "column '" + trim(row[i]) + "' is not a " + element.noun + " column and is ignored",
+                              {path, static_cast<int>(csv.line()), static_cast<int>(i + 1)}, {}, "the columns are: " + [&] {
+                                std::string all;
+                                for (const auto& name : columns) all += (all.empty() ? "" : ",") + name;
+                                return all;
+                              }()});
+        continue;
+      }
+      if (source_of[static_cast<std::size_t>(c)] >= 0) {
+        bad("E020", i + 1, "column '" + columns[static_cast<std::size_t>(c)] + "' is given twice");
+        continue;
+      }
+      source_of[static_cast<std::size_t>(c)] = static_cast<int>(i);
+      file_col_of[static_cast<std::size_t>(c)] = i + 1;
+    }
+    // The element's key and the address fields Lync requires must be there; a missing optional
+    // column (PostDirectional, say) is read as empty, as Import-Csv binds nothing to it.
+    std::vector<std::string> required;
+    for (const std::size_t c : key_columns) required.push_back(columns[c]);
+    for (const char* f : required_address_fields())
+      for (std::size_t c = lay.head.size(); c < columns.size(); ++c)
+        if (kAddress[c - lay.head.size()].second == f) required.push_back(columns[c]);
+    for (const auto& name : required) {
+      if (source_of[static_cast<std::size_t>(column_index(name))] >= 0) continue;
+      std::string hint = "export the file again with every column, or add '" + name + "'";
+      for (const char* other : {"wap", "subnet", "port", "switch"}) {
+        const auto& cols = lis_csv_columns(other);
+        if (other != element.noun && std::any_of(row.begin(), row.end(), [&](const std::string& cell) { return to_lower(trim(cell)) == to_lower(cols[0]); }))
+          hint = "this looks like a " + std::string(other) + " file: use --kind " + other;
+      }
+      bad("E021", 1, "the header has no column '" + name + "'", hint);
+    }
+    for (std::size_t c = 0; c < columns.size(); ++c) reordered |= source_of[c] != static_cast<int>(c);
+    reordered |= width != columns.size();
+    return bad_rows == 0;
+  };
+  // Network-site subnets give bare LIS subnets their mask.
+  const bool subnets = element.noun == "subnet", wifi = element.noun == "wap";
+  const SiteSubnets sites = subnets ? site_subnets(store) : SiteSubnets{};
+  // Rule warnings of the new locations, counted here and reported once each (a million new
+  // addresses are a million W603s; one line says it).
+  std::size_t new_unvalidated = 0, new_wifi_only = 0;
+  Network net;
+  std::string why, hint;
   auto read_rows = [&] {
   try {
-    const std::uint64_t total = progress ? static_cast<std::uint64_t>(std::filesystem::file_size(path)) : 0;
+    const std::uint64_t total = progress ? src.size : 0;
     while (csv.next(row)) {
       ++row_no;
-      if (progress && row_no % 16384 == 0) progress(static_cast<std::uint64_t>(in.tellg()), total);
+      if (progress && row_no % 16384 == 0) progress(static_cast<std::uint64_t>(src.in->tellg()), total);
       if (row.size() == 1 && trim(row[0]).empty()) continue;  // blank line
-      if (row_no == 1 && !row.empty() && to_lower(trim(row[0])) == to_lower(columns[0])) continue;  // header
+      if (!header_done) {
+        // PowerShell's Export-Csv starts with "#TYPE Microsoft.Rtc...." unless -NoTypeInformation.
+        if (trim(row[0]).rfind("#TYPE", 0) == 0) continue;
+        header_done = true;
+        const auto named = std::count_if(row.begin(), row.end(), [&](const std::string& c) { return column_index(c) >= 0; });
+        if (column_index(row[0]) >= 0 || named >= 2) {
+          if (!read_header()) break;  // no row can be read by this header
+          continue;
+        }
+      }
       ++r.rows;
-      if (row.size() != columns.size()) {
-        bad(1, "row has " + std::to_string(row.size()) + " columns, expected " + std::to_string(columns.size()),
+      if (row.size() != width) {
+        bad("E020", 1, "row has " + std::to_string(row.size()) + " columns, expected " + std::to_string(width),
             "columns are: " + [&] {
               std::string s;
               for (const auto& c : columns) s += (s.empty() ? "" : ",") + c;
@@ -319,8 +544,32 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
             }());
         continue;
       }
+      if (reordered) {
+        // Into Lync's order, moving the strings: the rest of the reader sees one layout.
+        ordered.resize(columns.size());
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+          if (source_of[c] >= 0) ordered[c].swap(row[static_cast<std::size_t>(source_of[c])]);
+          else ordered[c].clear();
+        }
+        row.swap(ordered);
+      }
       bool row_ok = true;
       for (auto& field : row) trim_in_place(field);
+      // A Lync LIS subnet is a bare address: its mask comes from the network-site subnet of the
+      // same address, or from --prefix-length.
+      if (subnets && !row[0].empty() && row[0].find('/') == std::string::npos) {
+        if (!parse_address(row[0], net)) {
+          bad("E108", file_col_of[0], "Subnet: '" + row[0] + "' is not an IPv4 or IPv6 address or network",
+              "write a bare network address such as 10.10.1.0, or a network such as 10.10.1.0/24");
+          continue;
+        }
+        std::string cidr = complete_bare(sites, net, row[0], options.prefix_length, why, hint);
+        if (cidr.empty()) {
+          bad("E110", file_col_of[0], "Subnet: " + why, hint);
+          continue;
+        }
+        row[0] = std::move(cidr);
+      }
       const std::vector<std::string>& vals = row;
       // The row's keys are hashed first and their table slots fetched into the cache while its
       // columns are checked: with a million rows the tables are far larger than the cache, and
@@ -341,7 +590,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         const ColumnRule& rule = rules[c];
         if (vals[c].empty()) {
           if (rule.field->required && !rule.in_location) {
-            bad(c + 1, rule.name + ": must not be empty");
+            bad("E005", file_col_of[c], rule.name + ": must not be empty");
             row_ok = false;
           }
           return;
@@ -359,9 +608,15 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
           }
         } else {
           why = rule.checker.check_text(vals[c]);
+          if (why.empty() && rule.in_location && rule.field->name == "country") why = country_problem(vals[c]);
+          if (why.empty() && subnets && c == 0 && parse_network(vals[c], net) && net.host_bits) {
+            bad("E108", file_col_of[c], rule.name + ": " + host_bits_message(vals[c], net.text()), "write '" + net.text() + "'");
+            row_ok = false;
+            return;
+          }
         }
         if (!why.empty()) {
-          bad(c + 1, rule.name + ": " + why);
+          bad(field_rule_code(rule.in_location ? location : element, rule.field->name), file_col_of[c], rule.name + ": " + why);
           row_ok = false;
         }
       };
@@ -372,18 +627,38 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       // need checking.
       const int32_t address_id = addresses.find(akey, address_hash);
       const bool known_address = address_id >= 0 || checked_addresses.find(akey, address_hash) >= 0;
-      if (!known_address)
+      if (!known_address) {
         for (std::size_t c = 0; c < rules.size(); ++c)
           if (rules[c].in_location) check_column(c);
+        // The new location's own rules, as validate checks them: it is used by this row's element.
+        if (row_ok) {
+          auto get = [&](std::string_view field) -> std::string_view {
+            for (std::size_t i = 0; i < kAddress.size(); ++i)
+              if (kAddress[i].second == field) return vals[lay.head.size() + i];
+            return {};
+          };
+          for (const auto& d : location_rules(get, !wifi, wifi)) {
+            if (d.severity == Severity::warning) {
+              (d.code == "W603" ? new_unvalidated : new_wifi_only) += 1;
+              continue;
+            }
+            std::size_t col = 1;
+            for (std::size_t i = 0; i < kAddress.size(); ++i)
+              if ("/" + kAddress[i].second == d.pointer) col = file_col_of[lay.head.size() + i];
+            bad(d.code, col, d.message, d.hint);
+            row_ok = false;
+          }
+        }
+      }
       if (!row_ok) continue;
       // Rows that go on add their address to `addresses` below; once the file is known to be bad
       // nothing goes on, so the addresses checked since are remembered here.
-      if (!known_address && !r.diagnostics.empty()) checked_addresses.insert(akey, address_hash);
+      if (!known_address && bad_rows) checked_addresses.insert(akey, address_hash);
       if (!seen_in_file.insert(ekey, ekey_hash).second) {
-        bad(1, element.noun + " '" + Kind::display_key(ekey) + "' appears twice in the file");
+        bad("E020", 1, element.noun + " '" + Kind::display_key(ekey) + "' appears twice in the file");
         continue;
       }
-      if (!r.diagnostics.empty()) continue;  // keep reading to report every bad row, write nothing
+      if (bad_rows) continue;  // keep reading to report every bad row, write nothing
       const bool element_is_new = existing.find(ekey, ekey_hash) < 0;
       if (element_is_new) ++r.elements_added;
       if (address_id < 0) ++r.locations_created;
@@ -406,7 +681,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       emit();
     }
   } catch (const Error& e) {
-    if (!writer_failed) bad(1, e.what());
+    if (!writer_failed) bad("E020", 1, e.what());
   }
   };
   if (!threaded) {
@@ -462,12 +737,36 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   }
   r.elements_changed = changed;
   r.elements_unchanged = unchanged;
-  if (!r.diagnostics.empty() || dry_run) return r;  // the Writer rolls back
+  if (bad_rows) return r;  // the Writer rolls back
+  bool whole = false;
+  if (!dry_run && w.dirty()) {
+    std::vector<Diagnostic> brought;
+    if (bulk) {
+      brought = introduced_diagnostics(conflicts_before, validate_store(store, kCheckConflicts));
+    } else {
+      auto [before, after] = validate_before_and_after(store);
+      brought = introduced_diagnostics(before, std::move(after));
+      whole = true;
+    }
+    phase_mark("import: validated");
+    for (auto& d : brought) {
+      (d.severity == Severity::error ? r.diagnostics : r.warnings).push_back(std::move(d));
+    }
+  }
+  // Validated whole, each new location has its own warnings already.
+  if (!whole && new_unvalidated)
+    r.warnings.push_back({Severity::warning, "W603", std::to_string(new_unvalidated) + " new location(s) are unvalidated with the provider",
+                          {path, 0, 0}, {}, "run 'e911ctl location validate-addresses' once they are imported"});
+  if (!whole && new_wifi_only)
+    r.warnings.push_back({Severity::warning, "W602",
+                          std::to_string(new_wifi_only) + " new location(s) are known only from Wi-Fi access points and are approximate",
+                          {path, 0, 0}, {}, "map the switch ports or subnets of the area to them as well"});
+  if (has_errors(r.diagnostics) || dry_run) return r;  // the Writer rolls back
   r.rev = w.commit();
   return r;
 }
 
-void export_lis_csv(const Store& store, const Kind& element, std::ostream& out) {
+void export_lis_csv(const Store& store, const Kind& element, std::ostream& out, bool lync_form) {
   const Layout& lay = layout(element.noun);
   const Kind& location = kind_by_noun("location");
   write_csv_record(out, lis_csv_columns(element.noun));
@@ -481,6 +780,8 @@ void export_lis_csv(const Store& store, const Kind& element, std::ostream& out) 
     std::vector<std::string> rec(lay.head.size() + kAddress.size());
     while (st.executeStep()) {
       for (int i = 0; i < static_cast<int>(rec.size()); ++i) rec[static_cast<std::size_t>(i)] = st.getColumn(i).getString();
+      // Lync's LIS keeps a subnet as its bare network address.
+      if (lync_form && element.noun == "subnet") rec[0] = rec[0].substr(0, rec[0].find('/'));
       write_csv_record(out, rec);
     }
   } catch (const SQLite::Exception& e) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <set>
 
+#include "e911/validate.hpp"
 #include "e911/error.hpp"
 #include "e911/phases.hpp"
 #include "e911/rows.hpp"
@@ -704,7 +705,7 @@ std::vector<Diagnostic> Writer::check_references() const {
         st.bind(2, first_row);
         while (!checked && st.executeStep() && out.size() < 1000) {
           const std::string key = st.getColumn(0).getString(), name = st.getColumn(1).getString();
-          Diagnostic d{Severity::error, "E010", "'" + f.name + "' names " + target.noun + " '" + name + "', which does not exist",
+          Diagnostic d{Severity::error, reference_rule_code(k, f.name), "'" + f.name + "' names " + target.noun + " '" + name + "', which does not exist",
                        {}, k.noun + " '" + Kind::display_key(key) + "'", {}, "/" + f.name};
           if (!st.getColumn(2).isNull()) d.pointer += "/" + st.getColumn(2).getString();
           if (store_.count(target) <= 10000) {
@@ -728,7 +729,7 @@ std::vector<Diagnostic> Writer::check_references() const {
         const bool removed_some = any_removed.executeStep();
         while (removed_some && st2.executeStep() && out.size() < 1000) {
           const std::string key = st2.getColumn(0).getString(), name = st2.getColumn(1).getString();
-          out.push_back({Severity::error, "E011",
+          out.push_back({Severity::error, reference_rule_code(k, f.name),
                          target.noun + " '" + Kind::display_key(name) + "' is still used by " + k.noun + " '" + Kind::display_key(key) + "'",
                          {}, target.noun + " '" + Kind::display_key(name) + "'",
                          "change or remove the " + k.noun + " first", {}});

@@ -22,6 +22,31 @@ namespace e911 {
 
 const std::vector<Rule>& rules() {
   static const std::vector<Rule> all = {
+      {"E001", "input", "input is not valid YAML",
+       "a file that is not YAML cannot be read at all: nothing in it is applied",
+       "kind: Location\nid: 'b1", "close the quote, fix the indentation or the character the message points at"},
+      {"E002", "input", "document is not a mapping of plain names",
+       "every document is one object: a mapping whose keys are field names", "- kind: Location\n  id: b1",
+       "write one object per document, separated by ---"},
+      {"E003", "input", "document has no kind, or an unknown one", "the kind says which object the document describes",
+       "kind: Locaton\nid: b1", "use one of the kinds listed by 'e911ctl schema list'"},
+      {"E004", "input", "unknown field", "a misspelt field would otherwise be dropped without a word",
+       "kind: Location\nid: b1\ncontry: US", "use a field of the kind: e911ctl schema print KIND"},
+      {"E005", "input", "object lacks a required field", "an object without its identity or a required value cannot be stored",
+       "kind: Subnet\nlocation: b1", "add the field the message names"},
+      {"E006", "input", "field given twice in one object", "YAML would keep only one of the values, silently",
+       "kind: Location\nid: b1\ncity: Redmond\ncity: Seattle", "keep one"},
+      {"E007", "input", "object defined twice in the input", "which of the two definitions should win is undefined",
+       "two documents with kind: Location and id: b1", "merge them into one document"},
+      {"E020", "input", "CSV row is not a row of the file's columns",
+       "a row with too few or too many columns, an unclosed quote or an element given twice cannot be imported",
+       "Subnet,Description,Location,...\n10.10.1.0,desk", "give every row all the columns of the header (or of Lync's order)"},
+      {"E021", "input", "CSV header lacks a required column",
+       "a file with a header is read by column name, as Import-Csv does; without the element's key or the required address columns no row can be imported",
+       "Description,Location,City\n(no Subnet column in a --kind subnet file)", "export the file again with every column, or add the missing one"},
+      {"W022", "input", "CSV header names a column e911ctl does not import",
+       "its values are ignored; a misspelt column name would lose data", "Subnet,Descripton,Location,...",
+       "rename the column to one of Lync's, or drop it"},
       {"E100", "field limits", "a field breaks its schema", "every value must fit the type, length, pattern and enumeration of its field",
        "kind: Trunk\nname: t\nhost: 127.0.0.1\ntransport: sctp", "use a value the schema allows: e911ctl schema print KIND"},
       {"E101", "field limits", "emergency dial string or mask is not 1-10 digits",
@@ -47,14 +72,19 @@ const std::vector<Rule>& rules() {
        "kind: Subnet\nsubnet: 10.10.10.150/25", "write the network address: 10.10.10.128/25"},
       {"E109", "field limits", "ELIN badly formed", "an ELIN is a 10 to 15 digit number the carrier's ALI database knows",
        "kind: Location\nid: b1\nelins: ['555-0100']", "write the digits: '4255550100'"},
-      {"E201", "references", "policy names a PSTN usage that does not exist",
+      {"E110", "field limits", "LIS subnet has no mask and none is known",
+       "Lync's LIS subnets are bare network addresses; a server that sees only a caller's source address needs the prefix length, "
+       "which comes from the network-site subnet with the same address or from the operator",
+       "Subnet,...\n10.10.9.0,... (and no subnet 10.10.9.0/N with a site)",
+       "define the network-site subnet first (e911ctl subnet set 10.10.9.0/24 --site NAME), or give --prefix-length 24"},
+      {"E201", "references", "policy names a PSTN usage that does not exist, or one being removed",
        "emergency calls route by the policy's usage; a missing usage means no route", "kind: LocationPolicy\nidentity: global\npstn_usage: Emergncy",
        "create the usage or fix the name"},
-      {"E202", "references", "route names a usage or trunk that does not exist", "a route with a missing trunk cannot carry the call",
+      {"E202", "references", "route names a usage or trunk that does not exist, or one being removed", "a route with a missing trunk cannot carry the call",
        "kind: VoiceRoute\nname: r\nnumber_pattern: '^911$'\ntrunks: [nowhere]", "create the trunk or fix the name"},
-      {"E203", "references", "site or user names a policy, region or location that does not exist", "the caller would fall back to another policy",
+      {"E203", "references", "site or user names a policy, region or location that does not exist, or one being removed", "the caller would fall back to another policy",
        "kind: NetworkSite\nname: Redmond\nlocation_policy: site:Redmnd", "create the policy or fix the name"},
-      {"E204", "references", "element maps to a location that does not exist", "a caller found by this element would have no location",
+      {"E204", "references", "element maps to a location that does not exist, or one being removed", "a caller found by this element would have no location",
        "kind: Subnet\nsubnet: 10.0.0.0/24\nlocation: nowhere", "create the location or fix the name"},
       {"W205", "references", "location is not used by anything", "an ERL no element, site or policy names is never sent to a PSAP",
        "kind: Location\nid: old-b7", "map an element to it, or remove it"},
@@ -156,56 +186,6 @@ struct Ctx {
 
 std::string subj(const Kind& k, const std::string& key) { return k.noun + " '" + Kind::display_key(key) + "'"; }
 
-// The rule a schema violation of a field belongs to.
-std::string field_rule(const Kind& k, const std::string& field) {
-  if (k.noun == "policy") {
-    if (field == "emergency_dial_string" || field == "emergency_dial_mask" || field == "emergency_numbers") return "E101";
-    if (field == "notification_uris" || field == "conference_uri") return "E102";
-    if (field == "location_refresh_interval") return "E103";
-  }
-  if (k.noun == "user" && field == "sip_uri") return "E102";
-  if (k.noun == "location") {
-    if (field == "elins") return "E109";
-    if (field == "country") return "E105";
-    if (field != "id" && field != "latitude" && field != "longitude" && field != "validation_status" && field != "validated_at") return "E104";
-  }
-  if (k.noun == "wap" && field == "bssid") return "E106";
-  if (k.noun == "port" && field == "port_id_subtype") return "E107";
-  return "E100";
-}
-
-// Canonical network of a CIDR: ("10.1.0.0", 16) with host bits cleared, and whether they were set.
-bool parse_network(const std::string& cidr, std::array<unsigned char, 16>& addr, int& bits, bool& v6, bool& host_bits) {
-  const auto slash = cidr.find('/');
-  if (slash == std::string::npos) return false;
-  const std::string a = cidr.substr(0, slash);
-  try {
-    bits = std::stoi(cidr.substr(slash + 1));
-  } catch (...) {
-    return false;
-  }
-  addr.fill(0);
-  v6 = a.find(':') != std::string::npos;
-  if (inet_pton(v6 ? AF_INET6 : AF_INET, a.c_str(), addr.data()) != 1) return false;
-  const int total = v6 ? 128 : 32;
-  if (bits < 0 || bits > total) return false;
-  host_bits = false;
-  for (int i = bits; i < total; ++i) {
-    const int byte = i / 8, bit = 7 - i % 8;
-    if (addr[static_cast<std::size_t>(byte)] & (1 << bit)) {
-      host_bits = true;
-      addr[static_cast<std::size_t>(byte)] &= static_cast<unsigned char>(~(1 << bit));
-    }
-  }
-  return true;
-}
-
-std::string network_text(const std::array<unsigned char, 16>& addr, int bits, bool v6) {
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(v6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof buf);
-  return std::string(buf) + "/" + std::to_string(bits);
-}
-
 // Field limits on raw column text: every kind, every row, with each field's schema compiled once.
 // Values repeat (every location of a campus has the same city, state and country), so each
 // field remembers the verdict on values it has seen, up to a bound.
@@ -239,8 +219,7 @@ void check_fields(Ctx& c) {
           text.assign(st.text(col));
           auto verdict = [&] {
             std::string why = fc.schema.check_text(text);
-            if (f.name == "country" && k.noun == "location" && why.empty() && !iso_countries().count(text))
-              why = "'" + text + "' is not an assigned ISO 3166-1 alpha-2 country code";
+            if (f.name == "country" && k.noun == "location" && why.empty()) why = country_problem(text);
             return why;
           };
           if (!fc.memo) {
@@ -274,7 +253,7 @@ void check_fields(Ctx& c) {
         const std::string key(st.text(0));
         for (const auto& one : v) {
           const bool country = f.name == "country" && one.message.find("ISO 3166") != std::string::npos;
-          c.add(country ? "E105" : field_rule(k, f.name), subj(k, key), "/" + f.name + one.pointer,
+          c.add(country ? "E105" : field_rule_code(k, f.name), subj(k, key), "/" + f.name + one.pointer,
                 "'" + f.name + one.pointer + "': " + one.message, country && text == "UK" ? "the United Kingdom is GB" : "");
         }
       }
@@ -305,7 +284,7 @@ void check_references(Ctx& c) {
             c.location_flags[static_cast<std::size_t>(i)] |= bit;
             continue;
           }
-          c.add(k.noun == "policy" || k.noun == "site" ? "E203" : "E204", subj(k, std::string(st.text(0))), "/" + f.name,
+          c.add(reference_rule_code(k, f.name), subj(k, std::string(st.text(0))), "/" + f.name,
                 "'" + f.name + "' names location '" + std::string(id) + "', which does not exist");
         }
         continue;
@@ -315,10 +294,7 @@ void check_references(Ctx& c) {
                      " AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = j.value AND b.rev_removed IS NULL)"
                : "SELECT a.key, a." + f.name + ", NULL FROM " + k.table + " a WHERE a.rev_removed IS NULL AND a." + f.name +
                      " IS NOT NULL AND NOT EXISTS (SELECT 1 FROM " + target.table + " b WHERE b.key = a." + f.name + " AND b.rev_removed IS NULL)";
-      std::string code = "E203";
-      if (k.noun == "policy" && f.name == "pstn_usage") code = "E201";
-      else if (k.noun == "route") code = "E202";
-      else if (f.name == "location") code = "E204";
+      const std::string code = reference_rule_code(k, f.name);
       SQLite::Statement st(db, sql);
       while (st.executeStep()) {
         std::string ptr = "/" + f.name;
@@ -354,10 +330,7 @@ void check_conflicts(Ctx& c) {
   }
   // Subnets: by canonical network; host bits; nesting across sites.
   const Kind& subnet = kind_by_noun("subnet");
-  struct Net {
-    std::array<unsigned char, 16> addr;
-    int bits;
-    bool v6;
+  struct Net : Network {
     std::string key, site;
   };
   std::vector<Net> nets;
@@ -370,11 +343,10 @@ void check_conflicts(Ctx& c) {
     Net n;
     n.key = st.text(0);
     n.site = st.text(1);
-    bool host = false;
-    if (!parse_network(n.key, n.addr, n.bits, n.v6, host)) continue;  // the field check reported it
-    if (host) {
-      const std::string text = network_text(n.addr, n.bits, n.v6);
-      c.add("E108", subj(subnet, n.key), "/subnet", "'" + n.key + "' has host bits set; the network is " + text, "write '" + text + "'");
+    if (!parse_network(n.key, n)) continue;  // the field check reported it
+    if (n.host_bits) {
+      const std::string text = n.text();
+      c.add("E108", subj(subnet, n.key), "/subnet", host_bits_message(n.key, text), "write '" + text + "'");
     }
     // The canonical network as bytes: cheaper than text for a million subnets.
     std::string canonical(reinterpret_cast<const char*>(n.addr.data()), n.v6 ? 16 : 4);
@@ -449,21 +421,18 @@ void check_dispatchable(Ctx& c) {
               "map a subnet, switch, port or access point to it, or remove it");
       continue;
     }
-    std::string missing;
-    const char* names[] = {"location", "house_number", "street_name", "city", "state", "country"};
-    const int cols[] = {1, 6, 7, 8, 9, 10};
-    for (int i = 0; i < 6; ++i)
-      if (st.text(cols[i]).empty()) missing += (missing.empty() ? "" : ", ") + std::string(names[i]);
-    if (!missing.empty())
-      c.add("E604", subj(location, std::string(key)), "", "address lacks " + missing, "Lync needs location, house_number, street_name, city, state and country");
-    const bool sub_location = !st.null(1) || !st.null(2) || !st.null(3) || !st.null(4);
-    if (is_fixed && !sub_location)
-      c.add("E601", subj(location, std::string(key)), "", "location of a fixed device has no floor, room or unit", "fill location, floor, room or unit");
-    const std::string_view status = st.null(5) ? std::string_view("unvalidated") : st.text(5);
-    if (status != "valid" && !c.full('W'))
-      c.add("W603", subj(location, std::string(key)), "/validation_status", "address is " + std::string(status) + " with the provider",
-            "run 'e911ctl location validate-addresses " + std::string(key) + "'");
-    if (is_wifi && !is_fixed && !c.full('W')) c.add("W602", subj(location, std::string(key)), "", "location is known only from Wi-Fi access points and is approximate");
+    static constexpr std::string_view kFields[] = {"location", "floor", "room", "unit", "validation_status", "house_number",
+                                                   "street_name", "city", "state", "country"};
+    auto get = [&](std::string_view field) -> std::string_view {
+      for (int i = 0; i < 10; ++i)
+        if (kFields[i] == field) return st.null(i + 1) ? std::string_view() : st.text(i + 1);
+      return {};
+    };
+    for (auto& d : location_rules(get, is_fixed, is_wifi)) {
+      if (d.severity == Severity::warning && c.full('W')) continue;
+      if (d.code == "W603") d.hint = "run 'e911ctl location validate-addresses " + std::string(key) + "'";
+      c.add(d.code, subj(location, std::string(key)), d.pointer, d.message, d.hint);
+    }
   }
 }
 
@@ -626,19 +595,130 @@ void check_policies(Ctx& c) {
 
 }  // namespace
 
-std::vector<Diagnostic> validate_store(const Store& store) {
+std::string field_rule_code(const Kind& k, const std::string& field) {
+  if (k.noun == "policy") {
+    if (field == "emergency_dial_string" || field == "emergency_dial_mask" || field == "emergency_numbers") return "E101";
+    if (field == "notification_uris" || field == "conference_uri") return "E102";
+    if (field == "location_refresh_interval") return "E103";
+  }
+  if (k.noun == "user" && field == "sip_uri") return "E102";
+  if (k.noun == "location") {
+    if (field == "elins") return "E109";
+    if (field == "country") return "E105";
+    if (field != "id" && field != "latitude" && field != "longitude" && field != "validation_status" && field != "validated_at") return "E104";
+  }
+  if ((k.noun == "wap" && field == "bssid") || ((k.noun == "switch" || k.noun == "port") && field == "chassis_id")) return "E106";
+  if (k.noun == "port" && field == "port_id_subtype") return "E107";
+  if (k.noun == "subnet" && field == "subnet") return "E108";
+  return "E100";
+}
+
+std::string reference_rule_code(const Kind& k, const std::string& field) {
+  const Field* f = k.field(field);
+  const std::string target = f ? f->ref_kind : "";
+  if (target == "PstnUsage" && k.noun != "route") return "E201";
+  if (k.noun == "route") return "E202";
+  if (target == "Location" && k.noun != "policy" && k.noun != "site") return "E204";
+  return "E203";
+}
+
+std::string country_problem(std::string_view code) {
+  if (iso_countries().count(std::string(code))) return {};
+  return "'" + std::string(code) + "' is not an assigned ISO 3166-1 alpha-2 country code";
+}
+
+std::string host_bits_message(const std::string& subnet, const std::string& network) {
+  return "'" + subnet + "' has host bits set; the network is " + network;
+}
+
+std::vector<Diagnostic> location_rules(const std::function<std::string_view(std::string_view)>& get, bool fixed, bool wifi) {
+  std::vector<Diagnostic> out;
+  auto add = [&](const char* code, std::string pointer, std::string message, std::string hint = {}) {
+    out.push_back({code[0] == 'W' ? Severity::warning : Severity::error, code, std::move(message), {}, {}, std::move(hint), std::move(pointer)});
+  };
+  std::string missing, first;
+  for (const char* f : required_address_fields())
+    if (get(f).empty()) {
+      missing += (missing.empty() ? "" : ", ") + std::string(f);
+      if (first.empty()) first = f;
+    }
+  if (!missing.empty())
+    add("E604", "/" + first, "address lacks " + missing, "Lync needs location, house_number, street_name, city, state and country");
+  const bool sub_location = !get("location").empty() || !get("floor").empty() || !get("room").empty() || !get("unit").empty();
+  if (fixed && !sub_location)
+    add("E601", "/location", "location of a fixed device has no floor, room or unit", "fill location, floor, room or unit");
+  std::string_view status = get("validation_status");
+  if (status.empty()) status = "unvalidated";
+  if (status != "valid")
+    add("W603", "/validation_status", "address is " + std::string(status) + " with the provider",
+        "run 'e911ctl location validate-addresses'");
+  if (wifi && !fixed) add("W602", "", "location is known only from Wi-Fi access points and is approximate");
+  return out;
+}
+
+const std::array<const char*, 6>& required_address_fields() {
+  static const std::array<const char*, 6> names = {"location", "house_number", "street_name", "city", "state", "country"};
+  return names;
+}
+
+std::string Network::text() const {
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(v6 ? AF_INET6 : AF_INET, addr.data(), buf, sizeof buf);
+  return std::string(buf) + "/" + std::to_string(bits);
+}
+
+bool parse_address(std::string_view text, Network& out) {
+  out = Network{};
+  out.v6 = text.find(':') != std::string_view::npos;
+  const std::string a(text);
+  if (inet_pton(out.v6 ? AF_INET6 : AF_INET, a.c_str(), out.addr.data()) != 1) return false;
+  out.bits = out.v6 ? 128 : 32;
+  return true;
+}
+
+bool parse_network(std::string_view cidr, Network& out) {
+  const auto slash = cidr.find('/');
+  if (slash == std::string_view::npos) return false;
+  const std::string_view len = cidr.substr(slash + 1);
+  if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string_view::npos) return false;
+  if (!parse_address(cidr.substr(0, slash), out)) return false;
+  const int total = out.bits;
+  out.bits = std::stoi(std::string(len));
+  if (out.bits > total) return false;
+  for (int i = out.bits; i < total; ++i) {
+    const int byte = i / 8, bit = 7 - i % 8;
+    if (out.addr[static_cast<std::size_t>(byte)] & (1 << bit)) {
+      out.host_bits = true;
+      out.addr[static_cast<std::size_t>(byte)] &= static_cast<unsigned char>(~(1 << bit));
+    }
+  }
+  return true;
+}
+
+std::vector<Diagnostic> introduced_diagnostics(const std::vector<Diagnostic>& before, std::vector<Diagnostic> after) {
+  auto id = [](const Diagnostic& d) { return d.code + "\x1f" + d.subject + "\x1f" + d.message; };
+  std::unordered_set<std::string> known;
+  for (const auto& d : before) known.insert(id(d));
+  std::vector<Diagnostic> out;
+  for (auto& d : after)
+    if (!known.count(id(d))) out.push_back(std::move(d));
+  return out;
+}
+
+std::vector<Diagnostic> validate_store(const Store& store, unsigned passes) {
   Ctx c{store, {}};
+  if (passes & kCheckDispatchable) passes |= kCheckReferences;
   try {
     phase_mark("validate: start");
-    check_fields(c);
+    if (passes & kCheckFields) check_fields(c);
     phase_mark("validate: fields checked");
-    check_references(c);
+    if (passes & kCheckReferences) check_references(c);
     phase_mark("validate: references checked");
-    check_conflicts(c);
+    if (passes & kCheckConflicts) check_conflicts(c);
     phase_mark("validate: conflicts checked");
-    check_dispatchable(c);
+    if (passes & kCheckDispatchable) check_dispatchable(c);
     phase_mark("validate: dispatchable locations checked");
-    check_policies(c);
+    if (passes & kCheckPolicies) check_policies(c);
     phase_mark("validate: policies checked");
   } catch (const SQLite::Exception& e) {
     c.add("E100", "store", "", std::string("cannot read the store: ") + e.what());

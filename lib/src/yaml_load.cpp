@@ -1,3 +1,4 @@
+#include "e911/validate.hpp"
 #include "e911/yaml_load.hpp"
 
 #include <yaml-cpp/yaml.h>
@@ -213,6 +214,7 @@ void parse_one(const std::string& name, int offset, const std::string& chunk, Lo
       d.message += " in " + doc.kind->name;
     } else if (!v.pointer.empty()) {
       d.message = "'" + v.pointer.substr(1) + "': " + d.message;
+      d.code = field_rule_code(*doc.kind, v.pointer.substr(1, v.pointer.find('/', 1) - 1));
     }
     result.diagnostics.push_back(std::move(d));
     bad = true;

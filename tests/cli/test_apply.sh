@@ -77,7 +77,7 @@ YAML
 before=$(db_state)
 run apply -f "$WORK/bad.yaml"
 expect_rc 3 "bad file"
-expect_err "$WORK/bad.yaml:3:8: error[E005]: 'state': 'Washington' is 10 characters, more than the 2 allowed"
+expect_err "$WORK/bad.yaml:3:8: error[E104]: 'state': 'Washington' is 10 characters, more than the 2 allowed"
 expect_err " 3 | state: Washington"
 expect_err "   |        ^"
 expect_err "$WORK/bad.yaml:4:1: error[E004]: unknown field 'contry' in Location"
@@ -92,7 +92,7 @@ location: b1-f9
 YAML
 run apply -f "$WORK/ref.yaml"
 expect_rc 3 "dangling reference"
-expect_err "$WORK/ref.yaml:3:11: error[E010]: 'location' names location 'b1-f9', which does not exist"
+expect_err "$WORK/ref.yaml:3:11: error[E204]: 'location' names location 'b1-f9', which does not exist"
 expect_err "did you mean 'b1-f1'?"
 [ "$(db_state)" = "$before" ] || fail "bad reference changed the database"
 

@@ -17,7 +17,7 @@ printf '%s\n%s\n' "$H" '00-1A-2B-3C-4D-0G,bad,B1 Lobby,Contoso,1,,,Main,St,,Redm
 before=$(db_state)
 run import lis --kind wap "$WORK/bad.csv"
 expect_rc 3 "bad row"
-expect_err "$WORK/bad.csv:2:1: error[E020]: BSSID: '00-1A-2B-3C-4D-0G' is not a BSSID"
+expect_err "$WORK/bad.csv:2:1: error[E106]: BSSID: '00-1A-2B-3C-4D-0G' is not a BSSID"
 [ "$(db_state)" = "$before" ] || fail "bad import changed the database"
 
 # A bulk import (10,000 rows or more) that has the store to itself writes in rollback-journal

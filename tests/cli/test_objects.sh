@@ -15,7 +15,7 @@ run location set b1 --floor 1
 expect_out "location 'b1' unchanged"
 run location set b1 --state Washington
 expect_rc 3 "bad field"
-expect_err "location 'b1': error[E005]: --state: 'Washington' is 10 characters, more than the 2 allowed"
+expect_err "location 'b1': error[E104]: --state: 'Washington' is 10 characters, more than the 2 allowed"
 
 run subnet set 10.1.0.0/16 --location b1
 expect_rc 0 "subnet"

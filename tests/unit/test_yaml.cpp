@@ -59,7 +59,7 @@ TEST_CASE("every problem of a file is reported with file, line and column") {
       s);
   REQUIRE(r.documents.empty());
   REQUIRE(r.diagnostics.size() == 4);
-  CHECK(r.diagnostics[0].code == "E005");
+  CHECK(r.diagnostics[0].code == "E104");
   CHECK(r.diagnostics[0].where.line == 3);
   CHECK(r.diagnostics[0].where.col == 8);
   CHECK(r.diagnostics[0].message == "'state': 'Washington' is 10 characters, more than the 2 allowed");
@@ -72,7 +72,7 @@ TEST_CASE("every problem of a file is reported with file, line and column") {
   CHECK(r.diagnostics[3].code == "E003");
   CHECK(r.diagnostics[3].hint == "did you mean 'Location'?");
   CHECK(format_diagnostic(r.diagnostics[0], &s) ==
-        "site.yaml:3:8: error[E005]: 'state': 'Washington' is 10 characters, more than the 2 allowed\n"
+        "site.yaml:3:8: error[E104]: 'state': 'Washington' is 10 characters, more than the 2 allowed\n"
         " 3 | state: Washington\n"
         "   |        ^\n");
 }

@@ -27,6 +27,11 @@ struct ApplyResult {
 /// Gives diagnostics about objects defined in `docs` the file position of the field they name.
 void locate_diagnostics(std::vector<Diagnostic>& diags, const std::vector<Document>& docs);
 
+/// The store's diagnostics as it was before the open transaction of a Writer on `store` (read on a
+/// second connection, which does not see that transaction) and as it is with it, side by side on
+/// two threads. The store must be a file in WAL mode.
+std::pair<std::vector<Diagnostic>, std::vector<Diagnostic>> validate_before_and_after(Store& store);
+
 /// Applies `docs` to the store as one revision: creates or replaces each object, and with prune
 /// removes the rest of their kinds (the global policy is reset, never removed).
 ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, const ApplyOptions& opts);

@@ -1,5 +1,8 @@
 #pragma once
+#include <array>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "e911/diagnostic.hpp"
@@ -22,10 +25,64 @@ const std::vector<Rule>& rules();
 /// The rule with this code (case-insensitive), or nullptr.
 const Rule* find_rule(const std::string& code);
 
+/// The rule a value of `field` of `kind` breaks when it breaks the field's schema (E101-E109, else
+/// E100): the same code whether the value came from YAML, CSV, a command-line option or the store.
+std::string field_rule_code(const Kind& kind, const std::string& field);
+
+/// The rule a reference from `field` of `kind` to an object that does not exist breaks (E201-E204),
+/// whether the name is wrong or the object it named is being removed.
+std::string reference_rule_code(const Kind& kind, const std::string& field);
+
+/// Why `code` is not an assigned ISO 3166-1 alpha-2 country code (E105), or "" when it is one.
+std::string country_problem(std::string_view code);
+
+/// One location's own rules, exactly as validate_store checks them: the address Lync requires
+/// (E604), a floor, room or unit when a fixed device uses it (E601), validation with the provider
+/// (W603), and an approximate location when only access points use it (W602). `get` returns a
+/// location field's text, "" when absent. The caller sets each diagnostic's subject and place.
+std::vector<Diagnostic> location_rules(const std::function<std::string_view(std::string_view field)>& get, bool fixed, bool wifi);
+
+/// The E108 message for a subnet written with host bits set.
+std::string host_bits_message(const std::string& subnet, const std::string& network);
+
+/// The location fields Lync requires of an address (E604), in the order they are reported.
+const std::array<const char*, 6>& required_address_fields();
+
+/// A network in CIDR form, with any host bits cleared.
+struct Network {
+  std::array<unsigned char, 16> addr{};
+  int bits = 0;
+  bool v6 = false;
+  bool host_bits = false;  ///< the text had host bits set (E108)
+  /// The network as text, e.g. "10.10.1.0/24"; IPv6 in RFC 5952 form.
+  std::string text() const;
+};
+
+/// Parses "ADDRESS/BITS"; false when it is not an IPv4 or IPv6 network.
+bool parse_network(std::string_view cidr, Network& out);
+
+/// Parses a bare IPv4 or IPv6 address (a Lync LIS subnet, written without a mask) as a /32 or /128.
+bool parse_address(std::string_view text, Network& out);
+
+/// The passes of validate_store, to check part of the rules (dispatchable locations need the
+/// references pass, which finds what uses each location).
+enum ValidatePass : unsigned {
+  kCheckFields = 1,        ///< E100-E109 on every field
+  kCheckReferences = 2,    ///< E201-E204
+  kCheckConflicts = 4,     ///< E108, E401, W403, E701
+  kCheckDispatchable = 8,  ///< E601, W602, W603, E604, W205
+  kCheckPolicies = 16,     ///< routing, policy conflicts, Kari's Law
+  kCheckAll = 31,
+};
+
+/// The diagnostics of `after` that `before` lacks (same code, subject and message): what a
+/// change brought. Problems a store already had are not the change's fault.
+std::vector<Diagnostic> introduced_diagnostics(const std::vector<Diagnostic>& before, std::vector<Diagnostic> after);
+
 /// Checks the objects the store (or an open Writer on it) currently holds against every rule.
 /// Diagnostics name the object (`subject`) and field (`pointer`); never throws for bad data.
 /// Designed for a million locations and elements: the large kinds are checked in SQL and on raw
 /// column text, the small ones as objects.
-std::vector<Diagnostic> validate_store(const Store& store);
+std::vector<Diagnostic> validate_store(const Store& store, unsigned passes = kCheckAll);
 
 }  // namespace e911
