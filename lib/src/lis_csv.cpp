@@ -215,9 +215,10 @@ SiteSubnets site_subnets(const Store& store) {
   return out;
 }
 
-// The CIDR of a bare address, or "" with `why` set.
-std::string complete_bare(const SiteSubnets& sites, const Network& addr, const std::string& text, int prefix_length, std::string& why,
-                          std::string& hint) {
+// The CIDR of a bare address, or "" with the rule broken (`code`), `why` and `hint` set.
+std::string complete_bare(const SiteSubnets& sites, const Network& addr, const std::string& text, int prefix_length, std::string& code,
+                          std::string& why, std::string& hint) {
+  code = "E110";
   const auto it = sites.find(address_bytes(addr));
   if (it != sites.end() && it->second.size() == 1) return it->second.front();
   if (it != sites.end()) {
@@ -233,6 +234,7 @@ std::string complete_bare(const SiteSubnets& sites, const Network& addr, const s
     Network n;
     parse_network(cidr, n);
     if (n.host_bits) {
+      code = "E108";
       why = host_bits_message(cidr, n.text());
       hint = "a LIS subnet is its network address: write '" + n.text().substr(0, n.text().find('/')) + "'";
       return {};
@@ -253,8 +255,8 @@ std::string complete_subnet(const Store& store, const std::string& text, int pre
   if (!parse_address(text, addr))
     throw Error(ErrorKind::invalid, "'" + text + "' is not an IPv4 or IPv6 address or network",
                 "write a network such as 10.10.1.0/24, or a bare address such as 10.10.1.0");
-  std::string why, hint;
-  const std::string cidr = complete_bare(site_subnets(store), addr, text, prefix_length, why, hint);
+  std::string code, why, hint;
+  const std::string cidr = complete_bare(site_subnets(store), addr, text, prefix_length, code, why, hint);
   if (cidr.empty()) throw Error(ErrorKind::invalid, why, hint);
   return cidr;
 }
@@ -516,7 +518,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   // addresses are a million W603s; one line says it).
   std::size_t new_unvalidated = 0, new_wifi_only = 0;
   Network net;
-  std::string why, hint;
+  std::string code, why, hint;
   auto read_rows = [&] {
   try {
     const std::uint64_t total = progress ? src.size : 0;
@@ -563,9 +565,9 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
               "write a bare network address such as 10.10.1.0, or a network such as 10.10.1.0/24");
           continue;
         }
-        std::string cidr = complete_bare(sites, net, row[0], options.prefix_length, why, hint);
+        std::string cidr = complete_bare(sites, net, row[0], options.prefix_length, code, why, hint);
         if (cidr.empty()) {
-          bad("E110", file_col_of[0], "Subnet: " + why, hint);
+          bad(code, file_col_of[0], "Subnet: " + why, hint);
           continue;
         }
         row[0] = std::move(cidr);
