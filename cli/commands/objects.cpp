@@ -94,12 +94,24 @@ void check_or_exit(const Context& ctx, const Kind& kind, const std::string& key,
   }
 }
 
-// Commits a writer, or reports its broken references and exits 3.
-std::int64_t commit_or_exit(const Context& ctx, Writer& w) {
+// Commits a writer, or reports what the change would break and exits 3: its broken references,
+// then the errors of every rule that the store did not have before (the same check as apply, so
+// removing the last emergency route is refused here as it is there). Warnings are printed.
+std::int64_t commit_or_exit(const Context& ctx, Writer& w, Store& store) {
   const auto problems = w.check_references();
   if (has_errors(problems)) {
     ctx.report("diagnostics", problems, nullptr);
     throw Exit{3};
+  }
+  if (w.dirty()) {
+    auto [before, after] = validate_before_and_after(store);
+    std::vector<Diagnostic> brought = introduced_diagnostics(before, std::move(after));
+    if (has_errors(brought)) {
+      ctx.report("diagnostics", brought, nullptr);
+      if (ctx.format == "text") std::cerr << "the change would bring these problems; nothing was written\n";
+      throw Exit{3};
+    }
+    if (ctx.format == "text") ctx.print_diagnostics(brought, nullptr);
   }
   return w.commit();
 }
@@ -238,7 +250,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
       obj = normalize(kind, obj);
       check_or_exit(ctx, kind, key, obj);
       const auto what = w.put(kind, obj);
-      const std::int64_t rev = commit_or_exit(ctx, w);
+      const std::int64_t rev = commit_or_exit(ctx, w, *store);
       emit_write(ctx, kind, key, !what ? "unchanged" : *what == ChangeType::added ? "created" : "updated", rev, obj);
     });
   }
@@ -257,7 +269,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
       auto store = ctx.open_store(false);
       Writer w(*store, ctx.command_line);
       if (!w.remove(kind, key)) not_found(*store, kind, key);
-      const std::int64_t rev = commit_or_exit(ctx, w);
+      const std::int64_t rev = commit_or_exit(ctx, w, *store);
       emit_write(ctx, kind, key, "removed", rev, nullptr);
     });
   }
@@ -274,7 +286,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
       Writer w(*store, ctx.command_line);
       if (!w.get(kind, *id)) not_found(*store, kind, *id);
       const auto what = w.put(kind, Json{{"identity", *id}});
-      const std::int64_t rev = commit_or_exit(ctx, w);
+      const std::int64_t rev = commit_or_exit(ctx, w, *store);
       emit_write(ctx, kind, *id, what ? "reset" : "unchanged", rev, *store->get(kind, *id));
     });
 
@@ -303,7 +315,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
         else (*obj)["location_policy"] = *policy;
         w.put(user_kind, *obj);
       }
-      const std::int64_t rev = commit_or_exit(ctx, w);
+      const std::int64_t rev = commit_or_exit(ctx, w, *store);
       ctx.emit("policy.grant", Json{{"policy", *revoke ? Json(nullptr) : Json(*policy)}, {"users", *users}, {"revision", rev}},
                [&](std::ostream& out) {
                  out << (*revoke ? "revoked the granted policy of " : "granted policy '" + *policy + "' to ") << users->size()
