@@ -1,10 +1,14 @@
 // man and completion: generated from the one CLI11 command tree, so they cannot drift from the
-// parser. Examples live here, next to the generator, and a test runs every one of them.
+// parser. The prose of each page is written by hand in man/<page>.txt and compiled in; examples
+// live here, next to the generator, and a test runs every one of them.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "context.hpp"
@@ -26,8 +30,10 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"apply", {{"Show what a directory of YAML would change", "e911ctl apply -f samples/enterprise --dry-run"},
                  {"Apply it as one revision", "e911ctl apply -f samples/enterprise"}}},
       {"export", {{"Back up the whole store as YAML", "e911ctl export -o backup.yaml"},
-                  {"Write the access points in Lync's CSV format", "e911ctl export lis --kind wap -o wap.csv"}}},
-      {"import", {{"Import Lync subnet CSV, reusing locations with the same address", "e911ctl import lis --kind subnet samples/lis/subnet.csv"}}},
+                  {"Write the access points in Lync's CSV format", "e911ctl export lis --kind wap -o wap.csv"},
+                  {"Write the subnets as bare addresses for a Lync server", "e911ctl export lis --kind subnet --lync -o subnet.csv"}}},
+      {"import", {{"Check a Lync subnet CSV without writing anything", "e911ctl import lis --kind subnet samples/lis/subnet.csv --dry-run"},
+                  {"Import it, reusing locations with the same address", "e911ctl import lis --kind subnet samples/lis/subnet.csv"}}},
       {"history", {{"The last five revisions", "e911ctl history -n 5"}}},
       {"diff", {{"What changed since revision 1", "e911ctl diff 1"}}},
       {"rollback", {{"Preview going back to revision 2", "e911ctl rollback 2 --dry-run"}}},
@@ -55,34 +61,10 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"trunk", {{"Shorten the failover timer of the backup trunk", "e911ctl trunk set provider-backup --failover-seconds 5"}}},
       {"dialplan", {{"Show the global dial plan", "e911ctl dialplan show global"}}},
       {"user", {{"Set a user's callback number", "e911ctl user set sip:alice@contoso.example --line-uri tel:+14255550101"}}},
+      {"voicepolicy", {{"Show the company-wide voice policy", "e911ctl voicepolicy show global"},
+                       {"Let Bob call abroad", "e911ctl voicepolicy grant InternationalCallers --user sip:bob@contoso.example"}}},
   };
   return ex;
-}
-
-// Prose that a command group's page carries beyond its options.
-const std::map<std::string, std::string>& extra_sections() {
-  static const std::map<std::string, std::string> extra = {
-      {"location",
-       ".SH PROVIDER PROTOCOL\n"
-       "\\fBlocation validate\\-addresses\\fR sends each address to the provider's MSAG validation endpoint as an HTTPS POST "
-       "with \\fBContent\\-Type: application/json\\fR:\n.PP\n.RS\n.nf\n"
-       "{\"schema\": \"e911ctl.msag\\-request/v1\", \"id\": \"red\\-b1\\-f1\",\n"
-       " \"address\": {\"location\": \"B1 Floor 1\", \"house_number\": \"1\", \"street_name\": \"Main\",\n"
-       "             \"street_suffix\": \"St\", \"city\": \"Redmond\", \"state\": \"WA\",\n"
-       "             \"postal_code\": \"98052\", \"country\": \"US\"}}\n.fi\n.RE\n.PP\n"
-       "The address carries the 12 Lync fields that are set (location, company_name, house_number, house_number_suffix, "
-       "pre_directional, street_name, street_suffix, post_directional, city, state, postal_code, country). The provider answers "
-       "HTTP 200 with:\n.PP\n.RS\n.nf\n"
-       "{\"status\": \"valid\" | \"invalid\", \"corrected\": {same fields}, \"message\": \"...\"}\n.fi\n.RE\n.PP\n"
-       "\\fBcorrected\\fR and \\fBmessage\\fR are optional. The verdict (validation_status), the time (validated_at) and any "
-       "correction that fits the field limits are recorded for every answered address in one revision. No answer, HTTP 429 and "
-       "5xx are retried (\\fB\\-\\-retries\\fR, back\\-off doubling from 200 ms); an address that still has no verdict is reported as "
-       "failed and the command exits 1. When no request gets any answer the provider is unreachable: exit 4, nothing is written. "
-       "TLS is always verified (\\fB\\-\\-ca\\fR), and \\fB\\-\\-cert\\fR/\\fB\\-\\-key\\fR give a client certificate. Settings come from the "
-       "options or from E911_PROVIDER_URL, E911_PROVIDER_CA, E911_PROVIDER_CERT, E911_PROVIDER_KEY, E911_PROVIDER_TIMEOUT_MS, "
-       "E911_PROVIDER_RETRIES and E911_PROVIDER_CONCURRENCY.\n"},
-  };
-  return extra;
 }
 
 std::string roff(std::string s) {
@@ -97,11 +79,153 @@ std::string roff(std::string s) {
   return out;
 }
 
-// CLI11 writes an enumeration into the type name ("TEXT:{a,b}"): one unbreakable word in a page.
+// ---- prose: man/<page>.txt -----------------------------------------------------------------
+//
+// A page's prose is a plain text file compiled into the binary (see man/README.md): "## TITLE"
+// starts a section, "### Title" a subsection, blank lines separate paragraphs, a line indented by
+// four spaces is literal (a command, a file), ": term" starts a tagged paragraph, "- " a bullet,
+// "@include name" inserts man/include/name.txt. Inline, `text` is bold and _text_ italic.
+
+bool word_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// One line of prose as roff text: escaped, with `bold` and _italic_ spans.
+std::string inline_roff(const std::string& line) {
+  std::string out;
+  for (std::size_t i = 0; i < line.size();) {
+    if (line[i] == '`') {
+      const auto end = line.find('`', i + 1);
+      if (end != std::string::npos) {
+        out += "\\fB" + roff(line.substr(i + 1, end - i - 1)) + "\\fR";
+        i = end + 1;
+        continue;
+      }
+    }
+    // _italic_ opens only at the start of a word, so snake_case and $XDG_DATA_HOME stay as written.
+    if (line[i] == '_' && (i == 0 || !word_char(line[i - 1])) && i + 1 < line.size() && line[i + 1] != ' ' && line[i + 1] != '_') {
+      std::size_t end = line.find('_', i + 1);
+      while (end != std::string::npos && end + 1 < line.size() && word_char(line[end + 1])) end = line.find('_', end + 1);
+      if (end != std::string::npos) {
+        out += "\\fI" + roff(line.substr(i + 1, end - i - 1)) + "\\fR";
+        i = end + 1;
+        continue;
+      }
+    }
+    out += line[i] == '\\' ? std::string("\\e") : line[i] == '-' ? std::string("\\-") : std::string(1, line[i]);
+    ++i;
+  }
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out = "\\&" + out;
+  return out;
+}
+
+// The sections of a prose file, in file order: title and body lines.
+using Sections = std::vector<std::pair<std::string, std::vector<std::string>>>;
+
+Sections parse_sections(std::string_view text) {
+  Sections sections;
+  for (const auto& raw : split(std::string(text), '\n')) {
+    std::string line = raw;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("## ", 0) == 0) sections.push_back({line.substr(3), {}});
+    else if (!sections.empty()) sections.back().second.push_back(line);
+  }
+  return sections;
+}
+
+// The prose of a page such as "e911ctl-import.1", or nothing when man/ has no file for it.
+std::optional<Sections> prose(const std::string& page) {
+  const std::string path = "man/" + page + ".txt";
+  if (embedded_files_under(path).empty()) return std::nullopt;
+  return parse_sections(embedded_file(path));
+}
+
+const std::vector<std::string>* section(const Sections& s, const std::string& title) {
+  for (const auto& [t, body] : s)
+    if (t == title) return &body;
+  return nullptr;
+}
+
+// Body lines of a section as roff: paragraphs, literal blocks, tagged paragraphs, bullets.
+void write_body(std::ostream& out, const std::vector<std::string>& lines) {
+  enum class Block { none, text, literal } block = Block::none;
+  bool first = true;  // the first paragraph of a section needs no .PP
+  std::size_t literal_gap = 0;
+  auto start = [&](const char* macro) {
+    if (!first || std::string_view(macro) != ".PP") out << macro << "\n";
+    first = false;
+  };
+  auto close_literal = [&] {
+    if (block == Block::literal) {
+      out << ".fi\n.RE\n";
+      block = Block::none;
+    }
+    literal_gap = 0;
+  };
+  for (std::size_t n = 0; n < lines.size(); ++n) {
+    const std::string& line = lines[n];
+    if (line.rfind("@include ", 0) == 0) {
+      close_literal();
+      const auto included = split(embedded_file("man/include/" + line.substr(9) + ".txt"), '\n');
+      write_body(out, std::vector<std::string>(included.begin(), included.end()));
+      block = Block::none;
+      first = false;
+      continue;
+    }
+    if (line.find_first_not_of(' ') == std::string::npos) {
+      if (block == Block::literal) ++literal_gap;
+      else block = Block::none;
+      continue;
+    }
+    if (line.rfind("    ", 0) == 0 && block != Block::text) {
+      if (block == Block::literal) {
+        for (; literal_gap > 0; --literal_gap) out << ".sp\n";
+      } else {
+        start(".PP");
+        out << ".RS 4\n.nf\n";
+        block = Block::literal;
+      }
+      out << roff(line.substr(4)) << "\n";
+      continue;
+    }
+    close_literal();
+    if (line.rfind("### ", 0) == 0) {
+      out << ".SS " << roff(line.substr(4)) << "\n";
+      block = Block::none;
+      first = true;
+      continue;
+    }
+    if (line.rfind(": ", 0) == 0) {
+      start(".TP");
+      out << inline_roff(line.substr(2)) << "\n";
+      block = Block::text;
+      continue;
+    }
+    if (line.rfind("- ", 0) == 0) {
+      start(".IP \\(bu 2");
+      out << inline_roff(line.substr(2)) << "\n";
+      block = Block::text;
+      continue;
+    }
+    if (block == Block::none) start(".PP");
+    const auto text = line.find_first_not_of(' ');
+    out << inline_roff(line.substr(text)) << "\n";
+    block = Block::text;
+  }
+  close_literal();
+}
+
+void write_section(std::ostream& out, const std::string& title, const std::vector<std::string>& body) {
+  out << ".SH " << title << "\n";
+  write_body(out, body);
+}
+
+// ---- generated parts: SYNOPSIS, OPTIONS, COMMANDS ---------------------------------------
+
+// CLI11 writes its checks into the type name: an enumeration ("TEXT:{a,b}", one unbreakable word
+// in a page) becomes VALUE, and a range ("N:INT in [1 - 128]") its name alone.
 std::string type_label(const CLI::Option* o) {
   const std::string t = o->get_type_name();
-  const auto colon = t.find(":{");
-  return colon == std::string::npos ? t : "VALUE";
+  if (t.find(":{") != std::string::npos) return "VALUE";
+  return t.substr(0, t.find(':'));
 }
 
 std::string enum_text(const CLI::Option* o) {
@@ -120,6 +244,18 @@ std::string option_synopsis(const CLI::Option* o) {
   return s;
 }
 
+// A help text as a sentence of a page: capitalised, "[default: x]" spelt out, a final period.
+std::string sentence(std::string s) {
+  const auto d = s.rfind(" [default: ");
+  if (d != std::string::npos && s.back() == ']') s = s.substr(0, d) + ". Default: " + s.substr(d + 11, s.size() - d - 12);
+  // Capitalised only when it starts with a plain word: "global, site:<name>" and "one-way (...)"
+  // start with values, written as they are typed.
+  const auto word = s.find_first_not_of("abcdefghijklmnopqrstuvwxyz");
+  if (word != 0 && word != std::string::npos && s[word] == ' ') s[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[0])));
+  if (!s.empty() && s.back() != '.' && s.back() != '?' && s.back() != '!') s += '.';
+  return s;
+}
+
 void write_options(std::ostream& out, const CLI::App& app) {
   for (const CLI::Option* o : app.get_options()) {
     if (o->get_name() == "--help") continue;
@@ -129,7 +265,7 @@ void write_options(std::ostream& out, const CLI::App& app) {
     if (o->get_positional()) names = o->get_name(true);
     out << ".TP\n.B " << roff(names);
     if (!o->get_positional() && o->get_type_size() != 0) out << " \\fI" << roff(type_label(o)) << "\\fR";
-    out << "\n" << roff(o->get_description().empty() ? "(no description)" : o->get_description());
+    out << "\n" << roff(sentence(o->get_description().empty() ? "no description" : o->get_description()));
     if (!enum_text(o).empty()) out << " One of: " << roff(enum_text(o)) << ".";
     if (!o->get_default_str().empty()) out << " Default: " << roff(o->get_default_str()) << ".";
     if (!o->get_envname().empty()) out << " Environment: \\fB" << o->get_envname() << "\\fR.";
@@ -138,16 +274,54 @@ void write_options(std::ostream& out, const CLI::App& app) {
   }
 }
 
+// "--from TEXT --dial TEXT [options] [id]": required options, then the others, then positionals.
+std::string usage_line(const CLI::App& app) {
+  std::string required, positionals;
+  bool optional = false;
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->get_name() == "--help") continue;
+    if (o->get_positional()) positionals += " " + (o->get_required() ? o->get_name(true) : "[" + o->get_name(true) + "]");
+    else if (o->get_required()) required += " " + option_synopsis(o);
+    else optional = true;
+  }
+  const std::string line = required + (optional ? " [options]" : "") + positionals;
+  return line.empty() ? line : line.substr(1);
+}
+
+bool has_own_options(const CLI::App& app) {
+  for (const CLI::Option* o : app.get_options())
+    if (o->get_name() != "--help") return true;
+  return false;
+}
+
+// Every command under `app` that runs by itself: the leaves, and a group such as `export` that
+// works on its own as well as through `export lis`.
+std::vector<std::pair<std::string, const CLI::App*>> leaves(const CLI::App& app, const std::string& path) {
+  std::vector<std::pair<std::string, const CLI::App*>> out;
+  if (app.get_subcommands({}).empty() || has_own_options(app)) out.push_back({path, &app});
+  for (const CLI::App* sub : app.get_subcommands({}))
+    if (sub->get_name().rfind("__", 0) != 0)
+      for (auto& leaf : leaves(*sub, path + " " + sub->get_name())) out.push_back(std::move(leaf));
+  return out;
+}
+
+void write_synopsis(std::ostream& out, const CLI::App& group, const std::string& path) {
+  out << ".SH SYNOPSIS\n";
+  bool first = true;
+  for (const auto& [p, app] : leaves(group, path)) {
+    if (!first) out << ".br\n";
+    first = false;
+    out << ".B " << roff(p) << "\n";
+    if (const std::string u = usage_line(*app); !u.empty()) out << roff(u) << "\n";
+  }
+}
+
 void write_commands(std::ostream& out, const CLI::App& app, const std::string& prefix) {
   for (const CLI::App* sub : app.get_subcommands({})) {
     if (sub->get_name().rfind("__", 0) == 0) continue;
     const std::string path = prefix + " " + sub->get_name();
-    std::string synopsis;
-    for (const CLI::Option* o : sub->get_options())
-      if (o->get_name() != "--help") synopsis += " " + (o->get_required() ? option_synopsis(o) : "[" + option_synopsis(o) + "]");
-    out << ".SS " << roff(path) << "\n";
-    if (sub->get_subcommands({}).empty()) out << ".B " << roff(path) << "\n" << roff(synopsis) << "\n.PP\n";
-    out << roff(sub->get_description()) << "\n";
+    // The usage of each command is in SYNOPSIS; here, what it does and its options.
+    out << ".SS " << roff(path) << "\n" << roff(sentence(sub->get_description())) << "\n";
     if (!sub->get_options().empty() && sub->get_subcommands({}).empty()) {
       out << ".RS\n";
       write_options(out, *sub);
@@ -157,108 +331,128 @@ void write_commands(std::ostream& out, const CLI::App& app, const std::string& p
   }
 }
 
-const char* kExitStatus =
-    ".SH EXIT STATUS\n.TP\n.B 0\nsuccess\n.TP\n.B 1\nthe operation failed (a name that does not exist, a file that cannot be read)\n"
-    ".TP\n.B 2\nthe command line is wrong\n.TP\n.B 3\nthe configuration or input is invalid; nothing was written\n"
-    ".TP\n.B 4\na runtime or provider could not be reached\n.TP\n.B 5\nthe database could not be read or written\n"
-    ".TP\n.B 6\na dry run or audit found an emergency call that would fail\n.TP\n.B 70\ninternal error (a bug)\n";
+// A one-line help as the NAME line wants it: "a voice route (New-CsVoiceRoute)".
+std::string name_line(std::string s) {
+  if (s.rfind("e911ctl: ", 0) == 0) s.erase(0, 9);
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  if (s.size() > 1 && std::isupper(static_cast<unsigned char>(s[0])) && !std::isupper(static_cast<unsigned char>(s[1])))
+    s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
 
-const char* kEnvironment =
-    ".SH ENVIRONMENT\n.TP\n.B E911_DB\nthe database file, when \\fB\\-\\-db\\fR is not given\n.TP\n.B E911_FORMAT\ndefault output format\n"
-    ".TP\n.B E911_PHASES\nset to 1, long commands (\\fBimport\\fR, \\fBvalidate\\fR...) print where their time goes, on stderr\n"
-    ".TP\n.B E911_SNAPSHOT\nwhere \\fBpublish\\fR writes the snapshot by default\n.TP\n.B NO_COLOR\nnever colour output\n"
-    ".TP\n.B XDG_DATA_HOME\nthe default database is \\fI$XDG_DATA_HOME/e911ctl/e911.db\\fR\n";
-
-const char* kFiles =
-    ".SH FILES\n.TP\n.I ~/.local/share/e911ctl/e911.db\nthe default database (SQLite, WAL)\n.TP\n.I <database>.snapshot\n"
-    "the published snapshot\n.TP\n.I /usr/share/e911ctl/schemas/\nJSON Schemas of the YAML documents and SQL migrations\n";
-
+// The page of e911ctl itself (group null) or of one command group: NAME, SYNOPSIS and OPTIONS
+// come from the parser, the prose from man/<page>.txt, EXAMPLES from the table above.
 std::string page(const CLI::App& root, const CLI::App* group, const std::vector<std::string>& groups) {
   std::ostringstream out;
   const std::string name = group ? "e911ctl-" + group->get_name() : "e911ctl";
   std::string upper = name;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  const std::optional<Sections> text = prose(name + ".1");
   // Left-adjusted and unhyphenated: long option lists cannot be justified cleanly.
   out << ".TH " << upper << " 1 \"\" \"e911ctl " << E911_VERSION << "\" \"e911ctl manual\"\n.ad l\n.nh\n";
-  out << ".SH NAME\n" << roff(name) << " \\- " << roff(group ? group->get_description() : root.get_description()) << "\n";
-  out << ".SH SYNOPSIS\n.B e911ctl\n[\\fIglobal options\\fR] ";
-  out << (group ? roff(group->get_name()) + " ..." : std::string("\\fIcommand\\fR ...")) << "\n";
-  out << ".SH DESCRIPTION\n";
+  out << ".SH NAME\n" << roff(name) << " \\- " << roff(name_line(group ? group->get_description() : root.get_description())) << "\n";
+  if (group) {
+    write_synopsis(out, *group, "e911ctl " + group->get_name());
+  } else {
+    out << ".SH SYNOPSIS\n.B e911ctl\n[\\fIglobal options\\fR] \\fIcommand\\fR [\\fIoptions\\fR] [\\fIarguments\\fR]\n";
+  }
+  // Without prose the page says only the one-line help; tests/cli/test_man.sh refuses that.
+  const auto* description = text ? section(*text, "DESCRIPTION") : nullptr;
+  if (description) write_section(out, "DESCRIPTION", *description);
+  else out << ".SH DESCRIPTION\n" << roff(sentence(group ? group->get_description() : root.get_description())) << "\n";
   if (!group) {
-    out << "e911ctl provisions enterprise E9\\-1\\-1 the way Lync Server 2013 routes emergency calls over a SIP trunk: "
-           "location policies, the location database (civic addresses and the subnets, access points, switches and ports "
-           "that map to them), PSTN usages, voice routes, trunks, dial plans and users. Every write is one revision of a "
-           "SQLite store; YAML files and Lync CSV files load in bulk; \\fBvalidate\\fR checks what an emergency call needs; "
-           "\\fBcall dry\\-run\\fR shows exactly what a call would do.\n.PP\nCommands:\n";
+    out << ".SH COMMANDS\n";
     for (const CLI::App* sub : root.get_subcommands({}))
-      if (sub->get_name().rfind("__", 0) != 0) out << ".TP\n.BR e911ctl\\-" << roff(sub->get_name()) << " (1)\n" << roff(sub->get_description()) << "\n";
-    out << ".SH OPTIONS\n";
+      if (sub->get_name().rfind("__", 0) != 0) out << ".TP\n.BR e911ctl\\-" << roff(sub->get_name()) << " (1)\n" << roff(sentence(sub->get_description())) << "\n";
+    out << ".SH GLOBAL OPTIONS\nThese come before the command.\n";
     write_options(out, root);
   } else {
-    out << roff(group->get_description()) << "\n";
     if (group->get_subcommands({}).empty()) {
       out << ".SH OPTIONS\n";
       write_options(out, *group);
     } else {
       out << ".SH COMMANDS\n";
+      if (has_own_options(*group)) {
+        out << ".SS e911ctl " << roff(group->get_name()) << "\n" << roff(sentence(group->get_description())) << "\n.RS\n";
+        write_options(out, *group);
+        out << ".RE\n";
+      }
       write_commands(out, *group, "e911ctl " + group->get_name());
     }
-    out << ".PP\nGlobal options (\\fB\\-\\-db\\fR, \\fB\\-\\-quiet\\fR, \\fB\\-\\-no\\-color\\fR) are described in \\fBe911ctl\\fR(1).\n";
+    out << ".PP\nGlobal options (\\fB\\-\\-db\\fR, \\fB\\-\\-quiet\\fR, \\fB\\-\\-max\\-errors\\fR, \\fB\\-\\-no\\-color\\fR) "
+           "come before the command and are described in \\fBe911ctl\\fR(1).\n";
   }
-  if (group) {
-    const auto extra = extra_sections().find(group->get_name());
-    if (extra != extra_sections().end()) out << extra->second;
-  }
+  if (text)
+    for (const auto& [title, body] : *text)
+      if (title != "DESCRIPTION" && title != "SEE ALSO") write_section(out, title, body);
   out << ".SH EXAMPLES\n";
   const auto it = examples().find(group ? group->get_name() : "e911ctl");
   if (it != examples().end())
-    for (const auto& [what, cmd] : it->second) out << ".PP\n" << roff(what) << ":\n.PP\n.RS\n.nf\n" << roff(cmd) << "\n.fi\n.RE\n";
-  out << kExitStatus << kEnvironment << kFiles;
-  out << ".SH SEE ALSO\n";
-  std::string see = group ? ".BR e911ctl (1),\n" : "";
-  for (const auto& g : groups)
-    if (!group || g != group->get_name()) see += ".BR e911ctl\\-" + roff(g) + " (1),\n";
-  see += ".BR e911ctl.yaml (5)\n";
-  out << see;
+    for (const auto& [what, cmd] : it->second) out << ".PP\n" << roff(what) << ":\n.PP\n.RS 4\n.nf\n" << roff(cmd) << "\n.fi\n.RE\n";
+  if (const auto* see = text ? section(*text, "SEE ALSO") : nullptr) {
+    write_section(out, "SEE ALSO", *see);
+  } else {
+    out << ".SH SEE ALSO\n";
+    std::string see_also = group ? ".BR e911ctl (1),\n" : "";
+    for (const auto& g : groups)
+      if (!group || g != group->get_name()) see_also += ".BR e911ctl\\-" + roff(g) + " (1),\n";
+    out << see_also << ".BR e911ctl.yaml (5)\n";
+  }
   return out.str();
 }
 
+// The fields of one kind, from its JSON Schema.
+void write_fields(std::ostream& out, const Kind& k) {
+  for (const auto& f : k.fields) {
+    const Json& s = *f.schema;
+    std::string type = s.value("type", "string");
+    if (type == "array") type = "list of " + (s.contains("items") ? s["items"].value("type", "string") : std::string("string"));
+    out << ".TP\n.B " << roff(f.name) << "\n(" << type;
+    if (f.key) out << ", identity";
+    if (f.required) out << ", required";
+    if (s.contains("maxLength")) out << ", at most " << s["maxLength"].dump() << " characters";
+    if (s.contains("minimum") && s.contains("maximum")) out << ", " << s["minimum"].dump() << " to " << s["maximum"].dump();
+    if (!f.enum_values.empty()) {
+      out << ", one of";
+      for (const auto& e : f.enum_values) out << " " << roff(e);
+    }
+    if (s.contains("pattern")) out << ", matching \\fI" << roff(s["pattern"].get<std::string>()) << "\\fR";
+    if (!f.default_value.is_null()) out << ", default " << roff(f.default_value.is_string() ? f.default_value.get<std::string>() : f.default_value.dump());
+    if (!f.ref_kind.empty()) out << ", names a " << f.ref_kind;
+    out << ")\n" << roff(sentence(f.description)) << "\n";
+  }
+}
+
+// e911ctl.yaml(5): per kind, the prose of its "KIND: Name" section up to its first "###"
+// subsection, the fields from the schema, then the rest of the prose (the example).
 std::string yaml_page() {
   std::ostringstream out;
+  const Sections text = prose("e911ctl.yaml.5").value_or(Sections{});
   out << ".TH E911CTL.YAML 5 \"\" \"e911ctl " << E911_VERSION << "\" \"e911ctl manual\"\n.ad l\n.nh\n";
   out << ".SH NAME\ne911ctl.yaml \\- the YAML documents e911ctl apply, validate and export use\n";
-  out << ".SH DESCRIPTION\nA file holds one or more YAML documents separated by \\fB\\-\\-\\-\\fR. Each document is one object: "
-         "\\fBkind\\fR names its type and the other keys are its fields. Every document is checked against the JSON Schema "
-         "of its kind (\\fBe911ctl schema print\\fR \\fIKIND\\fR, or \\fI/usr/share/e911ctl/schemas/objects/\\fR). Strings that look "
-         "like numbers (\\fB911\\fR) stay strings where the field is a string.\n";
+  if (const auto* d = section(text, "DESCRIPTION")) write_section(out, "DESCRIPTION", *d);
+  else out << ".SH DESCRIPTION\nYAML documents, one object each.\n";
   for (const auto& k : kinds()) {
-    out << ".SH KIND: " << k.name << "\n" << roff(k.description) << " Managed with \\fBe911ctl " << k.noun << "\\fR; identity: ";
-    for (std::size_t i = 0; i < k.key_fields.size(); ++i) out << (i ? ", " : "") << "\\fB" << roff(k.key_fields[i]) << "\\fR";
-    out << ".\n";
-    for (const auto& f : k.fields) {
-      const Json& s = *f.schema;
-      std::string type = s.value("type", "string");
-      if (type == "array") type = "list of " + (s.contains("items") ? s["items"].value("type", "string") : std::string("string"));
-      out << ".TP\n.B " << roff(f.name) << "\n(" << type;
-      if (f.required) out << ", required";
-      if (s.contains("maxLength")) out << ", at most " << s["maxLength"].dump() << " characters";
-      if (s.contains("minimum") && s.contains("maximum")) out << ", " << s["minimum"].dump() << " to " << s["maximum"].dump();
-      if (!f.enum_values.empty()) {
-        out << ", one of";
-        for (const auto& e : f.enum_values) out << " " << roff(e);
-      }
-      if (s.contains("pattern")) out << ", matching \\fI" << roff(s["pattern"].get<std::string>()) << "\\fR";
-      if (!f.default_value.is_null()) out << ", default " << roff(f.default_value.is_string() ? f.default_value.get<std::string>() : f.default_value.dump());
-      if (!f.ref_kind.empty()) out << ", names a " << f.ref_kind;
-      out << ")\n" << roff(f.description) << "\n";
+    const auto* body = section(text, "KIND: " + k.name);
+    std::vector<std::string> intro, rest;
+    if (body) {
+      auto sub = std::find_if(body->begin(), body->end(), [](const std::string& l) { return l.rfind("### ", 0) == 0; });
+      intro.assign(body->begin(), sub);
+      rest.assign(sub, body->end());
     }
+    out << ".SH KIND: " << k.name << "\n";
+    if (intro.empty()) out << roff(k.description) << "\n";
+    else write_body(out, intro);
+    out << ".PP\nManaged with \\fBe911ctl " << k.noun << "\\fR (\\fBe911ctl\\-" << k.noun << "\\fR(1)); identity: ";
+    for (std::size_t i = 0; i < k.key_fields.size(); ++i) out << (i ? ", " : "") << "\\fB" << roff(k.key_fields[i]) << "\\fR";
+    out << ".\n.SS Fields\n";
+    write_fields(out, k);
+    write_body(out, rest);
   }
-  out << ".SH EXAMPLE\n.nf\nkind: Location\nid: red\\-b1\\-f1\nlocation: B1 Floor 1\nhouse_number: 1\nstreet_name: Microsoft\n"
-         "street_suffix: Way\ncity: Redmond\nstate: WA\npostal_code: 98052\ncountry: US\n\\-\\-\\-\nkind: Subnet\nsubnet: 10.10.1.0/24\nlocation: red\\-b1\\-f1\n.fi\n";
-  out << ".SH SEE ALSO\n.BR e911ctl (1),\n.BR e911ctl\\-apply (1),\n.BR e911ctl\\-validate (1)\n";
+  for (const auto& [title, body] : text)
+    if (title != "DESCRIPTION" && title.rfind("KIND: ", 0) != 0) write_section(out, title, body);
   return out.str();
 }
-
 // ---- completion ----------------------------------------------------------------------------
 
 // Every command path with its subcommands and options, as data the scripts carry.

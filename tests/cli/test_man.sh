@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Man pages: one per command group, each with examples that really run, all rendering cleanly.
+# Man pages: one per command group, each with prose of its own (man/*.txt), examples that really
+# run, all rendering cleanly.
 source "$(dirname "$0")/lib.sh" "$@"
 run man --out "$WORK/man"
 expect_rc 0 "man"
@@ -11,14 +12,49 @@ for g in $groups; do
 done
 [ -f "$WORK/man/e911ctl.1" ] || fail "no e911ctl(1)"
 [ -f "$WORK/man/e911ctl.yaml.5" ] || fail "no e911ctl.yaml(5)"
+
+# The text of a section, macros dropped and escapes undone: what a reader sees of it.
+section() { awk -v s="$2" '/^\.SH /{on = ($0 == ".SH " s || $0 == ".SH \"" s "\""); next} on && !/^\.[A-Za-z]/' "$1" | sed 's/\\f[BIRP]//g; s/\\-/-/g; s/\\e/\\/g; s/\\&//g'; }
+# Pages with no store to read or write have no FILES; pages of tools with no Lync counterpart no NOTES.
+no_files=" man completion explain "
+no_notes=" man completion schema "
 for page in "$WORK"/man/*; do
+  name=$(basename "$page")
   warnings=$(groff -ww -z -man "$page" 2>&1)
-  [ -z "$warnings" ] || fail "$(basename "$page") does not render cleanly: $warnings"
-  for section in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" ENVIRONMENT FILES "SEE ALSO"; do
-    case $page in *.5) [ "$section" = SYNOPSIS ] || [ "$section" = "EXIT STATUS" ] || [ "$section" = ENVIRONMENT ] || [ "$section" = FILES ] && continue ;; esac
-    grep -q "^\.SH $section" "$page" || fail "$(basename "$page") has no $section section"
+  [ -z "$warnings" ] || fail "$name does not render cleanly: $warnings"
+  group=${name#e911ctl-}; group=${group%.1}
+  want=(NAME DESCRIPTION "SEE ALSO")
+  case $name in
+    *.5) want+=(FILES) ;;
+    *) want+=(SYNOPSIS "EXIT STATUS" ENVIRONMENT)
+       [[ $no_files == *" $group "* ]] || want+=(FILES)
+       [[ $no_notes == *" $group "* ]] || want+=(NOTES) ;;
+  esac
+  for s in "${want[@]}"; do
+    grep -q "^\.SH $s\$" "$page" || fail "$name has no $s section"
   done
+  # DESCRIPTION is prose written for the page: a few sentences, not the one-line help again.
+  desc=$(section "$page" DESCRIPTION | tr "\n" " ")
+  sentences=$(grep -o "[a-z0-9)\"][.:;] " <<<"$desc" | wc -l)
+  [ "${#desc}" -ge 200 ] && [ "$sentences" -ge 2 ] ||
+    fail "$name: DESCRIPTION has no prose of its own (write man/$name.txt)"
+  # Option texts are sentences: no "output format One of: ..." run together.
+  if grep -qE '[a-z0-9)] (One of|Default|Required|Environment)[:.]' "$page"; then
+    fail "$name: an option text runs into the next sentence: $(grep -E '[a-z0-9)] (One of|Default|Required|Environment)[:.]' "$page" | head -1)"
+  fi
 done
+
+# Every kind of e911ctl.yaml(5) has an example, and the examples together are a
+# configuration apply takes.
+for kind in $(awk '/^\.SH KIND: /{print $3}' "$WORK/man/e911ctl.yaml.5"); do
+  awk -v k="$kind" '/^\.SH /{on = ($0 == ".SH KIND: " k); next} on' "$WORK/man/e911ctl.yaml.5" | grep -q '^\.nf' ||
+    fail "e911ctl.yaml(5): kind $kind has no example"
+done
+awk '/^\.SH KIND: /{on=1} /^\.SH /&&!/KIND: /{on=0} on && /^\.nf/{grab=1; print "---"; next} on && /^\.fi/{grab=0} grab' "$WORK/man/e911ctl.yaml.5" |
+  sed 's/\\-/-/g; s/\\e/\\/g; s/\\&//g' >"$WORK/yaml5-examples.yaml"
+E911_DB=$WORK/yaml5.db run apply -f "$WORK/yaml5-examples.yaml"
+expect_rc 0 "the examples of e911ctl.yaml(5) do not apply: $err"
+
 # Every page of a command has at least one example, and every example runs: against the
 # sample enterprise, in a scratch directory, e911ctl(1)'s own examples first.
 mkdir -p "$WORK/run" && ln -s "$ROOT/samples" "$WORK/run/samples"
