@@ -80,7 +80,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
     });
   }
 
-  CLI::App* call = app.add_subcommand("call", "dry-run emergency calls offline");
+  CLI::App* call = app.add_subcommand("call", "dry-run emergency and ordinary calls offline");
   call->require_subcommand(1);
   {
     CLI::App* cmd = call->add_subcommand("dry-run", "decide one call and show the trace, the INVITE and the notifications");
@@ -130,8 +130,13 @@ void register_call_commands(CLI::App& app, Context& ctx) {
       ctx.emit("call.dry-run", model, [&](std::ostream& out) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& t : d.trace) rows.push_back({t.step, t.outcome, t.why});
-        out << "== decision (snapshot revision " << snap->revision() << ")\n";
+        out << "== " << d.call_type() << " call: decision (snapshot revision " << snap->revision() << ")\n";
         print_table(out, {"step", "outcome", "why"}, rows, ctx.color);
+        if (!d.emergency && !d.test_call) {
+          out << "\n== ordinary call routed by voice policy '" << (d.voice_policy.empty() ? "(none)" : std::string(d.voice_policy)) << "'";
+          if (!d.usage.empty()) out << ", usage '" << d.usage << "', route '" << d.attempts.front().route << "'";
+          out << "\n";
+        }
         if (d.location) {
           out << "\n== location sent to the PSAP (" << d.method << (d.approximate ? ", approximate" : "") << ")\n";
           print_fields(out, d.location->to_json(), ctx.color);
@@ -146,8 +151,11 @@ void register_call_commands(CLI::App& app, Context& ctx) {
         }
         for (std::size_t i = 0; i < message_text.size(); ++i) out << "\n== MESSAGE to " << d.notify[i] << "\n" << message_text[i];
         if (d.emergency && !d.routable) out << "\nUNROUTABLE: " << d.failure << "\n";
+        else if (!d.emergency && !d.test_call && !d.routable) out << "\nNO ROUTE: " << d.failure << "\n";
       });
+      // 6 is kept for unroutable emergency calls; an ordinary call with no route is a plain failure.
       if (d.emergency && !d.routable) throw Exit{6};
+      if (!d.emergency && !d.test_call && !d.routable) throw Exit{1};
     });
   }
   {

@@ -126,6 +126,10 @@ void emit_write(const Context& ctx, const Kind& kind, const std::string& key, co
   });
 }
 
+// Location and voice policies: global, site:<name> or a tag; global is reset, never removed.
+bool is_policy(const Kind& kind) { return kind.noun == "policy" || kind.noun == "voicepolicy"; }
+std::string policy_word(const Kind& kind) { return kind.noun == "voicepolicy" ? "voice policy" : "policy"; }
+
 void add_key_positionals(CLI::App& cmd, const Kind& kind, std::vector<std::string>& parts) {
   parts.resize(kind.key_fields.size());
   for (std::size_t i = 0; i < kind.key_fields.size(); ++i) {
@@ -263,9 +267,9 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, &kind, parts] {
       const std::string key = join_key(*parts);
-      if (kind.noun == "policy" && key == "global")
-        throw Error(ErrorKind::invalid, "the global policy cannot be removed",
-                    "reset it to its defaults with 'e911ctl policy reset global'");
+      if (is_policy(kind) && key == "global")
+        throw Error(ErrorKind::invalid, "the global " + policy_word(kind) + " cannot be removed",
+                    "reset it to its defaults with 'e911ctl " + kind.noun + " reset global'");
       auto store = ctx.open_store(false);
       Writer w(*store, ctx.command_line);
       if (!w.remove(kind, key)) not_found(*store, kind, key);
@@ -276,8 +280,8 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
 
   if (kind.noun == "location") register_address_validation(*noun, ctx);
 
-  if (kind.noun == "policy") {
-    CLI::App* reset = noun->add_subcommand("reset", "set every field of a policy back to its default");
+  if (is_policy(kind)) {
+    CLI::App* reset = noun->add_subcommand("reset", "set every field of a " + policy_word(kind) + " back to its default");
     auto id = std::make_shared<std::string>();
     reset->add_option("identity", *id, "policy to reset")->required();
     add_format_option(*reset, ctx);
@@ -290,7 +294,9 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
       emit_write(ctx, kind, *id, what ? "reset" : "unchanged", rev, *store->get(kind, *id));
     });
 
-    CLI::App* grant = noun->add_subcommand("grant", "grant a tag policy to users (Grant-CsLocationPolicy)");
+    const bool voice = kind.noun == "voicepolicy";
+    CLI::App* grant = noun->add_subcommand("grant", std::string("grant a tag ") + policy_word(kind) + " to users (" +
+                                                        (voice ? "Grant-CsVoicePolicy" : "Grant-CsLocationPolicy") + ")");
     auto policy = std::make_shared<std::string>();
     auto users = std::make_shared<std::vector<std::string>>();
     auto revoke = std::make_shared<bool>(false);
@@ -298,7 +304,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     grant->add_option("--user", *users, "SIP URI of a user; repeat for several")->required()->delimiter(',');
     grant->add_flag("--revoke", *revoke, "take the granted policy away instead");
     add_format_option(*grant, ctx);
-    grant->callback([&ctx, &kind, policy, users, revoke] {
+    grant->callback([&ctx, &kind, policy, users, revoke, voice] {
       if (*revoke == !policy->empty())
         throw Error(ErrorKind::usage, *revoke ? "--revoke takes no policy" : "name the policy to grant, or use --revoke");
       if (!*revoke && (*policy == "global" || policy->rfind("site:", 0) == 0))
@@ -311,14 +317,16 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
       for (const auto& u : *users) {
         auto obj = w.get(user_kind, u);
         if (!obj) not_found(*store, user_kind, u);
-        if (*revoke) obj->erase("location_policy");
-        else (*obj)["location_policy"] = *policy;
+        const char* field = voice ? "voice_policy" : "location_policy";
+        if (*revoke) obj->erase(field);
+        else (*obj)[field] = *policy;
         w.put(user_kind, *obj);
       }
       const std::int64_t rev = commit_or_exit(ctx, w, *store);
-      ctx.emit("policy.grant", Json{{"policy", *revoke ? Json(nullptr) : Json(*policy)}, {"users", *users}, {"revision", rev}},
+      ctx.emit(kind.noun + ".grant", Json{{"policy", *revoke ? Json(nullptr) : Json(*policy)}, {"users", *users}, {"revision", rev}},
                [&](std::ostream& out) {
-                 out << (*revoke ? "revoked the granted policy of " : "granted policy '" + *policy + "' to ") << users->size()
+                 const std::string word = policy_word(kind);
+                 out << (*revoke ? "revoked the granted " + word + " of " : "granted " + word + " '" + *policy + "' to ") << users->size()
                      << " user(s)";
                  if (rev) out << " (revision " << rev << ")";
                  out << "\n";

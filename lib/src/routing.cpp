@@ -174,7 +174,7 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     d.emergency_number = policy_dial;
     trace("classify", "emergency", "the INVITE carries Priority: emergency");
   } else if (!d.emergency) {
-    trace("classify", "not an emergency call", "'" + d.normalized + "' is not an emergency number of policy '" + str(d.policy) + "'");
+    trace("classify", "ordinary call", "'" + d.normalized + "' is not an emergency number of policy '" + str(d.policy) + "'");
   }
   const bool e911 = policy && policy->e911;
   if (d.emergency && !e911)
@@ -237,10 +237,32 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     }
   }
 
-  // Route: the policy's usage for emergency calls; routes by priority, their trunks in order,
-  // trunks known to be down moved last but never dropped.
+  // Voice policy, for ordinary calls only: the user's granted tag, else the policy of the site
+  // the caller is on, else global (Lync's per-user, site, global). Emergency calls never read it.
+  const bool ordinary = !d.emergency && !d.test_call;
+  const Snapshot::VoicePolicyRec* voice = nullptr;
+  if (ordinary && !d.normalized.empty()) {
+    static const std::string global = "global";
+    if (user && !user->voice_policy.empty() && (voice = snap.voice_policy(user->voice_policy))) {
+      trace("voice policy", voice->identity, "granted to user '" + f.caller + "'");
+    } else if (site && !site->voice_policy.empty() && (voice = snap.voice_policy(site->voice_policy))) {
+      trace("voice policy", voice->identity, "caller is on subnet '" + snap.subnet(subnet).cidr + "' of site '" + str(d.site) + "'" +
+                                                 (user ? "; the user has no voice policy of their own" : ""));
+    } else if ((voice = snap.voice_policy(global))) {
+      trace("voice policy", "global", user ? "neither the user nor the caller's site has a voice policy"
+                                           : "caller '" + f.caller + "' is not a known user and the site has no voice policy");
+    } else {
+      trace("voice policy", "none", "there is no global voice policy");
+    }
+    if (voice) d.voice_policy = voice->identity;
+  }
+
+  // Route: the location policy's usage for emergency calls, the voice policy's usages in order
+  // for ordinary ones; routes by priority, their trunks in order, trunks known to be down moved
+  // last but never dropped.
   const std::string_view number = d.emergency ? d.emergency_number : std::string_view(d.normalized);
   int32_t first_trunk = -1;  // the trunk of the first attempt
+  int32_t first_route = -1;  // and its route
   if (d.emergency && policy) d.usage = policy->usage;
   if (d.test_call) {
     d.failure = "test calls are answered locally";
@@ -249,26 +271,34 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     trace("route", "none", d.failure);
   } else if (number.empty()) {
     d.failure = "nothing was dialled";
+  } else if (!d.emergency && !voice) {
+    d.failure = "no voice policy applies to the caller and there is no global voice policy";
+    trace("route", "none", d.failure);
   } else {
     std::vector<Snapshot::Path> found;
     const std::vector<Snapshot::Path>* paths = d.emergency ? snap.emergency_paths(d.usage, number) : nullptr;
-    if (!paths) {
-      // Numbers not known in advance: match every route now.
+    const auto& routes = snap.routes();
+    auto add_route = [&](std::size_t ri) {
+      for (int32_t t : routes[ri].trunks)
+        if (std::none_of(found.begin(), found.end(), [&](const Snapshot::Path& x) { return x.trunk == t; }))
+          found.push_back({static_cast<int32_t>(ri), t});
+    };
+    if (!paths && d.emergency) {
+      // Emergency numbers not known in advance: match the usage's routes now.
       const std::string num(number);
-      const auto& routes = snap.routes();
       for (std::size_t ri = 0; ri < routes.size(); ++ri) {
         const auto& r = routes[ri];
-        if (!r.valid || !r.enabled) continue;
-        if (d.emergency) {
-          if (std::find(r.usages.begin(), r.usages.end(), d.usage) == r.usages.end()) continue;
-          if (!std::regex_search(num, r.pattern) && !std::regex_search("+" + num, r.pattern)) continue;
-        } else if (!std::regex_search(num, r.pattern)) {
-          continue;
-        }
-        for (int32_t t : r.trunks)
-          if (std::none_of(found.begin(), found.end(), [&](const Snapshot::Path& x) { return x.trunk == t; }))
-            found.push_back({static_cast<int32_t>(ri), t});
+        if (!r.valid || !r.enabled || std::find(r.usages.begin(), r.usages.end(), d.usage) == r.usages.end()) continue;
+        if (std::regex_search(num, r.pattern) || std::regex_search("+" + num, r.pattern)) add_route(ri);
       }
+      paths = &found;
+    } else if (!paths) {
+      // Ordinary: the voice policy's usages in order, and within each usage its routes by
+      // priority, as Lync builds its route list; a route serving two usages is tried once.
+      for (const auto& u : voice->usages)
+        for (const int32_t ri : u.routes)
+          if (std::regex_search(number.data(), number.data() + number.size(), routes[static_cast<std::size_t>(ri)].pattern))
+            add_route(static_cast<std::size_t>(ri));
       paths = &found;
     }
     d.attempts.reserve(paths->size());
@@ -279,7 +309,10 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
         const auto& trunk = snap.trunk_at(p.trunk);
         const bool down = !f.trunks_down.empty() && std::find(f.trunks_down.begin(), f.trunks_down.end(), trunk.name) != f.trunks_down.end();
         if (down != (pass == 1)) continue;
-        if (d.attempts.empty()) first_trunk = p.trunk;
+        if (d.attempts.empty()) {
+          first_trunk = p.trunk;
+          first_route = p.route;
+        }
         Attempt& a = d.attempts.emplace_back();
         a.route = snap.routes()[static_cast<std::size_t>(p.route)].name;
         a.trunk = trunk.name;
@@ -298,15 +331,31 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       if (pass == 0 && d.attempts.size() == paths->size()) break;
     }
     d.routable = !d.attempts.empty();
+    // An ordinary call's usage is the one through which its first attempt's route was found.
+    if (!d.emergency && d.routable)
+      for (const auto& u : voice->usages)
+        if (std::find(u.routes.begin(), u.routes.end(), first_route) != u.routes.end()) {
+          d.usage = u.name;
+          break;
+        }
     if (!d.routable) {
-      d.failure = d.emergency ? "no enabled route serves usage '" + str(d.usage) + "' with a pattern matching '" + str(number) + "' and a trunk"
-                              : "no enabled route matches '" + str(number) + "'";
+      if (d.emergency) {
+        d.failure = "no enabled route serves usage '" + str(d.usage) + "' with a pattern matching '" + str(number) + "' and a trunk";
+      } else {
+        std::string usages;
+        for (const auto& u : voice->usages) usages += (usages.empty() ? "'" : ", '") + u.name + "'";
+        d.failure = "no enabled route with a trunk serving " + (usages.empty() ? "a usage" : "usage " + usages) + " of voice policy '" +
+                    str(d.voice_policy) + "' matches '" + str(number) + "'";
+      }
       trace("route", "none", d.failure);
     } else if (with_trace) {
       std::string order;
       for (const auto& a : d.attempts) order += (order.empty() ? "" : " -> ") + str(a.trunk) + (a.trunk_down ? " (down)" : "");
+      const auto& first = routes[static_cast<std::size_t>(first_route)];
       trace("route", str(d.attempts.front().route) + " via " + str(d.attempts.front().trunk),
-            (d.emergency ? "usage '" + str(d.usage) + "', " : std::string()) + "failover order " + order);
+            d.emergency ? "usage '" + str(d.usage) + "', failover order " + order
+                        : "voice policy '" + str(d.voice_policy) + "' usage '" + str(d.usage) + "', route priority " + std::to_string(first.priority) +
+                              " (usages in the policy's order, within a usage routes by priority); failover order " + order);
     }
   }
 
@@ -345,6 +394,7 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
 
 Json Decision::to_json() const {
   Json j;
+  j["call_type"] = call_type();
   j["emergency"] = emergency;
   j["test_call"] = test_call;
   j["dialled"] = dialled;
@@ -354,6 +404,7 @@ Json Decision::to_json() const {
   if (!user_name.empty()) j["caller_name"] = user_name;
   j["site"] = site.empty() ? Json(nullptr) : Json(site);
   j["policy"] = policy;
+  if (!emergency && !test_call) j["voice_policy"] = voice_policy.empty() ? Json(nullptr) : Json(voice_policy);
   j["location_source"] = to_string(location_source);
   j["location"] = location ? location->to_json() : Json(nullptr);
   if (!method.empty()) j["method"] = method;

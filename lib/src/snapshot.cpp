@@ -22,7 +22,8 @@ namespace e911 {
 namespace {
 
 constexpr char kMagic[8] = {'E', '9', '1', '1', 'S', 'N', 'A', 'P'};
-constexpr uint32_t kFormatVersion = 1;
+// 2: voice policies (and users' voice_policy) among the small objects.
+constexpr uint32_t kFormatVersion = 2;
 
 // Location fields in the order of a location record.
 const char* const kLocationFields[] = {"description", "location", "company_name", "house_number", "house_number_suffix", "pre_directional",
@@ -32,7 +33,7 @@ const char* const kLocationFields[] = {"description", "location", "company_name"
 constexpr std::size_t kLocationFieldCount = sizeof(kLocationFields) / sizeof(kLocationFields[0]);
 
 // The kinds small enough to keep as JSON objects.
-const char* const kObjectNouns[] = {"policy", "region", "site", "usage", "route", "trunk", "dialplan", "user"};
+const char* const kObjectNouns[] = {"policy", "voicepolicy", "region", "site", "usage", "route", "trunk", "dialplan", "user"};
 
 uint64_t fnv1a(std::string_view data) {
   uint64_t h = 1469598103934665603ull;
@@ -707,7 +708,8 @@ void Snapshot::compile_objects() {
   user_recs_.reserve(objects("user").size());
   for (const auto& [uri, u] : objects("user").items()) {
     const std::string line = jstr(u, "line_uri");
-    user_recs_.emplace(uri, UserRec{jstr(u, "display_name"), line.rfind("tel:", 0) == 0 ? line.substr(4) : line, jstr(u, "location_policy")});
+    user_recs_.emplace(uri, UserRec{jstr(u, "display_name"), line.rfind("tel:", 0) == 0 ? line.substr(4) : line, jstr(u, "location_policy"),
+                                    jstr(u, "voice_policy")});
   }
   site_recs_.clear();
   for (const auto& name : site_names_) {
@@ -720,6 +722,7 @@ void Snapshot::compile_objects() {
       r.default_location = r.default_location_id.empty() ? -1 : location_index(r.default_location_id);
     }
     if (object("dialplan", "site:" + name)) r.dial_plan = "site:" + name;
+    if (object("voicepolicy", "site:" + name)) r.voice_policy = "site:" + name;
     site_recs_.push_back(std::move(r));
   }
   trunk_recs_.clear();
@@ -752,6 +755,23 @@ void Snapshot::compile_objects() {
     route_recs_.push_back(std::move(c));
   }
   std::stable_sort(route_recs_.begin(), route_recs_.end(), [](const RouteRec& a, const RouteRec& b) { return a.priority < b.priority; });
+  // Ordinary calls: each voice policy's usages in order, with the routes that serve each.
+  voice_policy_recs_.clear();
+  for (const auto& [id, p] : objects("voicepolicy").items()) {
+    VoicePolicyRec v;
+    v.identity = id;
+    if (p.contains("pstn_usages"))
+      for (const auto& u : p["pstn_usages"]) {
+        VoicePolicyRec::Usage usage{u.get<std::string>(), {}};
+        for (std::size_t ri = 0; ri < route_recs_.size(); ++ri) {
+          const RouteRec& r = route_recs_[ri];
+          if (r.valid && r.enabled && !r.trunks.empty() && std::find(r.usages.begin(), r.usages.end(), usage.name) != r.usages.end())
+            usage.routes.push_back(static_cast<int32_t>(ri));
+        }
+        v.usages.push_back(std::move(usage));
+      }
+    voice_policy_recs_.emplace(id, std::move(v));
+  }
   dial_rules_.clear();
   for (const auto& [name, plan] : objects("dialplan").items()) {
     auto& rules = dial_rules_[name];
@@ -809,6 +829,11 @@ void Snapshot::compile_objects() {
 const Snapshot::PolicyRec* Snapshot::policy(const std::string& identity) const {
   const auto it = policy_recs_.find(identity);
   return it == policy_recs_.end() ? nullptr : &it->second;
+}
+
+const Snapshot::VoicePolicyRec* Snapshot::voice_policy(const std::string& identity) const {
+  const auto it = voice_policy_recs_.find(identity);
+  return it == voice_policy_recs_.end() ? nullptr : &it->second;
 }
 
 const Snapshot::UserRec* Snapshot::user(const std::string& uri) const {

@@ -100,6 +100,9 @@ const std::vector<Rule>& rules() {
        "kind: Trunk\nname: provider\nhost: 127.0.0.1\naccepts_pidf_lo: false", "set accepts_pidf_lo: true, or put a provider trunk first"},
       {"W304", "routing", "no fallback to a second trunk", "when the only trunk is down, emergency calls fail",
        "kind: VoiceRoute\nname: r\nnumber_pattern: '^\\+?911$'\ntrunks: [provider]", "add a backup trunk or a local PSTN fallback route"},
+      {"W305", "routing", "voice policy usage reaches no route",
+       "ordinary calls route by the usages of the caller's voice policy; a usage no enabled route with a trunk serves carries no call",
+       "kind: VoicePolicy\nidentity: global\npstn_usages: [LongDistance]", "add a route that serves the usage and has a trunk, or drop the usage"},
       {"E401", "conflicts", "the same subnet, BSSID, chassis or port is mapped twice",
        "written differently (case, separators, leading zeros) but the same element: which location wins is undefined",
        "bssid: 00-1a-2b-3c-4d-5e and bssid: 00:1A:2B:3C:4D:5E", "keep one"},
@@ -593,6 +596,33 @@ void check_policies(Ctx& c) {
   }
 }
 
+// W305: every usage of a voice policy is served by an enabled route with a trunk and a pattern
+// that compiles. A usage that does not exist is a reference problem, reported there.
+void check_voice_policies(Ctx& c) {
+  const Kind& vk = kind_by_noun("voicepolicy");
+  const auto usages = c.store.keys(kind_by_noun("usage"));
+  const std::set<std::string> existing(usages.begin(), usages.end());
+  std::set<std::string> served;
+  for (const auto& r : c.store.list(kind_by_noun("route"))) {
+    std::regex re;
+    if (!r.value("enabled", true) || !r.contains("trunks") || r["trunks"].empty() || !regex_ok(r.value("number_pattern", ""), re)) continue;
+    if (r.contains("pstn_usages"))
+      for (const auto& u : r["pstn_usages"]) served.insert(u.get<std::string>());
+  }
+  for (const auto& p : c.store.list(vk)) {
+    if (!p.contains("pstn_usages")) continue;
+    std::size_t i = 0;
+    for (const auto& u : p["pstn_usages"]) {
+      const std::string usage = u.get<std::string>();
+      const std::string ptr = "/pstn_usages/" + std::to_string(i++);
+      if (!existing.count(usage) || served.count(usage)) continue;
+      c.add("W305", subj(vk, p["identity"].get<std::string>()), ptr,
+            "usage '" + usage + "' is served by no enabled route with a trunk: ordinary calls of this usage fail",
+            "add a route with pstn_usages [" + usage + "] and a trunk, or remove the usage from the policy");
+    }
+  }
+}
+
 }  // namespace
 
 std::string field_rule_code(const Kind& k, const std::string& field) {
@@ -720,6 +750,8 @@ std::vector<Diagnostic> validate_store(const Store& store, unsigned passes) {
     phase_mark("validate: dispatchable locations checked");
     if (passes & kCheckPolicies) check_policies(c);
     phase_mark("validate: policies checked");
+    check_voice_policies(c);
+    phase_mark("validate: voice policies checked");
   } catch (const SQLite::Exception& e) {
     c.add("E100", "store", "", std::string("cannot read the store: ") + e.what());
   }

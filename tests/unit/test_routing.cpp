@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "e911/error.hpp"
 #include "e911/routing.hpp"
@@ -328,4 +329,173 @@ TEST_CASE("a decision keeps its snapshot: it stays readable after every other ow
   REQUIRE_FALSE(watch.expired());
   CHECK(decision_summary(copy) == summary);
   CHECK(copy.to_json()["location"]["location"] == "Room 12");
+}
+
+namespace {
+
+// The deployment plus ordinary-call routing: usages Local and LongDistance, a route per usage,
+// and voice policies at every scope.
+struct VoiceFixture : Fixture {
+  VoiceFixture() {
+    Writer w(*store, "test");
+    w.put(K("usage"), Json{{"name", "Local"}});
+    w.put(K("usage"), Json{{"name", "LongDistance"}});
+    w.put(K("usage"), Json{{"name", "International"}});
+    w.put(K("trunk"), Json{{"name", "carrier"}, {"host", "127.0.0.1"}, {"port", 5073}, {"request_uri_form", "plus"}});
+    // The national route has the better priority, but Local comes first in the voice policies.
+    w.put(K("route"), Json{{"name", "national"}, {"number_pattern", "^\\+1\\d{10}$"}, {"priority", 1}, {"pstn_usages", {"LongDistance"}},
+                           {"trunks", {"carrier", "pstn"}}});
+    w.put(K("route"), Json{{"name", "local"}, {"number_pattern", "^\\+1425\\d{7}$"}, {"priority", 50}, {"pstn_usages", {"Local"}}, {"trunks", {"pstn"}}});
+    w.put(K("route"), Json{{"name", "local-preferred"}, {"number_pattern", "^\\+1425555\\d{4}$"}, {"priority", 20}, {"pstn_usages", {"Local"}},
+                           {"trunks", {"carrier"}}});
+    w.put(K("route"), Json{{"name", "local-off"}, {"number_pattern", "^\\+1425\\d{7}$"}, {"priority", 0}, {"pstn_usages", {"Local"}},
+                           {"trunks", {"primary"}}, {"enabled", false}});
+    w.put(K("route"), Json{{"name", "international"}, {"number_pattern", "^\\+[2-9]\\d{6,14}$"}, {"priority", 5},
+                           {"pstn_usages", {"International"}}, {"trunks", {"carrier"}}});
+    w.put(K("voicepolicy"), Json{{"identity", "global"}, {"pstn_usages", {"Local", "LongDistance"}}});
+    w.put(K("voicepolicy"), Json{{"identity", "site:Austin"}, {"pstn_usages", {"LongDistance", "Local"}}});
+    w.put(K("voicepolicy"), Json{{"identity", "Travellers"}, {"pstn_usages", {"Local", "LongDistance", "International"}}});
+    w.put(K("user"), Json{{"sip_uri", "sip:carol@contoso.example"}, {"display_name", "Carol"}, {"line_uri", "tel:+14255550103"},
+                          {"location_policy", "Executives"}, {"voice_policy", "Travellers"}});
+    w.commit();
+    snap = Snapshot::build(*store);
+  }
+};
+
+std::vector<std::string> routes_of(const Decision& d) {
+  std::vector<std::string> out;
+  for (const auto& a : d.attempts) out.push_back(std::string(a.route) + "/" + std::string(a.trunk));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("an ordinary call routes by its voice policy: usages in order, within a usage by priority") {
+  VoiceFixture fx;
+  auto f = call("sip:alice@contoso.example", "4255550100");  // the dial plan makes it +14255550100
+  auto d = decide(*fx.snap, f);
+  CHECK_FALSE(d.emergency);
+  CHECK(std::string(d.call_type()) == "ordinary");
+  CHECK(d.normalized == "+14255550100");
+  CHECK(d.voice_policy == "global");
+  CHECK(d.usage == "Local");
+  REQUIRE(d.routable);
+  // Local before LongDistance although 'national' has the best priority; within Local, priority
+  // 20 before 50; the disabled route never; a trunk already listed is not tried twice.
+  CHECK(routes_of(d) == std::vector<std::string>{"local-preferred/carrier", "local/pstn"});
+  CHECK(d.attempts[0].request_uri == "+14255550100");
+  CHECK(d.attempts[1].request_uri == "14255550100");  // the gateway strips the plus
+  // No location, no notification for an ordinary call.
+  CHECK_FALSE(d.location);
+  CHECK(d.location_source == LocationSource::none);
+  CHECK(d.notify.empty());
+  // Outside the local area only LongDistance matches.
+  d = decide(*fx.snap, call("sip:alice@contoso.example", "3035550100"));
+  CHECK(d.usage == "LongDistance");
+  CHECK(routes_of(d) == std::vector<std::string>{"national/carrier", "national/pstn"});
+  // A number no route of the policy's usages matches is not routed, and says why.
+  d = decide(*fx.snap, call("sip:alice@contoso.example", "+442071234567"));
+  CHECK_FALSE(d.routable);
+  CHECK(d.usage.empty());
+  CHECK(d.failure == "no enabled route with a trunk serving usage 'Local', 'LongDistance' of voice policy 'global' matches '+442071234567'");
+}
+
+TEST_CASE("which voice policy applies: the user's tag, else the site's, else global") {
+  VoiceFixture fx;
+  auto f = call("sip:alice@contoso.example", "+14255550100");
+  f.source_ip = "10.2.0.9";  // Austin has a voice policy
+  auto d = decide(*fx.snap, f);
+  CHECK(d.voice_policy == "site:Austin");
+  CHECK(d.usage == "LongDistance");  // site:Austin names LongDistance first
+  CHECK(routes_of(d) == std::vector<std::string>{"national/carrier", "national/pstn"});
+  f.source_ip = "10.1.12.7";  // Redmond has none
+  CHECK(decide(*fx.snap, f).voice_policy == "global");
+  // A granted tag wins over the site, unlike a location policy.
+  f.caller = "sip:carol@contoso.example";
+  f.source_ip = "10.2.0.9";
+  d = decide(*fx.snap, f);
+  CHECK(d.policy == "Executives");
+  CHECK(d.voice_policy == "Travellers");
+  f.dialled = "+442071234567";
+  d = decide(*fx.snap, f);
+  CHECK(d.usage == "International");
+  CHECK(routes_of(d) == std::vector<std::string>{"international/carrier"});
+  // Unknown callers get the site's, else global.
+  f.caller = "sip:stranger@example.net";
+  f.dialled = "+14255550100";
+  CHECK(decide(*fx.snap, f).voice_policy == "site:Austin");
+  f.source_ip.clear();
+  CHECK(decide(*fx.snap, f).voice_policy == "global");
+}
+
+TEST_CASE("an ordinary call's trace names the voice policy, the usage and the route") {
+  VoiceFixture fx;
+  auto f = call("sip:carol@contoso.example", "4255550100");
+  f.trunks_down = {"carrier"};
+  const auto d = decide(*fx.snap, f);
+  CHECK(routes_of(d) == std::vector<std::string>{"local/pstn", "local-preferred/carrier"});
+  CHECK(d.usage == "Local");  // the usage of the route tried first
+  std::map<std::string, TraceStep> steps;
+  for (const auto& s : d.trace) steps[s.step] = s;
+  CHECK(steps["classify"].outcome == "ordinary call");
+  CHECK(steps["voice policy"].outcome == "Travellers");
+  CHECK(steps["voice policy"].why == "granted to user 'sip:carol@contoso.example'");
+  CHECK(steps["route"].outcome == "local via pstn");
+  CHECK(steps["route"].why.find("voice policy 'Travellers' usage 'Local'") != std::string::npos);
+  CHECK_FALSE(steps.count("locate"));
+  CHECK_FALSE(steps.count("notify"));
+  const Json j = d.to_json();
+  CHECK(j["call_type"] == "ordinary");
+  CHECK(j["voice_policy"] == "Travellers");
+  CHECK(j["pstn_usage"] == "Local");
+  // Without the trace, the same decision.
+  CHECK(routes_of(decide(*fx.snap, f, false)) == routes_of(d));
+}
+
+TEST_CASE("emergency calls ignore voice policies") {
+  VoiceFixture fx;
+  Fixture plain;
+  for (const char* who : {"sip:alice@contoso.example", "sip:carol@contoso.example"})
+    for (const char* ip : {"10.1.12.7", "10.2.0.9", ""}) {
+      auto f = call(who, "911");
+      f.source_ip = ip;
+      INFO(who << " " << ip);
+      const auto d = decide(*fx.snap, f);
+      CHECK(std::string(d.call_type()) == "emergency");
+      CHECK(d.voice_policy.empty());
+      CHECK(d.usage == "Emergency");
+      CHECK(decision_summary(d) == decision_summary(decide(*plain.snap, f)));
+      CHECK_FALSE(d.to_json().contains("voice_policy"));
+    }
+}
+
+TEST_CASE("an ordinary call with no voice policy at all is not routed") {
+  Fixture fx;  // no voice policies
+  const auto d = decide(*fx.snap, call("sip:alice@contoso.example", "4255550100"));
+  CHECK_FALSE(d.emergency);
+  CHECK_FALSE(d.routable);
+  CHECK(d.voice_policy.empty());
+  CHECK(d.failure == "no voice policy applies to the caller and there is no global voice policy");
+  CHECK(d.to_json()["voice_policy"].is_null());
+}
+
+TEST_CASE("voice policies survive a saved snapshot and a snapshot built for one call") {
+  VoiceFixture fx;
+  const std::string path = fx.t.file("voice.e911");
+  fx.snap->save(path);
+  const auto back = Snapshot::load(path);
+  for (const char* who : {"sip:alice@contoso.example", "sip:carol@contoso.example"})
+    for (const char* ip : {"10.1.12.7", "10.2.0.9"})
+      for (const char* dial : {"4255550100", "3035550100", "+442071234567", "911"}) {
+        auto f = call(who, dial);
+        f.source_ip = ip;
+        INFO(who << " " << ip << " " << dial);
+        const auto d = decide(*fx.snap, f);
+        const auto one = Snapshot::build_for_call(*fx.store, f.source_ip, "", "", "");
+        for (const auto& other : {decide(*back, f), decide(*one, f)}) {
+          CHECK(other.voice_policy == d.voice_policy);
+          CHECK(other.usage == d.usage);
+          CHECK(routes_of(other) == routes_of(d));
+        }
+      }
 }

@@ -218,3 +218,47 @@ TEST_CASE("E701 an ELIN on two locations") {
           w.put(K("location"), Json{{"id", "e2"}, {"elins", {"4255550100"}}});
         })).count("E701"));
 }
+
+TEST_CASE("W305 a voice policy usage that no route serves") {
+  const auto local_usage = [](Writer& w) {
+    w.put(K("usage"), Json{{"name", "Local"}});
+    w.put(K("route"), Json{{"name", "local"}, {"number_pattern", "^\\+1\\d{10}$"}, {"pstn_usages", {"Local"}}, {"trunks", {"backup"}}});
+  };
+  // Every usage served: nothing to say.
+  CHECK(check([&](Writer& w) {
+          local_usage(w);
+          w.put(K("voicepolicy"), Json{{"identity", "global"}, {"pstn_usages", {"Local"}}});
+        }).empty());
+  // A usage that exists but no route serves.
+  auto d = check([&](Writer& w) {
+    local_usage(w);
+    w.put(K("usage"), Json{{"name", "International"}});
+    w.put(K("voicepolicy"), Json{{"identity", "Travellers"}, {"pstn_usages", {"Local", "International"}}});
+  });
+  REQUIRE(codes(d) == std::set<std::string>{"W305"});
+  CHECK(d[0].subject == "voicepolicy 'Travellers'");
+  CHECK(d[0].pointer == "/pstn_usages/1");
+  CHECK(d[0].message.find("'International'") != std::string::npos);
+  // A disabled route, or one without a trunk, serves nothing.
+  CHECK(codes(check([](Writer& w) {
+          w.put(K("usage"), Json{{"name", "Local"}});
+          w.put(K("route"), Json{{"name", "off"}, {"number_pattern", "^\\+1\\d{10}$"}, {"pstn_usages", {"Local"}}, {"trunks", {"backup"}}, {"enabled", false}});
+          w.put(K("route"), Json{{"name", "bare"}, {"number_pattern", "^\\+1\\d{10}$"}, {"pstn_usages", {"Local"}}});
+          w.put(K("voicepolicy"), Json{{"identity", "global"}, {"pstn_usages", {"Local"}}});
+        })).count("W305"));
+  // A usage that does not exist is a broken reference, reported once and not as W305.
+  d = check([](Writer& w) { w.put(K("voicepolicy"), Json{{"identity", "global"}, {"pstn_usages", {"Nowhere"}}}); });
+  CHECK_FALSE(codes(d).count("W305"));
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].severity == Severity::error);
+  CHECK(d[0].message.find("'Nowhere'") != std::string::npos);
+}
+
+TEST_CASE("a user's voice policy must exist") {
+  const auto d = check([](Writer& w) {
+    w.put(K("user"), Json{{"sip_uri", "sip:a@contoso.example"}, {"voice_policy", "Nowhere"}});
+  });
+  REQUIRE(d.size() == 1);
+  CHECK(d[0].severity == Severity::error);
+  CHECK(d[0].pointer == "/voice_policy");
+}

@@ -62,16 +62,21 @@ class LocationRef {
 };
 
 /// Everything that happens to a call: routing::decide's answer. The string_views point into
-/// `snapshot`, which the decision keeps alive, or at static text.
+/// `snapshot`, which the decision keeps alive, or at static text. An emergency call routes by its
+/// location policy's usage and is located and notified; an ordinary call (any other number)
+/// routes by the usages of the caller's voice policy and is neither located nor notified.
 struct Decision {
   std::shared_ptr<const Snapshot> snapshot;  ///< the snapshot decided on
   bool emergency = false;
   bool test_call = false;           ///< urn:service:test.sos
+  /// "emergency", "test" or "ordinary".
+  const char* call_type() const { return emergency ? "emergency" : test_call ? "test" : "ordinary"; }
   std::string dialled;              ///< as received
   std::string normalized;           ///< after the dial plan
   std::string_view emergency_number;  ///< the dial string it counts as (a mask is translated)
   std::string_view site;            ///< network site of the source address
-  std::string_view policy;          ///< location policy that applies
+  std::string_view policy;          ///< location policy that applies (it says which numbers are emergency numbers)
+  std::string_view voice_policy;    ///< ordinary calls: the voice policy whose usages routed it; empty if none applies
   std::string_view user_name;       ///< caller's display name
   std::string callback;             ///< callback number: the user's line, or an ELIN
   std::string caller;
@@ -83,7 +88,7 @@ struct Decision {
   bool ecrc_screening = false;      ///< the provider's ECRC will confirm the location by voice
   std::string_view ecrc_reason;     ///< static text
 
-  std::string_view usage;
+  std::string_view usage;         ///< emergency: the location policy's usage; ordinary: the usage of the first attempt's route
   std::vector<Attempt> attempts;  ///< every route and trunk, in the order they are tried
   bool routable = false;
   std::string failure;            ///< why not, when not routable
@@ -122,7 +127,10 @@ struct RouteChange {
 std::vector<RouteChange> route_changes(const Snapshot& before, const Snapshot& after);
 
 /// Decides what happens to a call: classify, choose the policy, locate, route, callback and
-/// notify. Pure: no I/O, the same answer for the same snapshot and facts. `with_trace` false
+/// notify. An ordinary call is normalised by the dial plan, then routed by the caller's voice
+/// policy (the user's granted tag, else `site:<site of the caller's subnet>`, else global): its
+/// usages in order, within a usage the enabled routes by priority whose pattern matches, each
+/// route's trunks in order. Pure: no I/O, the same answer for the same snapshot and facts. `with_trace` false
 /// skips building the trace (the runtime's hot path); the decision is otherwise identical.
 /// `snap` must be owned by a shared_ptr (as build and load return it): the decision holds it.
 Decision decide(const Snapshot& snap, const CallFacts& facts, bool with_trace = true);

@@ -92,7 +92,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   /// The index of location `id`, or -1.
   int32_t location_index(const std::string& id) const;
 
-  /// Small objects by kind noun (policy, site, user, route, trunk, dialplan, usage, region), each
+  /// Small objects by kind noun (policy, voicepolicy, site, user, route, trunk, dialplan, usage, region), each
   /// a JSON object keyed by identity with the normalised object as value.
   const Json& objects(const std::string& noun) const;
   /// The object of `noun` named `key`, or nullptr.
@@ -119,9 +119,11 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   };
   struct UserRec {
     std::string display_name, callback, policy;  ///< callback without "tel:"
+    std::string voice_policy;                    ///< granted voice policy tag, or empty
   };
   struct SiteRec {
     std::string name, policy, default_location_id, dial_plan;  ///< dial_plan: "site:<name>" when it exists
+    std::string voice_policy;                                  ///< "site:<name>" when such a voice policy exists
     int32_t default_location = -1;
   };
   struct RouteRec {
@@ -131,6 +133,16 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
     std::regex pattern;
     std::vector<std::string> usages;
     std::vector<int32_t> trunks;  ///< into trunk_at(); unknown trunks left out
+  };
+  /// A voice policy compiled for ordinary calls: its usages in order, each with the enabled
+  /// routes (indexes into routes(), in priority order) that serve it and have a valid pattern.
+  struct VoicePolicyRec {
+    struct Usage {
+      std::string name;
+      std::vector<int32_t> routes;
+    };
+    std::string identity;
+    std::vector<Usage> usages;
   };
   /// One route and trunk an emergency call of a usage and number tries, in order.
   struct Path {
@@ -142,6 +154,8 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   };
 
   const PolicyRec* policy(const std::string& identity) const;
+  /// The voice policy `identity` (global, site:<name> or a tag), or nullptr.
+  const VoicePolicyRec* voice_policy(const std::string& identity) const;
   const UserRec* user(const std::string& uri) const;
   const SiteRec& site_at(int32_t i) const { return site_recs_[static_cast<std::size_t>(i)]; }
   const TrunkRec& trunk_at(int32_t i) const { return trunk_recs_[static_cast<std::size_t>(i)]; }
@@ -198,6 +212,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   void compile_objects();
   std::unordered_map<std::string, std::unordered_map<std::string_view, const Json*>> object_index_;
   std::unordered_map<std::string, PolicyRec> policy_recs_;
+  std::unordered_map<std::string, VoicePolicyRec> voice_policy_recs_;
   std::unordered_map<std::string, UserRec> user_recs_;
   std::vector<SiteRec> site_recs_;
   std::vector<TrunkRec> trunk_recs_;
