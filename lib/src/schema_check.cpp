@@ -1,4 +1,5 @@
 #include "e911/schema_check.hpp"
+#include "e911/diagnostic.hpp"
 
 #include <arpa/inet.h>
 
@@ -62,26 +63,27 @@ std::string escape_pointer(const std::string& s) {
   return r;
 }
 
+// A value as a message quotes it: cut after about 80 bytes, escapes for what a terminal or JSON
+// output cannot carry as is.
 std::string shown(const Json& v) {
-  std::string s = v.is_string() ? v.get<std::string>() : v.dump();
-  if (s.size() > 60) s = s.substr(0, 57) + "...";
-  return s;
+  if (v.is_string()) return excerpt(v.get_ref<const std::string&>());
+  return excerpt(v.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
 bool check_format(const std::string& format, const std::string& s, std::string& why) {
   if (format == "cidr") {
     if (is_cidr(s)) return true;
-    why = "'" + s + "' is not an IPv4 or IPv6 network in CIDR form (such as 10.1.2.0/24 or 2001:db8::/48)";
+    why = "'" + excerpt(s) + "' is not an IPv4 or IPv6 network in CIDR form (such as 10.1.2.0/24 or 2001:db8::/48)";
     return false;
   }
   if (format == "bssid") {
     if (is_bssid(s)) return true;
-    why = "'" + s + "' is not a BSSID (six hex pairs such as 00-1A-2B-3C-4D-5E; * only in the last two characters)";
+    why = "'" + excerpt(s) + "' is not a BSSID (six hex pairs such as 00-1A-2B-3C-4D-5E; * only in the last two characters)";
     return false;
   }
   if (format == "sip-uri") {
     if (is_sip_uri(s)) return true;
-    why = "'" + s + "' is not a sip: URI";
+    why = "'" + excerpt(s) + "' is not a sip: URI";
     return false;
   }
   if (format == "regex") {
@@ -89,14 +91,14 @@ bool check_format(const std::string& format, const std::string& s, std::string& 
       std::regex re(s, std::regex::ECMAScript);
       return true;
     } catch (const std::regex_error& e) {
-      why = "'" + s + "' is not a valid regular expression: " + e.what();
+      why = "'" + excerpt(s) + "' is not a valid regular expression: " + e.what();
       return false;
     }
   }
   if (format == "date-time") {
     static const std::regex re(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$)");
     if (std::regex_match(s, re)) return true;
-    why = "'" + s + "' is not an RFC 3339 date-time (such as 2026-11-25T10:00:00Z)";
+    why = "'" + excerpt(s) + "' is not an RFC 3339 date-time (such as 2026-11-25T10:00:00Z)";
     return false;
   }
   return true;  // unknown formats only annotate, as JSON Schema says
@@ -290,13 +292,17 @@ const SchemaNode& compiled(const Json& schema) {
 void check_string(const SchemaNode& n, const std::string& s, const std::string& ptr, std::vector<SchemaViolation>& out) {
   const std::size_t len = utf8_length(s);
   // The quoted value only matters for a message: build it when there is one.
-  auto v = [&] { return Json(s.size() > 60 ? s.substr(0, 60) : s); };
+  auto v = [&] { return excerpt(s); };
   if (n.min_length && len < *n.min_length)
-    out.push_back({ptr, len == 0 ? "must not be empty" : "'" + shown(v()) + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
-  if (n.max_length && len > *n.max_length)
-    out.push_back({ptr, "'" + shown(v()) + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
+    out.push_back({ptr, len == 0 ? "must not be empty" : "'" + v() + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
+  if (n.max_length && len > *n.max_length) {
+    out.push_back({ptr, "'" + v() + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
+    // One problem is enough, and std::regex recurses once a character: a pattern or a "regex"
+    // format given a megabyte would overflow the stack.
+    return;
+  }
   if (n.pattern && !(n.simple ? n.simple->matches(s) : std::regex_search(s, *n.pattern)))
-    out.push_back({ptr, "'" + shown(v()) + "' does not match the pattern " + n.pattern_text});
+    out.push_back({ptr, "'" + v() + "' does not match the pattern " + n.pattern_text});
   if (!n.format.empty()) {
     std::string why;
     if (!check_format(n.format, s, why)) out.push_back({ptr, why});
@@ -355,7 +361,7 @@ void check(const SchemaNode& n, const Json& v, const std::string& ptr, std::vect
     for (const auto& [k, val] : v.items()) {
       const auto it = n.properties.find(k);
       if (it != n.properties.end()) check(*it->second, val, ptr + "/" + escape_pointer(k), out);
-      else if (n.closed) out.push_back({ptr + "/" + escape_pointer(k), "unknown field '" + k + "'"});
+      else if (n.closed) out.push_back({ptr + "/" + escape_pointer(k), "unknown field '" + excerpt(k) + "'"});
     }
   }
 }
@@ -376,14 +382,14 @@ std::vector<SchemaViolation> CompiledSchema::check(const Json& value) const {
 std::string CompiledSchema::check_text(const std::string& text) const {
   const SchemaNode& n = *root_;
   if (!n.types.empty() && std::find(n.types.begin(), n.types.end(), "string") == n.types.end())
-    return "expected " + n.types.front() + ", found string '" + text + "'";
+    return "expected " + n.types.front() + ", found string '" + excerpt(text) + "'";
   if (n.enum_values) {
     bool found = false;
     for (const auto& e : *n.enum_values) found = found || (e.is_string() && e.get_ref<const std::string&>() == text);
     if (!found) {
       std::string list;
       for (const auto& e : *n.enum_values) list += (list.empty() ? "" : ", ") + shown(e);
-      return "'" + text + "' is not one of: " + list;
+      return "'" + excerpt(text) + "' is not one of: " + list;
     }
   }
   std::vector<SchemaViolation> out;

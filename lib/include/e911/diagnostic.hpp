@@ -2,6 +2,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "e911/json.hpp"
@@ -45,6 +46,16 @@ std::string format_diagnostic(const Diagnostic& d, const SourceSet* sources, boo
 
 /// A diagnostic as data for `--format json`.
 Json diagnostic_json(const Diagnostic& d);
+
+/// The length (1-4) of the UTF-8 character at `s[i]`, its code point stored in `cp`; 0 when the
+/// bytes there are not valid UTF-8 (a stray continuation byte, a sequence cut short, an overlong
+/// form, a surrogate, or beyond U+10FFFF) or `i` is past the end.
+std::size_t utf8_char(std::string_view s, std::size_t i, char32_t& cp);
+
+/// `value` as a message quotes it: control characters and bytes that are not UTF-8 written as
+/// escapes (`\t`, `\x07`, `\u0085`), and cut at a character boundary after about `max_bytes`
+/// bytes with "... (N more bytes)". The result is always valid UTF-8, so JSON output can carry it.
+std::string excerpt(std::string_view value, std::size_t max_bytes = 80);
 
 /// True when any diagnostic is an error.
 bool has_errors(const std::vector<Diagnostic>& diags);
