@@ -8,10 +8,18 @@
 #include <iostream>
 
 #include "e911/apply.hpp"
+#include "e911/error.hpp"
 
 namespace e911::cli {
 
-std::string Context::db_path() const { return default_db_path(db_flag); }
+std::string Context::db_path() const {
+  // An empty path is a mistake in a script (an unset variable), never a request for the default.
+  const char* env = std::getenv("E911_DB");
+  if ((db_given && db_flag.empty()) || (!db_given && env && !*env))
+    throw Error(ErrorKind::usage, db_given ? "--db is empty" : "E911_DB is set but empty",
+                "give the path of a database, or leave both --db and E911_DB unset for the default");
+  return default_db_path(db_flag);
+}
 
 std::unique_ptr<Store> Context::open_store(bool create) const { return Store::open(db_path(), create); }
 

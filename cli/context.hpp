@@ -25,6 +25,7 @@ struct Exit {
 /// What every command shares: global options, the store, and output in the chosen format.
 struct Context {
   std::string db_flag;
+  bool db_given = false;        ///< --db was on the command line (perhaps empty)
   std::string format = "text";  ///< text, json or yaml
   bool quiet = false;
   int max_errors = 20;          ///< diagnostics printed in text; 0 prints them all

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("e911ctl ") + E911_VERSION);
-  app.add_option("--db", ctx.db_flag, "SQLite database file")->envname("E911_DB");
+  app.add_option("--db", ctx.db_flag, "SQLite database file")->envname("E911_DB")->each([&](const std::string&) { ctx.db_given = true; });
   app.add_flag("-q,--quiet", ctx.quiet, "print only results and errors");
   app.add_option("--max-errors", ctx.max_errors, "print at most N diagnostics in text output (0: all)")
       ->type_name("N")

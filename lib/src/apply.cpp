@@ -73,7 +73,8 @@ ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, con
       if (!in_files) continue;
       for (const auto& key : store.keys(kind)) {
         if (named.count({&kind, key})) continue;
-        if (kind.noun == "policy" && key == "global") w.put(kind, Json{{"identity", "global"}});  // reset, never removed
+        if ((kind.noun == "policy" || kind.noun == "voicepolicy") && key == "global")
+          w.put(kind, Json{{"identity", "global"}});  // reset, never removed
         else w.remove(kind, key);
       }
     }

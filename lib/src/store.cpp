@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -103,21 +104,88 @@ Json row_to_json(const Kind& kind, SQLite::Statement& st, int first) {
 
 // ---- Store ---------------------------------------------------------------------------------
 
+namespace {
+
+// How a process that may not write `path` or its folder reads it. SQLite reads a WAL store only
+// with its -shm file; when there is none and none can be made, the file is read as immutable: a
+// short read of a store nobody is writing at that moment.
+std::string read_only_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '?' || c == '#' || c == '%') {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", static_cast<unsigned char>(c));
+      uri += buf;
+    } else {
+      uri += c;
+    }
+  }
+  return uri + (std::filesystem::exists(path + "-shm") ? "?mode=ro" : "?mode=ro&immutable=1");
+}
+
+// What is at `path`, read without changing a byte of it.
+enum class FileIs { ours, legacy_ours, empty, foreign, not_sqlite };
+
+FileIs identify(const std::string& path) {
+  if (std::filesystem::file_size(path) == 0) return FileIs::empty;
+  try {
+    SQLite::Database db(read_only_uri(path), SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+    SQLite::Statement app(db, "PRAGMA application_id");
+    app.executeStep();
+    if (app.getColumn(0).getInt() == Store::kApplicationId) return FileIs::ours;
+    if (app.getColumn(0).getInt() != 0) return FileIs::foreign;
+    // Stores made before the mark: our migrations table, revisions and the global policy's table.
+    SQLite::Statement t(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('schema_migrations', 'revision', 'location_policy')");
+    t.executeStep();
+    return t.getColumn(0).getInt() == 3 ? FileIs::legacy_ours : FileIs::foreign;
+  } catch (const SQLite::Exception&) {
+    return FileIs::not_sqlite;
+  }
+}
+
+bool writable(const std::string& path) {
+  const std::filesystem::path p(path);
+  const std::string dir = p.has_parent_path() ? p.parent_path().string() : ".";
+  // The -wal and -shm files live beside the store: its folder must be writable too.
+  return access(path.c_str(), W_OK) == 0 && access(dir.c_str(), W_OK | X_OK) == 0;
+}
+
+}  // namespace
+
 std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   namespace fs = std::filesystem;
-  const bool exists = fs::exists(path);
-  if (!exists && !create)
+  if (path.empty()) throw Error(ErrorKind::usage, "the database path is empty", "give --db FILE or E911_DB=FILE, or neither for the default");
+  const bool in_memory = path.rfind(":memory:", 0) == 0;
+  const bool exists = !in_memory && fs::exists(path);
+  if (!in_memory && !exists && !create)
     throw Error(ErrorKind::store, "no database at '" + path + "'",
                 "run 'e911ctl init', or apply a configuration with 'e911ctl apply -f FILE'; set the path with --db or E911_DB");
-  if (!exists) {
+  if (exists && fs::is_directory(path)) throw Error(ErrorKind::store, "'" + path + "' is a directory, not a database", "give the path of a file");
+  const FileIs what = exists ? identify(path) : FileIs::ours;
+  if (what == FileIs::not_sqlite || what == FileIs::foreign || (what == FileIs::empty && !create))
+    throw Error(ErrorKind::store, "'" + path + "' is not an e911ctl database",
+                what == FileIs::empty ? "it is an empty file; 'e911ctl --db " + path + " init' makes it one"
+                                      : "e911ctl never changes another program's file; give the path of an e911ctl store, or a new one");
+  if (!exists && !in_memory) {
     const fs::path parent = fs::path(path).parent_path();
     std::error_code ec;
     if (!parent.empty()) fs::create_directories(parent, ec);
   }
+  // A read may be made where the process cannot write (a store in another user's folder): then
+  // nothing is changed, not even the journal mode.
+  const bool read_only = exists && !create && !writable(path);
   std::unique_ptr<Store> s(new Store);
   s->path_ = path;
   store_call("cannot open '" + path + "'", [&] {
-    s->db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);  // one thread per connection
+    if (read_only)
+      s->db_ = std::make_unique<SQLite::Database>(read_only_uri(path), SQLite::OPEN_READONLY | SQLite::OPEN_URI | SQLite::OPEN_NOMUTEX);
+    else  // one thread per connection: no mutex
+      s->db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+    s->db_->setBusyTimeout(kBusyTimeoutMs);
+    s->db_->exec("PRAGMA foreign_keys=ON");
+    s->db_->exec("PRAGMA cache_size=-65536");
+    s->db_->exec("PRAGMA temp_store=MEMORY");
+    if (read_only) return 0;
     // WAL, so that readers never wait for a writer. Only while a bulk import holds the store in
     // rollback-journal mode (Writer, WriteSize::bulk) can this fail: the store is then read as it
     // is, and the importer sets WAL again when it is done.
@@ -129,17 +197,21 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
     }
     s->db_->setBusyTimeout(kBusyTimeoutMs);
     s->db_->exec("PRAGMA synchronous=NORMAL");
-    s->db_->exec("PRAGMA foreign_keys=ON");
-    s->db_->exec("PRAGMA cache_size=-65536");
-    s->db_->exec("PRAGMA temp_store=MEMORY");
+    if (what != FileIs::ours || !exists) s->db_->exec("PRAGMA application_id=" + std::to_string(kApplicationId));
     s->db_->exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
     return 0;
   });
   // Versioned migrations: schemas/sql/NNN_name.sql, each applied once, in order, in a transaction.
+  int latest = 0;
+  bool migrated = false;
   for (const auto& file : embedded_files_under("schemas/sql/")) {
     const std::string base = file.substr(file.rfind('/') + 1);
     const int version = std::stoi(base.substr(0, base.find('_')));
+    latest = std::max(latest, version);
     if (version <= s->schema_version()) continue;
+    if (read_only)
+      throw Error(ErrorKind::store, "'" + path + "' needs an upgrade to schema version " + std::to_string(version) + ", and this process may not write it",
+                  "run any write command (such as 'e911ctl init') as a user who may write the store and its folder");
     store_call("cannot migrate '" + path + "' to version " + std::to_string(version), [&] {
       SQLite::Transaction tx(*s->db_);
       s->db_->exec(std::string(embedded_file(file)));
@@ -148,16 +220,31 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
       ins.bind(2, base);
       ins.bind(3, utc_now());
       ins.exec();
+      s->db_->exec("PRAGMA user_version=" + std::to_string(version));
       tx.commit();
       return 0;
     });
+    migrated = true;
   }
-  // The global policy always exists; a new store starts with it as revision 1.
-  const Kind& policy = kind_by_noun("policy");
-  if (s->head() == 0 && !s->get(policy, "global")) {
-    Writer w(*s, "e911ctl init");
-    w.put(policy, Json{{"identity", "global"}});
-    w.commit();
+  if (!read_only)
+    store_call("cannot mark '" + path + "'", [&] {
+      SQLite::Statement v(*s->db_, "PRAGMA user_version");
+      v.executeStep();
+      if (v.getColumn(0).getInt() != latest) s->db_->exec("PRAGMA user_version=" + std::to_string(latest));
+      return 0;
+    });
+  // The global location and voice policies always exist: a new store starts with them as
+  // revision 1, and a store made before voice policies gets its global one when it is upgraded.
+  if (!read_only) {
+    const Kind& policy = kind_by_noun("policy");
+    const Kind& voice = kind_by_noun("voicepolicy");
+    const bool fresh = s->head() == 0 && !s->get(policy, "global");
+    if (fresh || (migrated && !s->get(voice, "global"))) {
+      Writer w(*s, fresh ? "e911ctl init" : "e911ctl upgrade: the global voice policy");
+      if (fresh) w.put(policy, Json{{"identity", "global"}});
+      w.put(voice, Json{{"identity", "global"}});
+      w.commit();
+    }
   }
   return s;
 }

@@ -6,8 +6,8 @@ source "$(dirname "$0")/lib.sh" "$@"
 "$E911" init >/dev/null || fail "init"
 run usage set Local
 run voicepolicy set global --pstn-usages Local --description "everyone"
-expect_rc 0 "create the global voice policy"
-expect_out "voicepolicy 'global' created"
+expect_rc 0 "set the global voice policy, which every store has"
+expect_out "voicepolicy 'global' updated"
 run voicepolicy set Travellers --pstn-usages Local,Nowhere
 expect_rc 3 "a usage that does not exist"
 expect_err "'pstn_usages' names usage 'Nowhere', which does not exist"
@@ -75,7 +75,7 @@ expect_err "vp.yaml:9:"
 expect_err "warning[W305]: usage 'Local' is served by no enabled route with a trunk"
 run apply -f "$WORK/vp.yaml"
 expect_rc 0 "apply voice policies"
-expect_out "+ voicepolicy 'global'"
+expect_out "~ voicepolicy 'global'"
 run export
 expect_out "kind: VoicePolicy"
 run explain W305

@@ -469,14 +469,13 @@ TEST_CASE("emergency calls ignore voice policies") {
     }
 }
 
-TEST_CASE("an ordinary call with no voice policy at all is not routed") {
-  Fixture fx;  // no voice policies
+TEST_CASE("an ordinary call under the default global voice policy, which has no usage, is not routed") {
+  Fixture fx;  // only the global voice policy every store starts with
   const auto d = decide(*fx.snap, call("sip:alice@contoso.example", "4255550100"));
   CHECK_FALSE(d.emergency);
   CHECK_FALSE(d.routable);
-  CHECK(d.voice_policy.empty());
-  CHECK(d.failure == "no voice policy applies to the caller and there is no global voice policy");
-  CHECK(d.to_json()["voice_policy"].is_null());
+  CHECK(d.voice_policy == "global");
+  CHECK(d.failure == "no enabled route with a trunk serving a usage of voice policy 'global' matches '+14255550100'");
 }
 
 TEST_CASE("voice policies survive a saved snapshot and a snapshot built for one call") {

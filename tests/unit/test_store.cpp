@@ -22,12 +22,13 @@ std::int64_t write(Store& s, const std::function<void(Writer&)>& fn) {
 }
 }  // namespace
 
-TEST_CASE("a new store holds the global policy as revision 1") {
+TEST_CASE("a new store holds the global location and voice policies as revision 1") {
   TempDb t;
   auto s = Store::open(t.path, true);
   CHECK(s->head() == 1);
-  CHECK(s->schema_version() == 1);
+  CHECK(s->schema_version() == 2);
   REQUIRE(s->get(K("policy"), "global"));
+  REQUIRE(s->get(K("voicepolicy"), "global"));
   CHECK(s->history()[0].command == "e911ctl init");
 }
 

@@ -50,8 +50,13 @@ std::string default_db_path(const std::string& flag);
 class Store {
  public:
   /// Opens the database at `path` and brings its schema up to date. When it does not exist it is
-  /// created (with its directory) if `create`, else Error(store) is thrown with a hint.
+  /// created (with its directory) if `create`, else Error(store) is thrown with a hint. A file
+  /// that is not an e911ctl store (another program's SQLite file, an empty file for a read, not
+  /// SQLite at all) is refused with Error(store) and left untouched. Without `create`, a store the
+  /// process may not write is opened read-only: every read works, a write fails clearly.
   static std::unique_ptr<Store> open(const std::string& path, bool create);
+  /// The SQLite application_id that marks an e911ctl store: the ASCII bytes of E911.
+  static constexpr std::int32_t kApplicationId = 0x45393131;
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
