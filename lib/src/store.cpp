@@ -126,10 +126,13 @@ std::string read_only_uri(const std::string& path) {
 // What is at `path`, read without changing a byte of it.
 enum class FileIs { ours, legacy_ours, empty, foreign, not_sqlite };
 
-FileIs identify(const std::string& path) {
+FileIs identify(const std::string& path, bool can_write) {
   if (std::filesystem::file_size(path) == 0) return FileIs::empty;
   try {
-    SQLite::Database db(read_only_uri(path), SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+    // Where the process may write, an ordinary read-only connection: it takes SQLite's locks, so
+    // a bulk import that holds the store is waited for, never read half-written.
+    SQLite::Database db(can_write ? path : read_only_uri(path), SQLite::OPEN_READONLY | (can_write ? 0 : SQLite::OPEN_URI));
+    db.setBusyTimeout(kBusyTimeoutMs);
     SQLite::Statement app(db, "PRAGMA application_id");
     app.executeStep();
     if (app.getColumn(0).getInt() == Store::kApplicationId) return FileIs::ours;
@@ -138,8 +141,9 @@ FileIs identify(const std::string& path) {
     SQLite::Statement t(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('schema_migrations', 'revision', 'location_policy')");
     t.executeStep();
     return t.getColumn(0).getInt() == 3 ? FileIs::legacy_ours : FileIs::foreign;
-  } catch (const SQLite::Exception&) {
-    return FileIs::not_sqlite;
+  } catch (const SQLite::Exception& e) {
+    if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB) return FileIs::not_sqlite;
+    throw Error(ErrorKind::store, "cannot open '" + path + "': " + e.what());
   }
 }
 
@@ -161,7 +165,8 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
     throw Error(ErrorKind::store, "no database at '" + path + "'",
                 "run 'e911ctl init', or apply a configuration with 'e911ctl apply -f FILE'; set the path with --db or E911_DB");
   if (exists && fs::is_directory(path)) throw Error(ErrorKind::store, "'" + path + "' is a directory, not a database", "give the path of a file");
-  const FileIs what = exists ? identify(path) : FileIs::ours;
+  const bool can_write = exists && writable(path);
+  const FileIs what = exists ? identify(path, can_write) : FileIs::ours;
   if (what == FileIs::not_sqlite || what == FileIs::foreign || (what == FileIs::empty && !create))
     throw Error(ErrorKind::store, "'" + path + "' is not an e911ctl database",
                 what == FileIs::empty ? "it is an empty file; 'e911ctl --db " + path + " init' makes it one"
@@ -173,7 +178,7 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   }
   // A read may be made where the process cannot write (a store in another user's folder): then
   // nothing is changed, not even the journal mode.
-  const bool read_only = exists && !create && !writable(path);
+  const bool read_only = exists && !create && !can_write;
   std::unique_ptr<Store> s(new Store);
   s->path_ = path;
   store_call("cannot open '" + path + "'", [&] {
