@@ -27,9 +27,14 @@ std::string dashed(std::string s) {
 std::string subject(const Kind& kind, const std::string& key) { return kind.noun + " '" + Kind::display_key(key) + "'"; }
 
 // The key given as positionals, joined as stored.
-std::string join_key(const std::vector<std::string>& parts) {
+// The key the positionals name, each part in its stored spelling (00:1a:... is 00-1A-...), which
+// it is also shown in from then on.
+std::string join_key(const Kind& kind, std::vector<std::string>& parts) {
   std::string k;
-  for (std::size_t i = 0; i < parts.size(); ++i) k += (i ? "|" : "") + parts[i];
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    parts[i] = canonical_key_value(kind, kind.key_fields[i], parts[i]);
+    k += (i ? "|" : "") + parts[i];
+  }
   return k;
 }
 
@@ -172,7 +177,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, &kind, parts] {
       auto store = ctx.open_store(false);
-      const std::string key = join_key(*parts);
+      const std::string key = join_key(kind, *parts);
       const auto obj = store->get(kind, key);
       if (!obj) not_found(*store, kind, key);
       const auto users = store->referrers(kind, key, 20);
@@ -237,7 +242,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
       // Lync's LIS writes a subnet without its mask: the network-site subnet of that address, or
       // --prefix-length, gives it.
       if (kind.noun == "subnet") (*parts)[0] = complete_subnet(*store, (*parts)[0], *prefix_length);
-      const std::string key = join_key(*parts);
+      const std::string key = join_key(kind, *parts);
       Writer w(*store, ctx.command_line);
       const auto existing = w.get(kind, key);
       Json obj = existing.value_or(Json::object());
@@ -266,7 +271,7 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     add_key_positionals(*cmd, kind, *parts);
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, &kind, parts] {
-      const std::string key = join_key(*parts);
+      const std::string key = join_key(kind, *parts);
       if (is_policy(kind) && key == "global")
         throw Error(ErrorKind::invalid, "the global " + policy_word(kind) + " cannot be removed",
                     "reset it to its defaults with 'e911ctl " + kind.noun + " reset global'");

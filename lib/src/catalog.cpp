@@ -1,6 +1,9 @@
 #include "e911/catalog.hpp"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <cctype>
 
 #include "e911/error.hpp"
 #include "e911/text.hpp"
@@ -115,6 +118,32 @@ std::string Kind::display_key(std::string_view key) {
   return s;
 }
 
+std::string canonical_key_value(const Kind& kind, const std::string& field, const std::string& value) {
+  if (field == "bssid" || field == "chassis_id") {
+    std::string hex;
+    for (const char c : value) {
+      if (c == ':' || c == '-' || c == '.') continue;
+      hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    if (hex.size() != 12 || hex.find_first_not_of("0123456789ABCDEF*") != std::string::npos) return value;
+    std::string out;
+    for (std::size_t i = 0; i < 12; i += 2) (out += i ? "-" : "") += hex.substr(i, 2);
+    return out;
+  }
+  if (kind.noun == "subnet" && field == "subnet") {
+    const auto slash = value.find('/');
+    if (slash == std::string::npos || slash + 1 == value.size() || value.size() - slash > 4) return value;
+    const std::string addr = value.substr(0, slash), bits = value.substr(slash + 1);
+    if (bits.find_first_not_of("0123456789") != std::string::npos) return value;
+    const bool v6 = addr.find(':') != std::string::npos;
+    unsigned char buf[16];
+    char text[INET6_ADDRSTRLEN];
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, addr.c_str(), buf) != 1 || !inet_ntop(v6 ? AF_INET6 : AF_INET, buf, text, sizeof text)) return value;
+    return std::string(text) + "/" + std::to_string(std::stoi(bits));
+  }
+  return value;
+}
+
 Json normalize(const Kind& kind, Json obj) {
   Json out = Json::object();
   for (const auto& f : kind.fields) {
@@ -122,6 +151,7 @@ Json normalize(const Kind& kind, Json obj) {
     if (it != obj.end() && !it->is_null()) {
       // An empty list says the same as no list.
       if (it->is_array() && it->empty()) continue;
+      if (f.key && it->is_string()) *it = canonical_key_value(kind, f.name, it->get_ref<const std::string&>());
       out[f.name] = std::move(*it);
     } else if (!f.default_value.is_null()) {
       out[f.name] = f.default_value;

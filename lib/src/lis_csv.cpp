@@ -572,6 +572,15 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
         }
         row[0] = std::move(cidr);
       }
+      // Keys in their one stored spelling (00:1a:... is 00-1A-..., 2001:DB8::/64 is 2001:db8::/64).
+      // Most files already have it: those rows cost a glance.
+      for (const std::size_t c : key_columns) {
+        const std::string& field = lay.head[c].second;
+        const bool mac = field == "bssid" || field == "chassis_id";
+        if ((mac && !(row[c].size() == 17 && row[c][2] == '-' && std::none_of(row[c].begin(), row[c].end(), [](char ch) { return std::islower(static_cast<unsigned char>(ch)); }))) ||
+            (subnets && row[c].find(':') != std::string::npos))
+          row[c] = canonical_key_value(element, field, row[c]);
+      }
       const std::vector<std::string>& vals = row;
       // The row's keys are hashed first and their table slots fetched into the cache while its
       // columns are checked: with a million rows the tables are far larger than the cache, and

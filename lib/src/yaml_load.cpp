@@ -542,6 +542,9 @@ void parse_one(const std::string& name, int offset, const std::string& chunk, Lo
   }
   if (bad) return;
   value.erase("kind");
+  // Keys in their one stored spelling, so that two spellings of one BSSID are one object.
+  for (const auto& k : doc.kind->key_fields)
+    if (value.contains(k) && value[k].is_string()) value[k] = canonical_key_value(*doc.kind, k, value[k].get<std::string>());
   doc.key = doc.kind->key_of(value);
   doc.value = std::move(value);
   result.documents.push_back(std::move(doc));

@@ -58,7 +58,15 @@ std::string_view embedded_file(const std::string& path);
 /// Every embedded file path starting with `prefix`, sorted.
 std::vector<std::string> embedded_files_under(const std::string& prefix);
 
-/// Fills the defaults of `kind` into `obj` and drops null fields; the form objects are compared in.
+/// The one stored spelling of the value of key field `field` of `kind`, whatever spelling came in:
+/// BSSIDs and chassis IDs as upper-case hex pairs joined by '-' (00:1a:2b:3c:4d:5e and
+/// 001A.2B3C.4D5E are 00-1A-2B-3C-4D-5E); a subnet's address in its canonical text (IPv6 as RFC
+/// 5952 writes it: 2001:DB8:0::/64 is 2001:db8::/64). Anything else, and a value that is not of its
+/// form, comes back as given, for the schema check to report.
+std::string canonical_key_value(const Kind& kind, const std::string& field, const std::string& value);
+
+/// Fills the defaults of `kind` into `obj`, drops null fields and writes key fields in their
+/// canonical spelling; the form objects are stored and compared in.
 Json normalize(const Kind& kind, Json obj);
 
 }  // namespace e911
