@@ -25,6 +25,10 @@ void register_lis_commands(CLI::App&, CLI::App& import_cmd, CLI::App& export_cmd
                     "mask length for bare subnet addresses that no network-site subnet gives one for")
         ->type_name("N")
         ->check(CLI::Range(1, 128));
+    cmd->add_option("--encoding", opts->encoding,
+                    "the file's encoding when it has no byte-order mark: utf-8, or windows-1252 for old Lync exports (never guessed)")
+        ->check(CLI::IsMember({"utf-8", "windows-1252"}))
+        ->default_str("utf-8");
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, kind, file, dry, opts] {
       auto store = *dry ? ctx.open_store_or_empty() : ctx.open_store(true);

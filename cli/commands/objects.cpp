@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "context.hpp"
+#include "e911/diagnostic.hpp"
 #include "e911/validate.hpp"
 #include "e911/lis_csv.hpp"
 #include "e911/apply.hpp"
@@ -27,11 +28,26 @@ std::string dashed(std::string s) {
 std::string subject(const Kind& kind, const std::string& key) { return kind.noun + " '" + Kind::display_key(key) + "'"; }
 
 // The key given as positionals, joined as stored.
+// Text from the command line is UTF-8, and a key holds no control character: what is stored is
+// shown on terminals, sent in SIP and written as JSON. Throws Error(invalid) naming the option.
+void check_text(const std::string& option, const std::string& value, bool key) {
+  if (const std::size_t at = invalid_utf8_at(value); at != std::string::npos)
+    throw Error(ErrorKind::invalid, option + ": '" + excerpt(value) + "' is not UTF-8 text (byte " + std::to_string(at + 1) + ")",
+                "write the value in UTF-8; a terminal or script in another encoding needs converting (iconv -t UTF-8)");
+  std::size_t at = 0;
+  if (const char32_t c = control_char(value, at, !key); c && key) {
+    char u[8];
+    std::snprintf(u, sizeof u, "%04X", static_cast<unsigned>(c));
+    throw Error(ErrorKind::invalid, option + ": '" + excerpt(value) + "' holds the control character U+" + u + ", which a key may not");
+  }
+}
+
 // The key the positionals name, each part in its stored spelling (00:1a:... is 00-1A-...), which
 // it is also shown in from then on.
 std::string join_key(const Kind& kind, std::vector<std::string>& parts) {
   std::string k;
   for (std::size_t i = 0; i < parts.size(); ++i) {
+    check_text(dashed(kind.key_fields[i]), parts[i], true);
     parts[i] = canonical_key_value(kind, kind.key_fields[i], parts[i]);
     k += (i ? "|" : "") + parts[i];
   }
@@ -251,6 +267,10 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
         if (f.key) continue;
         const CLI::Option* opt = cmd->get_option("--" + dashed(f.name));
         if (!opt || opt->count() == 0) continue;
+        if (f.type == FieldType::string_list)
+          for (const auto& v : (*lists)[f.name]) check_text("--" + dashed(f.name), v, false);
+        else
+          check_text("--" + dashed(f.name), (*scalars)[f.name], false);
         if (f.type == FieldType::string_list) obj[f.name] = (*lists)[f.name];
         else if (f.type == FieldType::object_list) obj[f.name] = parse_yaml_value((*scalars)[f.name], f.schema);
         else obj[f.name] = parse_scalar(f, (*scalars)[f.name]);

@@ -2,11 +2,14 @@
 
 #include <algorithm>
 
+#include "e911/text.hpp"
+
 namespace e911::cli {
 
 std::string cell_text(const Json& v) {
   if (v.is_null()) return "";
-  if (v.is_string()) return v.get<std::string>();
+  // Text for a terminal: an ESC sequence or a newline in a description is shown, never obeyed.
+  if (v.is_string()) return escape_controls(v.get_ref<const std::string&>());
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
   if (v.is_array()) {
     std::string s;

@@ -1,5 +1,7 @@
 #include "e911/diagnostic.hpp"
 
+#include "e911/text.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -92,11 +94,12 @@ std::string format_diagnostic(const Diagnostic& d, const SourceSet* sources, boo
     if (d.where.line > 0) out += ":" + std::to_string(d.where.line) + ":" + std::to_string(std::max(d.where.col, 1));
     out += std::string(": ") + reset;
   } else if (!d.subject.empty()) {
-    out += bold + d.subject + ": " + reset;
+    out += bold + escape_controls(d.subject) + ": " + reset;
   }
   out += std::string(sev_color) + severity_word(d.severity);
   if (!d.code.empty()) out += "[" + d.code + "]";
-  out += std::string(reset) + ": " + d.message + "\n";
+  // Messages quote what came in: shown, never obeyed by the terminal.
+  out += std::string(reset) + ": " + escape_controls(d.message) + "\n";
   if (sources && !d.where.file.empty() && d.where.line > 0) {
     const std::string text = sources->line(d.where.file, d.where.line);
     if (!text.empty()) {
@@ -122,7 +125,7 @@ std::string format_diagnostic(const Diagnostic& d, const SourceSet* sources, boo
       out += " " + std::string(gutter.size(), ' ') + " | " + pad + sev_color + "^" + reset + "\n";
     }
   }
-  if (!d.hint.empty()) out += "  hint: " + d.hint + "\n";
+  if (!d.hint.empty()) out += "  hint: " + escape_controls(d.hint) + "\n";
   return out;
 }
 

@@ -169,7 +169,37 @@ std::string utf16_to_utf8(const std::string& bytes, bool little, const std::stri
   return out;
 }
 
-void open_source(const std::string& path, CsvSource& src) {
+// Windows-1252 to UTF-8: ASCII as it is, 0xA0-0xFF as U+00A0-U+00FF, 0x80-0x9F by the code page
+// (five of those bytes are unassigned and refused).
+std::string cp1252_to_utf8(const std::string& bytes, const std::string& path) {
+  static constexpr char16_t kHigh[32] = {0x20AC, 0,      0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+                                         0x2039, 0x0152, 0,      0x017D, 0,      0,      0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+                                         0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0,      0x017E, 0x0178};
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 8);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    const auto b = static_cast<unsigned char>(bytes[i]);
+    char32_t c = b;
+    if (b >= 0x80 && b < 0xA0) {
+      c = kHigh[b - 0x80];
+      if (c == 0)
+        throw Error(ErrorKind::invalid, "'" + path + "' is not Windows-1252: byte 0x" + hex64(b).substr(14) + " at offset " + std::to_string(i) + " has no character");
+    }
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | c >> 6);
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xE0 | c >> 12);
+      out += static_cast<char>(0x80 | (c >> 6 & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+void open_source(const std::string& path, const std::string& encoding, CsvSource& src) {
   src.file.open(path, std::ios::binary);
   if (!src.file) throw Error(ErrorKind::failure, "cannot read '" + path + "'");
   unsigned char bom[3] = {0, 0, 0};
@@ -189,6 +219,17 @@ void open_source(const std::string& path, CsvSource& src) {
     return;
   }
   const bool utf8_bom = got == 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF;
+  if (encoding == "windows-1252" && !utf8_bom) {
+    src.file.seekg(0);
+    const std::string bytes((std::istreambuf_iterator<char>(src.file)), std::istreambuf_iterator<char>());
+    std::string text = cp1252_to_utf8(bytes, path);
+    src.lines = static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+    src.size = text.size();
+    src.converted.str(std::move(text));
+    src.in = &src.converted;
+    src.encoding = "Windows-1252";
+    return;
+  }
   src.file.seekg(utf8_bom ? 3 : 0);
   src.size = static_cast<std::uint64_t>(std::filesystem::file_size(path));
   src.lines = count_lines(path);
@@ -267,7 +308,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   const Kind& location = kind_by_noun("location");
   const std::vector<std::string>& columns = lis_csv_columns(element.noun);
   CsvSource src;
-  open_source(path, src);
+  open_source(path, options.encoding, src);
 
   // Each column is checked against its field's schema, compiled once: rows are handled as text
   // and bound straight to SQL, with no JSON per row, because imports run to millions of rows.
@@ -557,6 +598,30 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
       }
       bool row_ok = true;
       for (auto& field : row) trim_in_place(field);
+      // Text is UTF-8 or refused: it ends in a PIDF-LO that says so, and in JSON. A key holds no
+      // control character at all (a description may hold a tab).
+      for (std::size_t c = 0; c < row.size(); ++c) {
+        const std::string& v = row[c];
+        if (std::all_of(v.begin(), v.end(), [](char ch) { return static_cast<unsigned char>(ch) >= 0x20 && static_cast<unsigned char>(ch) < 0x7F; }))
+          continue;
+        if (const std::size_t at = invalid_utf8_at(v); at != std::string::npos) {
+          bad("E023", file_col_of[c], columns[c] + ": byte 0x" + hex64(static_cast<unsigned char>(v[at])).substr(14) + " at byte " +
+                                          std::to_string(at + 1) + " of '" + excerpt(v) + "' is not UTF-8",
+              "save the file as UTF-8, or give --encoding windows-1252 if it came from an old Lync export");
+          row_ok = false;
+          continue;
+        }
+        std::size_t at = 0;
+        const bool key = std::find(key_columns.begin(), key_columns.end(), c) != key_columns.end();
+        if (const char32_t cc = control_char(v, at, !key); cc && key) {
+          char u[8];
+          std::snprintf(u, sizeof u, "%04X", static_cast<unsigned>(cc));
+          bad(field_rule_code(element, lay.head[c].second), file_col_of[c],
+              columns[c] + ": '" + excerpt(v) + "' holds the control character U+" + u + ", which a key may not");
+          row_ok = false;
+        }
+      }
+      if (!row_ok) continue;
       // A Lync LIS subnet is a bare address: its mask comes from the network-site subnet of the
       // same address, or from --prefix-length.
       if (subnets && !row[0].empty() && row[0].find('/') == std::string::npos) {

@@ -1,5 +1,9 @@
 #include "e911/text.hpp"
 
+#include <cstdio>
+
+#include "e911/diagnostic.hpp"
+
 #include <algorithm>
 #include <ctime>
 
@@ -83,6 +87,85 @@ std::string utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
+}
+
+std::size_t invalid_utf8_at(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    char32_t cp;
+    const std::size_t n = utf8_char(s, i, cp);
+    if (n == 0) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+char32_t control_char(std::string_view s, std::size_t& at, bool tab_ok) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if (b < 0x80) {
+      if ((b < 0x20 && !(tab_ok && b == '\t')) || b == 0x7F) {
+        at = i;
+        return b;
+      }
+      ++i;
+      continue;
+    }
+    char32_t cp = 0;
+    const std::size_t n = utf8_char(s, i, cp);
+    if (n == 0) return 0;
+    if (cp >= 0x80 && cp <= 0x9F) {
+      at = i;
+      return cp;
+    }
+    i += n;
+  }
+  return 0;
+}
+
+std::string escape_controls(std::string_view s) {
+  bool clean = true;
+  for (const char c : s) {
+    const auto b = static_cast<unsigned char>(c);
+    if (b < 0x20 || b == 0x7F || b >= 0x80) {
+      clean = false;
+      break;
+    }
+  }
+  if (clean) return std::string(s);
+  std::string out;
+  char buf[12];
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    char32_t cp = b;
+    std::size_t n = 1;
+    if (b >= 0x80) {
+      n = utf8_char(s, i, cp);
+      if (n == 0) {
+        std::snprintf(buf, sizeof buf, "\\x%02x", b);
+        out += buf;
+        ++i;
+        continue;
+      }
+    }
+    if (cp == '\n') out += "\\n";
+    else if (cp == '\r') out += "\\r";
+    else if (cp == '\t') out += "\\t";
+    else if (cp < 0x20 || cp == 0x7F) {
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
+      out += buf;
+    } else if (cp >= 0x80 && cp <= 0x9F) {
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+      out += buf;
+    } else {
+      out.append(s, i, n);
+    }
+    i += n;
+  }
+  return out;
 }
 
 }  // namespace e911

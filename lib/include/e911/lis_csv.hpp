@@ -31,6 +31,9 @@ struct LisImportOptions {
   /// Prefix length for bare subnet addresses (Lync's LIS form, no mask) that no network-site
   /// subnet gives one for; 0 when none was given.
   int prefix_length = 0;
+  /// "utf-8" (the default; a UTF-16 or UTF-8 byte-order mark is honoured) or "windows-1252", the
+  /// code page of old Lync exports, converted on request and never guessed.
+  std::string encoding = "utf-8";
 };
 
 /// The CIDR form of a subnet as written by an operator or a Lync export: a CIDR is returned as it

@@ -22,6 +22,17 @@ void trim_in_place(std::string& s);
 /// `s` split at every `sep`.
 std::vector<std::string> split(std::string_view s, char sep);
 
+/// The offset of the first byte of `s` that is not part of valid UTF-8, or npos when it all is.
+std::size_t invalid_utf8_at(std::string_view s);
+
+/// The first control character of `s` (C0, DEL or C1; a tab too when `tab_ok` is false) as its
+/// code point, and its offset in `at`; 0 when there is none. `s` must be valid UTF-8.
+char32_t control_char(std::string_view s, std::size_t& at, bool tab_ok = false);
+
+/// `s` safe to write to a terminal: control characters and bytes that are not UTF-8 as escapes
+/// (`\n`, `\x1b`, `\u0085`); text without any is returned as it is.
+std::string escape_controls(std::string_view s);
+
 /// Current time as RFC 3339 UTC with seconds: 2026-11-25T10:00:00Z.
 std::string utc_now();
 
