@@ -130,19 +130,21 @@ std::string format_diagnostic(const Diagnostic& d, const SourceSet* sources, boo
 }
 
 Json diagnostic_json(const Diagnostic& d) {
+  // A message may quote input that is not UTF-8 (the very thing it reports): JSON gets it escaped.
+  auto text = [](const std::string& s) { return invalid_utf8_at(s) == std::string::npos ? s : escape_controls(s); };
   Json j;
   j["severity"] = severity_word(d.severity);
   j["code"] = d.code;
-  j["message"] = d.message;
+  j["message"] = text(d.message);
   if (!d.where.file.empty()) {
-    j["file"] = d.where.file;
+    j["file"] = text(d.where.file);
     if (d.where.line > 0) {
       j["line"] = d.where.line;
       j["column"] = std::max(d.where.col, 1);
     }
   }
-  if (!d.subject.empty()) j["subject"] = d.subject;
-  if (!d.hint.empty()) j["hint"] = d.hint;
+  if (!d.subject.empty()) j["subject"] = text(d.subject);
+  if (!d.hint.empty()) j["hint"] = text(d.hint);
   return j;
 }
 

@@ -516,7 +516,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
     for (std::size_t i = 0; i < row.size(); ++i) {
       const int c = column_index(row[i]);
       if (c < 0) {
-        r.warnings.push_back({Severity::warning, "W022", "column '" + trim(row[i]) + "' is not a " + element.noun + " column and is ignored",
+        r.warnings.push_back({Severity::warning, "W022", "column '" + excerpt(trim(row[i])) + "' is not a " + element.noun + " column and is ignored",
                               {path, static_cast<int>(csv.line()), static_cast<int>(i + 1)}, {}, "the columns are: " + [&] {
                                 std::string all;
                                 for (const auto& name : columns) all += (all.empty() ? "" : ",") + name;
