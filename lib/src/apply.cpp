@@ -3,12 +3,12 @@
 #include <yaml-cpp/yaml.h>
 
 #include <optional>
-#include <regex>
 #include <set>
 #include <thread>
 #include <tuple>
 
 #include "e911/error.hpp"
+#include "e911/pattern.hpp"
 #include "e911/phases.hpp"
 #include "e911/text.hpp"
 #include "e911/validate.hpp"
@@ -103,10 +103,10 @@ ApplyResult apply_documents(Store& store, const std::vector<Document>& docs, con
 namespace {
 
 bool needs_quotes(const std::string& s) {
-  static const std::regex numberish(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^0x[0-9a-fA-F]+$|^0o[0-7]+$)");
+  static const Pattern numberish(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^0x[0-9a-fA-F]+$|^0o[0-7]+$)");
   static const std::set<std::string> words = {"true", "false", "True", "False", "TRUE", "FALSE", "null", "Null", "NULL",
                                               "~",    "yes",   "no",   "Yes",   "No",    "on",    "off",  "y",    "n"};
-  return s.empty() || words.count(s) || std::regex_match(s, numberish);
+  return s.empty() || words.count(s) || numberish.full_match(s);
 }
 
 void emit(YAML::Emitter& out, const Json& v) {

@@ -289,7 +289,7 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       for (std::size_t ri = 0; ri < routes.size(); ++ri) {
         const auto& r = routes[ri];
         if (!r.valid || !r.enabled || std::find(r.usages.begin(), r.usages.end(), d.usage) == r.usages.end()) continue;
-        if (std::regex_search(num, r.pattern) || std::regex_search("+" + num, r.pattern)) add_route(ri);
+        if (r.pattern.search(num) || r.pattern.search("+" + num)) add_route(ri);
       }
       paths = &found;
     } else if (!paths) {
@@ -297,7 +297,7 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       // priority, as Lync builds its route list; a route serving two usages is tried once.
       for (const auto& u : voice->usages)
         for (const int32_t ri : u.routes)
-          if (std::regex_search(number.data(), number.data() + number.size(), routes[static_cast<std::size_t>(ri)].pattern))
+          if (routes[static_cast<std::size_t>(ri)].pattern.search(number))
             add_route(static_cast<std::size_t>(ri));
       paths = &found;
     }

@@ -1,5 +1,6 @@
 #include "e911/schema_check.hpp"
 #include "e911/diagnostic.hpp"
+#include "e911/pattern.hpp"
 
 #include <arpa/inet.h>
 
@@ -12,7 +13,6 @@
 #include <memory>
 #include <optional>
 #include <mutex>
-#include <regex>
 #include <set>
 #include <string_view>
 
@@ -20,12 +20,14 @@ namespace e911 {
 
 namespace {
 
-const std::regex& cached_regex(const std::string& pattern) {
-  static std::map<std::string, std::regex> cache;
+// Schema patterns are the project's own, but they run on user input: RE2 takes time linear in it
+// and never recurses, whatever its length.
+const Pattern& cached_pattern(const std::string& pattern) {
+  static std::map<std::string, Pattern> cache;
   static std::mutex mu;
   std::lock_guard<std::mutex> lock(mu);
   auto it = cache.find(pattern);
-  if (it == cache.end()) it = cache.emplace(pattern, std::regex(pattern, std::regex::ECMAScript)).first;
+  if (it == cache.end()) it = cache.emplace(pattern, Pattern(pattern)).first;
   return it->second;
 }
 
@@ -86,18 +88,11 @@ bool check_format(const std::string& format, const std::string& s, std::string& 
     why = "'" + excerpt(s) + "' is not a sip: URI";
     return false;
   }
-  if (format == "regex") {
-    try {
-      std::regex re(s, std::regex::ECMAScript);
-      return true;
-    } catch (const std::regex_error& e) {
-      why = "'" + excerpt(s) + "' is not a valid regular expression: " + e.what();
-      return false;
-    }
-  }
+  // "regex" is validate's to check (E406): it compiles the pattern as calls will run it and says
+  // what to write instead of what RE2 refuses, so the problem is reported once, under its rule.
   if (format == "date-time") {
-    static const std::regex re(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$)");
-    if (std::regex_match(s, re)) return true;
+    static const Pattern re(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$)");
+    if (re.full_match(s)) return true;
     why = "'" + excerpt(s) + "' is not an RFC 3339 date-time (such as 2026-11-25T10:00:00Z)";
     return false;
   }
@@ -106,9 +101,9 @@ bool check_format(const std::string& format, const std::string& s, std::string& 
 
 // The anchored patterns the schemas use most ("^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$", "^[A-Z]{2}$"):
 // a sequence of character sets, each with a repeat count, matched by a small backtracking loop.
-// std::regex costs a microsecond a match, which a million location ids turn into seconds.
-// Anything else (groups, alternation, anchors inside) is left to std::regex, and a pattern this
-// parser takes means exactly what ECMAScript says it means over bytes.
+// A general matcher costs a fraction of a microsecond a match, which a million location ids turn
+// into a good part of a second. Anything else (groups, alternation, anchors inside) is left to
+// RE2, and a pattern this parser takes means exactly what ECMAScript says it means over bytes.
 class SimplePattern {
  public:
   static std::optional<SimplePattern> compile(const std::string& p) {
@@ -207,7 +202,7 @@ class SimplePattern {
       ch = -1;
       return true;
     }
-    if (std::isalnum(static_cast<unsigned char>(e))) return false;  // \w, \s, \b, \n...: leave to std::regex
+    if (std::isalnum(static_cast<unsigned char>(e))) return false;  // \w, \s, \b, \n...: leave to RE2
     ch = static_cast<unsigned char>(e);
     return true;
   }
@@ -233,7 +228,7 @@ struct SchemaNode {
   std::vector<std::string> types;
   const Json* enum_values = nullptr;
   std::optional<std::size_t> min_length, max_length, min_items, max_items;
-  const std::regex* pattern = nullptr;
+  const Pattern* pattern = nullptr;
   std::optional<SimplePattern> simple;  // the same pattern, when it is simple enough
   std::string pattern_text, format;
   std::optional<double> minimum, maximum;
@@ -257,7 +252,7 @@ struct SchemaNode {
     if (auto it = schema.find("maxItems"); it != schema.end()) max_items = it->get<std::size_t>();
     if (auto it = schema.find("pattern"); it != schema.end()) {
       pattern_text = it->get<std::string>();
-      pattern = &cached_regex(pattern_text);
+      pattern = &cached_pattern(pattern_text);
       simple = SimplePattern::compile(pattern_text);
     }
     if (auto it = schema.find("format"); it != schema.end()) format = it->get<std::string>();
@@ -297,11 +292,10 @@ void check_string(const SchemaNode& n, const std::string& s, const std::string& 
     out.push_back({ptr, len == 0 ? "must not be empty" : "'" + v() + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
   if (n.max_length && len > *n.max_length) {
     out.push_back({ptr, "'" + v() + "' is " + std::to_string(len) + " characters, more than the " + std::to_string(*n.max_length) + " allowed"});
-    // One problem is enough, and std::regex recurses once a character: a pattern or a "regex"
-    // format given a megabyte would overflow the stack.
+    // One problem is enough: a value far too long is not worth matching or compiling as well.
     return;
   }
-  if (n.pattern && !(n.simple ? n.simple->matches(s) : std::regex_search(s, *n.pattern)))
+  if (n.pattern && !(n.simple ? n.simple->matches(s) : n.pattern->search(s)))
     out.push_back({ptr, "'" + v() + "' does not match the pattern " + n.pattern_text});
   if (!n.format.empty()) {
     std::string why;

@@ -739,12 +739,8 @@ void Snapshot::compile_objects() {
     c.name = name;
     c.priority = r.value("priority", 0);
     c.enabled = r.value("enabled", true);
-    try {
-      c.pattern = std::regex(jstr(r, "number_pattern"), std::regex::ECMAScript | std::regex::optimize);
-      c.valid = true;
-    } catch (const std::regex_error&) {
-      c.valid = false;  // validate reports it (E406); such a route matches nothing
-    }
+    c.pattern = Pattern(jstr(r, "number_pattern"));
+    c.valid = c.pattern.ok();  // validate reports one that is not (E406); such a route matches nothing
     if (r.contains("pstn_usages"))
       for (const auto& u : r["pstn_usages"]) c.usages.push_back(u.get<std::string>());
     if (r.contains("trunks"))
@@ -777,13 +773,9 @@ void Snapshot::compile_objects() {
     auto& rules = dial_rules_[name];
     if (!plan.contains("rules")) continue;
     for (const auto& r : plan["rules"]) {
-      CompiledRule c{jstr(r, "name"), jstr(r, "pattern"), jstr(r, "translation"), {}};
-      try {
-        c.re = std::regex(c.pattern, std::regex::ECMAScript | std::regex::optimize);
-      } catch (const std::regex_error&) {
-        continue;
-      }
-      rules.push_back(std::move(c));
+      const std::string pattern = jstr(r, "pattern"), translation = jstr(r, "translation");
+      CompiledRule c{jstr(r, "name"), pattern, translation, DialRule(pattern, translation)};
+      if (c.rule.ok()) rules.push_back(std::move(c));
     }
   }
   // The hot path of an emergency call, decided once: how each plan normalises each emergency
@@ -803,8 +795,8 @@ void Snapshot::compile_objects() {
     for (const auto& n : numbers) {
       std::pair<std::string, std::string> result{n, ""};
       for (const auto& r : rules)
-        if (std::regex_match(n, r.re)) {
-          result = {std::regex_replace(n, r.re, r.translation, std::regex_constants::format_first_only), r.name.empty() ? r.pattern : r.name};
+        if (auto out = r.rule.apply(n)) {
+          result = {std::move(*out), r.name.empty() ? r.pattern : r.name};
           break;
         }
       normalized_.emplace(plan + '\x1f' + n, std::move(result));
@@ -818,7 +810,7 @@ void Snapshot::compile_objects() {
         for (std::size_t ri = 0; ri < route_recs_.size(); ++ri) {
           const RouteRec& r = route_recs_[ri];
           if (!r.valid || !r.enabled || std::find(r.usages.begin(), r.usages.end(), usage) == r.usages.end()) continue;
-          if (!std::regex_search(n.dial, r.pattern) && !std::regex_search("+" + n.dial, r.pattern)) continue;
+          if (!r.pattern.search(n.dial) && !r.pattern.search("+" + n.dial)) continue;
           for (int32_t t : r.trunks)
             if (std::none_of(paths.begin(), paths.end(), [&](const Path& x) { return x.trunk == t; }))
               paths.push_back({static_cast<int32_t>(ri), t});
@@ -866,8 +858,7 @@ std::pair<std::string, std::string> Snapshot::normalize_number(const std::string
   if (const auto it = normalized_.find(plan + '\x1f' + number); it != normalized_.end()) return it->second;
   if (const auto* rules = dial_rules(plan))
     for (const auto& r : *rules)
-      if (std::regex_match(number, r.re))
-        return {std::regex_replace(number, r.re, r.translation, std::regex_constants::format_first_only), r.name.empty() ? r.pattern : r.name};
+      if (auto out = r.rule.apply(number)) return {std::move(*out), r.name.empty() ? r.pattern : r.name};
   return {number, ""};
 }
 

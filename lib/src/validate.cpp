@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <array>
 #include <map>
-#include <regex>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "e911/key_index.hpp"
+#include "e911/pattern.hpp"
 #include "e911/phases.hpp"
 #include "e911/rows.hpp"
 #include "e911/schema_check.hpp"
@@ -116,11 +116,15 @@ const std::vector<Rule>& rules() {
       {"E405", "conflicts", "mask equals another policy's dial string",
        "a caller under one policy dialling the other's emergency number would be translated", "emergency_dial_mask: '911' in one policy, emergency_dial_string: '911' in another",
        "remove the mask"},
-      {"E406", "conflicts", "regular expression does not compile", "a route or dial rule that cannot be compiled matches nothing",
-       "kind: VoiceRoute\nname: r\nnumber_pattern: '^(911$'", "fix the expression"},
+      {"E406", "conflicts", "regular expression does not compile",
+       "a route or dial rule that cannot be compiled matches nothing; patterns run on every call in time linear in the number "
+       "(RE2), so backreferences, lookahead and lookbehind, which need backtracking, do not compile",
+       "kind: VoiceRoute\nname: r\nnumber_pattern: '^(911$'",
+       "fix the expression; instead of lookaround, leave numbers to an earlier rule or narrow the pattern"},
       {"E501", "Kari's Law", "dial-plan rule consumes or rewrites an emergency number",
        "Kari's Law: 911 must be dialable with no prefix; an outside-line rule like '^9(\\d+)$' -> '$1' turns 911 into 11",
-       "kind: DialPlan\nname: global\nrules: [{pattern: '^9(\\d+)$', translation: '$1'}]", "exclude the emergency numbers: '^9(?!11$)(\\d+)$'"},
+       "kind: DialPlan\nname: global\nrules: [{pattern: '^9(\\d+)$', translation: '$1'}]",
+       "exclude the emergency numbers: put a rule that keeps them first ('^911$' -> '911'), or narrow the pattern: '^9([2-9]\\d{6,})$'"},
       {"E502", "Kari's Law", "policy in use with emergency services on has no notification target",
        "Kari's Law requires an on-site notification with callback number and location", "kind: LocationPolicy\nidentity: global\nenhanced_emergency_services: true",
        "add notification_uris (or a conference_uri)"},
@@ -442,15 +446,6 @@ void check_dispatchable(Ctx& c) {
   }
 }
 
-bool regex_ok(const std::string& pattern, std::regex& re) {
-  try {
-    re = std::regex(pattern, std::regex::ECMAScript);
-    return true;
-  } catch (const std::regex_error&) {
-    return false;
-  }
-}
-
 // Routing coverage, conflicts inside policies, Kari's Law: the small kinds, as objects.
 void check_policies(Ctx& c) {
   const Kind& pk = kind_by_noun("policy");
@@ -463,15 +458,17 @@ void check_policies(Ctx& c) {
 
   struct Route {
     Json obj;
-    std::regex re;
+    Pattern re;
     bool ok;
   };
   std::vector<Route> routes;
   for (const auto& r : routes_raw) {
-    Route x{r, {}, false};
-    x.ok = regex_ok(r.value("number_pattern", ""), x.re);
+    const std::string pat = r.value("number_pattern", "");
+    Route x{r, Pattern(pat), false};
+    x.ok = x.re.ok();
     if (!x.ok)
-      c.add("E406", subj(rk, r["name"].get<std::string>()), "/number_pattern", "'" + r.value("number_pattern", "") + "' is not a valid regular expression");
+      c.add("E406", subj(rk, r["name"].get<std::string>()), "/number_pattern",
+            "'" + excerpt(pat) + "' is not a valid regular expression: " + x.re.error(), x.re.hint());
     routes.push_back(std::move(x));
   }
   std::stable_sort(routes.begin(), routes.end(), [](const Route& a, const Route& b) { return a.obj.value("priority", 0) < b.obj.value("priority", 0); });
@@ -533,7 +530,7 @@ void check_policies(Ctx& c) {
         if (!r.ok || !r.obj.value("enabled", true)) continue;
         const auto& usages = r.obj.contains("pstn_usages") ? r.obj["pstn_usages"] : Json::array();
         if (std::find(usages.begin(), usages.end(), usage) == usages.end()) continue;
-        if (!(std::regex_search(d, r.re) || std::regex_search("+" + d, r.re))) continue;
+        if (!(r.re.search(d) || r.re.search("+" + d))) continue;
         if (!r.obj.contains("trunks") || r.obj["trunks"].empty()) continue;
         if (!first) first = &r;
         for (const auto& t : r.obj["trunks"]) all_trunks.insert(t.get<std::string>());
@@ -564,7 +561,7 @@ void check_policies(Ctx& c) {
   for (const auto& r : routes) {
     if (!r.ok) continue;
     for (const auto& d : all_numbers) {
-      const bool bare = std::regex_search(d, r.re), plus = std::regex_search("+" + d, r.re);
+      const bool bare = r.re.search(d), plus = r.re.search("+" + d);
       if (bare != plus) {
         c.add("W302", subj(rk, r.obj["name"].get<std::string>()), "/number_pattern",
               "pattern '" + r.obj.value("number_pattern", "") + "' matches '" + (bare ? d : "+" + d) + "' but not '" + (bare ? "+" + d : d) + "'",
@@ -573,28 +570,43 @@ void check_policies(Ctx& c) {
       }
     }
   }
-  // Kari's Law: no dial rule may consume or rewrite an emergency number.
+  // Kari's Law: no dial rule may consume or rewrite an emergency number. The first rule that
+  // matches a number is the one that applies, as in normalisation, so an earlier rule that keeps
+  // 911 as it is lets a later outside-line rule stand.
   const Kind& dk = kind_by_noun("dialplan");
   for (const auto& plan : c.store.list(dk)) {
     if (!plan.contains("rules")) continue;
+    const std::string s = subj(dk, plan["name"].get<std::string>());
+    struct Rule {
+      DialRule rule;
+      std::string pattern, pointer;
+    };
+    std::vector<Rule> rules;
     std::size_t i = 0;
     for (const auto& rule : plan["rules"]) {
-      std::regex re;
       const std::string pat = rule.value("pattern", "");
       const std::string ptr = "/rules/" + std::to_string(i++);
-      if (!regex_ok(pat, re)) {
-        c.add("E406", subj(dk, plan["name"].get<std::string>()), ptr + "/pattern", "'" + pat + "' is not a valid regular expression");
-        continue;
+      Rule r{DialRule(pat, rule.value("translation", "")), pat, ptr};
+      if (!r.rule.ok()) {
+        if (r.rule.translation_error()) c.add("E406", s, ptr + "/translation", r.rule.error(), r.rule.hint());
+        else c.add("E406", s, ptr + "/pattern", "'" + excerpt(pat) + "' is not a valid regular expression: " + r.rule.error(), r.rule.hint());
+        continue;  // normalisation skips it too
       }
-      for (const auto& d : all_numbers) {
-        if (!std::regex_match(d, re)) continue;
-        const std::string result = std::regex_replace(d, re, rule.value("translation", ""), std::regex_constants::format_first_only);
-        if (result == d || result == "+" + d) continue;
-        c.add("E501", subj(dk, plan["name"].get<std::string>()), ptr,
-              "rule '" + pat + "' turns the emergency number '" + d + "' into '" + result + "'",
-              "exclude emergency numbers from the rule, e.g. with a negative lookahead (?!" + d + "$)");
+      rules.push_back(std::move(r));
+    }
+    std::map<std::size_t, std::pair<std::string, std::string>> eaten;  // rule -> first number it rewrites, and into what
+    for (const auto& d : all_numbers)
+      for (std::size_t k = 0; k < rules.size(); ++k) {
+        auto result = rules[k].rule.apply(d);
+        if (!result) continue;
+        if (*result != d && *result != "+" + d) eaten.emplace(k, std::make_pair(d, std::move(*result)));
         break;
       }
+    for (const auto& [k, e] : eaten) {
+      const auto& [d, result] = e;
+      c.add("E501", s, rules[k].pointer, "rule '" + excerpt(rules[k].pattern) + "' turns the emergency number '" + d + "' into '" + excerpt(result) + "'",
+            "put a rule that keeps it before this one (pattern '^" + d + "$', translation '" + d +
+                "'), or narrow the pattern so that it cannot match '" + d + "', e.g. '^9([2-9]\\d{6,})$'");
     }
   }
 }
@@ -607,8 +619,7 @@ void check_voice_policies(Ctx& c) {
   const std::set<std::string> existing(usages.begin(), usages.end());
   std::set<std::string> served;
   for (const auto& r : c.store.list(kind_by_noun("route"))) {
-    std::regex re;
-    if (!r.value("enabled", true) || !r.contains("trunks") || r["trunks"].empty() || !regex_ok(r.value("number_pattern", ""), re)) continue;
+    if (!r.value("enabled", true) || !r.contains("trunks") || r["trunks"].empty() || !Pattern(r.value("number_pattern", "")).ok()) continue;
     if (r.contains("pstn_usages"))
       for (const auto& u : r["pstn_usages"]) served.insert(u.get<std::string>());
   }

@@ -4,6 +4,7 @@
 #include <map>
 
 #include "e911/error.hpp"
+#include "e911/pattern.hpp"
 #include "e911/routing.hpp"
 #include "helpers.hpp"
 
@@ -497,4 +498,80 @@ TEST_CASE("voice policies survive a saved snapshot and a snapshot built for one 
           CHECK(routes_of(other) == routes_of(d));
         }
       }
+}
+
+TEST_CASE("patterns run in linear time: a pattern that makes a backtracking matcher take seconds decides at once") {
+  VoiceFixture fx;
+  {
+    Writer w(*fx.store, "test");
+    w.put(K("route"), Json{{"name", "nested"}, {"number_pattern", "^(\\d+)+5$"}, {"pstn_usages", {"International"}}, {"trunks", {"carrier"}}});
+    w.commit();
+  }
+  const auto snap = Snapshot::build(*fx.store);
+  // 30 digits that do not end in 5: std::regex tried 2^30 ways of splitting them per route.
+  const auto f = call("sip:carol@contoso.example", std::string(30, '1'));
+  for (int i = 0; i < 1000; ++i) {
+    const auto d = decide(*snap, f);
+    REQUIRE_FALSE(d.routable);
+  }
+  const auto d = decide(*snap, call("sip:carol@contoso.example", std::string(29, '1') + "5"));
+  REQUIRE(d.routable);
+  CHECK(routes_of(d) == std::vector<std::string>{"nested/carrier"});
+}
+
+TEST_CASE("Lync translations: $1 and ${1} are groups, $$ a dollar, the first match replaced") {
+  auto apply = [](const char* pattern, const char* translation, const char* number) {
+    const DialRule r(pattern, translation);
+    REQUIRE(r.ok());
+    return r.apply(number).value_or("(no match)");
+  };
+  CHECK(apply("^(\\d{4})$", "+1425555$1", "1234") == "+14255551234");
+  CHECK(apply("^(\\d{3})(\\d{4})$", "+1425$1$2", "5551234") == "+14255551234");
+  CHECK(apply("^(\\d{4})$", "${1}0", "1234") == "12340");
+  CHECK(apply("^(\\d{4})$", "$$1", "1234") == "$1");
+  CHECK(apply("^\\d{4}$", "+1$&", "1234") == "+11234");
+  CHECK(apply("^(\\d{4})$", "a\\b$1", "1234") == "a\\b1234");
+  // A group the pattern does not have, or a $ before something else, is text, as in .NET.
+  CHECK(apply("^(\\d{4})$", "$2$10$x$", "1234") == "$2$10$x$");
+  // Matched as a whole, replaced at the first match: a rule without anchors behaves as before.
+  CHECK(apply("\\d{4}", "+1$0", "1234") == "+11234");
+  CHECK(apply("[0-9]{2,3}", "x", "12345") == "(no match)");
+  CHECK(apply("(12|1)(2*)", "<$1|$2>", "122") == "<12|2>");
+}
+
+TEST_CASE("patterns that need backtracking are refused, with what to write instead") {
+  const Pattern lookahead("^9(?!11$)(\\d+)$");
+  CHECK_FALSE(lookahead.ok());
+  CHECK_FALSE(lookahead.search("9123"));
+  CHECK(lookahead.error() == "invalid perl operator: (?!");
+  CHECK(lookahead.hint().find("no lookahead or lookbehind") != std::string::npos);
+  CHECK(lookahead.hint().find("^9([2-9]\\d{6,})$") != std::string::npos);
+  CHECK(Pattern("(?<=9)11$").hint().find("no lookahead or lookbehind") != std::string::npos);
+  const Pattern backreference("^(\\d)\\1$");
+  CHECK_FALSE(backreference.ok());
+  CHECK(backreference.hint().find("no backreferences") != std::string::npos);
+  CHECK(Pattern("^(911$").error() == "missing ): ^(911$");
+  CHECK(Pattern("^(?<n>\\d+)$").hint() == "write a named group as (?P<name>...)");
+  // A rule whose pattern is refused matches nothing, and says why.
+  const DialRule rule("^9(?!11$)(\\d+)$", "$1");
+  CHECK_FALSE(rule.ok());
+  CHECK_FALSE(rule.translation_error());
+  CHECK_FALSE(rule.apply("9123"));
+}
+
+TEST_CASE("no pattern and no number overflows the stack") {
+  // 100,000 nested groups and a 300 KB pattern: RE2 parses and matches without recursion.
+  const Pattern nested(std::string(100000, '(') + "\\d" + std::string(100000, ')'));
+  if (nested.ok()) CHECK(nested.search("5"));
+  else CHECK(nested.hint() == "write a shorter pattern");
+  std::string long_pattern = "^";
+  for (int i = 0; i < 30000; ++i) long_pattern += "(?:1|2)+;";
+  const Pattern wide(long_pattern);
+  if (wide.ok()) CHECK_FALSE(wide.full_match(std::string(300000, '1')));
+  else CHECK(wide.hint() == "write a shorter pattern");
+  const Pattern list("^[0-9]{1,10}(;[0-9]{1,10})*$");
+  std::string mask = "1";
+  while (mask.size() < 100000) mask += ";911";
+  CHECK(list.full_match(mask));
+  CHECK_FALSE(list.full_match(mask + ";"));
 }

@@ -2,13 +2,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "e911/json.hpp"
+#include "e911/pattern.hpp"
 #include "e911/store.hpp"
 
 namespace e911 {
@@ -130,7 +130,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
     std::string name;
     int priority = 0;
     bool enabled = true, valid = false;  ///< valid: the pattern compiled
-    std::regex pattern;
+    Pattern pattern;
     std::vector<std::string> usages;
     std::vector<int32_t> trunks;  ///< into trunk_at(); unknown trunks left out
   };
@@ -150,7 +150,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   };
   struct CompiledRule {
     std::string name, pattern, translation;
-    std::regex re;
+    DialRule rule;
   };
 
   const PolicyRec* policy(const std::string& identity) const;
