@@ -178,7 +178,7 @@ void register_config_commands(CLI::App& app, Context& ctx) {
       ctx.note("exported revision " + std::to_string(store->head()) + " to '" + *out_file + "'");
     });
   }
-  CLI::App* import_cmd = app.add_subcommand("import", "bulk imports");
+  CLI::App* import_cmd = app.add_subcommand("import", "import elements and their addresses from Lync LIS CSV exports");
   import_cmd->require_subcommand(1);
   register_lis_commands(app, *import_cmd, *export_cmd, ctx);
 }
