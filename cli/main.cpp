@@ -6,9 +6,12 @@
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <string_view>
 
 #include "context.hpp"
+#include "e911/apply.hpp"
+#include "e911/diagnostic.hpp"
 #include "e911/error.hpp"
 #include "e911/text.hpp"
 
@@ -22,18 +25,193 @@ std::string shell_quote(const std::string& s) {
   return r + "'";
 }
 
-// The deepest subcommand the parser reached, to suggest a name among its children.
+// The deepest subcommand the parser reached.
 CLI::App* deepest(CLI::App* app) {
   for (CLI::App* sub : app->get_subcommands())
     if (sub->parsed()) return deepest(sub);
   return app;
 }
 
-int fail(const e911::cli::Context& ctx, int code, const std::string& message, const std::string& hint) {
+// "e911ctl route set": the command line that names `app`.
+std::string command_path(const CLI::App* app) {
+  std::vector<std::string> names;
+  for (; app && app->get_parent(); app = app->get_parent()) names.push_back(app->get_name());
+  std::string s = "e911ctl";
+  for (auto it = names.rbegin(); it != names.rend(); ++it) s += " " + *it;
+  return s;
+}
+
+// The commands a user can type under `app`, in the order help lists them.
+std::vector<std::string> command_names(const CLI::App* app) {
+  std::vector<std::string> names;
+  for (const CLI::App* sub : app->get_subcommands({}))
+    if (!sub->get_group().empty()) names.push_back(sub->get_name());
+  return names;
+}
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string s;
+  for (const auto& w : words) s += (s.empty() ? "" : ", ") + w;
+  return s;
+}
+
+// `text` with every byte that is not UTF-8 replaced by U+FFFD: a message may quote what the user
+// typed, and JSON and YAML documents must stay valid whatever that was.
+std::string valid_utf8(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    const std::size_t n = e911::utf8_char(text, i, cp);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(text, i, n);
+      i += n;
+    }
+  }
+  return out;
+}
+
+// --format as the command line says it, for errors found before the parser could set it.
+std::string format_in(int argc, char** argv) {
+  std::string format;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--format" && i + 1 < argc) format = argv[++i];
+    else if (a.rfind("--format=", 0) == 0) format = a.substr(9);
+  }
+  if (format.empty())
+    if (const char* env = std::getenv("E911_FORMAT")) format = env;
+  return format == "json" || format == "yaml" ? format : "text";
+}
+
+// What is wrong with a command line the parser refused, found by walking it as the parser does:
+// the first word that is not a command or an option where one is expected, and the command line
+// with every such word replaced by its closest match, when each has one.
+struct Misspelling {
+  std::string message, hint;
+};
+
+// The command under `app` that `word` names, or null.
+CLI::App* command_named(CLI::App* app, const std::string& word) {
+  for (CLI::App* s : app->get_subcommands({}))
+    if (s->check_name(word)) return s;
+  return nullptr;
+}
+
+// The index of the last value of option `o` given at args[i]: a flag takes none, most options
+// one, a list option every word up to the next option or command.
+std::size_t skip_values(CLI::App* cur, const CLI::Option& o, const std::vector<std::string>& args, std::size_t i) {
+  if (o.get_type_size_max() <= 0 || o.get_expected_max() <= 0) return i;
+  if (o.get_expected_max() == 1 && o.get_type_size_max() == 1) return i + 1;
+  std::size_t j = i + 1;
+  while (j + 1 < args.size() && !args[j + 1].empty() && args[j + 1][0] != '-' && !command_named(cur, args[j + 1])) ++j;
+  return j;
+}
+
+std::optional<Misspelling> find_misspelling(CLI::App& root, int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::optional<std::string> message;
+  std::string first_guess, first_hint;
+  bool all_fixed = true;
+  CLI::App* cur = &root;
+  // An option of `app` or of a command above it (they fall through), by its full name.
+  const auto find_option = [](CLI::App* app, const std::string& name) -> CLI::Option* {
+    for (; app; app = app->get_parent())
+      if (CLI::Option* o = app->get_option_no_throw(name)) return o;
+    return nullptr;
+  };
+  const auto has_positionals = [](CLI::App* app) {
+    return !app->get_options([](const CLI::Option* o) { return o->get_positional(); }).empty();
+  };
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string& a = args[i];
+    if (a == "--") break;
+    if (a.size() > 2 && a.rfind("--", 0) == 0) {
+      const auto eq = a.find('=');
+      const std::string name = a.substr(0, eq);
+      CLI::Option* o = find_option(cur, name);
+      if (!o) {
+        std::vector<std::string> known;
+        for (CLI::App* app = cur; app; app = app->get_parent())
+          for (const CLI::Option* opt : app->get_options())
+            for (const auto& l : opt->get_lnames()) known.push_back("--" + l);
+        const std::string guess = e911::closest(name, known);
+        if (!message) {
+          message = "unknown option '" + e911::excerpt(name) + "' for '" + command_path(cur) + "'";
+          first_guess = guess;
+          first_hint = "see '" + command_path(cur) + " --help'";
+        }
+        if (guess.empty()) {
+          all_fixed = false;
+          continue;
+        }
+        a = guess + (eq == std::string::npos ? "" : a.substr(eq));
+        o = find_option(cur, guess);
+      }
+      if (o && eq == std::string::npos) i = skip_values(cur, *o, args, i);
+      continue;
+    }
+    if (a.size() > 1 && a[0] == '-') {
+      const std::string name = a.substr(0, 2);
+      CLI::Option* o = find_option(cur, name);
+      if (!o) {
+        if (!message) {
+          message = "unknown option '" + e911::excerpt(name) + "' for '" + command_path(cur) + "'";
+          first_hint = "see '" + command_path(cur) + " --help'";
+        }
+        all_fixed = false;
+      } else if (a.size() == 2) {
+        i = skip_values(cur, *o, args, i);
+      }
+      continue;
+    }
+    if (CLI::App* sub = command_named(cur, a)) {
+      cur = sub;
+      continue;
+    }
+    if (has_positionals(cur)) continue;  // a value, such as a name to show
+    const auto names = command_names(cur);
+    if (names.empty()) {
+      if (!message) {
+        message = "unexpected argument '" + e911::excerpt(a) + "' for '" + command_path(cur) + "'";
+        first_hint = "see '" + command_path(cur) + " --help'";
+      }
+      all_fixed = false;
+      continue;
+    }
+    const std::string guess = e911::closest(a, names);
+    if (!message) {
+      message = "unknown command '" + e911::excerpt(a) + "' for '" + command_path(cur) + "'";
+      first_guess = guess;
+      first_hint = command_path(cur) + " has the commands " + joined(names) + "; see '" + command_path(cur) + " --help'";
+    }
+    if (guess.empty()) {
+      all_fixed = false;
+      break;  // what follows an unknown command cannot be checked: its options are unknown
+    }
+    a = guess;
+    cur = command_named(cur, guess);
+  }
+  if (!message) return std::nullopt;
+  std::string fixed = "e911ctl";
+  for (const auto& a : args) fixed += " " + shell_quote(a);
+  if (first_guess.empty()) return Misspelling{*message, first_hint};
+  // A command line that quotes a word cannot be quoted again: it follows "run:" instead.
+  const std::string run = fixed.find('\'') == std::string::npos ? " run '" + fixed + "'" : " run: " + fixed;
+  return Misspelling{*message, "did you mean '" + first_guess + "'?" + (all_fixed ? run : "")};
+}
+
+int fail(const e911::cli::Context& ctx, int code, const std::string& raw_message, const std::string& raw_hint) {
+  const std::string message = valid_utf8(raw_message), hint = valid_utf8(raw_hint);
   if (ctx.format != "text") {
     e911::Json err = {{"schema", "e911ctl.error/v1"}, {"error", {{"exit_code", code}, {"message", message}}}};
     if (!hint.empty()) err["error"]["hint"] = hint;
-    std::cout << err.dump(2) << "\n";
+    // The same document in either format, on stdout, as scripts read every result.
+    if (ctx.format == "yaml") std::cout << e911::json_to_yaml(err);
+    else std::cout << err.dump(2) << "\n";
   }
   std::cerr << (ctx.color_err ? "\033[1;31merror\033[0m: " : "error: ") << message << "\n";
   if (!hint.empty()) std::cerr << "  hint: " << hint << "\n";
@@ -84,18 +262,15 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    // An unknown command: suggest the closest one of the level the user reached.
+    // The parser may stop before it reads --format: take it from the command line.
+    if (ctx.format == "text") ctx.format = format_in(argc, argv);
+    // A misspelt command or option: name it and suggest the command line that runs.
+    if (auto m = find_misspelling(app, argc, argv)) return fail(ctx, 2, m->message, m->hint);
     CLI::App* at = deepest(&app);
-    std::vector<std::string> names;
-    for (const CLI::App* sub : at->get_subcommands({})) names.push_back(sub->get_name());
-    std::string guess;
-    for (const auto& word : at->remaining())
-      if (!word.empty() && word[0] != '-') {
-        guess = e911::closest(word, names);
-        if (!guess.empty()) return fail(ctx, 2, "unknown command '" + word + "'", "did you mean '" + guess + "'?");
-        break;
-      }
-    return fail(ctx, 2, e.what(), "run '" + at->get_display_name(true) + " --help'");
+    const auto names = command_names(at);
+    if (at->get_require_subcommand_min() > 0 && !names.empty() && at->get_subcommands().empty())
+      return fail(ctx, 2, command_path(at) + " needs a command: " + joined(names), "see '" + command_path(at) + " --help'");
+    return fail(ctx, 2, e.what(), "see '" + command_path(at) + " --help'");
   } catch (const e911::cli::Exit& e) {
     return e.code;
   } catch (const e911::Error& e) {

@@ -5,9 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "context.hpp"
+#include "e911/call_input.hpp"
+#include "e911/diagnostic.hpp"
 #include "e911/error.hpp"
 #include "e911/routing.hpp"
 #include "e911/sip_build.hpp"
@@ -87,24 +88,35 @@ void register_call_commands(CLI::App& app, Context& ctx) {
     auto f = std::make_shared<routing::CallFacts>();
     auto snapshot = std::make_shared<std::string>();
     auto pidf_file = std::make_shared<std::string>();
-    cmd->add_option("--from", f->caller, "caller SIP URI")->required();
-    cmd->add_option("--dial", f->dialled, "digits dialled, or a Request-URI (tel:, sip:, urn:service:sos)")->required();
-    cmd->add_option("--ip", f->source_ip, "source address of the caller");
+    cmd->add_option("--from", f->caller, "caller SIP URI (an unknown caller is decided as one)")->required();
+    cmd->add_option("--dial", f->dialled, "digits, '*', '#' and '+' dialled, or a Request-URI (tel:, sip:, urn:service:sos)")->required();
+    cmd->add_option("--ip", f->source_ip, "source address of the caller, IPv4 or IPv6 (::ffff:a.b.c.d is its IPv4 address)");
     cmd->add_option("--bssid", f->bssid, "access point BSSID the client reports");
     cmd->add_option("--chassis", f->chassis_id, "LLDP chassis ID");
     cmd->add_option("--port", f->port_id, "LLDP port ID (with --chassis)");
-    cmd->add_option("--pidf", *pidf_file, "a PIDF-LO file the client sends with the call")->check(CLI::ExistingFile);
+    cmd->add_option("--pidf", *pidf_file,
+                    "a PIDF-LO file the client sends with the call: UTF-8 XML, root <presence> in urn:ietf:params:xml:ns:pidf, no DOCTYPE, at most " +
+                        std::to_string(routing::kMaxPidfBytes / 1024) + " KiB")
+        ->check(CLI::ExistingFile);
     cmd->add_flag("--priority-emergency", f->priority_emergency, "the INVITE carries Priority: emergency");
     cmd->add_option("--trunk-down", f->trunks_down, "treat this trunk as failing (repeatable)");
     cmd->add_option("--snapshot", *snapshot, "decide on a published snapshot instead of the store");
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, f, snapshot, pidf_file] {
       if (!pidf_file->empty()) {
+        // Read one byte past the limit, no more: a huge file is refused without holding it.
         std::ifstream in(*pidf_file, std::ios::binary);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        f->pidf = ss.str();
+        if (!in) throw Error(ErrorKind::failure, "cannot read '" + excerpt(*pidf_file) + "'");
+        f->pidf.resize(routing::kMaxPidfBytes + 1);
+        in.read(f->pidf.data(), static_cast<std::streamsize>(f->pidf.size()));
+        f->pidf.resize(static_cast<std::size_t>(in.gcount()));
+        if (f->pidf.size() > routing::kMaxPidfBytes)
+          throw Error(ErrorKind::invalid, "PIDF-LO '" + excerpt(*pidf_file) + "' is more than the " + std::to_string(routing::kMaxPidfBytes) + " bytes a SIP message body may hold",
+                      "a client's PIDF-LO is a few kilobytes; give the location document alone");
+        // An empty file is a PIDF-LO that is not XML, not a call without one.
+        if (f->pidf.empty()) routing::check_pidf(f->pidf, *pidf_file);
       }
+      routing::check_call_facts(*f, *pidf_file);
       if (f->time.empty()) f->time = utc_now();
       // Without a published snapshot, compile only what this caller can touch: a million-row
       // store answers in milliseconds, with the same decision as the full snapshot.

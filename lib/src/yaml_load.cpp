@@ -589,6 +589,11 @@ LoadResult load_documents(const std::vector<std::string>& paths, SourceSet& sour
         const auto ext = e.path().extension();
         if (e.is_regular_file() && (ext == ".yaml" || ext == ".yml")) found.push_back(e.path().string());
       }
+      // A directory without YAML is a wrong path, not an empty configuration: apply would say
+      // "no changes" and validate "ok" about files it never read.
+      if (found.empty())
+        throw Error(ErrorKind::usage, "no YAML files in directory '" + p + "'",
+                    "name a directory that holds *.yaml or *.yml files, or the files themselves");
       std::sort(found.begin(), found.end());
       files.insert(files.end(), found.begin(), found.end());
     } else if (fs::exists(p)) {

@@ -35,7 +35,7 @@ LoadResult parse_documents(const std::string& name, const std::string& text, Sou
 
 /// Reads each path: a YAML file, a directory (its *.yaml and *.yml files, recursively, sorted) or
 /// "-" for standard input, and parses them as one set. Throws Error(failure) for a path that
-/// cannot be read.
+/// cannot be read, Error(usage) for a directory that holds no *.yaml or *.yml file.
 LoadResult load_documents(const std::vector<std::string>& paths, SourceSet& sources);
 
 /// Parses one YAML value (such as a flow list given on the command line), typed as `schema` asks.

@@ -1,0 +1,44 @@
+#pragma once
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "e911/routing.hpp"
+
+namespace e911::routing {
+
+/// The largest PIDF-LO a call may bring, in bytes: the routing runtime's limit for one SIP message
+/// body (64 KiB, the most a SIP message over UDP can carry). A dry run takes no more than a live call.
+inline constexpr std::size_t kMaxPidfBytes = 64 * 1024;
+
+/// The longest caller URI, dial string, access point, chassis, port or trunk name a call may
+/// bring, in bytes.
+inline constexpr std::size_t kMaxFactBytes = 1024;
+
+/// Refuses a PIDF-LO (RFC 4119) a call brings unless it is UTF-8, at most kMaxPidfBytes long,
+/// well-formed and namespace-well-formed XML without a DOCTYPE (so no entity is ever declared,
+/// expanded or fetched) whose root element is `presence` in `urn:ietf:params:xml:ns:pidf`.
+/// `name` says where it came from in messages. Throws Error(invalid) with what failed and where.
+void check_pidf(std::string_view pidf, const std::string& name);
+
+/// The source address of a call as subnets match it: an IPv4 address as written, an IPv6 address
+/// as written, except that an IPv4-mapped IPv6 address (::ffff:10.1.2.3) becomes its IPv4 address
+/// (the caller is on the IPv4 subnet; a dual-stack socket reports it so). Throws Error(usage) when
+/// `ip` is not one IPv4 or IPv6 address (no prefix length, port, brackets or zone).
+std::string normalize_source_ip(std::string_view ip);
+
+/// Refuses a dial string unless it is digits, `*`, `#` and `+` (at least one), or a URI
+/// (`scheme:` then URI characters: tel:, sip:...;user=dialstring, urn:service:sos). Throws
+/// Error(usage).
+void check_dialled(std::string_view dialled);
+
+/// Checks what a call brings from outside before it is decided, so a dry run refuses what a live
+/// call would: the caller is a URI, the dial string as check_dialled, the source address as
+/// normalize_source_ip (and normalised in place), the BSSID, chassis, port and trunk names UTF-8
+/// without control characters, every one at most kMaxFactBytes, and the PIDF-LO, when there is
+/// one, as check_pidf (named `pidf_name`).
+/// An unknown caller or an address on no subnet is not an error: that is a real call. Throws
+/// Error(usage) for the command-line facts, Error(invalid) for the PIDF-LO.
+void check_call_facts(CallFacts& facts, const std::string& pidf_name);
+
+}  // namespace e911::routing

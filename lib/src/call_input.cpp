@@ -1,0 +1,176 @@
+#include "e911/call_input.hpp"
+
+#include <arpa/inet.h>
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <memory>
+#include <mutex>
+
+#include "e911/diagnostic.hpp"
+#include "e911/error.hpp"
+
+namespace e911::routing {
+
+namespace {
+
+constexpr const char* kPidfNs = "urn:ietf:params:xml:ns:pidf";
+
+// Where `text` stops being UTF-8 or holds a control character (tabs and line ends allowed when
+// `lines`), else npos.
+std::size_t bad_text_at(std::string_view text, bool lines) {
+  for (std::size_t i = 0; i < text.size();) {
+    char32_t cp = 0;
+    const std::size_t n = utf8_char(text, i, cp);
+    if (n == 0) return i;
+    const bool control = cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp < 0xA0);
+    if (control && !(lines && (cp == '\t' || cp == '\n' || cp == '\r'))) return i;
+    i += n;
+  }
+  return std::string_view::npos;
+}
+
+void check_text(std::string_view value, const char* option) {
+  if (value.size() > kMaxFactBytes)
+    throw Error(ErrorKind::usage, std::string(option) + " is " + std::to_string(value.size()) + " bytes long '" + excerpt(value) + "'",
+                "give at most " + std::to_string(kMaxFactBytes) + " bytes");
+  if (bad_text_at(value, false) != std::string_view::npos)
+    throw Error(ErrorKind::usage, std::string(option) + " is not UTF-8 text without control characters '" + excerpt(value) + "'",
+                "give it as UTF-8 text, without tabs, line ends or other control characters");
+}
+
+bool uri_char(unsigned char c) {
+  return std::isalnum(c) || std::strchr("-._~:/?#[]@!$&'()*+,;=", c) != nullptr;
+}
+
+// RFC 3986: scheme ":" then at least one character, each unreserved, reserved or %HH.
+bool is_uri(std::string_view s) {
+  const auto colon = s.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon + 1 == s.size() || !std::isalpha(static_cast<unsigned char>(s[0])))
+    return false;
+  for (std::size_t i = 1; i < colon; ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (!std::isalnum(c) && c != '+' && c != '-' && c != '.') return false;
+  }
+  for (std::size_t i = colon + 1; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '%') {
+      if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) || !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+        return false;
+      i += 2;
+    } else if (c >= 0x80 || c == 0 || !uri_char(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+struct DocFree {
+  void operator()(xmlDoc* d) const { xmlFreeDoc(d); }
+};
+struct CtxtFree {
+  void operator()(xmlParserCtxt* c) const { xmlFreeParserCtxt(c); }
+};
+
+std::string trimmed(const char* s) {
+  std::string m = s ? s : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+}  // namespace
+
+void check_pidf(std::string_view pidf, const std::string& name) {
+  const std::string what = "PIDF-LO '" + excerpt(name) + "'";
+  if (pidf.size() > kMaxPidfBytes)
+    throw Error(ErrorKind::invalid, what + " is " + std::to_string(pidf.size()) + " bytes, more than the " + std::to_string(kMaxPidfBytes) + " a SIP message body may hold",
+                "a client's PIDF-LO is a few kilobytes; give the location document alone");
+  if (const auto at = bad_text_at(pidf, true); at != std::string_view::npos) {
+    const bool utf8 = [&] { char32_t cp; return utf8_char(pidf, at, cp) != 0; }();
+    throw Error(ErrorKind::invalid, what + (utf8 ? " holds a control character" : " is not UTF-8") + " at byte " + std::to_string(at) + " '" +
+                                        excerpt(pidf.substr(at > 20 ? at - 20 : 0, 40)) + "'",
+                "a PIDF-LO is XML text in UTF-8 (RFC 4119)");
+  }
+  // A DOCTYPE is where entities are declared: refusing it keeps entity expansion (billion laughs)
+  // and external entities (file or network reads) out before the parser starts.
+  if (pidf.find("<!DOCTYPE") != std::string_view::npos || pidf.find("<!ENTITY") != std::string_view::npos)
+    throw Error(ErrorKind::invalid, what + " has a DOCTYPE", "a PIDF-LO needs none; remove the <!DOCTYPE ...> declaration");
+  static std::once_flag init;
+  std::call_once(init, [] { xmlInitParser(); });
+  std::unique_ptr<xmlParserCtxt, CtxtFree> ctxt(xmlNewParserCtxt());
+  if (!ctxt) throw Error(ErrorKind::failure, "cannot parse " + what + ": out of memory");
+  // NONET: never fetch anything; no NOENT or DTDLOAD: never expand or load an entity. The
+  // document is read as UTF-8 whatever its declaration says: that is what was checked above.
+  std::unique_ptr<xmlDoc, DocFree> doc(xmlCtxtReadMemory(ctxt.get(), pidf.data(), static_cast<int>(pidf.size()), nullptr, "UTF-8",
+                                                         XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
+  if (!doc || !ctxt->wellFormed) {
+    const xmlError* e = xmlCtxtGetLastError(ctxt.get());
+    std::string why = e ? trimmed(e->message) : "";
+    if (why.empty()) why = "cannot be parsed";
+    if (why.rfind("Excessive depth", 0) == 0) why = "elements are nested more than 256 deep";
+    throw Error(ErrorKind::invalid, what + " is not well-formed XML" + (e && e->line > 0 ? " at line " + std::to_string(e->line) : "") + ": " + excerpt(why, 200),
+                "'xmllint --noout " + excerpt(name) + "' shows every error");
+  }
+  if (!ctxt->nsWellFormed) {
+    const xmlError* e = xmlCtxtGetLastError(ctxt.get());
+    throw Error(ErrorKind::invalid, what + " is not namespace-well-formed XML" + (e && e->line > 0 ? " at line " + std::to_string(e->line) : "") +
+                                        (e ? ": " + excerpt(trimmed(e->message), 200) : std::string()),
+                "declare every prefix it uses, as xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10\"");
+  }
+  const xmlNode* root = xmlDocGetRootElement(doc.get());
+  const bool presence = root && root->name && std::strcmp(reinterpret_cast<const char*>(root->name), "presence") == 0;
+  const bool in_ns = root && root->ns && root->ns->href && std::strcmp(reinterpret_cast<const char*>(root->ns->href), kPidfNs) == 0;
+  if (!presence || !in_ns) {
+    const std::string got = root && root->name ? reinterpret_cast<const char*>(root->name) : "";
+    const std::string ns = root && root->ns && root->ns->href ? reinterpret_cast<const char*>(root->ns->href) : "";
+    throw Error(ErrorKind::invalid, what + " is not a PIDF document: its root is '" + excerpt(got) + "'" + (ns.empty() ? " in no namespace" : " in namespace '" + excerpt(ns) + "'"),
+                std::string("a PIDF-LO's root is <presence xmlns=\"") + kPidfNs + "\"> (RFC 3863, RFC 4119)");
+  }
+}
+
+std::string normalize_source_ip(std::string_view ip) {
+  const std::string hint = "give one address, as 10.10.1.20 or 2001:db8::20";
+  if (ip.size() >= INET6_ADDRSTRLEN || ip.find('\0') != std::string_view::npos)
+    throw Error(ErrorKind::usage, "--ip '" + excerpt(ip) + "' is not an IPv4 or IPv6 address", hint);
+  const std::string text(ip);
+  unsigned char a[16];
+  if (text.find(':') == std::string::npos) {
+    if (inet_pton(AF_INET, text.c_str(), a) != 1) throw Error(ErrorKind::usage, "--ip '" + excerpt(ip) + "' is not an IPv4 or IPv6 address", hint);
+    return text;
+  }
+  if (inet_pton(AF_INET6, text.c_str(), a) != 1) throw Error(ErrorKind::usage, "--ip '" + excerpt(ip) + "' is not an IPv4 or IPv6 address", hint);
+  static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
+  if (std::memcmp(a, mapped, sizeof mapped) != 0) return text;
+  char v4[INET_ADDRSTRLEN];
+  inet_ntop(AF_INET, a + 12, v4, sizeof v4);
+  return v4;
+}
+
+void check_dialled(std::string_view dialled) {
+  const auto plain = [](char c) { return (c >= '0' && c <= '9') || c == '+' || c == '*' || c == '#'; };
+  if (!dialled.empty() && dialled.size() <= kMaxFactBytes && std::all_of(dialled.begin(), dialled.end(), plain)) return;
+  if (dialled.size() <= kMaxFactBytes && is_uri(dialled)) return;
+  check_text(dialled, "--dial");
+  throw Error(ErrorKind::usage, "--dial '" + excerpt(dialled) + "' is neither digits nor a URI",
+              "dial digits, '*', '#' and '+' (911, +14255550100), or a Request-URI such as tel:+911, "
+              "sip:911@contoso.example;user=dialstring or urn:service:sos");
+}
+
+void check_call_facts(CallFacts& f, const std::string& pidf_name) {
+  check_text(f.caller, "--from");
+  if (!is_uri(f.caller))
+    throw Error(ErrorKind::usage, "--from '" + excerpt(f.caller) + "' is not a URI", "give the caller's SIP URI, as sip:alice@contoso.example");
+  check_dialled(f.dialled);
+  if (!f.source_ip.empty()) f.source_ip = normalize_source_ip(f.source_ip);
+  check_text(f.bssid, "--bssid");
+  check_text(f.chassis_id, "--chassis");
+  check_text(f.port_id, "--port");
+  for (const auto& t : f.trunks_down) check_text(t, "--trunk-down");
+  if (!f.pidf.empty()) check_pidf(f.pidf, pidf_name);
+}
+
+}  // namespace e911::routing
