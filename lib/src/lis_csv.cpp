@@ -713,11 +713,11 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
               if (kAddress[i].second == field) return vals[lay.head.size() + i];
             return {};
           };
-          for (const auto& d : location_rules(get, !wifi, wifi)) {
-            if (d.severity == Severity::warning) {
-              (d.code == "W603" ? new_unvalidated : new_wifi_only) += 1;
-              continue;
-            }
+          const LocationVerdict verdict = location_verdict(get, !wifi, wifi);
+          new_unvalidated += verdict.unvalidated;
+          new_wifi_only += verdict.approximate;
+          if (verdict.errors()) for (const auto& d : location_rules(get, !wifi, wifi)) {
+            if (d.severity == Severity::warning) continue;
             std::size_t col = 1;
             for (std::size_t i = 0; i < kAddress.size(); ++i)
               if ("/" + kAddress[i].second == d.pointer) col = file_col_of[lay.head.size() + i];
@@ -832,7 +832,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   // Validated whole, each new location has its own warnings already.
   if (!whole && new_unvalidated)
     r.warnings.push_back({Severity::warning, "W603", std::to_string(new_unvalidated) + " new location(s) are unvalidated with the provider",
-                          {path, 0, 0}, {}, "run 'e911ctl location validate-addresses' once they are imported"});
+                          {path, 0, 0}, {}, "validate them with the provider: e911ctl location validate-addresses --all (the provider's URL in --url or E911_PROVIDER_URL)"});
   if (!whole && new_wifi_only)
     r.warnings.push_back({Severity::warning, "W602",
                           std::to_string(new_wifi_only) + " new location(s) are known only from Wi-Fi access points and are approximate",

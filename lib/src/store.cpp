@@ -169,7 +169,7 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   const FileIs what = exists ? identify(path, can_write) : FileIs::ours;
   if (what == FileIs::not_sqlite || what == FileIs::foreign || (what == FileIs::empty && !create))
     throw Error(ErrorKind::store, "'" + path + "' is not an e911ctl database",
-                what == FileIs::empty ? "it is an empty file; 'e911ctl --db " + path + " init' makes it one"
+                what == FileIs::empty ? "it is an empty file; e911ctl --db '" + path + "' init makes it one"
                                       : "e911ctl never changes another program's file; give the path of an e911ctl store, or a new one");
   if (!exists && !in_memory) {
     const fs::path parent = fs::path(path).parent_path();

@@ -29,7 +29,7 @@ const std::vector<Rule>& rules() {
        "every document is one object: a mapping whose keys are field names", "- kind: Location\n  id: b1",
        "write one object per document, separated by ---"},
       {"E003", "input", "document has no kind, or an unknown one", "the kind says which object the document describes",
-       "kind: Locaton\nid: b1", "use one of the kinds listed by 'e911ctl schema list'"},
+       "kind: Locaton\nid: b1", "use one of the kinds e911ctl.yaml(5) describes: man e911ctl.yaml"},
       {"E004", "input", "unknown field", "a misspelt field would otherwise be dropped without a word",
        "kind: Location\nid: b1\ncontry: US", "use a field of the kind: e911ctl schema print KIND"},
       {"E005", "input", "object lacks a required field", "an object without its identity or a required value cannot be stored",
@@ -440,7 +440,7 @@ void check_dispatchable(Ctx& c) {
     };
     for (auto& d : location_rules(get, is_fixed, is_wifi)) {
       if (d.severity == Severity::warning && c.full('W')) continue;
-      if (d.code == "W603") d.hint = "run 'e911ctl location validate-addresses " + std::string(key) + "'";
+      if (d.code == "W603") d.hint = "run 'e911ctl location validate-addresses " + std::string(key) + "' (the provider's URL in --url or E911_PROVIDER_URL)";
       c.add(d.code, subj(location, std::string(key)), d.pointer, d.message, d.hint);
     }
   }
@@ -675,6 +675,17 @@ std::string host_bits_message(const std::string& subnet, const std::string& netw
   return "'" + subnet + "' has host bits set; the network is " + network;
 }
 
+LocationVerdict location_verdict(const std::function<std::string_view(std::string_view)>& get, bool fixed, bool wifi) {
+  LocationVerdict v;
+  for (const char* f : required_address_fields()) v.missing_address |= get(f).empty();
+  const bool sub_location = !get("location").empty() || !get("floor").empty() || !get("room").empty() || !get("unit").empty();
+  v.no_sub_location = fixed && !sub_location;
+  const std::string_view status = get("validation_status");
+  v.unvalidated = status != "valid";
+  v.approximate = wifi && !fixed;
+  return v;
+}
+
 std::vector<Diagnostic> location_rules(const std::function<std::string_view(std::string_view)>& get, bool fixed, bool wifi) {
   std::vector<Diagnostic> out;
   auto add = [&](const char* code, std::string pointer, std::string message, std::string hint = {}) {
@@ -695,7 +706,7 @@ std::vector<Diagnostic> location_rules(const std::function<std::string_view(std:
   if (status.empty()) status = "unvalidated";
   if (status != "valid")
     add("W603", "/validation_status", "address is " + std::string(status) + " with the provider",
-        "run 'e911ctl location validate-addresses'");
+        "run 'e911ctl location validate-addresses --all' (the provider's URL in --url or E911_PROVIDER_URL)");
   if (wifi && !fixed) add("W602", "", "location is known only from Wi-Fi access points and is approximate");
   return out;
 }

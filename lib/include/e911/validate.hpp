@@ -42,6 +42,17 @@ std::string country_problem(std::string_view code);
 /// location field's text, "" when absent. The caller sets each diagnostic's subject and place.
 std::vector<Diagnostic> location_rules(const std::function<std::string_view(std::string_view field)>& get, bool fixed, bool wifi);
 
+/// Which of location_rules() a location breaks, without building a message: for paths that see
+/// a million locations and report most of them as a count.
+struct LocationVerdict {
+  bool missing_address = false;  ///< E604
+  bool no_sub_location = false;  ///< E601
+  bool unvalidated = false;      ///< W603
+  bool approximate = false;      ///< W602
+  bool errors() const { return missing_address || no_sub_location; }
+};
+LocationVerdict location_verdict(const std::function<std::string_view(std::string_view field)>& get, bool fixed, bool wifi);
+
 /// The E108 message for a subnet written with host bits set.
 std::string host_bits_message(const std::string& subnet, const std::string& network);
 
