@@ -213,8 +213,8 @@ int fail(const e911::cli::Context& ctx, int code, const std::string& raw_message
     if (ctx.format == "yaml") std::cout << e911::json_to_yaml(err);
     else std::cout << err.dump(2) << "\n";
   }
-  std::cerr << (ctx.color_err ? "\033[1;31merror\033[0m: " : "error: ") << message << "\n";
-  if (!hint.empty()) std::cerr << "  hint: " << hint << "\n";
+  std::cerr << (ctx.color_err ? "\033[1;31merror\033[0m: " : "error: ") << e911::escape_controls(message) << "\n";
+  if (!hint.empty()) std::cerr << "  hint: " << e911::escape_controls(hint) << "\n";
   return code;
 }
 

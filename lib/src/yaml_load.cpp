@@ -1,4 +1,3 @@
-#include "e911/validate.hpp"
 #include "e911/yaml_load.hpp"
 
 #include <yaml-cpp/depthguard.h>
@@ -17,12 +16,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <regex>
 #include <sstream>
 #include <unordered_set>
 
 #include "e911/error.hpp"
+#include "e911/pattern.hpp"
 #include "e911/schema_check.hpp"
+#include "e911/validate.hpp"
 #include "e911/text.hpp"
 
 namespace e911 {
@@ -119,15 +119,15 @@ struct Converter {
   Json scalar(const YAML::Node& n, const Json* schema, const std::string& ptr) {
     const std::string& s = n.Scalar();
     if (n.Tag() == "!" || want_type(schema) == "string") return s;
-    static const std::regex int_re(R"(^[-+]?[0-9]+$)");
-    static const std::regex float_re(R"(^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$)");
+    static const Pattern int_re(R"([-+]?[0-9]+)");
+    static const Pattern float_re(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
     if (s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
     if (s == "true" || s == "True" || s == "TRUE") return true;
     if (s == "false" || s == "False" || s == "FALSE") return false;
     // Numbers are short; a long run of digits is a string for the schema to judge, and the
     // regular expressions below never see a megabyte.
     if (s.size() > 400) return s;
-    if (std::regex_match(s, int_re)) {
+    if (int_re.full_match(s)) {
       try {
         return std::stoll(s);
       } catch (const std::out_of_range&) {
@@ -135,7 +135,7 @@ struct Converter {
         return nullptr;
       }
     }
-    if (std::regex_match(s, float_re)) {
+    if (float_re.full_match(s)) {
       // strtod, not stod: a value too small for a double is an error too, and so is one too large.
       errno = 0;
       const double d = std::strtod(s.c_str(), nullptr);
