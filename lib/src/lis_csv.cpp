@@ -335,11 +335,11 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   const bool bulk = !dry_run && file_lines >= kBulkRows;
   Writer w(store, command, bulk ? WriteSize::bulk : WriteSize::normal);
   // A bulk load is checked by the rules of each row as it is read, and by the rules across rows
-  // that an import can break (the same element written twice, subnets inside other sites') before
-  // and after: a million-row store validated whole, twice, would cost more than the import. A
+  // that an import can break (the same element written twice, subnets inside other sites'; a CSV
+  // carries no ELINs) before and after: a million-row store validated whole, twice, would cost more than the import. A
   // smaller import is validated before and after, whole, exactly as apply is.
   std::vector<Diagnostic> conflicts_before;
-  if (bulk) conflicts_before = validate_store(store, kCheckConflicts);
+  if (bulk) conflicts_before = validate_store(store, kCheckElements);
 
   // Existing addresses and element keys, so each row costs no lookup query.
   // KeyIndex rather than node maps: a million rows would make millions of small allocations, and
@@ -818,7 +818,7 @@ LisImportResult import_lis_csv(Store& store, const Kind& element, const std::str
   if (!dry_run && w.dirty()) {
     std::vector<Diagnostic> brought;
     if (bulk) {
-      brought = introduced_diagnostics(conflicts_before, validate_store(store, kCheckConflicts));
+      brought = introduced_diagnostics(conflicts_before, validate_store(store, kCheckElements));
     } else {
       auto [before, after] = validate_before_and_after(store);
       brought = introduced_diagnostics(before, std::move(after));

@@ -80,10 +80,12 @@ bool parse_address(std::string_view text, Network& out);
 enum ValidatePass : unsigned {
   kCheckFields = 1,        ///< E100-E109 on every field
   kCheckReferences = 2,    ///< E201-E204
-  kCheckConflicts = 4,     ///< E108, E401, W403, E701
+  kCheckElements = 4,      ///< conflicts between elements: E108, E401, W403
   kCheckDispatchable = 8,  ///< E601, W602, W603, E604, W205
   kCheckPolicies = 16,     ///< routing, policy conflicts, Kari's Law
-  kCheckAll = 31,
+  kCheckElins = 32,        ///< ELINs shared by locations: E701
+  kCheckConflicts = kCheckElements | kCheckElins,
+  kCheckAll = 63,
 };
 
 /// The diagnostics of `after` that `before` lacks (same code, subject and message): what a
