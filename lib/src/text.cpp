@@ -127,45 +127,12 @@ char32_t control_char(std::string_view s, std::size_t& at, bool tab_ok) {
 }
 
 std::string escape_controls(std::string_view s) {
-  bool clean = true;
   for (const char c : s) {
     const auto b = static_cast<unsigned char>(c);
-    if (b < 0x20 || b == 0x7F || b >= 0x80) {
-      clean = false;
-      break;
-    }
+    // Only text that needs it pays for a copy: excerpt() writes the same escapes, uncut here.
+    if (b < 0x20 || b == 0x7F || b >= 0x80) return excerpt(s, std::string::npos);
   }
-  if (clean) return std::string(s);
-  std::string out;
-  char buf[12];
-  for (std::size_t i = 0; i < s.size();) {
-    const auto b = static_cast<unsigned char>(s[i]);
-    char32_t cp = b;
-    std::size_t n = 1;
-    if (b >= 0x80) {
-      n = utf8_char(s, i, cp);
-      if (n == 0) {
-        std::snprintf(buf, sizeof buf, "\\x%02x", b);
-        out += buf;
-        ++i;
-        continue;
-      }
-    }
-    if (cp == '\n') out += "\\n";
-    else if (cp == '\r') out += "\\r";
-    else if (cp == '\t') out += "\\t";
-    else if (cp < 0x20 || cp == 0x7F) {
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned>(cp));
-      out += buf;
-    } else if (cp >= 0x80 && cp <= 0x9F) {
-      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
-      out += buf;
-    } else {
-      out.append(s, i, n);
-    }
-    i += n;
-  }
-  return out;
+  return std::string(s);
 }
 
 }  // namespace e911

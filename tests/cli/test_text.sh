@@ -35,7 +35,7 @@ run location set b1 --description $'lobby\x1b[31m red\nsecond line'
 expect_rc 0 "escape sequence in a description"
 run location show b1
 grep -q $'\x1b' <<<"$out" && fail "text output sent ESC to the terminal"
-expect_out 'lobby\x1b[31m red\nsecond line'
+expect_out 'lobby\x1B[31m red\nsecond line'
 run location show b1 --format json
 expect_out '"description": "lobby\u001b[31m red\nsecond line"'
 finish

@@ -30,7 +30,7 @@ std::size_t invalid_utf8_at(std::string_view s);
 char32_t control_char(std::string_view s, std::size_t& at, bool tab_ok = false);
 
 /// `s` safe to write to a terminal: control characters and bytes that are not UTF-8 as escapes
-/// (`\n`, `\x1b`, `\u0085`); text without any is returned as it is.
+/// as excerpt() writes them, uncut (`\n`, `\x1B`, `\u0085`); text without any is returned as it is.
 std::string escape_controls(std::string_view s);
 
 /// Current time as RFC 3339 UTC with seconds: 2026-11-25T10:00:00Z.
