@@ -89,6 +89,7 @@ void register_revision_commands(CLI::App& app, Context& ctx);
 void register_docs_commands(CLI::App& app, Context& ctx);
 /// publish, call dry-run, call audit (cli/commands/call.cpp).
 void register_call_commands(CLI::App& app, Context& ctx);
+void register_serve_commands(CLI::App& app, Context& ctx);
 /// The snapshot path publish writes by default: $E911_SNAPSHOT, else the database path + ".snapshot".
 std::string default_snapshot_path(const Context& ctx);
 /// `location validate-addresses`: provider MSAG validation (cli/commands/address_validation.cpp).

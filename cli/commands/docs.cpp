@@ -43,6 +43,8 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"call", {{"Dry-run a 911 call from Alice on the first floor of B1",
                  "e911ctl call dry-run --from sip:alice@contoso.example --dial 911 --ip 10.10.1.20"},
                 {"Audit every subnet, access point, switch and port", "e911ctl call audit"}}},
+      {"serve", {{"Serve SIP on a free port of the loopback address for one second, then stop as on SIGTERM",
+                  "timeout --preserve-status -s TERM 1 e911ctl serve --listen 127.0.0.1:0"}}},
       {"man", {{"Write every page into a directory", "e911ctl man --out man-pages"}}},
       {"completion", {{"Enable completion in the current bash", "source <(e911ctl completion bash)"}}},
       {"schema", {{"The JSON Schema of a location document, for an editor", "e911ctl schema print location > location.schema.json"}}},
