@@ -100,6 +100,16 @@ if scenario == 'udp':
         s.sendto(torture_bytes(name, cp), (host, port)); r = recv(s)
         check(status(r) == want, '%s -> %d, got %r' % (name, want, (r or '')[:80]))
         if want == 420: check(header(r, 'Unsupported') is not None, 'bext01: 420 has Unsupported')
+    # INVITE: a well-formed 501 for now (routing comes next), absorbed when retransmitted, and
+    # the ACK for it is absorbed by its transaction (no answer).
+    inv = options(cp, 'z9hG4bKinv1').replace(b'OPTIONS', b'INVITE')
+    s.sendto(inv, (host, port)); r1 = recv(s)
+    check(status(r1) == 501 and ';tag=' in (header(r1, 'To') or ''), 'INVITE -> 501 with a To tag, got %r' % (r1 or '')[:80])
+    s.sendto(inv, (host, port)); r2 = recv(s)
+    check(r2 == r1, 'a retransmitted INVITE gets the same 501')
+    ack = inv.replace(b'INVITE', b'ACK').replace(b'To: <sip:%s>' % uri_host.encode(), ('To: ' + (header(r1, 'To') or '')).encode())
+    s.sendto(ack, (host, port))
+    check(recv(s, 1.2) is None, 'the ACK ends the INVITE transaction: no answer, no more 501 (Timer G)')
     s.sendto(b'\x00garbage\xff not sip at all', (host, port))
     check(recv(s, 0.5) is None, 'garbage gets no answer')
     s.sendto(options(cp, 'z9hG4bKopt2'), (host, port))

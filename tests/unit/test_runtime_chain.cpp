@@ -1,0 +1,114 @@
+// The request chain of the runtime, driven without sockets: a fake sender records what would go
+// out, the asio loop runs the transaction timers in real (short) time.
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "e911/runtime_chain.hpp"
+#include "e911/runtime_transport.hpp"
+
+using namespace e911;
+
+namespace {
+
+struct Sent {
+  sip::Endpoint to;
+  std::string bytes;
+};
+
+std::string request(std::string_view method, std::string_view via, std::string_view extra = {}) {
+  return std::string(method) + " sip:svc@127.0.0.1 SIP/2.0\r\nVia: " + std::string(via) +
+         "\r\nMax-Forwards: 70\r\nFrom: <sip:a@example.com>;tag=f1\r\nTo: <sip:svc@127.0.0.1>\r\nCall-ID: c1@x\r\nCSeq: 1 " +
+         std::string(method) + "\r\n" + std::string(extra) + "Content-Length: 0\r\n\r\n";
+}
+
+std::string status_line(const std::string& bytes) { return bytes.substr(0, bytes.find("\r\n")); }
+
+struct Rig {
+  asio::io_context io;
+  sip::TimerConfig timers{std::chrono::milliseconds(20), std::chrono::milliseconds(80), std::chrono::milliseconds(100),
+                          std::chrono::milliseconds(200)};
+  runtime::Chain chain{io, {}, timers};
+  std::vector<Sent> sent;
+  void in(std::string bytes, sip::Endpoint source = {"127.0.0.1", 5070, false}, bool stream = false) {
+    chain.on_message(runtime::Inbound{std::move(bytes), source, stream,
+                                      [this](const sip::Endpoint& to, std::string b) { sent.push_back({to, std::move(b)}); }});
+  }
+};
+
+}  // namespace
+
+TEST_CASE("chain: OPTIONS gets 200, its retransmission the same 200 from the transaction") {
+  Rig rig;
+  rig.in(request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo1;rport"));
+  REQUIRE(rig.sent.size() == 1);
+  CHECK(status_line(rig.sent[0].bytes) == "SIP/2.0 200 OK");
+  CHECK(rig.sent[0].bytes.find("Accept: application/sdp, application/pidf+xml\r\n") != std::string::npos);
+  CHECK(rig.sent[0].bytes.find("rport=5070") != std::string::npos);
+  CHECK(rig.sent[0].to == sip::Endpoint{"127.0.0.1", 5070, false});
+  rig.in(request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo1;rport"));
+  REQUIRE(rig.sent.size() == 2);
+  CHECK(rig.sent[1].bytes == rig.sent[0].bytes);
+  CHECK(rig.chain.transactions() == 1);
+}
+
+TEST_CASE("chain: a final answer to an INVITE is retransmitted (Timer G) until the ACK") {
+  Rig rig;
+  const std::string via = "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKi1";
+  rig.in(request("INVITE", via));
+  REQUIRE(rig.sent.size() == 1);
+  CHECK(status_line(rig.sent[0].bytes) == "SIP/2.0 501 Not Implemented");
+  // Timer G fires at 20 ms; wait for it at most 2 s, so a loaded machine cannot fail the test.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (rig.sent.size() < 2 && std::chrono::steady_clock::now() < deadline) rig.io.run_one_for(std::chrono::milliseconds(10));
+  REQUIRE(rig.sent.size() == 2);
+  CHECK(rig.sent[1].bytes == rig.sent[0].bytes);
+  const auto to = rig.sent[0].bytes.find("To: ");
+  const std::string to_line = rig.sent[0].bytes.substr(to, rig.sent[0].bytes.find("\r\n", to) - to);
+  std::string ack = request("ACK", via);
+  ack.replace(ack.find("To: "), std::string("To: <sip:svc@127.0.0.1>").size(), to_line);
+  rig.in(ack);
+  rig.io.run_for(std::chrono::milliseconds(100));
+  CHECK(rig.sent.size() == 2);  // the ACK is absorbed and stops Timer G
+}
+
+TEST_CASE("chain: rejects, drops and never answers an ACK") {
+  Rig rig;
+  rig.in(request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKr1", "Require: foo\r\n"));
+  REQUIRE(rig.sent.size() == 1);
+  CHECK(status_line(rig.sent[0].bytes) == "SIP/2.0 420 Bad Extension");
+  CHECK(rig.sent[0].bytes.find("Unsupported: foo") != std::string::npos);
+  rig.in("\x01garbage");
+  rig.in("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bKs\r\nContent-Length: 0\r\n\r\n");
+  rig.in(request("ACK", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnone", "Require: foo\r\n"));
+  rig.in("\r\n\r\n");
+  CHECK(rig.sent.size() == 1);
+}
+
+TEST_CASE("chain: a response never goes to a name; a Via host name is answered at its source address") {
+  Rig rig;
+  rig.in(request("OPTIONS", "SIP/2.0/UDP phone.example.com:5080;branch=z9hG4bKn1"), {"127.0.0.1", 40000, false});
+  REQUIRE(rig.sent.size() == 1);
+  CHECK(rig.sent[0].to.host == "127.0.0.1");
+  CHECK(rig.sent[0].to.port == 5080);  // RFC 3261 §18.2.2: received address, sent-by port
+  rig.in(request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:5080;maddr=relay.example.com;branch=z9hG4bKn2"), {"127.0.0.1", 40000, false});
+  REQUIRE(rig.sent.size() == 2);
+  CHECK(rig.sent[1].to == sip::Endpoint{"127.0.0.1", 40000, false});
+}
+
+TEST_CASE("serve: --listen addresses are IP literals with a port") {
+  std::string why;
+  auto v4 = runtime::parse_listen("127.0.0.1:5060", why);
+  REQUIRE(v4);
+  CHECK(v4->port == 5060);
+  auto v6 = runtime::parse_listen("[::1]:0", why);
+  REQUIRE(v6);
+  CHECK(v6->address.is_v6());
+  CHECK(v6->text() == "[::1]:0");
+  CHECK_FALSE(runtime::parse_listen("localhost:5060", why));
+  CHECK_FALSE(runtime::parse_listen("::1:5060", why));
+  CHECK_FALSE(runtime::parse_listen("127.0.0.1:70000", why));
+  CHECK_FALSE(runtime::parse_listen("127.0.0.1", why));
+  CHECK_FALSE(runtime::parse_listen("[::1]5060", why));
+}
