@@ -7,23 +7,10 @@
 
 #include "e911/sip_uri.hpp"
 
+#include "e911/sip_text.hpp"
+
 namespace e911::sip {
 namespace {
-
-bool is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_lws(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
 
 struct Known {
   std::string_view name;

@@ -1,0 +1,26 @@
+#pragma once
+#include <cctype>
+#include <string_view>
+
+// Small text helpers every part of the SIP layer uses: one copy, inline.
+namespace e911::sip {
+
+/// True for linear white space as SIP writes it once folding is undone (SP, HT, CR, LF).
+inline bool is_lws(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+/// `s` without leading and trailing linear white space.
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_lws(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+/// ASCII case-insensitive equality (header names, tokens, schemes).
+inline bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+}  // namespace e911::sip
