@@ -36,8 +36,12 @@ struct Chain::Live {
   std::map<sip::Timer, std::unique_ptr<asio::steady_timer>> timers;
 };
 
-Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers)
-    : io_(io), limits_(limits), timers_(timers) {}
+Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, const SnapshotSlot* snapshots)
+    : io_(io), limits_(limits), timers_(timers), snapshots_(snapshots) {}
+
+std::string Chain::server_header(const std::shared_ptr<const Snapshot>& snap) {
+  return std::string("e911ctl/") + E911_VERSION + " snapshot/" + SnapshotSlot::revision_text(snap);
+}
 
 Chain::~Chain() = default;
 
@@ -109,9 +113,13 @@ void Chain::on_message(Inbound in) {
 
 std::string Chain::answer(const sip::Message& request, const std::string& top_via) {
   const std::string_view method = request.method();
+  // The snapshot this request is answered on: copied out once, kept to the end of the request
+  // even when a reload swaps another one in meanwhile.
+  const std::shared_ptr<const Snapshot> snap = snapshots_ ? snapshots_->current() : nullptr;
   if (method == "OPTIONS")
     return sip::make_response(request, 200, "OK", {},
-                              {{"Allow", std::string(kAnswered)},
+                              {{"Server", server_header(snap)},
+                               {"Allow", std::string(kAnswered)},
                                {"Accept", "application/sdp, application/pidf+xml"},
                                {"Supported", ""}},
                               top_via);

@@ -2,11 +2,14 @@
 // out, the asio loop runs the transaction timers in real (short) time.
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "e911/runtime_chain.hpp"
+#include "e911/runtime_snapshot.hpp"
 #include "e911/runtime_transport.hpp"
+#include "helpers.hpp"
 
 using namespace e911;
 
@@ -111,4 +114,47 @@ TEST_CASE("serve: --listen addresses are IP literals with a port") {
   CHECK_FALSE(runtime::parse_listen("127.0.0.1:70000", why));
   CHECK_FALSE(runtime::parse_listen("127.0.0.1", why));
   CHECK_FALSE(runtime::parse_listen("[::1]5060", why));
+}
+
+TEST_CASE("runtime: a reload swaps the snapshot in; a holder keeps its own; a bad file is refused") {
+  TempDb t;
+  auto store = Store::open(t.path, true);
+  const auto first = Snapshot::build(*store);
+  const std::string path = t.file("snap");
+  first->save(path);
+
+  runtime::SnapshotSlot slot;
+  CHECK(slot.current() == nullptr);
+  CHECK(runtime::SnapshotSlot::revision_text(slot.current()) == "none");
+  auto r = slot.reload(path);
+  CHECK(r.swapped);
+  CHECK(r.message == "snapshot revision " + std::to_string(first->revision()) + " in service (was none)");
+  const auto held = slot.current();  // a request in progress
+  REQUIRE(held);
+
+  auto again = slot.reload(path);
+  CHECK(again.swapped);
+  CHECK(slot.current() != held);                      // a new snapshot object is in service
+  CHECK(held->revision() == first->revision());       // the holder's copy is still whole
+  CHECK(held.use_count() >= 1);
+
+  std::ofstream(path, std::ios::trunc) << "garbage";
+  const auto before = slot.current();
+  auto bad = slot.reload(path);
+  CHECK_FALSE(bad.swapped);
+  CHECK(bad.message.find("refused") != std::string::npos);
+  CHECK(bad.message.find("revision " + std::to_string(first->revision()) + " stays in service") != std::string::npos);
+  CHECK(slot.current() == before);
+  CHECK_FALSE(slot.reload(t.file("missing")).swapped);
+  CHECK(slot.current() == before);
+
+  // OPTIONS names the revision in service in its Server header.
+  asio::io_context io;
+  runtime::Chain chain(io, {}, {}, &slot);
+  std::vector<std::string> out;
+  chain.on_message(runtime::Inbound{request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsrv1"), {"127.0.0.1", 5070, false}, false,
+                                    [&](const sip::Endpoint&, std::string b) { out.push_back(std::move(b)); }});
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].find(std::string("\r\nServer: e911ctl/") + E911_VERSION + " snapshot/" + std::to_string(first->revision()) + "\r\n") !=
+        std::string::npos);
 }

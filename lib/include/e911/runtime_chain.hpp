@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "e911/runtime_snapshot.hpp"
 #include "e911/sip_message.hpp"
 #include "e911/sip_transaction.hpp"
 #include "e911/sip_wire.hpp"
@@ -33,7 +34,9 @@ sip::Endpoint reply_destination(const std::optional<sip::Via>& top, const sip::E
 
 class Chain {
  public:
-  Chain(asio::io_context& io, sip::Limits limits = {}, sip::TimerConfig timers = {});
+  /// `snapshots` (may be null: no snapshot) must outlive the chain; each request copies the
+  /// snapshot in service out of it once and keeps that copy to its end.
+  Chain(asio::io_context& io, sip::Limits limits = {}, sip::TimerConfig timers = {}, const SnapshotSlot* snapshots = nullptr);
   ~Chain();
   Chain(const Chain&) = delete;
   Chain& operator=(const Chain&) = delete;
@@ -50,10 +53,13 @@ class Chain {
   void arm(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after);
   void drop(const sip::TransactionKey& key);
   std::string answer(const sip::Message& request, const std::string& top_via);
+  /// `e911ctl/<version> snapshot/<revision in service or none>`, for the Server header.
+  static std::string server_header(const std::shared_ptr<const Snapshot>& snap);
 
   asio::io_context& io_;
   sip::Limits limits_;
   sip::TimerConfig timers_;
+  const SnapshotSlot* snapshots_;
   sip::TransactionTable table_;
   std::map<sip::TransactionKey, std::unique_ptr<Live>> live_;
 };
