@@ -452,6 +452,19 @@ struct Writer::Statements {
         insert(db, insert_sql(k, 1)),
         close(db, "UPDATE " + k.table + " SET rev_removed = ? WHERE row_id = ?"),
         drop(db, "DELETE FROM " + k.table + " WHERE row_id = ?") {}
+  // Ends the current row `row_id` at revision `rev`: a row this same revision added is simply
+  // deleted, any older one is closed so that history keeps it.
+  void end_row(std::int64_t row_id, std::int64_t added, std::int64_t rev) {
+    auto& st = added == rev ? drop : close;
+    st.reset();
+    if (added == rev) {
+      st.bind(1, row_id);
+    } else {
+      st.bind(1, rev);
+      st.bind(2, row_id);
+    }
+    st.exec();
+  }
 };
 
 Writer::Writer(Store& store, std::string command, WriteSize size) : store_(store), command_(std::move(command)) {
@@ -617,16 +630,7 @@ std::optional<ChangeType> Writer::put(const Kind& kind, const Json& input) {
       const Json old = normalize(kind, row_to_json(kind, s.select_current, 2));
       s.select_current.reset();
       if (old == obj) return std::nullopt;  // nothing written: the kind need not be checked again
-      // A row written earlier in this same revision is simply replaced.
-      auto& st = added == rev_ ? s.drop : s.close;
-      st.reset();
-      if (added == rev_) {
-        st.bind(1, row_id);
-      } else {
-        st.bind(1, static_cast<int64_t>(rev_));
-        st.bind(2, row_id);
-      }
-      st.exec();
+      s.end_row(row_id, added, static_cast<int64_t>(rev_));
       result = ChangeType::changed;
     }
     s.select_current.reset();
@@ -732,15 +736,7 @@ bool Writer::remove(const Kind& kind, const std::string& key) {
     const int64_t row_id = s.select_current.getColumn(0).getInt64();
     const int64_t added = s.select_current.getColumn(1).getInt64();
     s.select_current.reset();
-    auto& st = added == rev_ ? s.drop : s.close;
-    st.reset();
-    if (added == rev_) {
-      st.bind(1, row_id);
-    } else {
-      st.bind(1, static_cast<int64_t>(rev_));
-      st.bind(2, row_id);
-    }
-    st.exec();
+    s.end_row(row_id, added, static_cast<int64_t>(rev_));
     dirty_ = true;
     return true;
   });

@@ -33,3 +33,17 @@ finish() {
   fi
   echo "ok"
 }
+# Sends SIGTERM to the server in $server_pid and expects it gone within a second, with exit 0 and
+# "stopped by SIGTERM" in $WORK/serve.err; $1 names it in failures.
+expect_sigterm_exit() {
+  kill -TERM "$server_pid"
+  for _ in $(seq 10); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$server_pid" 2>/dev/null; then
+    fail "$1 still runs a second after SIGTERM"
+  else
+    wait "$server_pid"; rc=$?; server_pid=
+    err=$(cat "$WORK/serve.err")
+    expect_rc 0 "$1 after SIGTERM"
+    expect_err "stopped by SIGTERM"
+  fi
+}

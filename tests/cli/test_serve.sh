@@ -169,16 +169,7 @@ for host in 127.0.0.1 ::1; do
   client "$host" "$port" tcp
   kill -0 "$server_pid" 2>/dev/null || fail "serve on $host died"
   # SIGTERM stops it, with exit 0, within a second.
-  kill -TERM "$server_pid"
-  for _ in $(seq 10); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$server_pid" 2>/dev/null; then
-    fail "serve on $host still runs a second after SIGTERM"
-  else
-    wait "$server_pid"; rc=$?; server_pid=
-    err=$(cat "$WORK/serve.err")
-    expect_rc 0 "serve on $host after SIGTERM"
-    expect_err "stopped by SIGTERM"
-  fi
+  expect_sigterm_exit "serve on $host"
   stop_server
 done
 finish

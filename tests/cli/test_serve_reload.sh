@@ -123,14 +123,5 @@ for bad in truncated garbage; do
 done
 
 # SIGTERM still stops it with exit 0.
-kill -TERM "$server_pid"
-for _ in $(seq 10); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$server_pid" 2>/dev/null; then
-  fail "serve still runs a second after SIGTERM"
-else
-  wait "$server_pid"; rc=$?; server_pid=
-  err=$(cat "$WORK/serve.err")
-  expect_rc 0 "serve after SIGTERM"
-  expect_err "stopped by SIGTERM"
-fi
+expect_sigterm_exit "serve"
 finish
