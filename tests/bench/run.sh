@@ -6,6 +6,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 e911=$(cd "$(dirname "${1:-$root/build/e911ctl}")" && pwd)/$(basename "${1:-build/e911ctl}")
 bench_routing=$(dirname "$e911")/tests/bench_routing
+bench_sip_parse=$(dirname "$e911")/tests/bench_sip_parse
 rows=${BENCH_ROWS:-1000000}
 work=$(mktemp -d "${TMPDIR:-/tmp}/e911-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -52,6 +53,10 @@ printf '%s\n' "${results[@]}"
 if [ -x "$bench_routing" ]; then
   echo
   "$bench_routing" "$db" 1000000
+fi
+if [ -x "$bench_sip_parse" ]; then
+  echo
+  "$bench_sip_parse" 1000000
 fi
 echo
 bash "$here/validate_addresses.sh" "$e911" 64
