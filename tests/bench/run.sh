@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Prints the figures the issues name. Usage: tests/bench/run.sh [build/e911ctl]
 # BENCH_ROWS (default 1000000) scales every data set; 20000 makes a quick run.
+# The runtime's figures (calls per second beside Kamailio, CPU per call, memory) are
+# tests/bench/runtime.sh's, a separate run of some minutes (QUICK=1: under two).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
