@@ -1,0 +1,111 @@
+#pragma once
+// What the runtime counts and remembers (ARCHITECTURE.md "The runtime", observability): the one
+// place that lists every metric it exports, and the ring of recent calls behind
+// `e911ctl runtime calls`. SIP worker threads write, the admin thread reads; neither locks the
+// other out of the hot path.
+//
+// Metrics exported (Prometheus text format 0.0.4, all prefixed e911_runtime_):
+//   calls_total{kind,outcome}   counter    calls ended, by kind and outcome
+//   calls_in_progress           gauge      calls started and not yet ended
+//   transactions_total{side}    counter    SIP transactions started, side="client"|"server"
+//   retransmissions_total       counter    SIP retransmissions sent
+//   parse_errors_total          counter    messages that did not parse
+//   registrations               gauge      registered contacts bound
+//   decision_seconds            histogram  time decide() took for one call, 1 us .. 100 ms buckets
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "e911/json.hpp"
+
+namespace e911::runtime {
+
+/// The runtime's counters, gauges and decision-latency histogram. Every writer is wait-free
+/// (relaxed atomics, no allocation) for the kinds and outcomes below; any other kind or outcome
+/// is still counted, under a mutex, with one allocation the first time it is seen.
+class Metrics {
+ public:
+  /// The call kinds and outcomes counted without a lock, in the order they are exported.
+  static constexpr std::array<std::string_view, 4> kKinds = {"emergency", "test", "ordinary", "internal"};
+  static constexpr std::array<std::string_view, 7> kOutcomes = {"answered",   "busy",       "no-answer", "cancelled",
+                                                                "failed",     "unroutable", "rejected"};
+  /// Upper bounds of the decision_seconds buckets in nanoseconds (+Inf follows the last).
+  static constexpr std::array<std::uint64_t, 16> kBucketsNs = {
+      1'000,     2'500,     5'000,      10'000,     25'000,     50'000,     100'000,    250'000,
+      500'000,   1'000'000, 2'500'000,  5'000'000,  10'000'000, 25'000'000, 50'000'000, 100'000'000};
+
+  Metrics() = default;
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  /// A call began: calls in progress + 1.
+  void call_started();
+  /// A call ended: calls in progress - 1 (never below 0), calls_total{kind,outcome} + 1.
+  /// `kind` is emergency|test|ordinary|internal, `outcome` answered|busy|no-answer|cancelled|
+  /// failed|unroutable|rejected; other text is counted too, more slowly.
+  void call_ended(std::string_view kind, std::string_view outcome);
+  /// A SIP transaction began: a client one (`client`) or a server one.
+  void transaction_started(bool client);
+  void retransmission();
+  void parse_error();
+  /// The registered contacts now bound (a gauge: the last value set is exported).
+  void set_registrations(std::size_t n);
+  /// How long one decide() took; negative durations count as 0.
+  void observe_decision(std::chrono::nanoseconds d);
+
+  std::uint64_t calls_in_progress() const;
+  /// Every metric in the Prometheus text exposition format 0.0.4, with HELP and TYPE lines.
+  /// Histogram buckets are cumulative and the +Inf bucket equals _count, even while writers run.
+  std::string prometheus() const;
+
+ private:
+  static constexpr std::size_t kCells = kKinds.size() * kOutcomes.size();
+
+  std::atomic<std::int64_t> in_progress_{0};
+  std::array<std::atomic<std::uint64_t>, kCells> calls_{};
+  std::atomic<std::uint64_t> client_transactions_{0}, server_transactions_{0};
+  std::atomic<std::uint64_t> retransmissions_{0}, parse_errors_{0};
+  std::atomic<std::uint64_t> registrations_{0};
+  std::array<std::atomic<std::uint64_t>, kBucketsNs.size() + 1> buckets_{};  // per bucket, not cumulative
+  std::atomic<std::uint64_t> decision_ns_sum_{0};
+
+  mutable std::mutex other_mutex_;  // calls of a kind or outcome outside the tables
+  std::map<std::pair<std::string, std::string>, std::uint64_t> other_calls_;
+};
+
+/// The most recent call records, newest first, in a ring of fixed capacity: adding to a full
+/// ring drops the oldest. Safe to add from any thread while another reads.
+///
+/// A record is the runtime's JSON for one call. `e911ctl runtime calls` shows these fields in its
+/// table when present: "time" (RFC 3339 UTC), "call_id", "kind", "from", "to", "outcome"; the
+/// rest ("trace", "attempts", ...) is shown with --format json or yaml.
+class CallLog {
+ public:
+  /// `capacity` 0 is taken as 1.
+  explicit CallLog(std::size_t capacity = 1000);
+  CallLog(const CallLog&) = delete;
+  CallLog& operator=(const CallLog&) = delete;
+
+  /// Adds one record (build it after the call's messages have left: it allocates).
+  void add(Json record);
+  /// A JSON array of at most `limit` records, newest first.
+  Json recent(std::size_t limit) const;
+  std::size_t capacity() const { return ring_.size(); }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<const Json>> ring_;  // readers copy pointers under the lock, JSON after
+  std::size_t next_ = 0;                           // the slot the next record goes to
+  std::size_t size_ = 0;
+};
+
+}  // namespace e911::runtime

@@ -1,0 +1,267 @@
+// The admin HTTP API (see runtime_admin.hpp): one table of routes, one dispatcher that checks
+// path, method and token in that order, and the token file's checks.
+#include "e911/runtime_admin.hpp"
+
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <string_view>
+
+#include "e911/error.hpp"
+
+namespace e911::runtime {
+
+namespace {
+
+constexpr std::size_t kMaxTokenFileBytes = 4096;
+constexpr std::size_t kMaxBodyBytes = 4096;  // no route takes a body; a reload's is empty
+constexpr std::size_t kDefaultCalls = 50, kMaxCalls = 10000;
+constexpr const char* kJson = "application/json";
+constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
+
+// Equal in time that depends only on the length of `given`, never on where the first difference is.
+bool same_token(std::string_view given, std::string_view expected) {
+  unsigned char diff = given.size() == expected.size() ? 0 : 1;
+  for (std::size_t i = 0; i < given.size(); ++i)
+    diff |= static_cast<unsigned char>(given[i] ^ (expected.empty() ? 0 : expected[i % expected.size()]));
+  return diff == 0;
+}
+
+void json_error(httplib::Response& res, int status, const std::string& message, const std::string& hint) {
+  Json body = {{"error", {{"message", message}}}};
+  if (!hint.empty()) body["error"]["hint"] = hint;
+  res.status = status;
+  res.set_content(body.dump(2) + "\n", kJson);
+}
+
+// What the server shares with its handler threads.
+struct State {
+  std::string token;
+  AdminHooks hooks;
+  std::mutex hooks_mutex;  // one hook at a time, as AdminHooks promises
+};
+
+struct Route {
+  const char* path;
+  const char* method;
+  bool needs_token;
+  void (*answer)(State&, const httplib::Request&, httplib::Response&);
+};
+
+// Calls a hook under the hooks' lock: 501 when it is not set, 500 when it throws.
+template <typename Hook, typename Respond>
+void call_hook(State& s, const Hook& hook, const char* name, httplib::Response& res, Respond respond) {
+  if (!hook) {
+    json_error(res, 501, std::string("this runtime does not provide '") + name + "'", "upgrade e911ctl serve");
+    return;
+  }
+  try {
+    std::lock_guard lock(s.hooks_mutex);
+    respond(hook);
+  } catch (const std::exception& e) {
+    json_error(res, 500, std::string("the runtime failed to answer '") + name + "': " + e.what(), "see the runtime's log");
+  }
+}
+
+void answer_json(State& s, const std::function<Json()>& hook, const char* name, httplib::Response& res) {
+  call_hook(s, hook, name, res, [&](const auto& h) { res.set_content(h().dump(2) + "\n", kJson); });
+}
+
+// ?limit=N: 1..kMaxCalls, digits only; nullopt when malformed.
+std::optional<std::size_t> limit_of(const httplib::Request& req) {
+  if (!req.has_param("limit")) return kDefaultCalls;
+  const std::string text = req.get_param_value("limit");
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  const std::size_t n = std::stoul(text);
+  if (n < 1 || n > kMaxCalls) return std::nullopt;
+  return n;
+}
+
+const std::array<Route, 6> kRoutes = {{
+    {"/healthz", "GET", false, [](State&, const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); }},
+    {"/v1/status", "GET", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.status, "status", res); }},
+    {"/v1/reload", "POST", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.reload, "reload", res); }},
+    {"/v1/calls", "GET", true,
+     [](State& s, const httplib::Request& req, httplib::Response& res) {
+       const auto limit = limit_of(req);
+       if (!limit) {
+         json_error(res, 400, "limit '" + req.get_param_value("limit") + "' is not a whole number from 1 to " + std::to_string(kMaxCalls),
+                    "ask for /v1/calls?limit=50");
+         return;
+       }
+       call_hook(s, s.hooks.calls, "calls", res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
+     }},
+    {"/v1/registrations", "GET", true,
+     [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.registrations, "registrations", res); }},
+    {"/metrics", "GET", true,
+     [](State& s, const httplib::Request&, httplib::Response& res) {
+       call_hook(s, s.hooks.metrics, "metrics", res, [&](const auto& h) { res.set_content(h(), kPrometheus); });
+     }},
+}};
+
+bool authorized(const State& s, const httplib::Request& req) {
+  const std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view scheme = "bearer ";
+  if (header.size() <= scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)  // the scheme is case-insensitive (RFC 7235)
+    if (std::tolower(static_cast<unsigned char>(header[i])) != scheme[i]) return false;
+  std::string_view given(header);
+  given.remove_prefix(scheme.size());
+  while (!given.empty() && given.front() == ' ') given.remove_prefix(1);
+  while (!given.empty() && given.back() == ' ') given.remove_suffix(1);
+  return same_token(given, s.token);
+}
+
+void dispatch(State& s, const httplib::Request& req, httplib::Response& res) {
+  const std::string method = req.method == "HEAD" ? "GET" : req.method;
+  std::string allow;
+  for (const Route& r : kRoutes) {
+    if (req.path != r.path) continue;
+    if (method != r.method) {
+      allow += (allow.empty() ? "" : ", ") + std::string(r.method);
+      continue;
+    }
+    if (r.needs_token && !authorized(s, req)) {
+      res.set_header("WWW-Authenticate", "Bearer realm=\"e911ctl\"");
+      json_error(res, 401,
+                 req.has_header("Authorization") ? "the bearer token is not this runtime's" : "a bearer token is required",
+                 "send 'Authorization: Bearer TOKEN' with the token in the runtime's --token-file");
+      return;
+    }
+    r.answer(s, req, res);
+    return;
+  }
+  if (!allow.empty()) {
+    res.set_header("Allow", allow);
+    json_error(res, 405, "'" + req.path + "' does not take " + req.method, "use " + allow);
+    return;
+  }
+  json_error(res, 404, "no route '" + req.path + "'",
+             "the routes are /healthz, /v1/status, /v1/reload, /v1/calls, /v1/registrations and /metrics");
+}
+
+std::string without_brackets(const std::string& address) {
+  if (address.size() >= 2 && address.front() == '[' && address.back() == ']') return address.substr(1, address.size() - 2);
+  return address;
+}
+
+bool bad_token_char(char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; }
+
+}  // namespace
+
+std::string read_token_file(const std::string& path) {
+  const std::string make_one = "create it: (umask 077; head -c 32 /dev/urandom | base64 > '" + path + "')";
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    throw Error(ErrorKind::failure, "cannot read the token file '" + path + "': " + std::strerror(errno),
+                errno == ENOENT ? make_one + ", or name another with --token-file" : "check its path and permissions");
+  if (!S_ISREG(st.st_mode)) throw Error(ErrorKind::failure, "the token file '" + path + "' is not a regular file", "give the file that holds the token");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    throw Error(ErrorKind::failure, "the token file '" + path + "' is open to group or others (mode " + mode + ")",
+                "the token guards the admin API; make it private: chmod 600 '" + path + "'");
+  }
+  if (st.st_size > static_cast<off_t>(kMaxTokenFileBytes))
+    throw Error(ErrorKind::failure, "the token file '" + path + "' is larger than 4 KiB", "it holds one token on one line");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorKind::failure, "cannot read the token file '" + path + "': " + std::strerror(errno), "check its permissions");
+  std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ' || token.back() == '\t')) token.pop_back();
+  if (token.empty()) throw Error(ErrorKind::failure, "the token file '" + path + "' is empty", make_one);
+  for (char c : token)
+    if (bad_token_char(c))
+      throw Error(ErrorKind::failure, "the token in '" + path + "' holds white space or a control character",
+                  "a token is one word on one line; " + make_one);
+  return token;
+}
+
+AdminServer::AdminServer(const std::string& address, unsigned short port, std::string token, AdminHooks hooks) {
+  const std::string host = without_brackets(address);
+  unsigned char buf[sizeof(in6_addr)];
+  int family = AF_UNSPEC;
+  if (inet_pton(AF_INET, host.c_str(), buf) == 1) family = AF_INET;
+  else if (inet_pton(AF_INET6, host.c_str(), buf) == 1) family = AF_INET6;
+  else
+    throw Error(ErrorKind::usage, "the admin address '" + address + "' is not an IP address",
+                "give an IPv4 or IPv6 address such as 127.0.0.1 or [::1]; names are never resolved");
+  if (token.empty()) throw Error(ErrorKind::usage, "the admin API needs a token", "give --token-file");
+
+  auto state = std::make_shared<State>();
+  state->token = std::move(token);
+  state->hooks = std::move(hooks);
+  server_ = std::make_unique<httplib::Server>();
+  httplib::Server& svr = *server_;
+  // A few threads are plenty for an operator's commands and a Prometheus scraper; they never
+  // compete with the SIP workers for more.
+  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
+  svr.set_address_family(family);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second runtime would
+  // share the port silently instead of failing to bind.
+  svr.set_socket_options([](int sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
+  svr.set_payload_max_length(kMaxBodyBytes);
+  svr.set_read_timeout(std::chrono::seconds(5));
+  svr.set_write_timeout(std::chrono::seconds(5));
+  svr.set_keep_alive_timeout(2);
+  svr.set_keep_alive_max_count(20);
+  const auto handler = [state](const httplib::Request& req, httplib::Response& res) { dispatch(*state, req, res); };
+  svr.Get(".*", handler);
+  svr.Post(".*", handler);
+  svr.Put(".*", handler);
+  svr.Patch(".*", handler);
+  svr.Delete(".*", handler);
+  svr.Options(".*", handler);
+  // What httplib refuses by itself (a body too large, a request it cannot parse) gets a JSON body too.
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    json_error(res, res.status, res.status == 413 ? "the request is larger than 4 KiB" : "the request was refused (HTTP " + std::to_string(res.status) + ")",
+               "see 'man e911ctl-runtime' for the routes");
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  // AI_NUMERICHOST: the address is a literal; getaddrinfo must never turn to DNS.
+  const int flags = AI_PASSIVE | AI_NUMERICHOST;
+  const std::string where = (family == AF_INET6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  if (port == 0) {
+    const int picked = svr.bind_to_any_port(host, flags);
+    if (picked <= 0)
+      throw Error(ErrorKind::failure, "cannot serve the admin API on '" + where + "'", "is the address one of this machine's?");
+    port_ = static_cast<unsigned short>(picked);
+  } else {
+    if (!svr.bind_to_port(host, port, flags))
+      throw Error(ErrorKind::failure, "cannot serve the admin API on '" + where + "'",
+                  "is another process using the port, or is the address not one of this machine's?");
+    port_ = port;
+  }
+  thread_ = std::thread([&svr] { svr.listen_after_bind(); });
+  // httplib's stop() does nothing until its loop runs: wait for the loop (it starts at once), so
+  // a stop right after the start is not lost.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!svr.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(100));
+}
+
+AdminServer::~AdminServer() { stop(); }
+
+void AdminServer::stop() {
+  if (!thread_.joinable()) return;
+  server_->stop();
+  thread_.join();
+}
+
+}  // namespace e911::runtime

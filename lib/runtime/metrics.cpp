@@ -1,0 +1,169 @@
+// The runtime's metrics and recent calls (see runtime_metrics.hpp).
+#include "e911/runtime_metrics.hpp"
+
+#include <algorithm>
+
+namespace e911::runtime {
+
+namespace {
+
+constexpr auto kRelaxed = std::memory_order_relaxed;
+
+template <std::size_t N>
+std::size_t index_of(const std::array<std::string_view, N>& names, std::string_view s) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (names[i] == s) return i;
+  return N;
+}
+
+// A label value as the exposition format wants it: backslash, quote and newline escaped.
+std::string label_value(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == '\\') out += "\\\\";
+    else if (c == '"') out += "\\\"";
+    else if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  return out;
+}
+
+// Nanoseconds as seconds, exactly: 1500 -> "0.0000015".
+std::string seconds(std::uint64_t ns) {
+  std::string s = std::to_string(ns / 1'000'000'000) + "." + std::to_string(1'000'000'000 + ns % 1'000'000'000).substr(1);
+  while (s.back() == '0') s.pop_back();
+  if (s.back() == '.') s.pop_back();
+  return s;
+}
+
+void header(std::string& out, const char* name, const char* type, const char* help) {
+  out += "# HELP e911_runtime_";
+  out += name;
+  out += ' ';
+  out += help;
+  out += "\n# TYPE e911_runtime_";
+  out += name;
+  out += ' ';
+  out += type;
+  out += '\n';
+}
+
+void sample(std::string& out, const char* name, std::string_view labels, std::uint64_t value) {
+  out += "e911_runtime_";
+  out += name;
+  out += labels;
+  out += ' ';
+  out += std::to_string(value);
+  out += '\n';
+}
+
+}  // namespace
+
+void Metrics::call_started() { in_progress_.fetch_add(1, kRelaxed); }
+
+void Metrics::call_ended(std::string_view kind, std::string_view outcome) {
+  // Never below zero, even if an end is reported twice: a gauge of -1 calls would mislead.
+  std::int64_t now = in_progress_.load(kRelaxed);
+  while (now > 0 && !in_progress_.compare_exchange_weak(now, now - 1, kRelaxed)) {
+  }
+  const std::size_t k = index_of(kKinds, kind), o = index_of(kOutcomes, outcome);
+  if (k < kKinds.size() && o < kOutcomes.size()) {
+    calls_[k * kOutcomes.size() + o].fetch_add(1, kRelaxed);
+    return;
+  }
+  std::lock_guard lock(other_mutex_);
+  ++other_calls_[{std::string(kind), std::string(outcome)}];
+}
+
+void Metrics::transaction_started(bool client) { (client ? client_transactions_ : server_transactions_).fetch_add(1, kRelaxed); }
+
+void Metrics::retransmission() { retransmissions_.fetch_add(1, kRelaxed); }
+
+void Metrics::parse_error() { parse_errors_.fetch_add(1, kRelaxed); }
+
+void Metrics::set_registrations(std::size_t n) { registrations_.store(n, kRelaxed); }
+
+void Metrics::observe_decision(std::chrono::nanoseconds d) {
+  const std::uint64_t ns = d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0;
+  const auto at = std::lower_bound(kBucketsNs.begin(), kBucketsNs.end(), ns);  // le: bound >= ns
+  buckets_[static_cast<std::size_t>(at - kBucketsNs.begin())].fetch_add(1, kRelaxed);
+  decision_ns_sum_.fetch_add(ns, kRelaxed);
+}
+
+std::uint64_t Metrics::calls_in_progress() const {
+  const std::int64_t n = in_progress_.load(kRelaxed);
+  return n > 0 ? static_cast<std::uint64_t>(n) : 0;
+}
+
+std::string Metrics::prometheus() const {
+  std::string out;
+  out.reserve(4096);
+
+  header(out, "calls_total", "counter", "Calls ended, by kind and outcome.");
+  for (std::size_t k = 0; k < kKinds.size(); ++k)
+    for (std::size_t o = 0; o < kOutcomes.size(); ++o) {
+      const std::string labels = "{kind=\"" + std::string(kKinds[k]) + "\",outcome=\"" + std::string(kOutcomes[o]) + "\"}";
+      sample(out, "calls_total", labels, calls_[k * kOutcomes.size() + o].load(kRelaxed));
+    }
+  {
+    std::lock_guard lock(other_mutex_);
+    for (const auto& [key, n] : other_calls_)
+      sample(out, "calls_total", "{kind=\"" + label_value(key.first) + "\",outcome=\"" + label_value(key.second) + "\"}", n);
+  }
+
+  header(out, "calls_in_progress", "gauge", "Calls started and not yet ended.");
+  sample(out, "calls_in_progress", "", calls_in_progress());
+
+  header(out, "transactions_total", "counter", "SIP transactions started, by side.");
+  sample(out, "transactions_total", "{side=\"client\"}", client_transactions_.load(kRelaxed));
+  sample(out, "transactions_total", "{side=\"server\"}", server_transactions_.load(kRelaxed));
+
+  header(out, "retransmissions_total", "counter", "SIP retransmissions sent.");
+  sample(out, "retransmissions_total", "", retransmissions_.load(kRelaxed));
+
+  header(out, "parse_errors_total", "counter", "SIP messages that did not parse.");
+  sample(out, "parse_errors_total", "", parse_errors_.load(kRelaxed));
+
+  header(out, "registrations", "gauge", "Registered contacts bound.");
+  sample(out, "registrations", "", registrations_.load(kRelaxed));
+
+  // Each bucket is read once and summed here, so the buckets are cumulative and +Inf equals
+  // _count even while writers add observations.
+  header(out, "decision_seconds", "histogram", "Time routing decide() took for one call.");
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < buckets_.size(); ++i) {
+    cumulative += buckets_[i].load(kRelaxed);
+    const std::string le = i < kBucketsNs.size() ? seconds(kBucketsNs[i]) : "+Inf";
+    sample(out, "decision_seconds_bucket", "{le=\"" + le + "\"}", cumulative);
+  }
+  out += "e911_runtime_decision_seconds_sum " + seconds(decision_ns_sum_.load(kRelaxed)) + "\n";
+  sample(out, "decision_seconds_count", "", cumulative);
+  return out;
+}
+
+CallLog::CallLog(std::size_t capacity) : ring_(std::max<std::size_t>(capacity, 1)) {}
+
+void CallLog::add(Json record) {
+  auto shared = std::make_shared<const Json>(std::move(record));
+  std::shared_ptr<const Json> dropped;  // freed after the lock is released
+  std::lock_guard lock(mutex_);
+  dropped = std::exchange(ring_[next_], std::move(shared));
+  next_ = (next_ + 1) % ring_.size();
+  size_ = std::min(size_ + 1, ring_.size());
+}
+
+Json CallLog::recent(std::size_t limit) const {
+  std::vector<std::shared_ptr<const Json>> picked;
+  {
+    std::lock_guard lock(mutex_);
+    const std::size_t n = std::min(limit, size_);
+    picked.reserve(n);
+    for (std::size_t i = 1; i <= n; ++i) picked.push_back(ring_[(next_ + ring_.size() - i) % ring_.size()]);
+  }
+  Json out = Json::array();
+  for (const auto& r : picked) out.push_back(*r);
+  return out;
+}
+
+}  // namespace e911::runtime
