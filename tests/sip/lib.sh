@@ -112,8 +112,8 @@ start_serve() {
     sleep 0.1
   done
   fail "e911ctl serve $* did not answer OPTIONS on 127.0.0.1:$SIP_PORT within 10 s"
-  show_serve_log
-  return 1
+  if ! kill -0 "$server_pid" 2>/dev/null; then wait "$server_pid"; server_pid=; fi
+  return 1  # finish shows its log
 }
 stop_serve() {
   [ -n "$server_pid" ] || return 0
@@ -163,13 +163,63 @@ wait_listening() {
 # What sipp reported for run NAME: its exit code with the end of its error log, for a failure.
 sipp_report() {
   echo "sipp $1 exited $2"
-  [ -s "$WORK/$1.errors" ] && tail -n 15 "$WORK/$1.errors"
-  [ -s "$WORK/$1.out" ] && grep -iE "error|fail|unexpected|timeout" "$WORK/$1.out" | tail -n 5
+  grep -E $'^[0-9]{4}-[0-9]{2}-[0-9]{2}\t' "$WORK/$1.errors" 2>/dev/null | cut -f3- | sed -E 's/^[0-9.]+: /  /' |
+    cut -c1-200 | head -n 4
   return 0
 }
-# expect_sipp NAME CODE [WHAT]: fails unless sipp run NAME exited CODE (0 = every call
-# succeeded).
+# expect_sipp NAME CODE [WANT]: fails (and returns 1) unless sipp run NAME exited WANT (default
+# 0: every call succeeded).
 expect_sipp() {
   [ "$2" -eq "${3:-0}" ] && return 0
   fail "$(sipp_report "$1" "$2")"
+  return 1
+}
+
+# The phones and trunks of the call tests, all sipp on 127.0.0.1. Ports: bob's phone 5090,
+# alice's 5091, the registering sipp 5092; trunks at the samples' ports (5070-5074).
+DOMAIN=contoso.example
+# register NAME USER CONTACT_PORT TRANSPORT [EXPIRES] [SCENARIO]: one REGISTER from port 5092
+# over TRANSPORT (udp or tcp) for <sip:USER@127.0.0.1:CONTACT_PORT;transport=TRANSPORT>;
+# returns sipp's exit code (register.xml wants 200 with an expires parameter).
+register() {
+  sipp_run "$1" "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/${6:-register.xml}" -p 5092 -t "$(sipp_transport "$4")" -m 1 \
+    -timeout 10s -cid_str "reg-%u-%p@%s" -key user "$2" -key domain "$DOMAIN" -key contact_port "$3" -key contact_transport "$4" -key expires "${5:-3600}"
+}
+sipp_transport() { [ "$1" = tcp ] && echo t1 || echo u1; }
+# phone NAME SCENARIO PORT TRANSPORT: a sipp UAS (a phone or a trunk) for one call in the
+# background, listening on PORT; its pid in $sipp_pid.
+phone() {
+  sipp_bg "$1" -sf "$SCENARIOS/$2" -p "$3" -t "$(sipp_transport "$4")" -m 1 -timeout 30s
+  wait_listening "$3" || fail "sipp $1 does not listen on port $3"
+}
+# call NAME SCENARIO FROM TO TRANSPORT LOCAL_PORT: one call from a sipp UAC to the runtime;
+# returns sipp's exit code; $elapsed is its duration in seconds.
+call() {
+  local start
+  start=$(date +%s%N)
+  sipp_run "$1" "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/$2" -p "$6" -t "$(sipp_transport "$5")" -m 1 -timeout 25s \
+    -cid_str "caller-%u-%p@%s" -key from "$3" -key to "$4"
+  local rc=$?
+  elapsed=$((($(date +%s%N) - start) / 1000000000))
+  return $rc
+}
+# expect_peer NAME PID: the background sipp NAME ended (within 35 s) having played its scenario
+# through (exit 0).
+expect_peer() {
+  local rc
+  for _ in $(seq 350); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+  wait "$2"
+  rc=$?
+  expect_sipp "$1" "$rc"
+}
+# The first received message in sipp run NAME's message log that starts with PATTERN (a
+# grep -E pattern for its first line), whole.
+received() {
+  awk -v pat="$2" '
+    /message received/ { grab = 0; inmsg = 1; next }
+    /message sent/ { inmsg = 0; next }
+    inmsg && !grab && NF && $0 ~ pat { grab = 1; found = 1 }
+    grab && /^-{10,}/ { exit }
+    grab { print }
+  ' "$WORK/$1.msgs" 2>/dev/null
 }
