@@ -313,8 +313,8 @@ stop() {  # pid: SIGTERM, then SIGKILL after 5 s
 # how many receives timed out (an overloaded proxy), or nothing.
 failure_reason() {
   local unexpected timeouts
-  unexpected=$(grep -m1 -oE "Aborting call on unexpected message.*received 'SIP/2\.0 [0-9]{3}[^']*" "$1.errors" 2>/dev/null |
-    sed -E "s/.*received '//")
+  unexpected=$(grep -m1 "Aborting call on unexpected message.*received 'SIP/2\.0 [0-9]" "$1.errors" 2>/dev/null |
+    sed -E "s/.*received '//" | tr -d '\r')
   if [ -n "$unexpected" ]; then echo "answered $unexpected"; return; fi
   timeouts=$(grep -c "receive timeout" "$1.errors" 2>/dev/null)
   [ "${timeouts:-0}" -gt 0 ] && echo "$timeouts of them timed out waiting for an answer"
