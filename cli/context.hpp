@@ -90,6 +90,8 @@ void register_docs_commands(CLI::App& app, Context& ctx);
 /// publish, call dry-run, call audit (cli/commands/call.cpp).
 void register_call_commands(CLI::App& app, Context& ctx);
 void register_serve_commands(CLI::App& app, Context& ctx);
+/// runtime status|reload|calls|registrations: the admin API of a running serve (cli/commands/runtime.cpp).
+void register_runtime_commands(CLI::App& app, Context& ctx);
 /// The snapshot path publish writes by default: $E911_SNAPSHOT, else the database path + ".snapshot".
 std::string default_snapshot_path(const Context& ctx);
 /// `location validate-addresses`: provider MSAG validation (cli/commands/address_validation.cpp).

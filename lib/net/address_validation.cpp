@@ -1,7 +1,5 @@
 #include "e911/address_validation.hpp"
 
-#include <curl/curl.h>
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +14,7 @@
 #include "e911/error.hpp"
 #include "e911/schema_check.hpp"
 #include "e911/text.hpp"
+#include "curl.hpp"
 
 namespace e911 {
 
@@ -26,60 +25,8 @@ using Clock = std::chrono::steady_clock;
 constexpr std::size_t kMaxAnswerBytes = 1 << 20;  // an MSAG verdict is a few hundred bytes
 constexpr long kMaxDelayMs = 10000;               // back-off and Retry-After are capped here
 
-// libcurl and the thirty libraries it pulls in are loaded only by the one command that talks to
-// the provider: linked, they cost every other command most of its start-up time.
-struct Curl {
-  void* lib = nullptr;
-  CURLcode (*global_init)(long);
-  CURLM* (*multi_init)();
-  CURLMcode (*multi_setopt)(CURLM*, CURLMoption, ...);
-  CURLMcode (*multi_cleanup)(CURLM*);
-  CURLMcode (*multi_add_handle)(CURLM*, CURL*);
-  CURLMcode (*multi_remove_handle)(CURLM*, CURL*);
-  CURLMcode (*multi_perform)(CURLM*, int*);
-  CURLMcode (*multi_poll)(CURLM*, curl_waitfd*, unsigned int, int, int*);
-  CURLMsg* (*multi_info_read)(CURLM*, int*);
-  CURL* (*easy_init)();
-  void (*easy_cleanup)(CURL*);
-  CURLcode (*easy_setopt)(CURL*, CURLoption, ...);
-  CURLcode (*easy_getinfo)(CURL*, CURLINFO, ...);
-  const char* (*easy_strerror)(CURLcode);
-  curl_slist* (*slist_append)(curl_slist*, const char*);
-  void (*slist_free_all)(curl_slist*);
-
-  template <typename F>
-  void bind(F& fn, const char* name) {
-    fn = reinterpret_cast<F>(dlsym(lib, name));
-    if (!fn) throw Error(ErrorKind::failure, std::string("libcurl lacks '") + name + "'", "install libcurl4 7.85 or later");
-  }
-
-  Curl() {
-    lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) throw Error(ErrorKind::failure, "cannot load libcurl: " + std::string(dlerror()), "install it: apt-get install libcurl4");
-    bind(global_init, "curl_global_init");
-    bind(multi_init, "curl_multi_init");
-    bind(multi_setopt, "curl_multi_setopt");
-    bind(multi_cleanup, "curl_multi_cleanup");
-    bind(multi_add_handle, "curl_multi_add_handle");
-    bind(multi_remove_handle, "curl_multi_remove_handle");
-    bind(multi_perform, "curl_multi_perform");
-    bind(multi_poll, "curl_multi_poll");
-    bind(multi_info_read, "curl_multi_info_read");
-    bind(easy_init, "curl_easy_init");
-    bind(easy_cleanup, "curl_easy_cleanup");
-    bind(easy_setopt, "curl_easy_setopt");
-    bind(easy_getinfo, "curl_easy_getinfo");
-    bind(easy_strerror, "curl_easy_strerror");
-    bind(slist_append, "curl_slist_append");
-    bind(slist_free_all, "curl_slist_free_all");
-    if (global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error(ErrorKind::failure, "cannot initialise libcurl");
-  }
-};
-
-Curl& curl() {
-  static Curl c;  // loaded on first use, kept for the life of the process
-  return c;
-}
+using net::Curl;
+using net::curl;
 
 // One address on its way: the request body, and the answer of the attempt in flight.
 struct Job {

@@ -1,0 +1,189 @@
+// runtime status|reload|calls|registrations: a running `e911ctl serve` asked through its admin
+// HTTP API (lib/net/admin_client), each answer made a result model, then rendered.
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+#include "context.hpp"
+#include "e911/admin_client.hpp"
+#include "e911/error.hpp"
+#include "e911/runtime_admin.hpp"
+#include "render/render.hpp"
+
+namespace e911::cli {
+
+namespace {
+
+constexpr const char* kDefaultRuntime = "http://127.0.0.1:5080";
+constexpr const char* kDefaultTokenFile = "/etc/e911ctl/admin.token";
+
+// Where the runtime is and how to prove who we are: --runtime and --token-file, else their
+// environment variables, else the defaults.
+struct Target {
+  std::string runtime = kDefaultRuntime;
+  std::string token_file = kDefaultTokenFile;
+  CLI::Option* runtime_option = nullptr;
+  CLI::Option* token_option = nullptr;
+};
+
+void add_target_options(CLI::App& cmd, Target& t) {
+  t.runtime_option = cmd.add_option("--runtime", t.runtime, "URL of the runtime's admin API")->envname("E911_RUNTIME")->type_name("URL")->default_str(kDefaultRuntime);
+  t.token_option = cmd.add_option("--token-file", t.token_file, "file holding the admin API's bearer token")
+      ->envname("E911_RUNTIME_TOKEN_FILE")
+      ->type_name("FILE")
+      ->default_str(kDefaultTokenFile);
+}
+
+// An empty variable is a mistake in a script (an unset variable), never a request for the default.
+void refuse_empty_env(const CLI::Option* given, const char* name, const char* option) {
+  const char* env = std::getenv(name);
+  if (given->count() == 0 && env && !*env)
+    throw Error(ErrorKind::usage, std::string(name) + " is set but empty",
+                std::string("give ") + option + ", or leave " + name + " unset for the default");
+}
+
+AdminClient client_for(const Target& t) {
+  refuse_empty_env(t.runtime_option, "E911_RUNTIME", "--runtime");
+  refuse_empty_env(t.token_option, "E911_RUNTIME_TOKEN_FILE", "--token-file");
+  if (t.runtime.empty()) throw Error(ErrorKind::usage, "--runtime is empty", "give the admin API's URL, such as --runtime http://127.0.0.1:5080");
+  if (t.token_file.empty()) throw Error(ErrorKind::usage, "--token-file is empty", "give the file that holds the runtime's admin token");
+  return AdminClient{t.runtime, runtime::read_token_file(t.token_file), t.token_file};
+}
+
+// A model: "runtime" (the URL asked) first, then the answer's fields, or "items" for a list.
+Json model_of(const AdminClient& c, Json answer) {
+  Json model = {{"runtime", c.url}};
+  if (answer.is_object()) {
+    for (auto& [k, v] : answer.items()) model[k] = std::move(v);
+  } else {
+    model["items"] = answer.is_array() ? std::move(answer) : Json::array();
+  }
+  return model;
+}
+
+// A field of an object the runtime sent, null when absent or when `obj` is not an object: its
+// JSON is shown, never trusted to have a shape.
+const Json& field(const Json& obj, const char* name) {
+  static const Json null;
+  if (!obj.is_object()) return null;
+  const auto it = obj.find(name);
+  return it == obj.end() ? null : *it;
+}
+
+std::string text_of(const Json& v) { return v.is_null() ? "" : cell_text(v); }
+
+std::string duration_text(const Json& seconds) {
+  if (!seconds.is_number()) return text_of(seconds);
+  auto s = seconds.get<std::int64_t>();
+  std::string out;
+  for (const auto& [unit, size] : {std::pair{"d", 86400}, {"h", 3600}, {"m", 60}})
+    if (s >= size || !out.empty()) {
+      out += std::to_string(s / size) + unit + " ";
+      s %= size;
+    }
+  return out + std::to_string(s) + "s";
+}
+
+void print_status(std::ostream& out, const Json& m, bool color) {
+  Json fields = Json::object();
+  fields["runtime"] = m["runtime"];
+  if (m.contains("version")) fields["version"] = m["version"];
+  const Json& snap = field(m, "snapshot");
+  if (snap.is_object()) {
+    std::string s = "revision " + text_of(field(snap, "revision"));
+    if (snap.contains("created_at")) s += ", published " + text_of(snap["created_at"]);
+    if (snap.contains("checksum")) s += ", checksum " + text_of(snap["checksum"]);
+    fields["snapshot"] = s;
+  } else {
+    fields["snapshot"] = "none";
+  }
+  if (m.contains("uptime_seconds")) fields["uptime"] = duration_text(m["uptime_seconds"]);
+  if (m.contains("calls_in_progress")) fields["calls in progress"] = m["calls_in_progress"];
+  if (m.contains("registrations")) fields["registrations"] = m["registrations"];
+  if (m.contains("listening")) fields["listening"] = m["listening"];
+  print_fields(out, fields, color);
+}
+
+}  // namespace
+
+void register_runtime_commands(CLI::App& app, Context& ctx) {
+  CLI::App* group = app.add_subcommand("runtime", "ask a running 'e911ctl serve' through its admin API");
+  group->require_subcommand(1);
+  {
+    CLI::App* cmd = group->add_subcommand("status", "the runtime's version, snapshot in service, uptime, calls and registrations");
+    auto t = std::make_shared<Target>();
+    add_target_options(*cmd, *t);
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, t] {
+      const AdminClient c = client_for(*t);
+      const Json model = model_of(c, c.call("GET", "/v1/status"));
+      ctx.emit("runtime.status", model, [&](std::ostream& out) { print_status(out, model, ctx.color); });
+    });
+  }
+  {
+    CLI::App* cmd = group->add_subcommand("reload", "load the snapshot file again, as SIGHUP does; a bad file is refused and the last good one stays");
+    auto t = std::make_shared<Target>();
+    add_target_options(*cmd, *t);
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, t] {
+      const AdminClient c = client_for(*t);
+      const Json answer = c.call("POST", "/v1/reload");
+      const Json model = {{"runtime", c.url},
+                          {"reloaded", field(answer, "reloaded").is_boolean() && field(answer, "reloaded").get<bool>()},
+                          {"message", field(answer, "message").is_string() ? field(answer, "message") : Json("")}};
+      ctx.emit("runtime.reload", model, [&](std::ostream& out) { out << model["message"].get<std::string>() << "\n"; });
+      // A refused snapshot is an invalid configuration, as it is for 'serve --snapshot'.
+      if (!model["reloaded"].get<bool>()) {
+        if (ctx.format == "text") std::cerr << "error: the runtime refused the snapshot; the one in service stays\n";
+        throw Exit{3};
+      }
+    });
+  }
+  {
+    CLI::App* cmd = group->add_subcommand("calls", "the most recent calls, newest first, with their decision and attempts");
+    auto t = std::make_shared<Target>();
+    auto limit = std::make_shared<std::size_t>(50);
+    add_target_options(*cmd, *t);
+    cmd->add_option("-n,--limit", *limit, "show at most this many calls (1 to 10000)")->check(CLI::Range(1, 10000))->default_str("50");
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, t, limit] {
+      const AdminClient c = client_for(*t);
+      const Json model = model_of(c, c.call("GET", "/v1/calls?limit=" + std::to_string(*limit)));
+      ctx.emit("runtime.calls", model, [&](std::ostream& out) {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& call : model["items"]) {
+          std::vector<std::string> row;
+          for (const char* f : {"time", "kind", "from", "to", "outcome", "call_id"}) row.push_back(text_of(field(call, f)));
+          rows.push_back(std::move(row));
+        }
+        if (rows.empty()) out << "no calls yet\n";
+        else print_table(out, {"time", "kind", "from", "to", "outcome", "call-id"}, rows, ctx.color);
+      });
+    });
+  }
+  {
+    CLI::App* cmd = group->add_subcommand("registrations", "the users registered with the runtime and their contacts");
+    auto t = std::make_shared<Target>();
+    add_target_options(*cmd, *t);
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, t] {
+      const AdminClient c = client_for(*t);
+      const Json model = model_of(c, c.call("GET", "/v1/registrations"));
+      ctx.emit("runtime.registrations", model, [&](std::ostream& out) {
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& reg : model["items"]) {
+          const std::string aor = text_of(field(reg, "aor"));
+          const Json& contacts = field(reg, "contacts");
+          if (!contacts.is_array() || contacts.empty()) rows.push_back({aor, "", "", ""});
+          else
+            for (const auto& k : contacts)
+              rows.push_back({aor, text_of(field(k, "uri")), text_of(field(k, "expires_in")), text_of(field(k, "source"))});
+        }
+        if (rows.empty()) out << "no registrations\n";
+        else print_table(out, {"user", "contact", "expires-in", "source"}, rows, ctx.color);
+      });
+    });
+  }
+}
+
+}  // namespace e911::cli

@@ -1,0 +1,68 @@
+// The admin API's client (see admin_client.hpp): one request, its failures said in the terms of
+// the command line that made it.
+#include "e911/admin_client.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include "e911/error.hpp"
+#include "e911/http_client.hpp"
+
+namespace e911 {
+
+namespace {
+
+std::string lowercase(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// The message and hint of the API's {"error": {...}} body, when it has one.
+std::pair<std::string, std::string> error_of(const Json& body) {
+  if (!body.is_object() || !body.contains("error") || !body["error"].is_object()) return {};
+  const Json& e = body["error"];
+  const auto text = [&](const char* k) { return e.contains(k) && e[k].is_string() ? e[k].get<std::string>() : std::string(); };
+  return {text("message"), text("hint")};
+}
+
+}  // namespace
+
+Json AdminClient::call(const std::string& method, const std::string& path) const {
+  const std::string scheme = lowercase(url.substr(0, url.find("://") == std::string::npos ? 0 : url.find("://") + 3));
+  if (scheme != "http://" && scheme != "https://")
+    throw Error(ErrorKind::usage, "the runtime address '" + url + "' is not an http:// URL",
+                "give the admin API's URL, such as --runtime http://127.0.0.1:5080");
+  std::string base = url;
+  while (base.size() > scheme.size() && base.back() == '/') base.pop_back();
+
+  HttpRequest request;
+  request.method = method;
+  request.url = base + path;
+  request.headers = {"Authorization: Bearer " + token, "Accept: application/json"};
+  request.timeout_ms = timeout_ms;
+  const HttpAnswer answer = http_exchange(request);
+  if (answer.status == 0)
+    throw Error(ErrorKind::remote, "the runtime at '" + base + "' could not be reached: " + answer.error,
+                "is 'e911ctl serve' running with its admin API there? give its address with --runtime URL or E911_RUNTIME");
+
+  const Json body = Json::parse(answer.body, nullptr, false);
+  if (answer.status >= 200 && answer.status < 300) {
+    if (body.is_discarded())
+      throw Error(ErrorKind::failure, "the answer of '" + request.url + "' is not JSON", "is '" + base + "' the admin API of an e911ctl runtime?");
+    return body;
+  }
+  const auto [said, said_hint] = error_of(body);
+  if (answer.status == 401)
+    throw Error(ErrorKind::failure, "the runtime at '" + base + "' refused the token from '" + token_file + "'",
+                "give the token file the runtime was started with (--token-file or E911_RUNTIME_TOKEN_FILE)");
+  if (answer.status == 404 && said.empty())
+    throw Error(ErrorKind::failure, "'" + request.url + "' is not found", "is '" + base + "' the admin API of an e911ctl runtime?");
+  if (answer.status == 404)
+    throw Error(ErrorKind::failure, "the runtime at '" + base + "' has no '" + path.substr(0, path.find('?')) + "': " + said,
+                "it may be older than this e911ctl; compare 'e911ctl --version' with 'e911ctl runtime status'");
+  throw Error(ErrorKind::failure,
+              "the runtime at '" + base + "' answered HTTP " + std::to_string(answer.status) + (said.empty() ? "" : ": " + said),
+              said_hint.empty() ? "see the runtime's log" : said_hint);
+}
+
+}  // namespace e911

@@ -1,0 +1,80 @@
+// A stand-in runtime for tests/cli/test_runtime_cli.sh: the real AdminServer with canned hooks,
+// so `e911ctl runtime` is tested over real HTTP before and beside `e911ctl serve --admin`.
+//
+//   admin_standin TOKEN_FILE [PORT] [--refuse-reload]
+//
+// Prints the port it serves on (127.0.0.1) on one line, then serves until SIGTERM or SIGINT.
+#include <csignal>
+#include <iostream>
+#include <string>
+
+#include "e911/error.hpp"
+#include "e911/runtime_admin.hpp"
+#include "e911/runtime_metrics.hpp"
+
+int main(int argc, char** argv) {
+  using namespace e911;
+  if (argc < 2) {
+    std::cerr << "usage: admin_standin TOKEN_FILE [PORT] [--refuse-reload]\n";
+    return 2;
+  }
+  const std::string token_file = argv[1];
+  unsigned short port = 0;
+  bool refuse_reload = false;
+  for (int i = 2; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--refuse-reload") refuse_reload = true;
+    else port = static_cast<unsigned short>(std::stoi(a));
+  }
+  // Blocked before any thread starts, so every thread inherits the mask and sigwait gets them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  runtime::Metrics metrics;
+  runtime::CallLog calls(100);
+  metrics.call_started();
+  metrics.call_ended("emergency", "answered");
+  metrics.observe_decision(std::chrono::microseconds(4));
+  metrics.set_registrations(2);
+  calls.add(Json{{"time", "2024-05-01T10:00:00Z"}, {"call_id", "a1@10.10.1.20"}, {"kind", "ordinary"}, {"from", "sip:bob@contoso.example"},
+                 {"to", "tel:+14255550199"}, {"outcome", "busy"}, {"trace", Json::array()}, {"attempts", Json::array()}});
+  calls.add(Json{{"time", "2024-05-01T10:01:00Z"}, {"call_id", "b2@10.10.1.20"}, {"kind", "emergency"}, {"from", "sip:alice@contoso.example"},
+                 {"to", "911"}, {"outcome", "answered"}, {"trace", {"policy global", "route emergency-provider"}},
+                 {"attempts", {{{"trunk", "provider-primary"}, {"status", 200}}}}});
+
+  runtime::AdminHooks hooks;
+  hooks.status = [] {
+    return Json{{"version", E911_VERSION},
+                {"snapshot", {{"revision", 7}, {"checksum", "sha256:0f1e2d"}, {"created_at", "2024-05-01T09:00:00Z"}}},
+                {"uptime_seconds", 93784},
+                {"calls_in_progress", 0},
+                {"registrations", 2},
+                {"listening", {"udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"}}};
+  };
+  hooks.reload = [refuse_reload] {
+    if (refuse_reload)
+      return Json{{"reloaded", false}, {"message", "snapshot 'e911.db.snapshot' refused: bad checksum; revision 7 stays in service"}};
+    return Json{{"reloaded", true}, {"message", "snapshot revision 8 in service (was 7)"}};
+  };
+  hooks.calls = [&calls](std::size_t n) { return calls.recent(n); };
+  hooks.registrations = [] {
+    return Json::array({{{"aor", "sip:alice@contoso.example"},
+                         {"contacts", {{{"uri", "sip:alice@10.10.1.20:5060"}, {"expires_in", 3412}, {"source", "udp:10.10.1.20:5060"}}}}},
+                        {{"aor", "sip:bob@contoso.example"},
+                         {"contacts", {{{"uri", "sip:bob@10.10.1.21:5060;transport=tcp"}, {"expires_in", 120}, {"source", "tcp:10.10.1.21:53211"}}}}}});
+  };
+  hooks.metrics = [&metrics] { return metrics.prometheus(); };
+  try {
+    runtime::AdminServer server("127.0.0.1", port, runtime::read_token_file(token_file), hooks);
+    std::cout << server.port() << std::endl;
+    int signal = 0;
+    sigwait(&stop, &signal);
+  } catch (const Error& e) {
+    std::cerr << "admin_standin: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
