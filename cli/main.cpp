@@ -12,6 +12,7 @@
 #include "context.hpp"
 #include "e911/apply.hpp"
 #include "e911/diagnostic.hpp"
+#include "e911/diagnostic_error.hpp"
 #include "e911/error.hpp"
 #include "e911/text.hpp"
 
@@ -204,11 +205,16 @@ std::optional<Misspelling> find_misspelling(CLI::App& root, int argc, char** arg
   return Misspelling{*message, "did you mean '" + first_guess + "'?" + (all_fixed ? run : "")};
 }
 
-int fail(const e911::cli::Context& ctx, int code, const std::string& raw_message, const std::string& raw_hint) {
+int fail(const e911::cli::Context& ctx, int code, const std::string& raw_message, const std::string& raw_hint,
+         const std::vector<e911::Diagnostic>* diagnostics = nullptr) {
   const std::string message = valid_utf8(raw_message), hint = valid_utf8(raw_hint);
   if (ctx.format != "text") {
     e911::Json err = {{"schema", "e911ctl.error/v1"}, {"error", {{"exit_code", code}, {"message", message}}}};
     if (!hint.empty()) err["error"]["hint"] = hint;
+    if (diagnostics) {
+      err["error"]["diagnostics"] = e911::Json::array();
+      for (const auto& d : *diagnostics) err["error"]["diagnostics"].push_back(e911::diagnostic_json(d));
+    }
     // The same document in either format, on stdout, as scripts read every result.
     if (ctx.format == "yaml") std::cout << e911::json_to_yaml(err);
     else std::cout << err.dump(2) << "\n";
@@ -275,6 +281,10 @@ int main(int argc, char** argv) {
     return fail(ctx, 2, e.what(), "see '" + command_path(at) + " --help'");
   } catch (const e911::cli::Exit& e) {
     return e.code;
+  } catch (const e911::DiagnosticError& e) {
+    // Input refused whole (a settings file): its problems as every command prints them, then why.
+    if (ctx.format == "text") ctx.print_diagnostics(e.diagnostics, e.sources.get());
+    return fail(ctx, static_cast<int>(e.kind), e.what(), e.hint, &e.diagnostics);
   } catch (const e911::Error& e) {
     return fail(ctx, static_cast<int>(e.kind), e.what(), e.hint);
   } catch (const std::exception& e) {

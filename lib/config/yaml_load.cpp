@@ -63,6 +63,7 @@ struct Converter {
   std::unordered_set<std::size_t> quoted;   // quoted scalars already found closed, by offset
   std::size_t nodes = 0, bytes = 0;
   int depth = 0;
+  std::string value_code = "E001";          // a bad value's code in a document without a kind
 
   SourceMark mark(const YAML::Mark& m) const {
     if (m.line < 0) return {file, 0, 0};
@@ -105,7 +106,8 @@ struct Converter {
 
   // The rule code a bad value at `ptr` breaks: the field's own, as the schema check reports it.
   std::string code_at(const std::string& ptr) const {
-    if (!doc || !doc->kind || ptr.empty()) return "E001";
+    if (ptr.empty()) return "E001";
+    if (!doc || !doc->kind) return value_code;
     return field_rule_code(*doc->kind, ptr.substr(1, ptr.find('/', 1) - 1));
   }
 
@@ -575,6 +577,74 @@ LoadResult parse_documents(const std::string& name, const std::string& text, Sou
   }
   result.documents = std::move(unique);
   return result;
+}
+
+SettingsResult parse_settings(const std::string& name, const std::string& text, const Json& schema, SourceSet& sources) {
+  const std::string body = text.rfind("\xEF\xBB\xBF", 0) == 0 ? text.substr(3) : text;
+  sources.add(name, body);
+  SettingsResult r;
+  r.document.mark = {name, 1, 1};
+  r.document.value = Json::object();
+  bool seen = false;
+  for (const auto& [offset, chunk] : split_documents(body)) {
+    if (blank_yaml(chunk)) continue;
+    if (seen) {
+      r.diagnostics.push_back({Severity::error, "E002", "a settings file holds one document", {name, offset + 1, 1}, {},
+                               "remove the '---' and write every setting in one mapping"});
+      break;
+    }
+    seen = true;
+    if (auto d = prescan(name, offset, chunk)) {
+      r.diagnostics.push_back(std::move(*d));
+      continue;
+    }
+    YAML::Node root;
+    try {
+      root = YAML::Load(chunk);
+    } catch (const YAML::Exception& e) {
+      r.diagnostics.push_back(syntax_error(name, offset, e));
+      continue;
+    }
+    Converter conv{name, offset, &r.document, &r.diagnostics, chunk};
+    conv.value_code = "E100";
+    if (const SourceMark m = conv.mark(root.Mark()); m.line > 0) r.document.mark = m;
+    if (!root.IsMap()) {
+      r.diagnostics.push_back({Severity::error, "E002", "a settings file must be a mapping of names to values", r.document.mark, {},
+                               "write one setting a line, such as 'threads: 2'"});
+      continue;
+    }
+    Json value;
+    const std::size_t before = r.diagnostics.size();
+    try {
+      value = conv.convert(root, &schema, "");
+    } catch (const Refused& refused) {
+      r.diagnostics.resize(before);
+      r.diagnostics.push_back(refused.diagnostic);
+      continue;
+    }
+    std::vector<std::string> names;
+    if (schema.contains("properties"))
+      for (const auto& [k, v] : schema["properties"].items()) names.push_back(k);
+    for (const auto& v : check_schema(schema, value)) {
+      if (under_any(conv.refused, v.pointer)) continue;  // reported once, by the converter
+      Diagnostic d{Severity::error, "E100", v.message, r.document.mark_of(v.pointer), {}, {}, v.pointer};
+      if (v.message.rfind("unknown field", 0) == 0 && v.pointer.find('/', 1) == std::string::npos) {
+        d.code = "E004";
+        if (const auto km = r.document.key_marks.find(v.pointer); km != r.document.key_marks.end()) d.where = km->second;
+        const std::string guess = closest(field_of(v.pointer), names);
+        d.hint = guess.empty() ? "the settings are: " + [&] {
+          std::string s;
+          for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+          return s;
+        }() : "did you mean '" + guess + "'?";
+      } else if (!v.pointer.empty()) {
+        d.message = "'" + v.pointer.substr(1) + "': " + d.message;
+      }
+      r.diagnostics.push_back(std::move(d));
+    }
+    r.document.value = std::move(value);
+  }
+  return r;
 }
 
 LoadResult load_documents(const std::vector<std::string>& paths, SourceSet& sources) {

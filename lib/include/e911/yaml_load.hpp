@@ -38,6 +38,22 @@ LoadResult parse_documents(const std::string& name, const std::string& text, Sou
 /// cannot be read, Error(usage) for a directory that holds no *.yaml or *.yml file.
 LoadResult load_documents(const std::vector<std::string>& paths, SourceSet& sources);
 
+/// One settings document (such as serve.yaml, which has no `kind`) and the problems found in it.
+struct SettingsResult {
+  /// `kind` null; `value` the mapping as written (empty when the text is not one). With errors,
+  /// only the values no diagnostic's `pointer` names (or is under) are of their schema's type.
+  Document document;
+  std::vector<Diagnostic> diagnostics;
+};
+
+/// Parses `text` (named `name` in diagnostics) as one YAML mapping checked against `schema`,
+/// which must outlive every check (schemas are compiled once, by address). Reports every
+/// problem: syntax and what yaml-cpp would read wrongly (E001), not a mapping or a second
+/// document (E002), an unknown key (E004, with the closest known one), a key given twice (E006),
+/// a value that breaks the schema (E100). A file of comments only is an empty mapping. Never
+/// throws for bad input.
+SettingsResult parse_settings(const std::string& name, const std::string& text, const Json& schema, SourceSet& sources);
+
 /// Parses one YAML value (such as a flow list given on the command line), typed as `schema` asks.
 /// Throws Error(invalid) when it is not valid YAML.
 Json parse_yaml_value(const std::string& text, const Json* schema);
