@@ -43,8 +43,8 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
       {"call", {{"Dry-run a 911 call from Alice on the first floor of B1",
                  "e911ctl call dry-run --from sip:alice@contoso.example --dial 911 --ip 10.10.1.20"},
                 {"Audit every subnet, access point, switch and port", "e911ctl call audit"}}},
-      {"serve", {{"Serve SIP on a free port of the loopback address for one second, then stop as on SIGTERM",
-                  "timeout --preserve-status -s TERM 1 e911ctl serve --listen 127.0.0.1:0"}}},
+      {"serve", {{"Publish the snapshot, serve it on a free port of the loopback address for one second, then stop as on SIGTERM",
+                  "e911ctl publish && timeout --preserve-status -s TERM 1 e911ctl serve --listen 127.0.0.1:0"}}},
       {"runtime", {{"Make a token for the admin API, readable by its owner only", "(umask 077; head -c 32 /dev/urandom | base64 > admin.token)"},
                    {"Ask the runtime on this machine for its status; exit status 4 says none answers",
                     "e911ctl runtime status --token-file admin.token || test $? -eq 4"},
@@ -73,6 +73,13 @@ const std::map<std::string, std::vector<std::pair<std::string, std::string>>>& e
   };
   return ex;
 }
+
+// The manual section of a command's page: 8 for the daemon an administrator runs, 1 for the
+// commands anyone types.
+std::string section_of(const std::string& group) { return group == "serve" ? "8" : "1"; }
+
+// "e911ctl-serve.8": the page of a command group, as a file name.
+std::string page_file(const std::string& group) { return "e911ctl-" + group + "." + section_of(group); }
 
 std::string roff(std::string s) {
   std::string out;
@@ -354,9 +361,10 @@ std::string page(const CLI::App& root, const CLI::App* group, const std::vector<
   const std::string name = group ? "e911ctl-" + group->get_name() : "e911ctl";
   std::string upper = name;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  const std::optional<Sections> text = prose(name + ".1");
+  const std::string sec = group ? section_of(group->get_name()) : "1";
+  const std::optional<Sections> text = prose(name + "." + sec);
   // Left-adjusted and unhyphenated: long option lists cannot be justified cleanly.
-  out << ".TH " << upper << " 1 \"\" \"e911ctl " << E911_VERSION << "\" \"e911ctl manual\"\n.ad l\n.nh\n";
+  out << ".TH " << upper << " " << sec << " \"\" \"e911ctl " << E911_VERSION << "\" \"e911ctl manual\"\n.ad l\n.nh\n";
   out << ".SH NAME\n" << roff(name) << " \\- " << roff(name_line(group ? group->get_description() : root.get_description())) << "\n";
   if (group) {
     write_synopsis(out, *group, "e911ctl " + group->get_name());
@@ -370,7 +378,7 @@ std::string page(const CLI::App& root, const CLI::App* group, const std::vector<
   if (!group) {
     out << ".SH COMMANDS\n";
     for (const CLI::App* sub : root.get_subcommands({}))
-      if (sub->get_name().rfind("__", 0) != 0) out << ".TP\n.BR e911ctl\\-" << roff(sub->get_name()) << " (1)\n" << roff(sentence(sub->get_description())) << "\n";
+      if (sub->get_name().rfind("__", 0) != 0) out << ".TP\n.BR e911ctl\\-" << roff(sub->get_name()) << " (" << section_of(sub->get_name()) << ")\n" << roff(sentence(sub->get_description())) << "\n";
     out << ".SH GLOBAL OPTIONS\nThese come before the command.\n";
     write_options(out, root);
   } else {
@@ -402,7 +410,7 @@ std::string page(const CLI::App& root, const CLI::App* group, const std::vector<
     out << ".SH SEE ALSO\n";
     std::string see_also = group ? ".BR e911ctl (1),\n" : "";
     for (const auto& g : groups)
-      if (!group || g != group->get_name()) see_also += ".BR e911ctl\\-" + roff(g) + " (1),\n";
+      if (!group || g != group->get_name()) see_also += ".BR e911ctl\\-" + roff(g) + " (" + section_of(g) + "),\n";
     out << see_also << ".BR e911ctl.yaml (5)\n";
   }
   return out.str();
@@ -591,10 +599,10 @@ void register_docs_commands(CLI::App& app, Context& ctx) {
       };
       write("e911ctl.1", page(app, nullptr, groups));
       for (const CLI::App* sub : app.get_subcommands({}))
-        if (sub->get_name().rfind("__", 0) != 0) write("e911ctl-" + sub->get_name() + ".1", page(app, sub, groups));
+        if (sub->get_name().rfind("__", 0) != 0) write(page_file(sub->get_name()), page(app, sub, groups));
       write("e911ctl.yaml.5", yaml_page());
       Json pages = Json::array({"e911ctl.1"});
-      for (const auto& g : groups) pages.push_back("e911ctl-" + g + ".1");
+      for (const auto& g : groups) pages.push_back(page_file(g));
       pages.push_back("e911ctl.yaml.5");
       if (ctx.format != "text") ctx.emit("man", Json{{"directory", *dir}, {"pages", pages}}, [](std::ostream&) {});
       else ctx.note("wrote " + std::to_string(pages.size()) + " pages to '" + *dir + "'");

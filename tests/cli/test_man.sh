@@ -8,7 +8,18 @@ expect_rc 0 "man"
 groups=$("$E911" --help | awk '/^Subcommands:/{on=1; next} on && /^  [a-z]/{print $1}')
 [ -n "$groups" ] || fail "no command groups in --help"
 for g in $groups; do
-  [ -f "$WORK/man/e911ctl-$g.1" ] || fail "no page for '$g'"
+  [ -f "$WORK/man/e911ctl-$g.1" ] || [ -f "$WORK/man/e911ctl-$g.8" ] || fail "no page for '$g'"
+done
+# The runtime is a daemon an administrator runs: its page is in section 8, and the others say so.
+[ -f "$WORK/man/e911ctl-serve.8" ] && [ ! -f "$WORK/man/e911ctl-serve.1" ] || fail "e911ctl-serve is not in section 8 alone"
+grep -q '^\.TH E911CTL-SERVE 8 ' "$WORK/man/e911ctl-serve.8" || fail "e911ctl-serve(8) does not say its section"
+grep -q 'e911ctl\\-serve (8)' "$WORK/man/e911ctl.1" || fail "e911ctl(1) does not list e911ctl-serve(8)"
+for s in CONFIGURATION SIGNALS LOGS; do
+  grep -q "^\.SH $s\$" "$WORK/man/e911ctl-serve.8" || fail "e911ctl-serve(8) has no $s section"
+done
+# Every key of the serve configuration is described on the page.
+for key in $(python3 -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1]))["properties"]))' "$ROOT/schemas/serve.schema.json"); do
+  grep -qxF "\\fB$key\\fR" "$WORK/man/e911ctl-serve.8" || fail "e911ctl-serve(8) does not describe the setting '$key'"
 done
 [ -f "$WORK/man/e911ctl.1" ] || fail "no e911ctl(1)"
 [ -f "$WORK/man/e911ctl.yaml.5" ] || fail "no e911ctl.yaml(5)"
@@ -22,7 +33,7 @@ for page in "$WORK"/man/*; do
   name=$(basename "$page")
   warnings=$(groff -ww -z -man "$page" 2>&1)
   [ -z "$warnings" ] || fail "$name does not render cleanly: $warnings"
-  group=${name#e911ctl-}; group=${group%.1}
+  group=${name#e911ctl-}; group=${group%.[18]}
   want=(NAME DESCRIPTION "SEE ALSO")
   case $name in
     *.5) want+=(FILES) ;;
@@ -59,7 +70,7 @@ expect_rc 0 "the examples of e911ctl.yaml(5) do not apply: $err"
 # sample enterprise, in a scratch directory, e911ctl(1)'s own examples first.
 mkdir -p "$WORK/run" && ln -s "$ROOT/samples" "$WORK/run/samples"
 examples() { awk '/^\.SH EXAMPLES/{on=1; next} /^\.SH /{on=0} on && /^\.nf/{grab=1; next} on && /^\.fi/{grab=0} grab' "$1" | sed 's/\\-/-/g; s/\\e/\\/g'; }
-for page in "$WORK/man/e911ctl.1" "$WORK"/man/e911ctl-*.1; do
+for page in "$WORK/man/e911ctl.1" "$WORK"/man/e911ctl-*.[18]; do
   ex=$(examples "$page")
   [ -n "$ex" ] || { fail "$(basename "$page") has no example"; continue; }
   while IFS= read -r cmd; do
