@@ -154,6 +154,9 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
         for (const auto& call : model["items"]) {
           std::vector<std::string> row;
           for (const char* f : {"time", "kind", "from", "to", "outcome", "call_id"}) row.push_back(text_of(field(call, f)));
+          // Where the call went: the number dialled, else the user called, else what was asked.
+          for (const char* to : {"dialled", "callee", "request_uri"})
+            if (row[3].empty()) row[3] = text_of(field(call, to));
           rows.push_back(std::move(row));
         }
         if (rows.empty()) out << "no calls yet\n";
@@ -171,16 +174,13 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
       const Json model = model_of(c, c.call("GET", "/v1/registrations"));
       ctx.emit("runtime.registrations", model, [&](std::ostream& out) {
         std::vector<std::vector<std::string>> rows;
-        for (const auto& reg : model["items"]) {
-          const std::string aor = text_of(field(reg, "aor"));
-          const Json& contacts = field(reg, "contacts");
-          if (!contacts.is_array() || contacts.empty()) rows.push_back({aor, "", "", ""});
-          else
-            for (const auto& k : contacts)
-              rows.push_back({aor, text_of(field(k, "uri")), text_of(field(k, "expires_in")), text_of(field(k, "source"))});
+        for (const auto& b : model["items"]) {
+          std::vector<std::string> row;
+          for (const char* f : {"aor", "contact", "transport", "source", "expires_in"}) row.push_back(text_of(field(b, f)));
+          rows.push_back(std::move(row));
         }
         if (rows.empty()) out << "no registrations\n";
-        else print_table(out, {"user", "contact", "expires-in", "source"}, rows, ctx.color);
+        else print_table(out, {"user", "contact", "transport", "source", "expires-in"}, rows, ctx.color);
       });
     });
   }

@@ -16,11 +16,12 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; rm -rf "$WORK"' EXIT
 # Starts a stand-in and sets $url to its address.
 start_standin() {
-  "$STANDIN" "$@" >"$WORK/standin.port" 2>"$WORK/standin.err" &
+  local n=${#pids[@]}
+  "$STANDIN" "$@" >"$WORK/standin$n.port" 2>"$WORK/standin$n.err" &
   pids+=($!)
-  for _ in $(seq 50); do [ -s "$WORK/standin.port" ] && break; sleep 0.1; done
-  url=http://127.0.0.1:$(head -1 "$WORK/standin.port")
-  [ -s "$WORK/standin.port" ] || fail "admin_standin did not start: $(cat "$WORK/standin.err")"
+  for _ in $(seq 100); do grep -q '^[0-9][0-9]*$' "$WORK/standin$n.port" && break; sleep 0.1; done
+  url=http://127.0.0.1:$(head -1 "$WORK/standin$n.port")
+  grep -q '^[0-9][0-9]*$' "$WORK/standin$n.port" || fail "admin_standin did not start: $(cat "$WORK/standin$n.err")"
 }
 start_standin "$WORK/token"
 export E911_RUNTIME_TOKEN_FILE=$WORK/token
@@ -63,11 +64,11 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["items
 run runtime calls --runtime "$url" --limit 0
 expect_rc 2 "runtime calls --limit 0"
 
-# registrations: one row per contact.
+# registrations: one row per binding.
 run runtime registrations --runtime "$url"
 expect_rc 0 "runtime registrations"
 expect_out "sip:alice@10.10.1.20:5060"
-expect_out "tcp:10.10.1.21:53211"
+expect_out "10.10.1.21:53211"
 contract runtime registrations --runtime "$url"
 run runtime registrations --runtime "$url" --format yaml
 expect_out "schema: e911ctl.runtime.registrations/v1"

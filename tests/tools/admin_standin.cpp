@@ -40,9 +40,9 @@ int main(int argc, char** argv) {
   metrics.observe_decision(std::chrono::microseconds(4));
   metrics.set_registrations(2);
   calls.add(Json{{"time", "2024-05-01T10:00:00Z"}, {"call_id", "a1@10.10.1.20"}, {"kind", "ordinary"}, {"from", "sip:bob@contoso.example"},
-                 {"to", "tel:+14255550199"}, {"outcome", "busy"}, {"trace", Json::array()}, {"attempts", Json::array()}});
+                 {"dialled", "+14255550199"}, {"outcome", "busy"}, {"attempts", Json::array()}});
   calls.add(Json{{"time", "2024-05-01T10:01:00Z"}, {"call_id", "b2@10.10.1.20"}, {"kind", "emergency"}, {"from", "sip:alice@contoso.example"},
-                 {"to", "911"}, {"outcome", "answered"}, {"trace", {"policy global", "route emergency-provider"}},
+                 {"dialled", "911"}, {"outcome", "answered"}, {"decision", {{"trace", {"policy global", "route emergency-provider"}}}},
                  {"attempts", {{{"trunk", "provider-primary"}, {"status", 200}}}}});
 
   runtime::AdminHooks hooks;
@@ -61,10 +61,10 @@ int main(int argc, char** argv) {
   };
   hooks.calls = [&calls](std::size_t n) { return calls.recent(n); };
   hooks.registrations = [] {
-    return Json::array({{{"aor", "sip:alice@contoso.example"},
-                         {"contacts", {{{"uri", "sip:alice@10.10.1.20:5060"}, {"expires_in", 3412}, {"source", "udp:10.10.1.20:5060"}}}}},
-                        {{"aor", "sip:bob@contoso.example"},
-                         {"contacts", {{{"uri", "sip:bob@10.10.1.21:5060;transport=tcp"}, {"expires_in", 120}, {"source", "tcp:10.10.1.21:53211"}}}}}});
+    return Json::array({{{"aor", "sip:alice@contoso.example"}, {"contact", "sip:alice@10.10.1.20:5060"}, {"source", "10.10.1.20:5060"},
+                         {"transport", "udp"}, {"expires_in", 3412}, {"call_id", "r1@10.10.1.20"}},
+                        {{"aor", "sip:bob@contoso.example"}, {"contact", "sip:bob@10.10.1.21:5060;transport=tcp"}, {"source", "10.10.1.21:53211"},
+                         {"transport", "tcp"}, {"expires_in", 120}, {"call_id", "r2@10.10.1.21"}}});
   };
   hooks.metrics = [&metrics] { return metrics.prometheus(); };
   try {

@@ -112,7 +112,7 @@ AdminHooks fake_hooks(std::atomic<int>& reloads, CallLog& log, Metrics& metrics)
     return Json{{"reloaded", true}, {"message", "snapshot revision 8 in service (was 7)"}};
   };
   h.calls = [&log](std::size_t n) { return log.recent(n); };
-  h.registrations = [] { return Json::array({{{"aor", "sip:alice@contoso.example"}, {"contacts", Json::array()}}}); };
+  h.registrations = [] { return Json::array({{{"aor", "sip:alice@contoso.example"}, {"contact", "sip:alice@127.0.0.1:5070"}}}); };
   h.metrics = [&metrics] { return metrics.prometheus(); };
   return h;
 }

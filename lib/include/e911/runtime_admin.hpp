@@ -39,7 +39,8 @@ struct AdminHooks {
   std::function<Json()> reload;
   /// The most recent calls, newest first, at most the count given (CallLog::recent).
   std::function<Json(std::size_t)> calls;
-  /// [{"aor": "sip:alice@contoso.example", "contacts": [{"uri", "expires_in", "source"}, ...]}, ...]
+  /// One object per binding, live ones only: [{"aor", "contact", "source" (ADDR:PORT), "transport",
+  ///  "expires_in" (seconds), "call_id"}, ...] (Registrar::to_json)
   std::function<Json()> registrations;
   /// The Prometheus text (Metrics::prometheus).
   std::function<std::string()> metrics;

@@ -86,8 +86,9 @@ class Metrics {
 /// ring drops the oldest. Safe to add from any thread while another reads.
 ///
 /// A record is the runtime's JSON for one call. `e911ctl runtime calls` shows these fields in its
-/// table when present: "time" (RFC 3339 UTC), "call_id", "kind", "from", "to", "outcome"; the
-/// rest ("trace", "attempts", ...) is shown with --format json or yaml.
+/// table when present: "time" (RFC 3339 UTC), "kind", "from", "dialled" (else "callee", else
+/// "request_uri"), "outcome", "call_id"; the rest ("decision", "attempts", ...) is shown with
+/// --format json or yaml.
 class CallLog {
  public:
   /// `capacity` 0 is taken as 1.
