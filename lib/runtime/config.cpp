@@ -6,6 +6,7 @@
 #include <cctype>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 #include "e911/catalog.hpp"
 #include "e911/diagnostic_error.hpp"
@@ -168,6 +169,10 @@ ServeConfig load_serve_config(const std::string& path) {
   if (has_errors(r.diagnostics)) {
     std::size_t errors = 0;
     for (const auto& d : r.diagnostics) errors += d.severity == Severity::error;
+    // In the order of the file, as a reader fixes them.
+    std::stable_sort(r.diagnostics.begin(), r.diagnostics.end(), [](const Diagnostic& a, const Diagnostic& b) {
+      return std::tie(a.where.line, a.where.col) < std::tie(b.where.line, b.where.col);
+    });
     throw DiagnosticError("serve configuration '" + path + "' has " + std::to_string(errors) + (errors == 1 ? " problem" : " problems"),
                           std::move(r.diagnostics), std::move(sources));
   }
