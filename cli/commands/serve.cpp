@@ -1,78 +1,215 @@
-// serve: the routing runtime (ARCHITECTURE.md "The runtime"), so far its transports, the first
-// steps of the request chain and the snapshot in service, reloaded on SIGHUP (issue 12).
+// serve: the routing runtime (ARCHITECTURE.md "The runtime"): transports, the request chain with
+// its registrar and B2BUA on one loop, the snapshot in service (SIGHUP reloads it), the admin
+// API on its own thread, and a drain on SIGTERM.
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <future>
 #include <iostream>
 #include <memory>
 #include <thread>
 
 #include "context.hpp"
 #include "e911/error.hpp"
+#include "e911/runtime_admin.hpp"
 #include "e911/runtime_chain.hpp"
+#include "e911/runtime_config.hpp"
+#include "e911/runtime_log.hpp"
+#include "e911/runtime_metrics.hpp"
+#include "e911/runtime_registrar.hpp"
 #include "e911/runtime_snapshot.hpp"
 #include "e911/runtime_transport.hpp"
 #include "e911/snapshot.hpp"
 
 namespace e911::cli {
 
+std::string default_snapshot_path(const Context& ctx);
+
+namespace {
+
+struct ServeFlags {
+  std::string config;
+  std::vector<std::string> listen, domains;
+  std::string snapshot, bindings, admin, token_file, log_format;
+  std::optional<unsigned> idle, ring, drain, threads;
+};
+
+/// Runs `work` on the loop and waits for its answer (the admin thread asking the SIP loop).
+template <typename T>
+T on_loop(asio::io_context& io, std::function<T()> work) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto future = promise->get_future();
+  asio::post(io, [promise, work = std::move(work)] {
+    try {
+      promise->set_value(work());
+    } catch (...) {
+      promise->set_exception(std::current_exception());
+    }
+  });
+  if (future.wait_for(std::chrono::seconds(5)) != std::future_status::ready)
+    throw Error(ErrorKind::failure, "the SIP loop did not answer within 5 s", "the runtime is overloaded or stuck; see its log");
+  return future.get();
+}
+
+std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+}  // namespace
+
 void register_serve_commands(CLI::App& app, Context& ctx) {
-  CLI::App* cmd = app.add_subcommand("serve", "run the SIP routing runtime on the given addresses until SIGINT or SIGTERM");
-  auto listen = std::make_shared<std::vector<std::string>>();
-  auto snapshot = std::make_shared<std::string>();
-  auto idle = std::make_shared<unsigned>(300);
-  cmd->add_option("--listen", *listen, "ADDR:PORT to serve SIP on over UDP and TCP, e.g. 127.0.0.1:5060 or [::1]:5060; repeatable")->required();
-  cmd->add_option("--snapshot", *snapshot, "published snapshot to serve (optional for now); SIGHUP reloads it, a bad file is refused and the last good one stays");
-  cmd->add_option("--idle-timeout", *idle, "seconds after which a silent TCP connection is closed. Default: 300.");
-  (void)ctx;
-  cmd->callback([listen, snapshot, idle] {
-    std::vector<runtime::ListenAddress> where;
-    for (const auto& text : *listen) {
-      std::string why;
-      auto parsed = runtime::parse_listen(text, why);
-      if (!parsed) throw Error(ErrorKind::usage, "--listen '" + text + "': " + why, "see 'e911ctl serve --help'");
-      where.push_back(*parsed);
+  CLI::App* cmd = app.add_subcommand("serve", "run the SIP routing runtime: registrar and B2BUA for the published snapshot, until SIGTERM");
+  auto f = std::make_shared<ServeFlags>();
+  cmd->add_option("--config", f->config, "YAML settings (schemas/serve.schema.json); the options below override it");
+  cmd->add_option("--listen", f->listen,
+                  "where to serve SIP: udp:ADDR:PORT, tcp:ADDR:PORT, or ADDR:PORT for both; IPv6 as [ADDR]:PORT; repeatable. Default: 127.0.0.1:5060");
+  cmd->add_option("--snapshot", f->snapshot, "published snapshot to serve. Default: $E911_SNAPSHOT, else the database path + .snapshot");
+  cmd->add_option("--bindings", f->bindings, "file the registrations are kept in across restarts. Default: the snapshot path + .bindings");
+  cmd->add_option("--domain", f->domains, "SIP domain served (Request-URI host of our users); repeatable. Default: the domains of the snapshot's users");
+  cmd->add_option("--admin", f->admin, "ADDR:PORT of the admin HTTP API, or 'off'. Default: 127.0.0.1:5080 (only when its token file exists)");
+  cmd->add_option("--token-file", f->token_file, "file holding the admin API's bearer token (mode 0600). Default: /etc/e911ctl/admin.token");
+  cmd->add_option("--ring-timeout", f->ring, "seconds a call to a user may ring before the caller gets 408. Default: 180");
+  cmd->add_option("--idle-timeout", f->idle, "seconds after which a silent TCP connection is closed. Default: 300");
+  cmd->add_option("--drain-timeout", f->drain, "seconds SIGTERM waits for calls in progress to end. Default: 30");
+  cmd->add_option("--threads", f->threads, "SIP worker threads (this build runs one). Default: 1");
+  cmd->add_option("--log-format", f->log_format, "auto (JSON lines unless stderr is a terminal), json or text")->check(CLI::IsMember({"auto", "json", "text"}));
+  cmd->callback([f, &ctx] {
+    // Settings: defaults, then the file, then the options.
+    runtime::ServeConfig c = f->config.empty() ? runtime::default_serve_config() : runtime::load_serve_config(f->config);
+    const bool admin_default = f->config.empty() || c.origin["admin"] == "default";
+    if (!f->listen.empty()) {
+      c.listen.clear();
+      for (const auto& text : f->listen) c.listen.push_back(runtime::parse_listen_spec(text));
     }
-    std::string loaded;
+    if (!f->domains.empty()) c.domains = f->domains;
+    if (!f->snapshot.empty()) c.snapshot = f->snapshot;
+    if (c.snapshot.empty()) c.snapshot = default_snapshot_path(ctx);
+    if (!f->bindings.empty()) c.bindings = f->bindings;
+    bool admin_explicit = !admin_default;
+    if (!f->admin.empty()) {
+      c.admin = f->admin == "off" ? "" : f->admin;
+      admin_explicit = true;
+    }
+    if (!f->token_file.empty()) c.token_file = f->token_file;
+    if (f->ring) c.ring_timeout = std::chrono::seconds(*f->ring);
+    if (f->idle) c.idle_timeout = std::chrono::seconds(*f->idle);
+    if (f->drain) c.drain_timeout = std::chrono::seconds(*f->drain);
+    if (f->threads) c.threads = *f->threads;
+    if (!f->log_format.empty()) c.log_format = f->log_format;
+    if (c.threads != 1)
+      throw Error(ErrorKind::usage, "--threads " + std::to_string(c.threads) + ": this build runs one SIP worker thread",
+                  "leave --threads at 1; run one runtime per core behind DNS SRV to use more (ARCHITECTURE.md)");
+
+    runtime::Log log(runtime::pick_log_format(c.log_format));
+    runtime::Metrics metrics;
+    runtime::CallLog call_log(1000);
+    const auto started = std::chrono::steady_clock::now();
+
+    // The snapshot: a missing or bad file at start is an error (exit 3) — the runtime would route
+    // nothing. A bad file later (SIGHUP, /v1/reload) is refused and the one in service stays.
     runtime::SnapshotSlot slot;
-    if (!snapshot->empty()) {
-      slot.replace(Snapshot::load(*snapshot));  // a bad file at start: the error, exit 3
-      loaded = "; snapshot revision " + std::to_string(slot.current()->revision()) + " from '" + *snapshot + "'";
-    }
+    std::error_code exists_ec;
+    const bool have_snapshot = std::filesystem::exists(c.snapshot, exists_ec);
+    if (have_snapshot) slot.replace(Snapshot::load(c.snapshot));
+
     asio::io_context io;
-    runtime::Chain chain(io, {}, {}, &slot);
+    runtime::CoreOptions core;
+    core.domains = c.domains;
+    core.ring_timeout = c.ring_timeout;
+    core.bindings_path = c.bindings_path().empty() ? c.snapshot + ".bindings" : c.bindings_path();
+    core.metrics = &metrics;
+    core.call_log = &call_log;
+    core.on_call = [&log](const Json& record) { log.call(record); };
+    core.on_event = [&log](const std::string& level, const std::string& message) { log.event(level, message); };
+    sip::Limits limits;
+    limits.max_message = c.max_message;
+    limits.max_headers = c.max_headers;
+    runtime::Chain chain(io, limits, {}, &slot, core);
+
     runtime::TransportOptions options;
-    options.idle_timeout = std::chrono::seconds(*idle);
+    options.limits = limits;
+    options.idle_timeout = c.idle_timeout;
+    options.max_connections = c.max_connections;
     std::vector<std::unique_ptr<runtime::Transport>> transports;
-    std::string described;
-    for (const auto& w : where) {
+    Json listening = Json::array();
+    for (const auto& spec : c.listen) {
+      std::string why;
+      auto where = runtime::parse_listen(spec.endpoint(), why);
+      if (!where) throw Error(ErrorKind::usage, "listen '" + spec.text() + "': " + why, "see 'e911ctl serve --help'");
+      runtime::TransportOptions o = options;
+      o.udp = spec.transport != "tcp";
+      o.tcp = spec.transport != "udp";
       try {
-        transports.push_back(std::make_unique<runtime::Transport>(io, chain, w, options));
+        transports.push_back(std::make_unique<runtime::Transport>(io, chain, *where, o));
       } catch (const std::system_error& e) {
-        throw Error(ErrorKind::failure, "cannot listen on '" + w.text() + "': " + e.code().message(), "is another process using the port?");
+        throw Error(ErrorKind::failure, "cannot listen on '" + spec.text() + "': " + e.code().message(), "is another process using the port?");
       }
-      described += (described.empty() ? "" : ", ") + transports.back()->describe();
+      chain.add_transport(transports.back().get());
+      listening.push_back(transports.back()->describe());
     }
+
+    auto reload = [&slot, &c, &log] {
+      const auto result = slot.reload(c.snapshot);
+      log.event(result.swapped ? "info" : "error", result.message, {{"snapshot", c.snapshot}});
+      return result;
+    };
+
+    // The admin API on its own thread; its hooks ask the loop for what only the loop may read.
+    std::unique_ptr<runtime::AdminServer> admin;
+    if (!c.admin.empty()) {
+      std::string token;
+      bool have_token = true;
+      try {
+        token = runtime::read_token_file(c.token_file);
+      } catch (const Error&) {
+        if (admin_explicit) throw;
+        have_token = false;
+        log.event("warning", "admin API off: no token file", {{"token_file", c.token_file}, {"hint", "create it (mode 0600) or pass --admin off"}});
+      }
+      if (have_token) {
+        const runtime::ListenSpec at = runtime::parse_admin_address(c.admin);
+        runtime::AdminHooks hooks;
+        hooks.status = [&] {
+          auto snap = slot.current();
+          Json s = {{"version", E911_VERSION},
+                    {"uptime_seconds", std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started).count()},
+                    {"calls_in_progress", metrics.calls_in_progress()},
+                    {"listening", listening},
+                    {"snapshot", snap ? Json{{"revision", snap->revision()}, {"checksum", snap->checksum()}, {"created_at", snap->created_at()},
+                                             {"path", c.snapshot}}
+                                      : Json(nullptr)}};
+          s["registrations"] = on_loop<std::size_t>(io, [&] { return chain.registrar().size(); });
+          s["draining"] = chain.draining();
+          return s;
+        };
+        hooks.reload = [&] {
+          const auto r = reload();
+          auto snap = slot.current();
+          return Json{{"reloaded", r.swapped}, {"message", r.message}, {"revision", snap ? Json(snap->revision()) : Json(nullptr)}};
+        };
+        hooks.calls = [&](std::size_t limit) { return call_log.recent(limit); };
+        hooks.registrations = [&] { return on_loop<Json>(io, [&] { return chain.registrar().to_json(unix_now()); }); };
+        hooks.metrics = [&] { return metrics.prometheus(); };
+        admin = std::make_unique<runtime::AdminServer>(at.address, at.port, token, hooks);
+        log.event("info", "admin API listening", {{"admin", at.text().empty() ? c.admin : at.text()}, {"port", admin->port()}});
+      }
+    }
+
     // SIGHUP reloads the file on a worker thread, so a large snapshot being read and indexed
-    // never stalls the loop; the swap itself is SnapshotSlot's. One reload at a time: a SIGHUP
-    // during one says so and is dropped (the running one reads the file as it is by then or
-    // soon after; send another when it has logged).
+    // never stalls the loop; the swap itself is SnapshotSlot's. One reload at a time.
     std::atomic<bool> reloading{false};
     std::thread reloader;
     asio::signal_set hangup(io, SIGHUP);
     std::function<void()> wait_hangup = [&] {
       hangup.async_wait([&](const std::error_code& ec, int) {
         if (ec) return;
-        if (snapshot->empty()) {
-          std::cerr << "e911ctl serve: SIGHUP: no --snapshot to reload; snapshot/none stays" << std::endl;
-        } else if (reloading.exchange(true)) {
-          std::cerr << "e911ctl serve: SIGHUP: a reload is already running; this one is dropped" << std::endl;
+        if (reloading.exchange(true)) {
+          log.event("warning", "SIGHUP: a reload is already running; this one is dropped");
         } else {
           if (reloader.joinable()) reloader.join();
-          reloader = std::thread([&slot, &reloading, path = *snapshot] {
-            const auto result = slot.reload(path);
-            std::cerr << ("e911ctl serve: " + result.message + "\n") << std::flush;
+          reloader = std::thread([&] {
+            reload();
             reloading = false;
           });
         }
@@ -80,21 +217,63 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       });
     };
     wait_hangup();
+
+    // SIGTERM/SIGINT: stop taking calls (503 to new INVITEs), let those in progress end within
+    // the drain timeout, then stop. A second signal stops at once.
     int stopped_by = 0;
-    asio::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const std::error_code& ec, int signal) {
-      if (ec) return;
-      stopped_by = signal;
+    asio::steady_timer drain_poll(io);
+    const auto stop_now = [&] {
+      drain_poll.cancel();
       for (auto& t : transports) t->close();
       hangup.cancel();
+      chain.save_bindings();
       io.stop();
-    });
-    std::cerr << "e911ctl serve: listening on " << described << loaded
-              << " (INVITE routing is not in this build yet: INVITEs get 501)" << std::endl;
+    };
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    std::function<void()> wait_stop = [&] {
+      signals.async_wait([&](const std::error_code& ec, int signal) {
+        if (ec) return;
+        if (stopped_by) return stop_now();
+        stopped_by = signal;
+        chain.drain();
+        const auto deadline = std::chrono::steady_clock::now() + c.drain_timeout;
+        log.event("info", "draining: no new calls", {{"calls_in_progress", chain.calls()}, {"drain_timeout_s", c.drain_timeout.count()}});
+        std::function<void()> poll;
+        auto loop = std::make_shared<std::function<void()>>();
+        *loop = [&, deadline, weak = std::weak_ptr<std::function<void()>>(loop)] {
+          if (chain.calls() == 0 || std::chrono::steady_clock::now() >= deadline) {
+            if (chain.calls() > 0) log.event("warning", "drain timeout: calls still in progress are dropped", {{"calls_in_progress", chain.calls()}});
+            return stop_now();
+          }
+          drain_poll.expires_after(std::chrono::milliseconds(100));
+          drain_poll.async_wait([weak](const std::error_code& e) {
+            if (auto next = weak.lock(); next && !e) (*next)();
+          });
+        };
+        static std::shared_ptr<std::function<void()>> keep;
+        keep = loop;
+        (*loop)();
+        wait_stop();
+      });
+    };
+    wait_stop();
+
+    if (!have_snapshot)
+      log.event("warning", "no snapshot: every call gets 503 until one is published and loaded (SIGHUP or /v1/reload)",
+                {{"snapshot", c.snapshot}, {"hint", "run 'e911ctl publish -o " + c.snapshot + "', then 'kill -HUP <pid>'"}});
+    auto snap = slot.current();
+    log.event("info", "listening",
+              {{"listen", listening},
+               {"snapshot", c.snapshot},
+               {"revision", snap ? Json(snap->revision()) : Json(nullptr)},
+               {"domains", chain.domains(snap.get())},
+               {"server", std::string("e911ctl/") + E911_VERSION},
+               {"bindings", core.bindings_path},
+               {"registrations_restored", chain.registrar().size()}});
     io.run();
     if (reloader.joinable()) reloader.join();
-    std::cerr << "e911ctl serve: stopped by " << (stopped_by == SIGINT ? "SIGINT" : stopped_by == SIGTERM ? "SIGTERM" : "the loop ending")
-              << std::endl;
+    if (admin) admin->stop();
+    log.event("info", std::string("stopped by ") + (stopped_by == SIGINT ? "SIGINT" : stopped_by == SIGTERM ? "SIGTERM" : "the loop ending"));
   });
 }
 

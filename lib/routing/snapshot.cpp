@@ -705,12 +705,27 @@ void Snapshot::compile_objects() {
     policy_recs_.emplace(id, std::move(r));
   }
   user_recs_.clear();
+  user_by_line_.clear();
+  user_domains_.clear();
   user_recs_.reserve(objects("user").size());
   for (const auto& [uri, u] : objects("user").items()) {
     const std::string line = jstr(u, "line_uri");
     user_recs_.emplace(uri, UserRec{jstr(u, "display_name"), line.rfind("tel:", 0) == 0 ? line.substr(4) : line, jstr(u, "location_policy"),
                                     jstr(u, "voice_policy")});
+    if (!line.empty()) {
+      std::string number = line.rfind("tel:", 0) == 0 ? line.substr(4) : line;
+      number = number.substr(0, number.find(';'));  // tel:+14255550101;ext=101: the number
+      user_by_line_.emplace(std::move(number), uri);
+    }
+    const auto at = uri.find('@');
+    if (at != std::string::npos) {
+      std::string host = uri.substr(at + 1);
+      host = host.substr(0, host.find_first_of(";:>"));
+      for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (!host.empty() && std::find(user_domains_.begin(), user_domains_.end(), host) == user_domains_.end()) user_domains_.push_back(host);
+    }
   }
+  std::sort(user_domains_.begin(), user_domains_.end());
   site_recs_.clear();
   for (const auto& name : site_names_) {
     const Json* o = object("site", name);
@@ -731,6 +746,10 @@ void Snapshot::compile_objects() {
     trunk_by_name_.emplace(name, static_cast<int32_t>(trunk_recs_.size()));
     TrunkRec rec{name, jstr(t, "request_uri_form"), t.value("accepts_pidf_lo", false), t.value("strip_plus", false), t.value("forward_pai", true)};
     rec.uri_form = rec.form == "plus" ? UriForm::plus : rec.form == "digits" ? UriForm::digits : rec.form == "sos-urn" ? UriForm::sos_urn : UriForm::as_dialled;
+    rec.host = jstr(t, "host");
+    rec.port = t.value("port", 5060);
+    rec.stream = jstr(t, "transport") != "udp";
+    rec.failover_seconds = t.value("failover_seconds", 10);
     trunk_recs_.push_back(std::move(rec));
   }
   route_recs_.clear();
@@ -826,6 +845,11 @@ const Snapshot::PolicyRec* Snapshot::policy(const std::string& identity) const {
 const Snapshot::VoicePolicyRec* Snapshot::voice_policy(const std::string& identity) const {
   const auto it = voice_policy_recs_.find(identity);
   return it == voice_policy_recs_.end() ? nullptr : &it->second;
+}
+
+const std::string* Snapshot::user_by_line(std::string_view number) const {
+  const auto it = user_by_line_.find(std::string(number));
+  return it == user_by_line_.end() ? nullptr : &it->second;
 }
 
 const Snapshot::UserRec* Snapshot::user(const std::string& uri) const {

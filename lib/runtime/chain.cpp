@@ -1,7 +1,13 @@
-// The request chain: parse and validate -> server transaction match -> the method's answer.
+// The request chain: parse and validate -> transaction match -> the method's handler.
 #include "e911/runtime_chain.hpp"
 
-#include <iostream>
+#include <algorithm>
+
+#include "e911/runtime_b2bua.hpp"
+#include "e911/runtime_metrics.hpp"
+#include "e911/runtime_registrar.hpp"
+#include "e911/runtime_transport.hpp"
+#include "e911/sip_text.hpp"
 
 namespace e911::runtime {
 
@@ -15,9 +21,15 @@ bool ip_literal(const std::string& host) {
 
 bool blank(std::string_view bytes) { return bytes.find_first_not_of("\r\n \t") == std::string_view::npos; }
 
-// The methods this build answers with anything but 501. INVITE and BYE join when the routing
-// step lands (see Chain::answer).
-constexpr std::string_view kAnswered = "OPTIONS, ACK, CANCEL";
+// The methods the runtime handles; others get 405 with this list.
+constexpr std::string_view kAllowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, PRACK, MESSAGE, NOTIFY";
+
+bool has_to_tag(const sip::Message& m) {
+  auto to = sip::parse_name_addr(m.first("To").value_or(""));
+  return to && !to->tag().empty();
+}
+
+std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
 
@@ -36,14 +48,113 @@ struct Chain::Live {
   std::map<sip::Timer, std::unique_ptr<asio::steady_timer>> timers;
 };
 
-Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, const SnapshotSlot* snapshots)
-    : io_(io), limits_(limits), timers_(timers), snapshots_(snapshots) {}
+struct Chain::ClientLive {
+  Destination destination;
+  ClientCallback on_event;
+  std::map<sip::Timer, std::unique_ptr<asio::steady_timer>> timers;
+};
+
+Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, const SnapshotSlot* snapshots, CoreOptions options)
+    : io_(io),
+      limits_(limits),
+      timers_(timers),
+      snapshots_(snapshots),
+      options_(std::move(options)),
+      registrar_(std::make_unique<Registrar>(options_.bindings_path)),
+      b2bua_(std::make_unique<B2bua>(*this)),
+      housekeeping_(io) {
+  if (!registrar_->load_warning().empty() && options_.on_event) options_.on_event("warning", registrar_->load_warning());
+  if (options_.metrics) options_.metrics->set_registrations(registrar_->size());
+  // Once a second: expired bindings swept, the bindings file written when it changed.
+  auto loop = std::make_shared<std::function<void()>>();
+  *loop = [this, weak = std::weak_ptr<std::function<void()>>(loop)] {
+    housekeeping_.expires_after(std::chrono::seconds(1));
+    housekeeping_.async_wait([this, weak](const std::error_code& ec) {
+      if (ec) return;
+      registrar_->sweep(unix_now());
+      save_bindings();
+      if (options_.metrics) options_.metrics->set_registrations(registrar_->size());
+      if (auto next = weak.lock()) (*next)();
+    });
+  };
+  housekeeping_loop_ = loop;
+  (*loop)();
+}
 
 std::string Chain::server_header(const std::shared_ptr<const Snapshot>& snap) {
   return std::string("e911ctl/") + E911_VERSION + " snapshot/" + SnapshotSlot::revision_text(snap);
 }
 
-Chain::~Chain() = default;
+Chain::~Chain() {
+  housekeeping_.cancel();
+  try {
+    save_bindings();
+  } catch (...) {
+  }
+}
+
+void Chain::save_bindings() {
+  if (!registrar_->dirty()) return;
+  try {
+    registrar_->save();
+  } catch (const std::exception& e) {
+    if (options_.on_event) options_.on_event("error", e.what());
+  }
+}
+
+std::size_t Chain::calls() const { return b2bua_->calls(); }
+
+void Chain::add_transport(Transport* transport) { transports_.push_back(transport); }
+
+Transport* Chain::transport_for(const std::string& host) const {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) return nullptr;
+  for (Transport* t : transports_)
+    if (t->v6() == address.is_v6()) return t;
+  return nullptr;
+}
+
+std::optional<std::pair<std::string, std::string>> Chain::local(const Destination& to) const {
+  Transport* t = transport_for(to.to.host);
+  if (!t) return std::nullopt;
+  return std::pair<std::string, std::string>{to.stream ? "TCP" : "UDP", t->sent_by()};
+}
+
+bool Chain::connected(const sip::Endpoint& peer) const {
+  Transport* t = transport_for(peer.host);
+  return t && t->connected(peer);
+}
+
+bool Chain::ours(const sip::Via& via) const {
+  if (via.branch.rfind("z9hG4bKe911", 0) != 0) return false;
+  const std::string sent_by = (via.ipv6 ? "[" + via.host + "]" : via.host) + ":" + std::to_string(via.port);
+  for (Transport* t : transports_)
+    if (t->sent_by() == sent_by) return true;
+  return false;
+}
+
+std::vector<std::string> Chain::domains(const Snapshot* snap) const {
+  std::vector<std::string> out = options_.domains;
+  if (out.empty() && snap) out = snap->user_domains();
+  // Our own addresses are ours too (sip:bob@127.0.0.1).
+  for (Transport* t : transports_) {
+    std::string host = t->sent_by();
+    host = host.substr(0, host.rfind(':'));
+    if (!host.empty() && host.front() == '[') host = host.substr(1, host.size() - 2);
+    out.push_back(host);
+  }
+  return out;
+}
+
+void Chain::send(const Destination& to, std::string bytes, std::function<void()> failed) {
+  Transport* t = transport_for(to.to.host);
+  if (!t) {
+    if (failed) asio::post(io_, std::move(failed));
+    return;
+  }
+  t->send(to.to, to.stream, std::move(bytes), std::move(failed));
+}
 
 void Chain::on_message(Inbound in) {
   const sip::Transport kind = in.stream ? sip::Transport::stream : sip::Transport::datagram;
@@ -52,6 +163,7 @@ void Chain::on_message(Inbound in) {
   if (blank(in.bytes)) return;  // a keep-alive on a datagram transport
   sip::Parsed parsed = sip::parse(in.bytes, kind, limits_);
   if (!parsed) {
+    if (options_.metrics) options_.metrics->parse_error();
     auto response = sip::make_error_response(in.bytes, parsed.error);
     if (!response) return;
     std::optional<sip::Via> via;
@@ -61,7 +173,16 @@ void Chain::on_message(Inbound in) {
   }
   const sip::Message& message = *parsed.message;
   if (!message.is_request()) {
-    // No client transactions yet (they come with routing): every response is a stray (§18.1.2).
+    // A response: to its client transaction (§17.1.3), else stray and dropped (§18.1.2).
+    if (sip::validate_response(message)) {  // true: malformed, drop it
+      if (options_.metrics) options_.metrics->parse_error();
+      return;
+    }
+    const sip::TransactionTable::Route route = table_.route(message);
+    if (route.kind == sip::TransactionTable::Route::Kind::client) {
+      const sip::TransactionKey key = *route.client->key();
+      apply_client(key, route.client->on_response(message));
+    }
     return;
   }
   const bool ack = message.method() == "ACK";
@@ -73,42 +194,90 @@ void Chain::on_message(Inbound in) {
   const std::optional<sip::Via> via = stamped ? sip::parse_via(*stamped) : sip::top_via(message);
   const sip::Endpoint destination = reply_destination(via, in.source);
   std::optional<sip::Reject> reject = sip::validate_request(message, limits_);
+  if (!reject && !ack && message.method() != "CANCEL") {
+    // §16.3 step 4 (482): a request carrying a Via of ours came back to us.
+    for (std::string_view v : message.values("Via"))
+      if (auto parsed_via = sip::parse_via(v); parsed_via && ours(*parsed_via)) {
+        reject = sip::Reject{482, "Loop Detected", {}};
+        break;
+      }
+  }
   if (reject && ack) return;  // an ACK never gets a response
 
-  // Step 3: the server transaction (RFC 3261 §17.2.3): a retransmission is absorbed (the last
+  // Step 3: the transaction (RFC 3261 §17.2.3): a retransmission is absorbed (the last
   // response is sent again by the transaction), an ACK for our non-2xx ends an INVITE's.
   const sip::TransactionTable::Route route = table_.route(message);
   switch (route.kind) {
     case sip::TransactionTable::Route::Kind::server: {
+      // An RFC 2543 ACK for our 2xx matches the INVITE's key: it is for the TU (§17.2.3).
+      if (ack && route.server->state() == sip::TxState::accepted) {
+        if (!reject) b2bua_->on_ack(message);
+        return;
+      }
       const sip::TransactionKey key = *route.server->key();
-      apply(key, route.server->on_request(message));
+      sip::Actions actions = route.server->on_request(message);
+      if (options_.metrics && !ack)
+        for (const auto& a : actions)
+          if (a.kind == sip::Action::Kind::send) options_.metrics->retransmission();
+      apply(key, std::move(actions));
       return;
     }
     case sip::TransactionTable::Route::Kind::new_server: {
       if (ack) return;
       sip::ServerTransaction* tx = table_.add(sip::ServerTransaction(message, in.stream, timers_, top_via));
       if (!tx) break;  // answered statelessly below
+      if (options_.metrics) options_.metrics->transaction_started(false);
       const sip::TransactionKey key = *route.key;
       auto live = std::make_unique<Live>();
       live->send = in.send;
       live->destination = destination;
       live_[key] = std::move(live);
       apply(key, tx->start());
-      if (sip::ServerTransaction* again = table_.find_server(key))
-        apply(key, again->on_tu_response(reject ? sip::make_response(message, *reject, {}, top_via) : answer(message, top_via)));
+      if (!table_.find_server(key)) return;
+      if (reject) return respond(key, sip::make_response(message, *reject, {}, top_via, kAllowed));
+      dispatch(key, message, in, destination, top_via);
       return;
     }
     case sip::TransactionTable::Route::Kind::ack_for_2xx:
+      if (!reject) b2bua_->on_ack(message);
+      return;
     case sip::TransactionTable::Route::Kind::client:
     case sip::TransactionTable::Route::Kind::stray_response:
-      return;  // no dialogs and no client transactions yet
+      return;
     case sip::TransactionTable::Route::Kind::unmatchable:
       break;
   }
   // No usable transaction key (e.g. an RFC 2543 branch): answered statelessly; the answer is
-  // the same for every retransmission (the To tag is derived from the request).
+  // the same for every retransmission (the To tag is derived from the request). Calls need a
+  // transaction: an INVITE without one gets 400.
   if (ack) return;
-  in.send(destination, reject ? sip::make_response(message, *reject, {}, top_via) : answer(message, top_via));
+  if (reject) return in.send(destination, sip::make_response(message, *reject, {}, top_via, kAllowed));
+  in.send(destination, answer(message, top_via));
+}
+
+void Chain::dispatch(const sip::TransactionKey& key, const sip::Message& request, const Inbound& in, const sip::Endpoint& reply_to,
+                     const std::string& top_via) {
+  (void)reply_to;
+  const std::string_view method = request.method();
+  if (method == "CANCEL") {
+    // RFC 3261 §9.2: 200 for the CANCEL of a transaction we have; the INVITE gets 487 when its
+    // call had no final answer yet. Otherwise 481.
+    sip::ServerTransaction* invite = table_.cancelled(request);
+    if (!invite) return respond(key, sip::make_response(request, 481, "Call/Transaction Does Not Exist", {}, {}, top_via));
+    const sip::TransactionKey invite_key = *invite->key();
+    respond(key, sip::make_response(request, 200, "OK", {}, {}, top_via));
+    b2bua_->on_cancel(invite_key);
+    return;
+  }
+  if (has_to_tag(request)) return b2bua_->on_in_dialog(key, request, top_via);
+  if (method == "INVITE") return b2bua_->on_invite(key, request, in, top_via);
+  if (method == "REGISTER") {
+    const std::shared_ptr<const Snapshot> snap = snapshots_ ? snapshots_->current() : nullptr;
+    Registrar::Answer a = registrar_->on_register(request, in.source, in.stream, snap.get(), domains(snap.get()), unix_now());
+    if (options_.metrics) options_.metrics->set_registrations(registrar_->size());
+    return respond(key, sip::make_response(request, a.status, a.reason, {}, a.headers, top_via));
+  }
+  respond(key, answer(request, top_via));
 }
 
 std::string Chain::answer(const sip::Message& request, const std::string& top_via) {
@@ -119,23 +288,51 @@ std::string Chain::answer(const sip::Message& request, const std::string& top_vi
   if (method == "OPTIONS")
     return sip::make_response(request, 200, "OK", {},
                               {{"Server", server_header(snap)},
-                               {"Allow", std::string(kAnswered)},
-                               {"Accept", "application/sdp, application/pidf+xml"},
+                               {"Allow", std::string(kAllowed)},
+                               {"Accept", "application/sdp, application/pidf+xml, multipart/mixed"},
                                {"Supported", ""}},
                               top_via);
-  if (method == "CANCEL") {
-    // Every INVITE has been answered finally by the time its CANCEL comes (see below), so a
-    // CANCEL that matches one gets 200 and changes nothing (RFC 3261 §9.2); others get 481.
-    if (table_.cancelled(request)) return sip::make_response(request, 200, "OK", {}, {}, top_via);
+  if (method == "CANCEL") return sip::make_response(request, 481, "Call/Transaction Does Not Exist", {}, {}, top_via);
+  if (method == "INVITE") return sip::make_response(request, 400, "Bad Request (no RFC 3261 branch in the top Via)", {}, {}, top_via);
+  if (method == "BYE" || method == "UPDATE" || method == "INFO" || method == "PRACK" || method == "NOTIFY")
     return sip::make_response(request, 481, "Call/Transaction Does Not Exist", {}, {}, top_via);
-  }
-  // The contract of the next step (issue 12 continues): an INVITE that passed validation goes to
-  // decide() on the snapshot in service and out to the first attempt; an emergency INVITE is
-  // then never rejected for anything but malformation (the parse and validate steps above):
-  // no snapshot, an unknown caller or a failed trunk still route it, to the policy's trunks or
-  // the default. Until that step is in this chain every INVITE, BYE and other method gets this
-  // well-formed 501, and `e911ctl serve` says so when it starts: it is not to carry live calls.
-  return sip::make_response(request, 501, "Not Implemented", {}, {{"Allow", std::string(kAnswered)}}, top_via);
+  if (method == "REGISTER" || method == "MESSAGE")
+    return sip::make_response(request, 403, "Forbidden", {}, {}, top_via);
+  // §8.2.1: a method we know but do not take here is 405; one we do not know is 501.
+  for (std::string_view known : {"SUBSCRIBE", "PUBLISH", "REFER"})
+    if (method == known) return sip::make_response(request, 405, "Method Not Allowed", {}, {{"Allow", std::string(kAllowed)}}, top_via);
+  return sip::make_response(request, 501, "Not Implemented", {}, {{"Allow", std::string(kAllowed)}}, top_via);
+}
+
+void Chain::respond(const sip::TransactionKey& key, std::string response) {
+  sip::ServerTransaction* tx = table_.find_server(key);
+  if (!tx) return;
+  apply(key, tx->on_tu_response(std::move(response)));
+}
+
+std::optional<sip::TransactionKey> Chain::request(std::string request, const Destination& to, ClientCallback on_event) {
+  sip::Parsed parsed = sip::parse(std::move(request), sip::Transport::datagram, limits_);
+  if (!parsed) return std::nullopt;
+  sip::ClientTransaction* tx = table_.add(sip::ClientTransaction(std::move(*parsed.message), to.stream, timers_));
+  if (!tx) return std::nullopt;
+  const sip::TransactionKey key = *tx->key();
+  auto live = std::make_unique<ClientLive>();
+  live->destination = to;
+  live->on_event = std::move(on_event);
+  client_live_[key] = std::move(live);
+  apply_client(key, tx->start());
+  return key;
+}
+
+bool Chain::cancel(const sip::TransactionKey& invite) {
+  sip::ClientTransaction* tx = table_.find_client(invite);
+  if (!tx) return true;  // gone: nothing to cancel
+  std::optional<std::string> text = tx->cancel();
+  if (!text) return false;
+  auto it = client_live_.find(invite);
+  if (it == client_live_.end()) return true;
+  request(std::move(*text), it->second->destination, [](const ClientEvent&) {});
+  return true;
 }
 
 void Chain::apply(const sip::TransactionKey& key, sip::Actions actions) {
@@ -156,10 +353,57 @@ void Chain::apply(const sip::TransactionKey& key, sip::Actions actions) {
       case sip::Action::Kind::terminated:
         drop(key);
         return;
-      case sip::Action::Kind::to_tu:            // the chain is the TU: it answers inline
+      case sip::Action::Kind::to_tu:            // requests reach the TU through dispatch()
       case sip::Action::Kind::timeout:          // no ACK came for a final response: nothing to do
       case sip::Action::Kind::transport_error:  // the connection went away: nothing to do
         break;
+    }
+  }
+}
+
+void Chain::apply_client(const sip::TransactionKey& key, sip::Actions actions) {
+  for (sip::Action& action : actions) {
+    auto it = client_live_.find(key);
+    if (it == client_live_.end()) return;
+    ClientLive& live = *it->second;
+    switch (action.kind) {
+      case sip::Action::Kind::send: {
+        // A failure to deliver reaches the transaction (and through it the TU) on the loop.
+        send(live.destination, std::move(action.bytes), [this, key] {
+          sip::ClientTransaction* tx = table_.find_client(key);
+          if (tx) apply_client(key, tx->on_transport_error());
+        });
+        break;
+      }
+      case sip::Action::Kind::start_timer:
+        arm_client(key, action.timer, action.duration);
+        break;
+      case sip::Action::Kind::stop_timer:
+        live.timers.erase(action.timer);
+        break;
+      case sip::Action::Kind::to_tu:
+        if (live.on_event && action.message) {
+          ClientCallback cb = live.on_event;  // the TU may start transactions that rehash the map
+          ClientEvent e{ClientEvent::Kind::response, &*action.message};
+          cb(e);
+        }
+        break;
+      case sip::Action::Kind::timeout:
+        if (live.on_event) {
+          ClientCallback cb = live.on_event;
+          cb(ClientEvent{ClientEvent::Kind::timeout, nullptr});
+        }
+        break;
+      case sip::Action::Kind::transport_error:
+        if (live.on_event) {
+          ClientCallback cb = live.on_event;
+          cb(ClientEvent{ClientEvent::Kind::transport_error, nullptr});
+        }
+        break;
+      case sip::Action::Kind::terminated:
+        table_.remove_client(key);
+        client_live_.erase(key);
+        return;
     }
   }
 }
@@ -173,9 +417,30 @@ void Chain::arm(const sip::TransactionKey& key, sip::Timer timer, sip::Duration 
     if (it == live_.end()) return;
     sip::ServerTransaction* tx = table_.find_server(key);
     if (!tx) return drop(key);
-    apply(key, tx->on_timer(timer));
+    sip::Actions actions = tx->on_timer(timer);
+    if (options_.metrics && timer == sip::Timer::G) options_.metrics->retransmission();
+    apply(key, std::move(actions));
   });
   live.timers[timer] = std::move(t);  // replaces (and so cancels) a running one
+}
+
+void Chain::arm_client(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after) {
+  ClientLive& live = *client_live_.at(key);
+  auto t = std::make_unique<asio::steady_timer>(io_, after);
+  t->async_wait([this, key, timer](const std::error_code& ec) {
+    if (ec) return;
+    auto it = client_live_.find(key);
+    if (it == client_live_.end()) return;
+    sip::ClientTransaction* tx = table_.find_client(key);
+    if (!tx) {
+      client_live_.erase(key);
+      return;
+    }
+    sip::Actions actions = tx->on_timer(timer);
+    if (options_.metrics && (timer == sip::Timer::A || timer == sip::Timer::E)) options_.metrics->retransmission();
+    apply_client(key, std::move(actions));
+  });
+  live.timers[timer] = std::move(t);
 }
 
 void Chain::drop(const sip::TransactionKey& key) {

@@ -3,6 +3,8 @@
 
 #include <array>
 #include <deque>
+#include <functional>
+#include <map>
 #include <set>
 
 namespace e911::runtime {
@@ -52,6 +54,8 @@ sip::Endpoint endpoint_of(const asio::ip::address& a, unsigned short port) {
   return sip::Endpoint{a.to_string(), port, false};
 }
 
+std::string remote_key(const sip::Endpoint& e) { return e.host + "|" + std::to_string(e.port); }
+
 }  // namespace
 
 struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
@@ -66,17 +70,38 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     TransportOptions options;
     sip::Endpoint source;
     std::array<char, 16 * 1024> buffer{};
-    std::deque<std::string> queue;
+    struct Pending {
+      std::string bytes;
+      std::function<void()> failed;  ///< called when the bytes cannot be written
+    };
+    std::deque<Pending> queue;
     bool close_after_write = false;
     bool closed = false;
+    bool connecting = false;
+    std::string key;  ///< remote "host|port" in the owner's registry
 
     void start() {
       std::error_code ec;
       const auto remote = socket.remote_endpoint(ec);
       if (ec) return close();
       source = endpoint_of(remote.address(), remote.port());
+      key = remote_key(source);
+      if (auto owner = impl.lock()) owner->by_remote[key] = weak_from_this();
       touch();
       read();
+    }
+    /// An outbound connection: connects, then reads like an accepted one; what was written
+    /// meanwhile waits in the queue.
+    void connect(const asio::ip::tcp::endpoint& to) {
+      connecting = true;
+      socket.async_connect(to, [self = shared_from_this()](const std::error_code& ec) {
+        self->connecting = false;
+        if (ec || self->closed) return self->close();
+        std::error_code nodelay;
+        self->socket.set_option(asio::ip::tcp::no_delay(true), nodelay);
+        self->start();
+        if (!self->closed && !self->queue.empty()) self->flush();
+      });
     }
     void touch() {
       idle.expires_after(options.idle_timeout);
@@ -112,13 +137,16 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (queue.empty()) close();
       }
     }
-    void write(std::string bytes) {
-      if (closed) return;
-      queue.push_back(std::move(bytes));
-      if (queue.size() == 1) flush();
+    void write(std::string bytes, std::function<void()> failed = {}) {
+      if (closed) {
+        if (failed) asio::post(socket.get_executor(), std::move(failed));
+        return;
+      }
+      queue.push_back(Pending{std::move(bytes), std::move(failed)});
+      if (queue.size() == 1 && !connecting) flush();
     }
     void flush() {
-      asio::async_write(socket, asio::buffer(queue.front()), [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+      asio::async_write(socket, asio::buffer(queue.front().bytes), [self = shared_from_this()](const std::error_code& ec, std::size_t) {
         if (ec) return self->close();
         self->queue.pop_front();
         if (!self->queue.empty()) return self->flush();
@@ -132,7 +160,15 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       idle.cancel();
       socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
       socket.close(ignored);
-      if (auto owner = impl.lock()) owner->connections.erase(this);
+      // Whatever was not written failed: its owners hear it on the loop, never inside this call.
+      for (auto& p : queue)
+        if (p.failed) asio::post(socket.get_executor(), std::move(p.failed));
+      queue.clear();
+      if (auto owner = impl.lock()) {
+        owner->connections.erase(this);
+        auto it = owner->by_remote.find(key);
+        if (it != owner->by_remote.end() && it->second.lock().get() == this) owner->by_remote.erase(it);
+      }
     }
   };
 
@@ -148,21 +184,31 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   std::array<char, 65536> datagram{};
   std::set<Connection*> connections;
   std::vector<std::weak_ptr<Connection>> all;
+  std::map<std::string, std::weak_ptr<Connection>> by_remote;  ///< open connections by peer, either direction
   bool closed = false;
+  asio::ip::address address;
+  unsigned short port = 0;
+  bool serve_udp = true;  ///< false: datagrams other than responses to our requests are dropped
+
+  void send_udp(const sip::Endpoint& to, const std::string& out) {
+    std::error_code err;
+    const auto address = asio::ip::make_address(to.host, err);
+    if (err || to.port <= 0 || to.port > 65535) return;
+    udp.send_to(asio::buffer(out), asio::ip::udp::endpoint(address, static_cast<unsigned short>(to.port)), 0, err);
+  }
 
   void receive() {
     udp.async_receive_from(asio::buffer(datagram), from, [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
       if (self->closed || ec == asio::error::operation_aborted) return;
-      if (!ec) {
+      // Listening on TCP only: a datagram is taken only when it answers a request we sent.
+      const bool wanted = self->serve_udp || std::string_view(self->datagram.data(), n).substr(0, 4) == "SIP/";
+      if (!ec && wanted) {
         std::weak_ptr<Impl> weak = self;
         self->chain.on_message(Inbound{std::string(self->datagram.data(), n), endpoint_of(self->from.address(), self->from.port()), false,
                                        [weak](const sip::Endpoint& to, std::string out) {
                                          auto impl = weak.lock();
                                          if (!impl || impl->closed) return;
-                                         std::error_code err;
-                                         const auto address = asio::ip::make_address(to.host, err);
-                                         if (err || to.port <= 0 || to.port > 65535) return;
-                                         impl->udp.send_to(asio::buffer(out), asio::ip::udp::endpoint(address, static_cast<unsigned short>(to.port)), 0, err);
+                                         impl->send_udp(to, out);
                                        }});
       }
       self->receive();
@@ -185,35 +231,91 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 
 Transport::Transport(asio::io_context& io, Chain& chain, const ListenAddress& where, TransportOptions options)
     : impl_(std::make_shared<Impl>(io, chain, options)) {
-  const asio::ip::tcp::endpoint tcp_at(where.address, where.port);
-  impl_->acceptor.open(tcp_at.protocol());
-  impl_->acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
-  if (where.address.is_v6()) impl_->acceptor.set_option(asio::ip::v6_only(true));
-  impl_->acceptor.bind(tcp_at);
-  impl_->acceptor.listen();
-  // With port 0, UDP takes the port TCP got so that one ADDR:PORT serves both.
-  const unsigned short port = where.port ? where.port : impl_->acceptor.local_endpoint().port();
+  unsigned short port = where.port;
+  if (options.tcp || !options.udp) {
+    const asio::ip::tcp::endpoint tcp_at(where.address, where.port);
+    impl_->acceptor.open(tcp_at.protocol());
+    impl_->acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
+    if (where.address.is_v6()) impl_->acceptor.set_option(asio::ip::v6_only(true));
+    impl_->acceptor.bind(tcp_at);
+    impl_->acceptor.listen();
+    // With port 0, UDP takes the port TCP got so that one ADDR:PORT serves both.
+    port = impl_->acceptor.local_endpoint().port();
+  }
+  // The UDP socket is bound even when only TCP is served: requests the runtime sends over UDP
+  // leave from it, and their responses come back to it.
   const asio::ip::udp::endpoint udp_at(where.address, port);
   impl_->udp.open(udp_at.protocol());
   if (where.address.is_v6()) impl_->udp.set_option(asio::ip::v6_only(true));
   impl_->udp.bind(udp_at);
+  port = impl_->udp.local_endpoint().port();
+  impl_->address = where.address;
+  impl_->port = port;
+  impl_->serve_udp = options.udp;
   impl_->receive();
-  impl_->accept();
+  if (impl_->acceptor.is_open()) impl_->accept();
 }
 
 Transport::~Transport() { close(); }
 
 unsigned short Transport::udp_port() const { return impl_->udp.local_endpoint().port(); }
-unsigned short Transport::tcp_port() const { return impl_->acceptor.local_endpoint().port(); }
+unsigned short Transport::tcp_port() const {
+  std::error_code ec;
+  return impl_->acceptor.is_open() ? impl_->acceptor.local_endpoint(ec).port() : 0;
+}
 
 std::string Transport::describe() const {
+  const std::string at = sent_by();
+  if (!impl_->serve_udp) return "tcp " + at;
+  if (!impl_->acceptor.is_open()) return "udp " + at;
+  return "udp " + at + ", tcp " + at;
+}
+
+bool Transport::v6() const { return impl_->address.is_v6(); }
+
+std::string Transport::sent_by() const {
+  const auto& a = impl_->address;
+  return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(impl_->port);
+}
+
+bool Transport::connected(const sip::Endpoint& peer) const {
   std::error_code ec;
-  const auto u = impl_->udp.local_endpoint(ec);
-  const auto t = impl_->acceptor.local_endpoint(ec);
-  auto text = [](const asio::ip::address& a, unsigned short p) {
-    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(p);
+  const auto address = asio::ip::make_address(peer.host, ec);
+  if (ec) return false;
+  auto it = impl_->by_remote.find(remote_key(sip::Endpoint{address.to_string(), peer.port, false}));
+  if (it == impl_->by_remote.end()) return false;
+  auto c = it->second.lock();
+  return c && !c->closed;
+}
+
+void Transport::send(const sip::Endpoint& to, bool stream, std::string bytes, std::function<void()> failed) {
+  auto fail = [&] {
+    if (failed) asio::post(impl_->io, std::move(failed));
   };
-  return "udp " + text(u.address(), u.port()) + ", tcp " + text(t.address(), t.port());
+  if (impl_->closed) return fail();
+  std::error_code ec;
+  const auto address = asio::ip::make_address(to.host, ec);
+  if (ec || to.port <= 0 || to.port > 65535 || address.is_v6() != v6()) return fail();
+  if (!stream) {
+    std::error_code err;
+    impl_->udp.send_to(asio::buffer(bytes), asio::ip::udp::endpoint(address, static_cast<unsigned short>(to.port)), 0, err);
+    if (err) fail();
+    return;
+  }
+  // RFC 3261 §18.1.1: reuse an open connection to the peer (one it opened to us included);
+  // else open one. Its failure reaches every write queued on it.
+  const std::string key = remote_key(sip::Endpoint{address.to_string(), to.port, false});
+  if (auto it = impl_->by_remote.find(key); it != impl_->by_remote.end())
+    if (auto c = it->second.lock(); c && !c->closed) return c->write(std::move(bytes), std::move(failed));
+  auto c = std::make_shared<Impl::Connection>(asio::ip::tcp::socket(impl_->io), *impl_);
+  c->key = key;
+  impl_->by_remote[key] = c;
+  impl_->connections.insert(c.get());
+  std::erase_if(impl_->all, [](const auto& w) { return w.expired(); });
+  impl_->all.push_back(c);
+  c->connecting = true;  // the bytes wait in the queue until the connection is up
+  c->write(std::move(bytes), std::move(failed));
+  c->connect(asio::ip::tcp::endpoint(address, static_cast<unsigned short>(to.port)));
 }
 
 void Transport::close() {

@@ -83,7 +83,20 @@ std::optional<TransactionKey> server_key(const Message& request) {
   // §17.2.3: branch with the magic cookie, sent-by, and method — except that an ACK matches the
   // INVITE it acknowledges.
   auto via = top_via(request);
-  if (!request.is_request() || !via || !via->branch.starts_with("z9hG4bK") || !cseq(request)) return std::nullopt;
+  auto c = cseq(request);
+  if (!request.is_request() || !via || !c) return std::nullopt;
+  if (!via->branch.starts_with("z9hG4bK")) {
+    // §17.2.3 for RFC 2543 clients: Request-URI, From tag, Call-ID, CSeq number and top Via
+    // (ACK and CANCEL carry the INVITE's) make the key; the To tag is left out, so an ACK for
+    // a 2xx matches its INVITE too (the owner tells it by the transaction's Accepted state).
+    auto from = parse_name_addr(request.first("From").value_or(""));
+    std::string key = "rfc2543|";
+    key.append(request.uri()).append("|").append(request.first("Call-ID").value_or("")).append("|").append(from ? from->tag() : "");
+    key.append("|").append(c->first).append("|").append(request.values("Via").front());
+    std::string method(request.method());
+    if (method == "ACK") method = "INVITE";
+    return TransactionKey{std::move(key), {}, method};
+  }
   std::string host = via->host;
   std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
   std::string sent_by = host + ":" + std::to_string(via->port);

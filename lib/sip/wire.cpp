@@ -66,9 +66,9 @@ std::string_view default_reason(int status) {
 // ---- responses -------------------------------------------------------------------------------
 
 std::string make_response(const Message& request, int status, std::string_view reason, std::string_view to_tag,
-                          const HeaderList& extra, std::string_view top_via) {
+                          const HeaderList& extra, std::string_view top_via, std::string_view body) {
   std::string out;
-  out.reserve(512);
+  out.reserve(512 + body.size());
   out.append("SIP/2.0 ").append(std::to_string(status)).append(" ").append(reason).append("\r\n");
   bool first_via = true;
   for (std::string_view v : request.values("Via")) {
@@ -91,7 +91,7 @@ std::string make_response(const Message& request, int status, std::string_view r
   if (status == 100)
     if (auto ts = request.first("Timestamp")) out.append("Timestamp: ").append(*ts).append("\r\n");
   for (const auto& [name, value] : extra) out.append(name).append(": ").append(value).append("\r\n");
-  out.append("Content-Length: 0\r\n\r\n");
+  out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
   return out;
 }
 

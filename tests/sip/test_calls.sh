@@ -26,6 +26,10 @@ case_() {
   local rc=$?
   expect_sipp "$name-alice" $rc
   expect_peer "$name-bob" "$bob_pid"
+  # Each case leaves no binding behind: a phone of the next case must not get this one's
+  # retransmissions (a binding stays until it expires or is removed, as RFC 3261 §10.3 says).
+  register "$name-unreg-bob" bob 5090 "$transport" 0 unregister.xml || expect_sipp "$name-unreg-bob" $?
+  register "$name-unreg-alice" alice 5091 "$transport" 0 unregister.xml || expect_sipp "$name-unreg-alice" $?
   return $rc
 }
 

@@ -479,6 +479,10 @@ TEST_CASE("TransactionTable: requests by branch, sent-by and method; ACK and CAN
   elsewhere.replace(elsewhere.find("192.0.2.7:5060"), 14, "192.0.2.8:5060");
   CHECK(table.route(must_parse(elsewhere)).kind == K::new_server);
 
-  // RFC 2543 branch (no magic cookie): not matchable here
-  CHECK(table.route(must_parse(invite_text("UDP", "old1"))).kind == K::unmatchable);
+  // RFC 2543 branch (no magic cookie): keyed by Request-URI, From tag, Call-ID, CSeq, top Via
+  auto old = table.route(must_parse(invite_text("UDP", "old1")));
+  CHECK(old.kind == K::new_server);
+  REQUIRE(old.key);
+  CHECK(old.key->branch.rfind("rfc2543|", 0) == 0);
+  CHECK(old.key->method == "INVITE");
 }

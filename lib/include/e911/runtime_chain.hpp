@@ -1,13 +1,24 @@
 #pragma once
 // The request chain of the runtime (ARCHITECTURE.md "The runtime"): the one place that says in
-// which order an incoming message is handled. Steps so far: parse and validate (400/416/420/
-// 483/505) -> server transaction match (retransmissions absorbed, timers on asio) -> the answer
-// of the method. The transports hand every message here with a way to send back.
+// which order an incoming message is handled:
+//
+//   parse -> validate (400/416/420/482/483/505) -> transaction match (retransmissions absorbed,
+//   responses to our client transactions) -> the method: OPTIONS answered, REGISTER to the
+//   registrar, CANCEL to the call it cancels, INVITE to the B2BUA (decide() on the snapshot in
+//   service, then out to the first attempt), in-dialog requests and ACKs to their call.
+//
+// The chain also drives the transactions of the transaction user (the B2BUA): it starts client
+// transactions, arms their timers on asio and hands their responses, timeouts and transport
+// errors back; and it sends what the TU sends outside a transaction (ACK for 2xx, 2xx
+// retransmissions) on the transports. One chain belongs to one io_context thread: nothing in it
+// takes a lock.
 #include <asio.hpp>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "e911/runtime_snapshot.hpp"
 #include "e911/sip_message.hpp"
@@ -15,6 +26,12 @@
 #include "e911/sip_wire.hpp"
 
 namespace e911::runtime {
+
+class Transport;
+class Registrar;
+class B2bua;
+class Metrics;
+class CallLog;
 
 /// Sends bytes towards `destination` on the socket or connection the request came on (a stream
 /// connection ignores `destination`: it answers on itself).
@@ -28,31 +45,101 @@ struct Inbound {
   Sender send;
 };
 
+/// Where the runtime sends a request it originates: an IP literal and port, over TCP or UDP.
+struct Destination {
+  sip::Endpoint to;
+  bool stream = false;
+};
+
+/// What happened to a client transaction, for its owner.
+struct ClientEvent {
+  enum class Kind { response, timeout, transport_error } kind = Kind::response;
+  const sip::Message* response = nullptr;  ///< with Kind::response
+};
+using ClientCallback = std::function<void(const ClientEvent&)>;
+
 /// Where a response to a request goes (RFC 3261 §18.2.2, RFC 3581), never resolving a name: when
 /// the destination is not an IP literal (e.g. an maddr that is a host name) the packet's source.
 sip::Endpoint reply_destination(const std::optional<sip::Via>& top, const sip::Endpoint& source);
+
+/// How the runtime behaves, beyond the SIP limits and timers.
+struct CoreOptions {
+  std::vector<std::string> domains;         ///< SIP domains served; empty: the snapshot users' domains
+  std::chrono::seconds ring_timeout{180};   ///< a call not answered this long gets 408
+  std::string bindings_path;                ///< where registrations are kept ("" : memory only)
+  Metrics* metrics = nullptr;               ///< counters (may be null)
+  CallLog* call_log = nullptr;              ///< recent calls (may be null)
+  std::function<void(const Json&)> on_call; ///< one record per finished call (the log line)
+  std::function<void(const std::string& level, const std::string& message)> on_event;  ///< other log lines
+};
 
 class Chain {
  public:
   /// `snapshots` (may be null: no snapshot) must outlive the chain; each request copies the
   /// snapshot in service out of it once and keeps that copy to its end.
-  Chain(asio::io_context& io, sip::Limits limits = {}, sip::TimerConfig timers = {}, const SnapshotSlot* snapshots = nullptr);
+  Chain(asio::io_context& io, sip::Limits limits = {}, sip::TimerConfig timers = {}, const SnapshotSlot* snapshots = nullptr,
+        CoreOptions options = {});
   ~Chain();
   Chain(const Chain&) = delete;
   Chain& operator=(const Chain&) = delete;
 
-  /// Handles one message; everything it sends goes through `in.send`.
+  /// A transport the runtime may send its own requests on (the first of each address family is
+  /// used); the transport must outlive the chain's use of it.
+  void add_transport(Transport* transport);
+
+  /// Handles one message; every response to it goes through `in.send`.
   void on_message(Inbound in);
 
-  /// Server transactions alive (for tests and logs).
+  /// Transactions alive (for tests, status and logs).
   std::size_t transactions() const { return table_.size(); }
+  /// Calls in progress.
+  std::size_t calls() const;
+  Registrar& registrar() { return *registrar_; }
+  const SnapshotSlot* snapshots() const { return snapshots_; }
+  const CoreOptions& options() const { return options_; }
+  const sip::TimerConfig& timers() const { return timers_; }
+  asio::io_context& io() { return io_; }
+  /// The domains served now: the configured ones, else those of the users of `snap`.
+  std::vector<std::string> domains(const Snapshot* snap) const;
+  /// Stops taking new calls (SIGTERM): INVITEs get 503 with Retry-After; calls in progress go on.
+  void drain() { draining_ = true; }
+  bool draining() const { return draining_; }
+  /// Writes the bindings file now if it changed (also done every second while serving).
+  void save_bindings();
+
+  // For the transaction user (the B2BUA).
+  /// Sends `response` (wire text) through server transaction `key`; ignored when it is gone.
+  void respond(const sip::TransactionKey& key, std::string response);
+  /// Starts a client transaction for `request` (wire text, its top Via ours) towards `to`.
+  /// Its responses, timeout or transport error reach `on_event` (not after it terminates).
+  /// Returns its key, or nullopt when the bytes do not parse or have no key.
+  std::optional<sip::TransactionKey> request(std::string request, const Destination& to, ClientCallback on_event);
+  /// Sends the CANCEL of client INVITE `invite` when it may be sent (a provisional came);
+  /// returns false when not yet (send it when the first provisional comes).
+  bool cancel(const sip::TransactionKey& invite);
+  /// Sends bytes outside any transaction (ACK for a 2xx, 2xx retransmissions, requests toward a
+  /// dialog peer whose failure only matters to the log).
+  void send(const Destination& to, std::string bytes, std::function<void()> failed = {});
+  /// The transport name and sent-by (`UDP`, `127.0.0.1:5060`) a request to `to` leaves with;
+  /// nullopt when no transport serves its address family.
+  std::optional<std::pair<std::string, std::string>> local(const Destination& to) const;
+  /// True when a TCP connection to `peer` is open (either side opened it).
+  bool connected(const sip::Endpoint& peer) const;
+  /// True when a Via sent-by and branch are ours (a request that looped back: 482).
+  bool ours(const sip::Via& via) const;
 
  private:
-  struct Live;  // the timers and the way back of one server transaction
+  struct Live;        // the timers and the way back of one server transaction
+  struct ClientLive;  // the timers, destination and owner of one client transaction
   void apply(const sip::TransactionKey& key, sip::Actions actions);
+  void apply_client(const sip::TransactionKey& key, sip::Actions actions);
   void arm(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after);
+  void arm_client(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after);
   void drop(const sip::TransactionKey& key);
+  void dispatch(const sip::TransactionKey& key, const sip::Message& request, const Inbound& in, const sip::Endpoint& reply_to,
+                const std::string& top_via);
   std::string answer(const sip::Message& request, const std::string& top_via);
+  Transport* transport_for(const std::string& host) const;
   /// `e911ctl/<version> snapshot/<revision in service or none>`, for the Server header.
   static std::string server_header(const std::shared_ptr<const Snapshot>& snap);
 
@@ -60,8 +147,16 @@ class Chain {
   sip::Limits limits_;
   sip::TimerConfig timers_;
   const SnapshotSlot* snapshots_;
+  CoreOptions options_;
   sip::TransactionTable table_;
   std::map<sip::TransactionKey, std::unique_ptr<Live>> live_;
+  std::map<sip::TransactionKey, std::unique_ptr<ClientLive>> client_live_;
+  std::vector<Transport*> transports_;
+  std::unique_ptr<Registrar> registrar_;
+  std::unique_ptr<B2bua> b2bua_;
+  asio::steady_timer housekeeping_;
+  std::shared_ptr<std::function<void()>> housekeeping_loop_;
+  bool draining_ = false;
 };
 
 }  // namespace e911::runtime

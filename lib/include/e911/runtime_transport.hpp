@@ -5,6 +5,7 @@
 // connection (TCP). No name is ever resolved.
 #include <asio.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +28,8 @@ struct TransportOptions {
   sip::Limits limits;                              ///< max message size and header count
   std::chrono::seconds idle_timeout{300};          ///< a TCP connection silent this long is closed
   std::size_t max_connections = 1024;              ///< TCP connections beyond this are refused
+  bool udp = true;                                 ///< receive datagrams (sending works either way)
+  bool tcp = true;                                 ///< accept connections (connecting out works either way)
 };
 
 class Transport {
@@ -42,6 +45,17 @@ class Transport {
   unsigned short tcp_port() const;
   /// `udp 127.0.0.1:5060, tcp 127.0.0.1:5060`.
   std::string describe() const;
+  /// This transport's address as a Via sent-by or Contact host-port: `127.0.0.1:5060`, `[::1]:5060`.
+  std::string sent_by() const;
+  bool v6() const;
+  /// Sends bytes the runtime originates (a request, an ACK, a 2xx retransmission) to `to`, an
+  /// IP literal of this transport's family: over UDP from this socket, or over TCP on an open
+  /// connection to `to` (one the peer opened to us counts, RFC 3261 §18.1.1), else a new one.
+  /// `failed` runs on the loop, never inside this call, when the bytes cannot be delivered: not
+  /// an IP literal of this family, connection refused or reset before they were written.
+  void send(const sip::Endpoint& to, bool stream, std::string bytes, std::function<void()> failed = {});
+  /// True when a TCP connection to `peer` (an IP literal) is open, whichever side opened it.
+  bool connected(const sip::Endpoint& peer) const;
   /// Stops receiving and closes every connection.
   void close();
 

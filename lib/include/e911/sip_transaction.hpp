@@ -71,7 +71,8 @@ struct TransactionKey {
 /// top Via branch or a CSeq.
 std::optional<TransactionKey> client_key(const Message& message);
 /// Key of the server transaction a request belongs to; nullopt when the top Via has no branch
-/// starting with z9hG4bK (RFC 2543 matching, §17.2.3, is not supported) or no CSeq.
+/// Without the z9hG4bK cookie (an RFC 2543 client) the key is built from the Request-URI, From
+/// tag, Call-ID, CSeq number and top Via (§17.2.3). nullopt without a top Via or a CSeq.
 std::optional<TransactionKey> server_key(const Message& request);
 /// For a CANCEL: the key of the INVITE server transaction it cancels (§9.2: same branch and
 /// sent-by, method INVITE); nullopt when `cancel` is not a CANCEL or has no key.

@@ -29,8 +29,9 @@ inline constexpr std::string_view kAllowedMethods = "INVITE, ACK, CANCEL, BYE, O
 /// Content-Length: 0. The To gets `;tag=` when it has none and status > 100: `to_tag`, or, when
 /// that is empty, a tag derived from Call-ID, From tag and top branch (the same for every
 /// retransmission, as a stateless answer needs). Never call it for an ACK: ACK gets no response.
+/// `body` (with its Content-Type among `extra`) follows the headers, Content-Length set to its size.
 std::string make_response(const Message& request, int status, std::string_view reason, std::string_view to_tag = {},
-                          const HeaderList& extra = {}, std::string_view top_via = {});
+                          const HeaderList& extra = {}, std::string_view top_via = {}, std::string_view body = {});
 
 /// The response for a Reject of validate_request: its status, reason and headers (420 carries
 /// Unsupported); a 405 without an Allow header gets `Allow: <allow>`.

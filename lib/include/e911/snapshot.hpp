@@ -116,6 +116,10 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
     std::string name, form;  ///< form: plus, digits or sos-urn
     bool accepts_pidf_lo = false, strip_plus = false, forward_pai = true;
     UriForm uri_form = UriForm::as_dialled;  ///< `form`, compiled
+    std::string host;                        ///< where the runtime sends: an IP literal (names are not resolved)
+    int port = 5060;
+    bool stream = true;                      ///< transport tcp (or tls); false for udp
+    int failover_seconds = 10;               ///< unanswered (no 18x) this long: the next trunk
   };
   struct UserRec {
     std::string display_name, callback, policy;  ///< callback without "tel:"
@@ -157,6 +161,11 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   /// The voice policy `identity` (global, site:<name> or a tag), or nullptr.
   const VoicePolicyRec* voice_policy(const std::string& identity) const;
   const UserRec* user(const std::string& uri) const;
+  /// The SIP URI of the user whose line (DID) is `number` (E.164 with '+', as a callback is
+  /// stored), or nullptr.
+  const std::string* user_by_line(std::string_view number) const;
+  /// The hosts of the users' SIP URIs, lower-case and sorted: the domains a runtime serves by default.
+  const std::vector<std::string>& user_domains() const { return user_domains_; }
   const SiteRec& site_at(int32_t i) const { return site_recs_[static_cast<std::size_t>(i)]; }
   const TrunkRec& trunk_at(int32_t i) const { return trunk_recs_[static_cast<std::size_t>(i)]; }
   int32_t trunk_index(const std::string& name) const;
@@ -214,6 +223,8 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   std::unordered_map<std::string, PolicyRec> policy_recs_;
   std::unordered_map<std::string, VoicePolicyRec> voice_policy_recs_;
   std::unordered_map<std::string, UserRec> user_recs_;
+  std::unordered_map<std::string, std::string> user_by_line_;  // line without "tel:" -> user URI
+  std::vector<std::string> user_domains_;
   std::vector<SiteRec> site_recs_;
   std::vector<TrunkRec> trunk_recs_;
   std::unordered_map<std::string, int32_t> trunk_by_name_;

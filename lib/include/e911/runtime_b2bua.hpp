@@ -1,0 +1,83 @@
+#pragma once
+// The B2BUA core of the runtime (ARCHITECTURE.md "The runtime"), the part of Lync's Mediation
+// Server and front end that carries calls. Each call is an inbound dialog (the caller, leg A:
+// the runtime is its UAS) and one or more outbound legs (the runtime is their UAC), mapped to
+// each other:
+//
+// - An INVITE to a user of the snapshot (its SIP URI, or its line number after the dial plan)
+//   forks in parallel to every registered contact: the first 2xx wins and the others are
+//   cancelled. Any other number goes to routing::decide() on the snapshot in service: an
+//   ordinary call to the routes of the caller's voice policy, an emergency call to the routes of
+//   its location policy; each attempt (route and trunk) in turn, the next on the trunk's
+//   failover time without a ringing answer, on 408, 5xx, a transaction timeout or a transport
+//   failure (and for an emergency call 6xx but 603 too: only the PSAP's side may refuse it).
+// - Provisional and final responses cross back to the caller (best final answer when every
+//   leg failed); the caller's ACK for the 2xx goes to the winning leg (with its body, so a
+//   delayed offer works); CANCEL from the caller cancels every leg (487 to the caller).
+// - In-dialog requests cross over from either side with their bodies: BYE (answered at once and
+//   the call ends), re-INVITE, UPDATE, INFO, PRACK, MESSAGE, NOTIFY, OPTIONS; their responses
+//   come back.
+// - A call that rings longer than the ring timeout gets 408.
+//
+// The facts decide() needs come from the message and the socket: the packet's source address
+// (never a Via), From or P-Asserted-Identity, the Request-URI, Priority and a PIDF-LO body. The
+// hot path is decide() without its trace, the INVITE built into one buffer and sent; the trace
+// for the call record is computed after the INVITE has left.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "e911/runtime_chain.hpp"
+
+namespace e911::runtime {
+
+class B2bua {
+ public:
+  explicit B2bua(Chain& chain);
+  ~B2bua();
+  B2bua(const B2bua&) = delete;
+  B2bua& operator=(const B2bua&) = delete;
+
+  /// A new INVITE (no To tag) in server transaction `key`, arrived as `in`.
+  void on_invite(const sip::TransactionKey& key, const sip::Message& invite, const Inbound& in, const std::string& top_via);
+  /// A request with a To tag (but ACK) in server transaction `key`: crosses to the other leg of
+  /// its call, or gets 481 when no call has that dialog.
+  void on_in_dialog(const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via);
+  /// An ACK that matched no transaction: the ACK for a 2xx the runtime sent.
+  void on_ack(const sip::Message& ack);
+  /// A CANCEL for INVITE server transaction `invite`: true when it stopped a call that had no
+  /// final answer yet (then the caller has its 487).
+  bool on_cancel(const sip::TransactionKey& invite);
+
+  /// Calls not yet finished.
+  std::size_t calls() const { return active_; }
+
+  struct Call;
+  struct Branch;
+
+ private:
+  void start_next(Call& call);
+  void start_branch(Call& call, std::size_t index);
+  void on_branch_event(std::uint64_t call_id, std::size_t branch, const ClientEvent& event);
+  void branch_failed(Call& call, std::size_t index, int status, const std::string& reason, bool failover);
+  void answer_a(Call& call, int status, const std::string& reason, const sip::HeaderList& extra = {}, std::string_view body = {});
+  void cancel_branches(Call& call, int except);
+  void finish(Call& call, const std::string& outcome, int status);
+  void end_call(std::uint64_t id);
+  void retransmit_2xx(std::uint64_t id);
+  void relay(Call& call, bool from_a, const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via);
+  void bye(Call& call, bool to_a);
+  Call* find(std::uint64_t id);
+
+  Chain& chain_;
+  std::uint64_t next_id_ = 1;
+  std::size_t active_ = 0;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls_;
+  /// Dialogs and the call they belong to: key Call-ID \x1f local tag; side 0 = caller, 1+n = branch n.
+  std::unordered_map<std::string, std::pair<std::uint64_t, std::size_t>> dialogs_;
+  /// INVITE server transactions of calls still without a final answer (for CANCEL).
+  std::map<sip::TransactionKey, std::uint64_t> pending_;
+};
+
+}  // namespace e911::runtime

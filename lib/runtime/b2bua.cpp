@@ -1,0 +1,873 @@
+// The B2BUA core: calls as a caller leg and outbound legs mapped to each other.
+#include "e911/runtime_b2bua.hpp"
+
+#include <charconv>
+#include <chrono>
+#include <deque>
+#include <random>
+
+#include "e911/routing.hpp"
+#include "e911/runtime_metrics.hpp"
+#include "e911/runtime_registrar.hpp"
+#include "e911/sip_text.hpp"
+#include "e911/sip_uri.hpp"
+
+namespace e911::runtime {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Tags, Call-IDs and branches: 64 random bits as hex (splitmix64 from a random seed).
+std::string token() {
+  static thread_local std::uint64_t state = std::random_device{}() ^ (static_cast<std::uint64_t>(std::random_device{}()) << 32) ^
+                                            static_cast<std::uint64_t>(Clock::now().time_since_epoch().count());
+  std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(z));
+  return out;
+}
+
+/// The branch prefix of every request the runtime sends: with our sent-by it tells a request
+/// that came back to us (482).
+constexpr std::string_view kBranchPrefix = "z9hG4bKe911";
+
+std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
+
+std::string rfc3339_now() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms));
+  return buf;
+}
+
+bool ip_literal(const std::string& host) {
+  std::error_code ec;
+  (void)asio::ip::make_address(host, ec);
+  return !ec;
+}
+
+std::string host_port(const std::string& host, int port) {
+  return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+/// A header value without its `;tag=` parameter (the tags of each leg are its own).
+std::string without_tag(std::string_view value) {
+  auto na = sip::parse_name_addr(value);
+  if (!na) return std::string(value);
+  std::string out;
+  if (!na->display.empty()) out += "\"" + na->display + "\" ";
+  out += "<" + na->uri_text + ">";
+  for (const auto& p : na->params)
+    if (!sip::iequals(p.name, "tag")) out += ";" + p.name + (p.has_value ? "=" + p.value : "");
+  return out;
+}
+
+std::string tag_of(std::string_view value) {
+  auto na = sip::parse_name_addr(value);
+  return na ? na->tag() : std::string();
+}
+
+std::uint32_t cseq_number(const sip::Message& m) {
+  std::string_view c = sip::trim(m.first("CSeq").value_or(""));
+  c = c.substr(0, c.find_first_of(" \t"));
+  std::uint32_t n = 0;
+  std::from_chars(c.data(), c.data() + c.size(), n);
+  return n;
+}
+
+int max_forwards(const sip::Message& m) {
+  auto v = m.first("Max-Forwards");
+  if (!v) return 70;
+  int n = 70;
+  std::string_view t = sip::trim(*v);
+  std::from_chars(t.data(), t.data() + t.size(), n);
+  return n;
+}
+
+/// Headers that cross from one leg to the other with a request or a response; everything
+/// else (Via, Route, Contact, tags, CSeq, Supported, Require, Session-Expires, ...) is each
+/// leg's own.
+constexpr std::string_view kCrossing[] = {"Content-Type", "Content-Disposition", "Content-Encoding", "Content-Language", "Priority",
+                                          "Geolocation", "Geolocation-Routing", "Accept", "Subject", "Alert-Info", "Call-Info",
+                                          "Privacy", "Event", "Subscription-State", "Info-Package", "Reason", "Warning", "Retry-After"};
+
+void copy_crossing(const sip::Message& from, std::string& out) {
+  for (const auto& h : from.headers())
+    for (std::string_view name : kCrossing)
+      if (sip::iequals(h.name, name)) {
+        out.append(h.name).append(": ").append(h.value).append("\r\n");
+        break;
+      }
+}
+
+sip::HeaderList crossing_list(const sip::Message& from) {
+  sip::HeaderList out;
+  for (const auto& h : from.headers())
+    for (std::string_view name : kCrossing)
+      if (sip::iequals(h.name, name)) {
+        out.emplace_back(std::string(h.name), std::string(h.value));
+        break;
+      }
+  return out;
+}
+
+/// The caller's PIDF-LO (RFC 6442): the application/pidf+xml part of a multipart body, or the
+/// whole body when that is its type.
+std::string pidf_of(const sip::Message& m) {
+  const std::string_view type = sip::trim(m.first("Content-Type").value_or(""));
+  auto is_pidf = [](std::string_view t) {
+    t = sip::trim(t.substr(0, t.find(';')));
+    return sip::iequals(t, "application/pidf+xml");
+  };
+  if (is_pidf(type)) return std::string(m.body());
+  if (type.size() >= 10 && sip::iequals(type.substr(0, 10), "multipart/")) {
+    if (auto parts = sip::split_multipart(m.body(), sip::multipart_boundary(type)))
+      for (const auto& p : *parts)
+        if (is_pidf(p.content_type)) return std::string(p.body);
+  }
+  return {};
+}
+
+}  // namespace
+
+/// One side of a dialog as the runtime sees it (RFC 3261 §12): what it needs to send requests
+/// into it.
+struct Dialog {
+  std::string call_id, local_tag, remote_tag;
+  std::string local_uri, remote_uri;  ///< From / To values of our requests, without tags
+  std::string remote_target;          ///< Request-URI of our requests (the peer's Contact)
+  std::vector<std::string> route_set; ///< Route values, in order
+  std::uint32_t local_cseq = 1;
+  Destination dest;
+};
+
+/// Where one outbound leg goes.
+struct Target {
+  std::string label;        ///< for the record: "trunk 'pstn-gateway'", "contact sip:bob@..."
+  std::string request_uri;
+  std::string to;           ///< the To value of the INVITE
+  Destination dest;
+  bool trunk = false;
+  std::string route, trunk_name;
+  int failover_seconds = 0; ///< 0: no failover timer
+  bool forward_pai = false;
+  bool parallel = false;    ///< forked with the targets after it that are parallel too
+  std::string error;        ///< why it cannot be tried (then it fails at once)
+};
+
+struct B2bua::Branch {
+  Target target;
+  std::optional<sip::TransactionKey> tx;
+  Dialog dialog;             ///< toward this leg; remote tag, target and routes from its answer
+  bool provisional = false;  ///< a 101-199 came: it rings
+  bool done = false;         ///< a final answer, a timeout or a transport error ended it
+  bool cancel_wanted = false;
+  std::uint32_t invite_cseq = 1;
+  int status = 0;
+  std::string reason;
+  std::unique_ptr<asio::steady_timer> failover;
+  Clock::time_point started;
+};
+
+struct B2bua::Call {
+  std::uint64_t id = 0;
+  std::string kind = "ordinary";  ///< internal, ordinary, emergency, test
+  Clock::time_point started, answered_at;
+  std::string time;
+  // The caller's leg.
+  sip::TransactionKey a_key;
+  sip::Message a_invite;
+  std::string a_top_via;
+  Dialog a;
+  bool a_final = false;
+  // The outbound legs.
+  std::vector<std::unique_ptr<Branch>> branches;
+  std::deque<Target> pending;  ///< targets not yet tried, in order
+  int winner = -1;
+  int best_status = 0;
+  std::string best_reason;
+  sip::HeaderList best_headers;
+  std::string failure_detail;
+  // The 2xx to the caller, sent again (UDP) until its ACK (RFC 3261 §13.3.1.4).
+  std::string a_2xx;
+  std::unique_ptr<asio::steady_timer> a_2xx_timer;
+  sip::Duration a_2xx_interval{0}, a_2xx_elapsed{0};
+  bool a_acked = false;
+  std::string b_ack;  ///< the ACK sent to the winner, sent again on its 2xx retransmissions
+  std::unique_ptr<asio::steady_timer> ring;
+  // The record.
+  Json record;
+  bool ended = false;
+};
+
+B2bua::B2bua(Chain& chain) : chain_(chain) {}
+B2bua::~B2bua() = default;
+
+B2bua::Call* B2bua::find(std::uint64_t id) {
+  auto it = calls_.find(id);
+  return it == calls_.end() || it->second->ended ? nullptr : it->second.get();
+}
+
+void B2bua::answer_a(Call& call, int status, const std::string& reason, const sip::HeaderList& extra, std::string_view body) {
+  if (call.a_final) return;
+  sip::HeaderList headers = extra;
+  if (status > 100) {
+    if (auto local = chain_.local(call.a.dest))
+      headers.emplace_back("Contact", "<sip:" + local->second + (call.a.dest.stream ? ";transport=tcp" : "") + ">");
+  }
+  std::string response = sip::make_response(call.a_invite, status, reason, call.a.local_tag, headers, call.a_top_via, body);
+  if (status >= 200) {
+    call.a_final = true;
+    pending_.erase(call.a_key);
+  }
+  if (status >= 200 && status < 300) {
+    call.a_2xx = response;
+    if (!call.a.dest.stream) {
+      // §13.3.1.4: T1, doubling to T2, until the ACK or 64*T1.
+      call.a_2xx_interval = chain_.timers().t1;
+      call.a_2xx_elapsed = sip::Duration{0};
+      call.a_2xx_timer = std::make_unique<asio::steady_timer>(chain_.io(), call.a_2xx_interval);
+      const std::uint64_t id = call.id;
+      call.a_2xx_timer->async_wait([this, id](const std::error_code& ec) {
+        if (!ec) retransmit_2xx(id);
+      });
+    }
+  }
+  chain_.respond(call.a_key, std::move(response));
+}
+
+void B2bua::retransmit_2xx(std::uint64_t id) {
+  Call* call = find(id);
+  if (!call || call->a_acked) return;
+  call->a_2xx_elapsed += call->a_2xx_interval;
+  if (call->a_2xx_elapsed >= 64 * chain_.timers().t1) {
+    // No ACK: the caller is gone (§13.3.1.4: the UAS ends the dialog).
+    call->record["note"] = "no ACK from the caller for the 2xx";
+    bye(*call, false);
+    bye(*call, true);
+    return finish(*call, "failed", 408);
+  }
+  chain_.respond(call->a_key, call->a_2xx);
+  if (chain_.options().metrics) chain_.options().metrics->retransmission();
+  call->a_2xx_interval = std::min(2 * call->a_2xx_interval, chain_.timers().t2);
+  call->a_2xx_timer->expires_after(call->a_2xx_interval);
+  call->a_2xx_timer->async_wait([this, id](const std::error_code& ec) {
+    if (!ec) retransmit_2xx(id);
+  });
+}
+
+void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite, const Inbound& in, const std::string& top_via) {
+  const auto decide_start = Clock::now();
+  auto owned = std::make_unique<Call>();
+  Call& call = *owned;
+  call.id = next_id_++;
+  call.started = decide_start;
+  call.time = rfc3339_now();
+  call.a_key = key;
+  call.a_invite = invite;
+  call.a_top_via = top_via;
+  call.a.call_id = std::string(invite.first("Call-ID").value_or(""));
+  call.a.local_tag = token();
+  call.a.remote_tag = tag_of(invite.first("From").value_or(""));
+  call.a.local_uri = without_tag(invite.first("To").value_or(""));
+  call.a.remote_uri = without_tag(invite.first("From").value_or(""));
+  call.a.dest = Destination{in.source, in.stream};
+  if (auto contact = invite.first("Contact"))
+    if (auto na = sip::parse_name_addr(*contact)) call.a.remote_target = na->uri_text;
+  if (call.a.remote_target.empty()) call.a.remote_target = "sip:" + host_port(in.source.host, in.source.port);
+  {
+    auto rr = invite.values("Record-Route");
+    for (auto v : rr) call.a.route_set.emplace_back(v);  // UAS: in order (§12.1.1)
+  }
+  calls_.emplace(call.id, std::move(owned));
+  ++active_;
+  dialogs_[call.a.call_id + '\x1f' + call.a.local_tag] = {call.id, 0};
+  pending_[key] = call.id;
+  if (Metrics* m = chain_.options().metrics) m->call_started();
+
+  const std::string ruri(invite.uri());
+  const std::string from(invite.first("From").value_or(""));
+  auto from_na = sip::parse_name_addr(from);
+  call.record = {{"id", call.id},
+                 {"time", call.time},
+                 {"call_id", call.a.call_id},
+                 {"from", from_na ? from_na->uri_text : from},
+                 {"request_uri", ruri},
+                 {"source", host_port(in.source.host, in.source.port)},
+                 {"transport", in.stream ? "tcp" : "udp"},
+                 {"attempts", Json::array()}};
+
+  if (chain_.draining()) {
+    answer_a(call, 503, "Service Unavailable (shutting down)", {{"Retry-After", "5"}});
+    return finish(call, "rejected", 503);
+  }
+  const std::shared_ptr<const Snapshot> snap = chain_.snapshots() ? chain_.snapshots()->current() : nullptr;
+  if (!snap) {
+    answer_a(call, 503, "Service Unavailable (no snapshot in service)", {{"Retry-After", "30"}});
+    call.record["failure"] = "no snapshot in service: publish one and start the runtime with --snapshot";
+    return finish(call, "failed", 503);
+  }
+  call.record["snapshot"] = snap->revision();
+  const std::vector<std::string> domains = chain_.domains(snap.get());
+  const std::int64_t now = unix_now();
+
+  // Who calls: a user of the snapshot by From, else by P-Asserted-Identity; else as written.
+  std::string caller = from_na ? from_na->uri_text : std::string();
+  const Snapshot::UserRec* caller_user = nullptr;
+  if (auto aor = Registrar::aor_of(caller); aor && (caller_user = snap->user(*aor))) caller = *aor;
+  if (!caller_user)
+    if (auto pai = invite.first("P-Asserted-Identity"))
+      if (auto na = sip::parse_name_addr(*pai))
+        if (auto aor = Registrar::aor_of(na->uri_text); aor && (caller_user = snap->user(*aor))) caller = *aor;
+  call.record["caller"] = caller;
+
+  // To whom: a user's SIP URI in a domain served here forks to the user's phones.
+  // Where a phone is reached: over TCP the connection it registered on while it is open (the
+  // phone may not listen at all, RFC 5626), else its Contact's address when that is an IP
+  // literal, else the address its REGISTER came from. Nothing is ever resolved.
+  auto binding_destination = [&](const Binding& b) {
+    Destination d{b.source, b.stream};
+    auto contact = sip::parse_uri(b.contact);
+    if (contact) {
+      if (const sip::Param* t = contact->param("transport")) d.stream = !sip::iequals(t->value, "udp");
+      if (d.stream && b.stream && chain_.connected(b.source)) return d;
+      if (ip_literal(contact->host)) d.to = sip::Endpoint{contact->host, contact->port ? contact->port : 5060, false};
+    }
+    return d;
+  };
+  auto target_user = [&](const std::string& aor) {
+    call.kind = "internal";
+    call.record["callee"] = aor;
+    const auto bindings = chain_.registrar().lookup(aor, now);
+    const Snapshot::UserRec* user = snap->user(aor);
+    for (const Binding& b : bindings) {
+      Target t;
+      t.label = "contact " + b.contact;
+      t.request_uri = b.contact;
+      t.to = call.a.local_uri;
+      t.dest = binding_destination(b);
+      t.parallel = true;
+      call.pending.push_back(std::move(t));
+    }
+    if (bindings.empty()) {
+      call.record["failure"] = "'" + aor + "' has no registered phone";
+      answer_a(call, 480, "Temporarily Unavailable");
+      return finish(call, "failed", 480);
+    }
+    (void)user;
+    call.ring = std::make_unique<asio::steady_timer>(chain_.io(), chain_.options().ring_timeout);
+    const std::uint64_t id = call.id;
+    call.ring->async_wait([this, id](const std::error_code& ec) {
+      Call* c = ec ? nullptr : find(id);
+      if (!c || c->winner >= 0 || c->a_final) return;
+      c->record["failure"] = "no answer within the ring timeout";
+      cancel_branches(*c, -1);
+      c->pending.clear();
+      answer_a(*c, 408, "Request Timeout");
+      finish(*c, "no-answer", 408);
+    });
+    start_next(call);
+  };
+  auto uri = sip::parse_uri(ruri);
+  if (uri && (uri->scheme == sip::Scheme::sip || uri->scheme == sip::Scheme::sips) && uri->has_user && !uri->param("user")) {
+    std::string host = uri->host;
+    for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const bool ours = std::find(domains.begin(), domains.end(), host) != domains.end();
+    if (ours) {
+      const std::string aor = "sip:" + uri->user + "@" + host;
+      if (snap->user(aor)) return target_user(aor);
+      // sip:bob@<our address>: bob of a domain served here.
+      for (const std::string& domain : domains)
+        if (snap->user("sip:" + uri->user + "@" + domain)) return target_user("sip:" + uri->user + "@" + domain);
+    }
+  }
+
+  // Everything else is a number (or a service URN): decide() on the snapshot.
+  routing::CallFacts facts;
+  facts.caller = caller;
+  facts.source_ip = in.source.host;
+  facts.dialled = ruri;
+  facts.priority_emergency = sip::iequals(sip::trim(invite.first("Priority").value_or("")), "emergency");
+  facts.pidf = pidf_of(invite);
+  facts.time = call.time;
+  routing::Decision d = routing::decide(*snap, facts, false);
+  if (Metrics* m = chain_.options().metrics) m->observe_decision(Clock::now() - decide_start);
+  call.kind = d.call_type();
+  call.record["dialled"] = d.normalized;
+  if (!d.emergency && !d.test_call)
+    if (const std::string* user = snap->user_by_line(d.normalized)) return target_user(*user);
+  if (!d.emergency && !d.test_call && !caller_user) {
+    // Only the users of the snapshot may call out (toll fraud); emergency calls are never refused.
+    call.record["failure"] = "caller '" + caller + "' is not a user of the snapshot: only users call out";
+    answer_a(call, 403, "Forbidden (not a user of this runtime)");
+    return finish(call, "rejected", 403);
+  }
+  if (!d.routable) {
+    call.record["failure"] = d.failure;
+    answer_a(call, d.emergency ? 503 : 404, d.emergency ? "Service Unavailable (no emergency route)" : "Not Found (no route)");
+    return finish(call, "unroutable", d.emergency ? 503 : 404);
+  }
+  for (const routing::Attempt& a : d.attempts) {
+    Target t;
+    const int32_t ti = snap->trunk_index(std::string(a.trunk));
+    const Snapshot::TrunkRec* trunk = ti >= 0 ? &snap->trunk_at(ti) : nullptr;
+    t.trunk = true;
+    t.route = std::string(a.route);
+    t.trunk_name = std::string(a.trunk);
+    t.label = "trunk '" + t.trunk_name + "' (route '" + t.route + "')";
+    std::string number = a.request_uri;
+    if (trunk) {
+      t.dest = Destination{sip::Endpoint{trunk->host, trunk->port, false}, trunk->stream};
+      t.failover_seconds = trunk->failover_seconds;
+      t.forward_pai = trunk->forward_pai;
+      if (number.rfind("urn:", 0) == 0 || number.rfind("sip:", 0) == 0 || number.rfind("tel:", 0) == 0) t.request_uri = number;
+      else t.request_uri = "sip:" + number + "@" + host_port(trunk->host, trunk->port) + ";user=phone";
+      if (!ip_literal(trunk->host)) t.error = "trunk host '" + trunk->host + "' is not an IP address (the runtime resolves no names)";
+    } else {
+      t.error = "trunk '" + t.trunk_name + "' is not in the snapshot";
+    }
+    t.to = "<" + t.request_uri + ">";
+    call.pending.push_back(std::move(t));
+  }
+  call.record["callback"] = d.callback;
+  if (d.emergency || d.test_call) call.record["policy"] = std::string(d.policy);
+  else call.record["voice_policy"] = std::string(d.voice_policy);
+  // Off the hot path: the decision with its trace for the call record, after the INVITE left.
+  start_next(call);
+  if (Call* c = find(call.id)) {
+    const std::uint64_t id = c->id;
+    asio::post(chain_.io(), [this, id, snap, facts]() {
+      if (Call* later = find(id)) later->record["decision"] = routing::decide(*snap, facts, true).to_json();
+    });
+  }
+  // The callback and display of the caller go out on the trunk legs.
+  if (Call* c = find(call.id)) {
+    c->record["user_name"] = std::string(d.user_name);
+  }
+}
+
+void B2bua::start_next(Call& call) {
+  if (call.ended || call.a_final) return;
+  // A run of parallel targets (a user's phones) starts together; a trunk alone.
+  bool started = false;
+  while (!call.pending.empty()) {
+    Target t = std::move(call.pending.front());
+    call.pending.pop_front();
+    const bool parallel = t.parallel;
+    auto b = std::make_unique<Branch>();
+    b->target = std::move(t);
+    call.branches.push_back(std::move(b));
+    start_branch(call, call.branches.size() - 1);
+    if (!find(call.id) || call.a_final) return;
+    started = true;
+    if (!parallel || call.pending.empty() || !call.pending.front().parallel) break;
+  }
+  (void)started;
+}
+
+void B2bua::start_branch(Call& call, std::size_t index) {
+  Branch& b = *call.branches[index];
+  b.started = Clock::now();
+  if (!b.target.error.empty()) return branch_failed(call, index, 503, b.target.error, true);
+  auto local = chain_.local(b.target.dest);
+  if (!local) return branch_failed(call, index, 503, "no transport for " + b.target.dest.to.host, true);
+  const std::string& transport = local->first;
+  const std::string& sent_by = local->second;
+  b.dialog.call_id = token() + "@e911ctl";
+  b.dialog.local_tag = token();
+  b.dialog.dest = b.target.dest;
+  b.dialog.remote_target = b.target.request_uri;
+  b.dialog.remote_uri = b.target.to;
+  const sip::Message& a = call.a_invite;
+  // From: the caller; on a trunk, its callback number when it has one (Lync's Mediation Server
+  // presents the line URI), with P-Asserted-Identity when the trunk wants it.
+  std::string from = call.a.remote_uri;
+  const std::string callback = call.record.value("callback", "");
+  if (b.target.trunk && !callback.empty()) {
+    std::string host = "invalid";
+    if (auto na = sip::parse_name_addr(call.a.remote_uri); na && !na->uri.host.empty()) host = na->uri.host;
+    const std::string name = call.record.value("user_name", "");
+    from = (name.empty() ? "" : "\"" + name + "\" ") + "<sip:" + callback + "@" + host + ";user=phone>";
+  }
+  b.dialog.local_uri = from;
+  std::string m;
+  m.reserve(1024 + a.body().size());
+  m.append("INVITE ").append(b.target.request_uri).append(" SIP/2.0\r\n");
+  m.append("Via: SIP/2.0/").append(transport).append(" ").append(sent_by).append(";branch=").append(kBranchPrefix).append(token()).append(";rport\r\n");
+  m.append("Max-Forwards: ").append(std::to_string(std::max(0, max_forwards(a) - 1))).append("\r\n");
+  m.append("From: ").append(from).append(";tag=").append(b.dialog.local_tag).append("\r\n");
+  m.append("To: ").append(b.target.to).append("\r\n");
+  m.append("Call-ID: ").append(b.dialog.call_id).append("\r\n");
+  m.append("CSeq: 1 INVITE\r\n");
+  m.append("Contact: <sip:").append(sent_by).append(b.target.dest.stream ? ";transport=tcp" : "").append(">\r\n");
+  m.append("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, NOTIFY\r\n");
+  if (b.target.trunk && b.target.forward_pai && !callback.empty())
+    m.append("P-Asserted-Identity: <").append(callback[0] == '+' ? "tel:" + callback : "sip:" + callback + "@invalid;user=phone").append(">\r\n");
+  if (call.kind == "emergency" && !a.first("Priority")) m.append("Priority: emergency\r\n");
+  copy_crossing(a, m);
+  m.append("Content-Length: ").append(std::to_string(a.body().size())).append("\r\n\r\n").append(a.body());
+  b.dialog.local_cseq = 1;
+  b.invite_cseq = 1;
+  dialogs_[b.dialog.call_id + '\x1f' + b.dialog.local_tag] = {call.id, index + 1};
+  const std::uint64_t id = call.id;
+  b.tx = chain_.request(std::move(m), b.target.dest, [this, id, index](const ClientEvent& e) { on_branch_event(id, index, e); });
+  if (!b.tx) return branch_failed(call, index, 500, "the INVITE could not be built", true);
+  if (Metrics* mt = chain_.options().metrics) mt->transaction_started(true);
+  Json attempt = {{"target", b.target.label}, {"request_uri", b.target.request_uri},
+                  {"destination", host_port(b.target.dest.to.host, b.target.dest.to.port)}, {"transport", b.target.dest.stream ? "tcp" : "udp"}};
+  call.record["attempts"].push_back(std::move(attempt));
+  if (b.target.failover_seconds > 0) {
+    // Lync's fast failover: no ringing answer within the trunk's time moves to the next trunk.
+    b.failover = std::make_unique<asio::steady_timer>(chain_.io(), std::chrono::seconds(b.target.failover_seconds));
+    b.failover->async_wait([this, id, index](const std::error_code& ec) {
+      Call* c = ec ? nullptr : find(id);
+      if (!c || c->a_final || index >= c->branches.size()) return;
+      Branch& br = *c->branches[index];
+      if (br.done || br.provisional) return;
+      br.cancel_wanted = true;
+      if (br.tx) chain_.cancel(*br.tx);
+      branch_failed(*c, index, 408, "no answer within the trunk's failover time (" + std::to_string(br.target.failover_seconds) + " s)", true);
+    });
+  }
+}
+
+void B2bua::branch_failed(Call& call, std::size_t index, int status, const std::string& reason, bool failover) {
+  Branch& b = *call.branches[index];
+  if (b.done) return;
+  b.done = true;
+  b.status = status;
+  b.reason = reason;
+  if (b.failover) b.failover->cancel();
+  // The record: the attempt's outcome.
+  for (auto& a : call.record["attempts"])
+    if (a.value("target", "") == b.target.label && !a.contains("status")) {
+      a["status"] = status;
+      a["reason"] = reason;
+      a["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
+      break;
+    }
+  if (call.a_final) return;
+  // Keep the answer the caller should hear if nothing better comes: 6xx over others, then a
+  // definite 4xx (486 busy, 404...) over timeouts and server failures (RFC 3261 §16.7).
+  auto rank = [](int s) { return s >= 600 ? 4 : (s >= 400 && s < 500 && s != 408) ? 3 : s >= 300 && s < 400 ? 2 : s == 408 ? 1 : 0; };
+  if (call.best_status == 0 || rank(status) > rank(call.best_status)) {
+    call.best_status = status;
+    call.best_reason = reason;
+  }
+  const bool emergency = call.kind == "emergency" || call.kind == "test";
+  const bool next = failover || status == 408 || (status >= 500 && status < 600) || (emergency && status >= 600 && status != 603);
+  if (b.target.trunk && !next) {
+    // A definite answer from the far end (busy, not found, declined): the caller hears it.
+    cancel_branches(call, -1);
+    call.pending.clear();
+  }
+  for (const auto& other : call.branches)
+    if (!other->done) return;  // a parallel leg still rings
+  if (!call.pending.empty()) return start_next(call);
+  // Every leg failed.
+  int status_out = call.best_status ? call.best_status : 408;
+  std::string reason_out = call.best_reason;
+  if (status_out < 300 || status_out >= 700) status_out = 500;
+  // Failures that are ours (timeouts, unreachable trunks) are told as such.
+  if (reason_out.find('(') != std::string::npos || reason_out.find(' ') != std::string::npos) {
+    reason_out = status_out == 408 ? "Request Timeout" : status_out == 503 ? "Service Unavailable" : reason_out;
+  }
+  if (reason_out.empty()) reason_out = status_out == 408 ? "Request Timeout" : "Service Unavailable";
+  call.record["failure"] = "every attempt failed";
+  answer_a(call, status_out, reason_out, call.best_headers);
+  const std::string outcome = status_out == 486 || status_out == 600 ? "busy" : status_out == 408 || status_out == 480 ? "no-answer" : "failed";
+  finish(call, outcome, status_out);
+}
+
+void B2bua::cancel_branches(Call& call, int except) {
+  for (std::size_t i = 0; i < call.branches.size(); ++i) {
+    if (static_cast<int>(i) == except) continue;
+    Branch& b = *call.branches[i];
+    if (b.done) continue;
+    b.cancel_wanted = true;
+    if (b.failover) b.failover->cancel();
+    if (b.tx) chain_.cancel(*b.tx);  // not sendable yet: sent when its first provisional comes
+  }
+}
+
+void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEvent& e) {
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  Call& call = *it->second;
+  if (index >= call.branches.size()) return;
+  Branch& b = *call.branches[index];
+  if (e.kind == ClientEvent::Kind::timeout) return branch_failed(call, index, 408, "no final answer (Timer B)", true);
+  if (e.kind == ClientEvent::Kind::transport_error) return branch_failed(call, index, 503, "transport failure", true);
+  const sip::Message& r = *e.response;
+  const int status = r.status();
+  if (status < 200) {
+    if (status == 100) return;
+    b.provisional = true;
+    if (b.failover) b.failover->cancel();
+    if (b.cancel_wanted || call.ended) {
+      if (b.tx) chain_.cancel(*b.tx);
+      return;
+    }
+    if (call.a_final) return;
+    // §12.1: an early dialog; the caller hears the ringing (with early media when it has a body).
+    answer_a(call, status, std::string(r.reason()), crossing_list(r), r.body());
+    return;
+  }
+  if (status < 300) {
+    // A 2xx: the winner, unless another leg won, the call was cancelled or already answered.
+    const std::string to_tag = tag_of(r.first("To").value_or(""));
+    if (call.winner == static_cast<int>(index)) {
+      // A retransmission of the winner's 2xx: our ACK was lost (or not sent yet: the caller's ACK comes).
+      if (!call.b_ack.empty()) chain_.send(b.dialog.dest, call.b_ack);
+      return;
+    }
+    b.dialog.remote_tag = to_tag;
+    if (auto contact = r.first("Contact"))
+      if (auto na = sip::parse_name_addr(*contact)) b.dialog.remote_target = na->uri_text;
+    b.dialog.route_set.clear();
+    auto rr = r.values("Record-Route");
+    for (auto v = rr.rbegin(); v != rr.rend(); ++v) b.dialog.route_set.emplace_back(*v);  // UAC: reversed (§12.1.2)
+    if (call.winner >= 0 || call.a_final || call.ended) {
+      // Too late: acknowledge and hang up this leg.
+      Dialog& d = b.dialog;
+      std::string ack = "ACK " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + chain_.local(d.dest).value_or(std::pair<std::string, std::string>{"UDP", "invalid"}).first +
+                        " " + chain_.local(d.dest).value_or(std::pair<std::string, std::string>{"UDP", "invalid"}).second + ";branch=" + std::string(kBranchPrefix) +
+                        token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d.local_uri + ";tag=" + d.local_tag + "\r\nTo: " + d.remote_uri + ";tag=" +
+                        d.remote_tag + "\r\nCall-ID: " + d.call_id + "\r\nCSeq: " + std::to_string(b.invite_cseq) + " ACK\r\n";
+      for (const auto& route : d.route_set) ack += "Route: " + route + "\r\n";
+      ack += "Content-Length: 0\r\n\r\n";
+      chain_.send(d.dest, ack);
+      b.done = true;
+      b.status = status;
+      Call* c = &call;
+      (void)c;
+      // A BYE in its own transaction; its answer does not matter.
+      std::string byes = "BYE " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + chain_.local(d.dest)->first + " " + chain_.local(d.dest)->second +
+                         ";branch=" + std::string(kBranchPrefix) + token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d.local_uri + ";tag=" + d.local_tag +
+                         "\r\nTo: " + d.remote_uri + ";tag=" + d.remote_tag + "\r\nCall-ID: " + d.call_id + "\r\nCSeq: " + std::to_string(++d.local_cseq) +
+                         " BYE\r\n";
+      for (const auto& route : d.route_set) byes += "Route: " + route + "\r\n";
+      byes += "Content-Length: 0\r\n\r\n";
+      chain_.request(std::move(byes), d.dest, [](const ClientEvent&) {});
+      return;
+    }
+    call.winner = static_cast<int>(index);
+    b.done = true;
+    b.status = status;
+    if (b.failover) b.failover->cancel();
+    if (call.ring) call.ring->cancel();
+    for (auto& a : call.record["attempts"])
+      if (a.value("target", "") == b.target.label && !a.contains("status")) {
+        a["status"] = status;
+        a["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
+        break;
+      }
+    cancel_branches(call, call.winner);
+    call.pending.clear();
+    call.answered_at = Clock::now();
+    call.record["answered_by"] = b.target.label;
+    answer_a(call, status, std::string(r.reason()), crossing_list(r), r.body());
+    return;
+  }
+  // 3xx-6xx: the client transaction has sent the ACK.
+  if (status >= 300 && status < 400) {
+    // Redirects are not followed (a trunk or phone redirecting an emergency call is refused
+    // by policy): treated as a failure of this leg.
+    return branch_failed(call, index, status, std::string(r.reason()), true);
+  }
+  if (!call.a_final && (call.best_status == 0 || status == 486 || status == 600 || status >= 600)) call.best_headers = crossing_list(r);
+  branch_failed(call, index, status, std::string(r.reason()), b.cancel_wanted);
+}
+
+bool B2bua::on_cancel(const sip::TransactionKey& invite) {
+  auto it = pending_.find(invite);
+  if (it == pending_.end()) return false;
+  Call* call = find(it->second);
+  if (!call || call->a_final) return false;
+  call->record["failure"] = "cancelled by the caller";
+  cancel_branches(*call, -1);
+  call->pending.clear();
+  answer_a(*call, 487, "Request Terminated");
+  finish(*call, "cancelled", 487);
+  return true;
+}
+
+void B2bua::on_ack(const sip::Message& ack) {
+  const std::string key = std::string(ack.first("Call-ID").value_or("")) + '\x1f' + tag_of(ack.first("To").value_or(""));
+  auto it = dialogs_.find(key);
+  if (it == dialogs_.end()) return;
+  Call* call = find(it->second.first);
+  if (!call || it->second.second != 0 || call->winner < 0 || call->a_acked) return;
+  if (cseq_number(ack) != cseq_number(call->a_invite)) return;  // an ACK of a re-INVITE: absorbed
+  call->a_acked = true;
+  if (call->a_2xx_timer) call->a_2xx_timer->cancel();
+  // The winner's ACK, with the caller's body (a delayed offer's answer).
+  Branch& b = *call->branches[static_cast<std::size_t>(call->winner)];
+  Dialog& d = b.dialog;
+  auto local = chain_.local(d.dest);
+  if (!local) return;
+  std::string m = "ACK " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + local->first + " " + local->second + ";branch=" + std::string(kBranchPrefix) +
+                  token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d.local_uri + ";tag=" + d.local_tag + "\r\nTo: " + d.remote_uri + ";tag=" +
+                  d.remote_tag + "\r\nCall-ID: " + d.call_id + "\r\nCSeq: " + std::to_string(b.invite_cseq) + " ACK\r\n";
+  for (const auto& route : d.route_set) m += "Route: " + route + "\r\n";
+  copy_crossing(ack, m);
+  m += "Content-Length: " + std::to_string(ack.body().size()) + "\r\n\r\n" + std::string(ack.body());
+  call->b_ack = m;
+  chain_.send(d.dest, std::move(m));
+}
+
+void B2bua::bye(Call& call, bool to_a) {
+  Dialog* d = nullptr;
+  if (to_a) {
+    d = &call.a;
+  } else {
+    if (call.winner < 0) return;
+    d = &call.branches[static_cast<std::size_t>(call.winner)]->dialog;
+  }
+  auto local = chain_.local(d->dest);
+  if (!local) return;
+  // Toward the caller, our From is its To (with our tag) and our To its From.
+  std::string m = "BYE " + d->remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + local->first + " " + local->second + ";branch=" + std::string(kBranchPrefix) +
+                  token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d->local_uri + ";tag=" + d->local_tag + "\r\nTo: " + d->remote_uri +
+                  (d->remote_tag.empty() ? "" : ";tag=" + d->remote_tag) + "\r\nCall-ID: " + d->call_id + "\r\nCSeq: " + std::to_string(++d->local_cseq) +
+                  " BYE\r\n";
+  for (const auto& route : d->route_set) m += "Route: " + route + "\r\n";
+  m += "Content-Length: 0\r\n\r\n";
+  chain_.request(std::move(m), d->dest, [](const ClientEvent&) {});
+}
+
+void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via) {
+  const std::string dkey = std::string(request.first("Call-ID").value_or("")) + '\x1f' + tag_of(request.first("To").value_or(""));
+  auto it = dialogs_.find(dkey);
+  Call* call = it == dialogs_.end() ? nullptr : find(it->second.first);
+  const std::size_t side = it == dialogs_.end() ? 0 : it->second.second;
+  const bool from_a = side == 0;
+  if (!call || (!from_a && static_cast<int>(side - 1) != call->winner) || (from_a && call->winner < 0)) {
+    // A late BYE of a leg that lost the race, or no such dialog.
+    if (call && !from_a && request.method() == "BYE") return chain_.respond(key, sip::make_response(request, 200, "OK", {}, {}, top_via));
+    return chain_.respond(key, sip::make_response(request, 481, "Call/Transaction Does Not Exist", {}, {}, top_via));
+  }
+  if (request.method() == "BYE") {
+    // The call ends whatever the other side says: answered at once, BYE to the other leg.
+    chain_.respond(key, sip::make_response(request, 200, "OK", {}, {}, top_via));
+    if (from_a && !call->a_acked) {
+      call->a_acked = true;
+      if (call->a_2xx_timer) call->a_2xx_timer->cancel();
+    }
+    bye(*call, !from_a);
+    call->record["ended_by"] = from_a ? "caller" : "callee";
+    return finish(*call, "answered", 200);
+  }
+  relay(*call, from_a, key, request, top_via);
+}
+
+void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via) {
+  Dialog& d = from_a ? call.branches[static_cast<std::size_t>(call.winner)]->dialog : call.a;
+  auto local = chain_.local(d.dest);
+  if (!local) return chain_.respond(key, sip::make_response(request, 500, "Server Internal Error", {}, {}, top_via));
+  const std::string method(request.method());
+  std::string m = method + " " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + local->first + " " + local->second + ";branch=" + std::string(kBranchPrefix) +
+                  token() + ";rport\r\nMax-Forwards: " + std::to_string(std::max(0, max_forwards(request) - 1)) + "\r\nFrom: " + d.local_uri + ";tag=" +
+                  d.local_tag + "\r\nTo: " + d.remote_uri + (d.remote_tag.empty() ? "" : ";tag=" + d.remote_tag) + "\r\nCall-ID: " + d.call_id +
+                  "\r\nCSeq: " + std::to_string(++d.local_cseq) + " " + method + "\r\n";
+  for (const auto& route : d.route_set) m += "Route: " + route + "\r\n";
+  if (method == "INVITE" || method == "UPDATE") m += "Contact: <sip:" + local->second + (d.dest.stream ? ";transport=tcp" : "") + ">\r\n";
+  copy_crossing(request, m);
+  m += "Content-Length: " + std::to_string(request.body().size()) + "\r\n\r\n" + std::string(request.body());
+  const std::uint64_t id = call.id;
+  const std::uint32_t sent_cseq = d.local_cseq;
+  auto origin = std::make_shared<sip::Message>(request);
+  auto tx = chain_.request(std::move(m), d.dest, [this, id, from_a, key, origin, top_via, sent_cseq](const ClientEvent& e) {
+    Call* c = find(id);
+    if (!c) return;
+    if (e.kind != ClientEvent::Kind::response) {
+      chain_.respond(key, sip::make_response(*origin, e.kind == ClientEvent::Kind::timeout ? 408 : 503,
+                                             e.kind == ClientEvent::Kind::timeout ? "Request Timeout" : "Service Unavailable", {}, {}, top_via));
+      return;
+    }
+    const sip::Message& r = *e.response;
+    if (r.status() == 100) return;
+    if (origin->method() == "INVITE" && r.status() >= 200 && r.status() < 300) {
+      // A re-INVITE's 2xx: acknowledged toward its sender at once (a delayed offer in a
+      // re-INVITE is not supported: the answer would come in the ACK).
+      Dialog& dd = from_a ? c->branches[static_cast<std::size_t>(c->winner)]->dialog : c->a;
+      auto loc = chain_.local(dd.dest);
+      if (loc) {
+        std::string ack = "ACK " + dd.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + loc->first + " " + loc->second + ";branch=" + std::string(kBranchPrefix) +
+                          token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + dd.local_uri + ";tag=" + dd.local_tag + "\r\nTo: " + dd.remote_uri +
+                          (dd.remote_tag.empty() ? "" : ";tag=" + dd.remote_tag) + "\r\nCall-ID: " + dd.call_id + "\r\nCSeq: " + std::to_string(sent_cseq) +
+                          " ACK\r\n";
+        for (const auto& route : dd.route_set) ack += "Route: " + route + "\r\n";
+        ack += "Content-Length: 0\r\n\r\n";
+        chain_.send(dd.dest, std::move(ack));
+      }
+    }
+    sip::HeaderList extra = crossing_list(r);
+    if (origin->method() == "INVITE" || origin->method() == "UPDATE") {
+      const Dialog& back = from_a ? c->a : c->branches[static_cast<std::size_t>(c->winner)]->dialog;
+      if (auto l = chain_.local(back.dest)) extra.emplace_back("Contact", "<sip:" + l->second + (back.dest.stream ? ";transport=tcp" : "") + ">");
+    }
+    chain_.respond(key, sip::make_response(*origin, r.status(), r.reason(), {}, extra, top_via, r.body()));
+  });
+  if (!tx) chain_.respond(key, sip::make_response(request, 500, "Server Internal Error", {}, {}, top_via));
+}
+
+void B2bua::finish(Call& call, const std::string& outcome, int status) {
+  if (call.ended) return;
+  call.ended = true;
+  --active_;
+  if (call.ring) call.ring->cancel();
+  if (call.a_2xx_timer && (call.a_acked || outcome != "answered")) call.a_2xx_timer->cancel();
+  for (auto& b : call.branches)
+    if (b->failover) b->failover->cancel();
+  pending_.erase(call.a_key);
+  const auto end = Clock::now();
+  call.record["kind"] = call.kind;
+  call.record["outcome"] = outcome;
+  call.record["status"] = status;
+  call.record["duration_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(end - call.started).count();
+  if (call.winner >= 0) call.record["talk_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(end - call.answered_at).count();
+  const CoreOptions& o = chain_.options();
+  if (o.metrics) o.metrics->call_ended(call.kind, outcome);
+  // The record and the dialogs stay a little longer: late retransmissions (a 2xx the caller
+  // has not acknowledged, a leg's 2xx after a CANCEL) still find their call; then it goes.
+  const std::uint64_t id = call.id;
+  auto linger = std::make_shared<asio::steady_timer>(chain_.io(), 64 * chain_.timers().t1);
+  if (call.record.contains("decision") || call.kind == "internal") {
+    if (o.call_log) o.call_log->add(call.record);
+    if (o.on_call) o.on_call(call.record);
+    linger->async_wait([this, id, linger](const std::error_code&) { end_call(id); });
+  } else {
+    // The decision trace is posted after the INVITE; the record waits for it (one loop turn).
+    asio::post(chain_.io(), [this, id, linger] {
+      auto it = calls_.find(id);
+      if (it != calls_.end()) {
+        const CoreOptions& opt = chain_.options();
+        if (opt.call_log) opt.call_log->add(it->second->record);
+        if (opt.on_call) opt.on_call(it->second->record);
+      }
+      linger->async_wait([this, id, linger](const std::error_code&) { end_call(id); });
+    });
+  }
+}
+
+void B2bua::end_call(std::uint64_t id) {
+  auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  Call& call = *it->second;
+  dialogs_.erase(call.a.call_id + '\x1f' + call.a.local_tag);
+  for (auto& b : call.branches) dialogs_.erase(b->dialog.call_id + '\x1f' + b->dialog.local_tag);
+  pending_.erase(call.a_key);
+  calls_.erase(it);
+}
+
+}  // namespace e911::runtime
