@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <random>
 
 #include "e911/routing.hpp"
@@ -34,6 +35,9 @@ std::string token() {
 /// The branch prefix of every request the runtime sends: with our sent-by it tells a request
 /// that came back to us (482).
 constexpr std::string_view kBranchPrefix = "z9hG4bKe911";
+
+/// RFC 3261 §18.1.1: requests larger than this go over TCP (path MTU 1500 less 200).
+constexpr std::size_t kUdpLimit = 1300;
 
 std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -161,6 +165,8 @@ struct Target {
   int failover_seconds = 0; ///< 0: no failover timer
   bool forward_pai = false;
   bool parallel = false;    ///< forked with the targets after it that are parallel too
+  bool switched_to_tcp = false;  ///< over 1300 bytes: sent over TCP though the target is UDP
+  bool keep_udp = false;         ///< the TCP attempt failed: this one stays on UDP
   std::string error;        ///< why it cannot be tried (then it fails at once)
 };
 
@@ -204,8 +210,9 @@ struct B2bua::Call {
   bool a_acked = false;
   std::string b_ack;  ///< the ACK sent to the winner, sent again on its 2xx retransmissions
   std::unique_ptr<asio::steady_timer> ring;
-  // The record.
+  // The record, and the decision's trace on demand.
   Json record;
+  std::function<Json()> decision;
   bool ended = false;
 };
 
@@ -441,18 +448,16 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   call.record["callback"] = d.callback;
   if (d.emergency || d.test_call) call.record["policy"] = std::string(d.policy);
   else call.record["voice_policy"] = std::string(d.voice_policy);
-  // Off the hot path: the decision with its trace for the call record, after the INVITE left.
+  call.record["user_name"] = std::string(d.user_name);
+  // The decision with its trace is computed only when the record is read (/v1/calls): the same
+  // pure decide() on the same snapshot and facts gives the same answer, and the hot path builds
+  // no trace. A record outliving its snapshot (reloaded since) says so instead.
+  call.decision = [weak = std::weak_ptr<const Snapshot>(snap), facts, revision = snap->revision()]() -> Json {
+    auto s = weak.lock();
+    if (!s) return Json{{"note", "snapshot revision " + std::to_string(revision) + " is no longer loaded: its trace is gone"}};
+    return routing::decide(*s, facts, true).to_json();
+  };
   start_next(call);
-  if (Call* c = find(call.id)) {
-    const std::uint64_t id = c->id;
-    asio::post(chain_.io(), [this, id, snap, facts]() {
-      if (Call* later = find(id)) later->record["decision"] = routing::decide(*snap, facts, true).to_json();
-    });
-  }
-  // The callback and display of the caller go out on the trunk legs.
-  if (Call* c = find(call.id)) {
-    c->record["user_name"] = std::string(d.user_name);
-  }
 }
 
 void B2bua::start_next(Call& call) {
@@ -515,6 +520,18 @@ void B2bua::start_branch(Call& call, std::size_t index) {
   if (call.kind == "emergency" && !a.first("Priority")) m.append("Priority: emergency\r\n");
   copy_crossing(a, m);
   m.append("Content-Length: ").append(std::to_string(a.body().size())).append("\r\n\r\n").append(a.body());
+  if (!b.target.dest.stream && !b.target.keep_udp && m.size() > kUdpLimit) {
+    // RFC 3261 §18.1.1: a request over 1300 bytes (an INVITE with a PIDF-LO, say) goes over
+    // TCP, its Via and Contact saying so. If the peer takes no TCP the attempt is made again
+    // over UDP (see on_branch_event): a location is never the reason a call is lost.
+    b.target.dest.stream = true;
+    b.target.switched_to_tcp = true;
+    b.dialog.dest = b.target.dest;
+    const std::string via_udp = "Via: SIP/2.0/UDP ";
+    m.replace(m.find(via_udp), via_udp.size(), "Via: SIP/2.0/TCP ");
+    const std::string contact = "Contact: <sip:" + sent_by + ">";
+    if (auto at = m.find(contact); at != std::string::npos) m.replace(at, contact.size(), "Contact: <sip:" + sent_by + ";transport=tcp>");
+  }
   b.dialog.local_cseq = 1;
   b.invite_cseq = 1;
   dialogs_[b.dialog.call_id + '\x1f' + b.dialog.local_tag] = {call.id, index + 1};
@@ -606,7 +623,18 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
   if (index >= call.branches.size()) return;
   Branch& b = *call.branches[index];
   if (e.kind == ClientEvent::Kind::timeout) return branch_failed(call, index, 408, "no final answer (Timer B)", true);
-  if (e.kind == ClientEvent::Kind::transport_error) return branch_failed(call, index, 503, "transport failure", true);
+  if (e.kind == ClientEvent::Kind::transport_error) {
+    if (b.target.switched_to_tcp && !call.a_final) {
+      // The peer took no TCP for a large request: the same target once more, over UDP.
+      Target again = b.target;
+      again.dest.stream = false;
+      again.switched_to_tcp = false;
+      again.keep_udp = true;
+      again.label += " over UDP";
+      call.pending.push_front(std::move(again));
+    }
+    return branch_failed(call, index, 503, "transport failure", true);
+  }
   const sip::Message& r = *e.response;
   const int status = r.status();
   if (status < 200) {
@@ -838,26 +866,13 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   if (call.winner >= 0) call.record["talk_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(end - call.answered_at).count();
   const CoreOptions& o = chain_.options();
   if (o.metrics) o.metrics->call_ended(call.kind, outcome);
-  // The record and the dialogs stay a little longer: late retransmissions (a 2xx the caller
-  // has not acknowledged, a leg's 2xx after a CANCEL) still find their call; then it goes.
+  if (o.on_call) o.on_call(call.record);
+  if (o.call_log) o.call_log->add(std::move(call.record), std::move(call.decision));
+  // The dialogs stay a little longer: late retransmissions (a 2xx the caller has not
+  // acknowledged, a leg's 2xx after a CANCEL) still find their call; then it goes.
   const std::uint64_t id = call.id;
   auto linger = std::make_shared<asio::steady_timer>(chain_.io(), 64 * chain_.timers().t1);
-  if (call.record.contains("decision") || call.kind == "internal") {
-    if (o.call_log) o.call_log->add(call.record);
-    if (o.on_call) o.on_call(call.record);
-    linger->async_wait([this, id, linger](const std::error_code&) { end_call(id); });
-  } else {
-    // The decision trace is posted after the INVITE; the record waits for it (one loop turn).
-    asio::post(chain_.io(), [this, id, linger] {
-      auto it = calls_.find(id);
-      if (it != calls_.end()) {
-        const CoreOptions& opt = chain_.options();
-        if (opt.call_log) opt.call_log->add(it->second->record);
-        if (opt.on_call) opt.on_call(it->second->record);
-      }
-      linger->async_wait([this, id, linger](const std::error_code&) { end_call(id); });
-    });
-  }
+  linger->async_wait([this, id, linger](const std::error_code&) { end_call(id); });
 }
 
 void B2bua::end_call(std::uint64_t id) {

@@ -2,6 +2,7 @@
 #include "e911/runtime_chain.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "e911/runtime_b2bua.hpp"
 #include "e911/runtime_metrics.hpp"
@@ -42,16 +43,18 @@ sip::Endpoint reply_destination(const std::optional<sip::Via>& top, const sip::E
   return to;
 }
 
+constexpr std::size_t kTimers = static_cast<std::size_t>(sip::Timer::trying) + 1;
+
 struct Chain::Live {
   Sender send;
   sip::Endpoint destination;
-  std::map<sip::Timer, std::unique_ptr<asio::steady_timer>> timers;
+  std::array<std::unique_ptr<asio::steady_timer>, kTimers> timers;  ///< by sip::Timer; reused, not reallocated
 };
 
 struct Chain::ClientLive {
   Destination destination;
   ClientCallback on_event;
-  std::map<sip::Timer, std::unique_ptr<asio::steady_timer>> timers;
+  std::array<std::unique_ptr<asio::steady_timer>, kTimers> timers;  ///< by sip::Timer; reused, not reallocated
 };
 
 Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, const SnapshotSlot* snapshots, CoreOptions options)
@@ -348,7 +351,7 @@ void Chain::apply(const sip::TransactionKey& key, sip::Actions actions) {
         arm(key, action.timer, action.duration);
         break;
       case sip::Action::Kind::stop_timer:
-        live.timers.erase(action.timer);  // destroying the timer cancels it
+        if (auto& t = live.timers[static_cast<std::size_t>(action.timer)]) t->cancel();
         break;
       case sip::Action::Kind::terminated:
         drop(key);
@@ -379,7 +382,7 @@ void Chain::apply_client(const sip::TransactionKey& key, sip::Actions actions) {
         arm_client(key, action.timer, action.duration);
         break;
       case sip::Action::Kind::stop_timer:
-        live.timers.erase(action.timer);
+        if (auto& t = live.timers[static_cast<std::size_t>(action.timer)]) t->cancel();
         break;
       case sip::Action::Kind::to_tu:
         if (live.on_event && action.message) {
@@ -410,7 +413,9 @@ void Chain::apply_client(const sip::TransactionKey& key, sip::Actions actions) {
 
 void Chain::arm(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after) {
   Live& live = *live_.at(key);
-  auto t = std::make_unique<asio::steady_timer>(io_, after);
+  auto& t = live.timers[static_cast<std::size_t>(timer)];
+  if (!t) t = std::make_unique<asio::steady_timer>(io_);
+  t->expires_after(after);  // cancels a wait still pending on it
   t->async_wait([this, key, timer](const std::error_code& ec) {
     if (ec) return;  // cancelled: replaced, stopped or its transaction dropped
     auto it = live_.find(key);
@@ -421,12 +426,13 @@ void Chain::arm(const sip::TransactionKey& key, sip::Timer timer, sip::Duration 
     if (options_.metrics && timer == sip::Timer::G) options_.metrics->retransmission();
     apply(key, std::move(actions));
   });
-  live.timers[timer] = std::move(t);  // replaces (and so cancels) a running one
 }
 
 void Chain::arm_client(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after) {
   ClientLive& live = *client_live_.at(key);
-  auto t = std::make_unique<asio::steady_timer>(io_, after);
+  auto& t = live.timers[static_cast<std::size_t>(timer)];
+  if (!t) t = std::make_unique<asio::steady_timer>(io_);
+  t->expires_after(after);
   t->async_wait([this, key, timer](const std::error_code& ec) {
     if (ec) return;
     auto it = client_live_.find(key);
@@ -440,7 +446,6 @@ void Chain::arm_client(const sip::TransactionKey& key, sip::Timer timer, sip::Du
     if (options_.metrics && (timer == sip::Timer::A || timer == sip::Timer::E)) options_.metrics->retransmission();
     apply_client(key, std::move(actions));
   });
-  live.timers[timer] = std::move(t);
 }
 
 void Chain::drop(const sip::TransactionKey& key) {

@@ -144,17 +144,20 @@ std::string Metrics::prometheus() const {
 
 CallLog::CallLog(std::size_t capacity) : ring_(std::max<std::size_t>(capacity, 1)) {}
 
-void CallLog::add(Json record) {
-  auto shared = std::make_shared<const Json>(std::move(record));
-  std::shared_ptr<const Json> dropped;  // freed after the lock is released
+void CallLog::add(Json record) { add(std::move(record), nullptr); }
+
+void CallLog::add(Json record, std::function<Json()> decision) {
+  Entry entry{std::make_shared<const Json>(std::move(record)),
+              decision ? std::make_shared<const std::function<Json()>>(std::move(decision)) : nullptr};
+  Entry dropped;  // freed after the lock is released
   std::lock_guard lock(mutex_);
-  dropped = std::exchange(ring_[next_], std::move(shared));
+  dropped = std::exchange(ring_[next_], std::move(entry));
   next_ = (next_ + 1) % ring_.size();
   size_ = std::min(size_ + 1, ring_.size());
 }
 
 Json CallLog::recent(std::size_t limit) const {
-  std::vector<std::shared_ptr<const Json>> picked;
+  std::vector<Entry> picked;
   {
     std::lock_guard lock(mutex_);
     const std::size_t n = std::min(limit, size_);
@@ -162,7 +165,17 @@ Json CallLog::recent(std::size_t limit) const {
     for (std::size_t i = 1; i <= n; ++i) picked.push_back(ring_[(next_ + ring_.size() - i) % ring_.size()]);
   }
   Json out = Json::array();
-  for (const auto& r : picked) out.push_back(*r);
+  for (const auto& e : picked) {
+    Json r = *e.record;
+    if (e.decision) {
+      try {
+        r["decision"] = (*e.decision)();
+      } catch (const std::exception& ex) {
+        r["decision"] = {{"error", ex.what()}};
+      }
+    }
+    out.push_back(std::move(r));
+  }
   return out;
 }
 

@@ -77,7 +77,7 @@ class B2bua {
   /// Dialogs and the call they belong to: key Call-ID \x1f local tag; side 0 = caller, 1+n = branch n.
   std::unordered_map<std::string, std::pair<std::uint64_t, std::size_t>> dialogs_;
   /// INVITE server transactions of calls still without a final answer (for CANCEL).
-  std::map<sip::TransactionKey, std::uint64_t> pending_;
+  std::unordered_map<sip::TransactionKey, std::uint64_t, sip::TransactionKeyHash> pending_;
 };
 
 }  // namespace e911::runtime

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <unordered_map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -149,8 +150,8 @@ class Chain {
   const SnapshotSlot* snapshots_;
   CoreOptions options_;
   sip::TransactionTable table_;
-  std::map<sip::TransactionKey, std::unique_ptr<Live>> live_;
-  std::map<sip::TransactionKey, std::unique_ptr<ClientLive>> client_live_;
+  std::unordered_map<sip::TransactionKey, std::unique_ptr<Live>, sip::TransactionKeyHash> live_;
+  std::unordered_map<sip::TransactionKey, std::unique_ptr<ClientLive>, sip::TransactionKeyHash> client_live_;
   std::vector<Transport*> transports_;
   std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<B2bua> b2bua_;

@@ -15,6 +15,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -98,13 +99,21 @@ class CallLog {
 
   /// Adds one record (build it after the call's messages have left: it allocates).
   void add(Json record);
+  /// Adds one record whose `decision` member is computed only when the record is read
+  /// (recent(), on the reader's thread): a busy runtime does not build a trace per call that
+  /// nobody asks for. `decision` must be safe to call from another thread.
+  void add(Json record, std::function<Json()> decision);
   /// A JSON array of at most `limit` records, newest first.
   Json recent(std::size_t limit) const;
   std::size_t capacity() const { return ring_.size(); }
 
  private:
   mutable std::mutex mutex_;
-  std::vector<std::shared_ptr<const Json>> ring_;  // readers copy pointers under the lock, JSON after
+  struct Entry {
+    std::shared_ptr<const Json> record;
+    std::shared_ptr<const std::function<Json()>> decision;  // may be null
+  };
+  std::vector<Entry> ring_;  // readers copy pointers under the lock, JSON after
   std::size_t next_ = 0;                           // the slot the next record goes to
   std::size_t size_ = 0;
 };

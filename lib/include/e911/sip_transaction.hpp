@@ -9,6 +9,7 @@
 #include <chrono>
 #include <compare>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -65,7 +66,30 @@ struct TransactionKey {
   std::string sent_by;
   std::string method;
   auto operator<=>(const TransactionKey&) const = default;
+  bool operator==(const TransactionKey&) const = default;
 };
+
+/// Hash of a key, for the hash tables of live transactions (a busy runtime holds tens of
+/// thousands: an ordered map's string comparisons cost more than the rest of a lookup).
+struct TransactionKeyHash {
+  std::size_t operator()(const TransactionKey& k) const noexcept {
+    std::size_t h = std::hash<std::string>()(k.branch);
+    h ^= std::hash<std::string>()(k.method) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    if (!k.sent_by.empty()) h ^= std::hash<std::string>()(k.sent_by) + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+    return h;
+  }
+};
+
+}  // namespace e911::sip
+
+#ifdef __GLIBCXX__
+// libstdc++ recomputes a node's hash while it walks a bucket unless the hash is "slow"; keys are
+// strings of 20-40 bytes, so each node keeps its hash code instead.
+template <>
+struct std::__is_fast_hash<e911::sip::TransactionKeyHash> : std::false_type {};
+#endif
+
+namespace e911::sip {
 
 /// Key of a client transaction for its request or for a response to it; nullopt without a
 /// top Via branch or a CSeq.
@@ -187,8 +211,8 @@ class TransactionTable {
   ServerTransaction* cancelled(const Message& cancel);
 
  private:
-  std::map<TransactionKey, ClientTransaction> clients_;
-  std::map<TransactionKey, ServerTransaction> servers_;
+  std::unordered_map<TransactionKey, ClientTransaction, TransactionKeyHash> clients_;
+  std::unordered_map<TransactionKey, ServerTransaction, TransactionKeyHash> servers_;
 };
 
 }  // namespace e911::sip
