@@ -23,7 +23,7 @@ namespace {
 
 constexpr char kMagic[8] = {'E', '9', '1', '1', 'S', 'N', 'A', 'P'};
 // 2: voice policies (and users' voice_policy) among the small objects.
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;  // 3: the small objects as [noun, [[key, object]...]] arrays
 
 // Location fields in the order of a location record.
 const char* const kLocationFields[] = {"description", "location", "company_name", "house_number", "house_number_suffix", "pre_directional",
@@ -252,6 +252,17 @@ std::shared_ptr<const Snapshot> Snapshot::build_for_call(const Store& store, con
   return build_impl(store, 0, &f);
 }
 
+namespace {
+
+/// Appends `key` to an ordered JSON object known not to hold it (no lookup: ordered_json's
+/// operator[] searches linearly).
+void push_unique(Json& object, std::string key, Json value) {
+  auto& pairs = static_cast<std::vector<std::pair<const std::string, Json>>&>(object.get_ref<Json::object_t&>());
+  pairs.emplace_back(std::move(key), std::move(value));
+}
+
+}  // namespace
+
 std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::int64_t rev, const Filter* filter) {
   std::shared_ptr<Snapshot> s(new Snapshot);
   s->revision_ = rev > 0 ? rev : store.head();
@@ -263,8 +274,10 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
     store.for_each(
         k,
         [&](Json&& obj) {
-          const std::string key = k.key_of(obj);  // before the move below
-          all[key] = normalize(k, std::move(obj));
+          std::string key = k.key_of(obj);  // before the move below
+          // One current row per key: appended without the ordered map's linear search, which
+          // made 100,000 users a quadratic build.
+          push_unique(all, std::move(key), normalize(k, std::move(obj)));
         },
         rev);
   }
@@ -910,7 +923,15 @@ std::string Snapshot::payload() const {
   o.buf.reserve(loc_blob_.size() + loc_offsets_.size() * 4 + element_count() * 32 + (1 << 16));
   o.str(created_at_);
   o.i64(revision_);
-  o.str(objects_.dump());
+  // The small objects as arrays, not objects: parsing a JSON object into ordered_json searches
+  // its keys linearly for each one, quadratic in 100,000 users.
+  Json arrays = Json::array();
+  for (const auto& [noun, all] : objects_.items()) {
+    Json pairs = Json::array();
+    for (const auto& [key, obj] : all.items()) pairs.push_back(Json::array({key, obj}));
+    arrays.push_back(Json::array({noun, std::move(pairs)}));
+  }
+  o.str(arrays.dump());
   o.u32(static_cast<uint32_t>(loc_offsets_.size()));
   o.str(loc_blob_);
   o.buf.append(reinterpret_cast<const char*>(loc_offsets_.data()), loc_offsets_.size() * 4);
@@ -998,7 +1019,15 @@ std::shared_ptr<Snapshot> Snapshot::from_payload(std::string payload) {
   In in{payload};
   s->created_at_ = in.str();
   s->revision_ = in.i64();
-  s->objects_ = Json::parse(in.str());
+  {
+    Json arrays = Json::parse(in.str());
+    s->objects_ = Json::object();
+    for (auto& entry : arrays) {
+      Json all = Json::object();
+      for (auto& pair : entry.at(1)) push_unique(all, pair.at(0).get<std::string>(), std::move(pair.at(1)));
+      push_unique(s->objects_, entry.at(0).get<std::string>(), std::move(all));
+    }
+  }
   const uint32_t nloc = in.u32();
   s->loc_blob_ = in.str();
   in.need(static_cast<std::size_t>(nloc) * 4);
