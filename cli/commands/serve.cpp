@@ -172,7 +172,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       } catch (const Error&) {
         if (admin_explicit) throw;
         have_token = false;
-        log.event("warning", "admin API off: no token file", {{"token_file", c.token_file}, {"hint", "create it (mode 0600) or pass --admin off"}});
+        log.event("warn", "admin API off: no token file", {{"token_file", c.token_file}, {"hint", "create it (mode 0600) or pass --admin off"}});
       }
       if (have_token) {
         const runtime::ListenSpec at = runtime::parse_admin_address(c.admin);
@@ -212,7 +212,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       hangup.async_wait([&](const std::error_code& ec, int) {
         if (ec) return;
         if (reloading.exchange(true)) {
-          log.event("warning", "SIGHUP: a reload is already running; this one is dropped");
+          log.event("warn", "SIGHUP: a reload is already running; this one is dropped");
         } else {
           if (reloader.joinable()) reloader.join();
           reloader = std::thread([&] {
@@ -228,6 +228,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     // SIGTERM/SIGINT: stop taking calls (503 to new INVITEs), let those in progress end within
     // the drain timeout, then stop. A second signal stops at once.
     int stopped_by = 0;
+    bool waited_for_emergency = false;
     asio::steady_timer drain_poll(io);
     const auto stop_now = [&] {
       drain_poll.cancel();
@@ -248,9 +249,16 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
         std::function<void()> poll;
         auto loop = std::make_shared<std::function<void()>>();
         *loop = [&, deadline, weak = std::weak_ptr<std::function<void()>>(loop)] {
-          if (chain.calls() == 0 || std::chrono::steady_clock::now() >= deadline) {
-            if (chain.calls() > 0) log.event("warning", "drain timeout: calls still in progress are dropped", {{"calls_in_progress", chain.calls()}});
+          // An emergency call in progress is never cut by the drain timeout: the drain waits for
+          // it (a second SIGTERM still stops at once).
+          const bool over = std::chrono::steady_clock::now() >= deadline;
+          if (chain.calls() == 0 || (over && chain.emergency_calls() == 0)) {
+            if (chain.calls() > 0) log.event("warn", "drain timeout: calls still in progress are dropped", {{"calls_in_progress", chain.calls()}});
             return stop_now();
+          }
+          if (over && !waited_for_emergency) {
+            waited_for_emergency = true;
+            log.event("warn", "drain timeout: waiting for emergency calls in progress to end", {{"emergency_calls", chain.emergency_calls()}});
           }
           drain_poll.expires_after(std::chrono::milliseconds(100));
           drain_poll.async_wait([weak](const std::error_code& e) {
@@ -266,7 +274,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     wait_stop();
 
     if (!have_snapshot)
-      log.event("warning", "no snapshot: every call gets 503 until one is published and loaded (SIGHUP or /v1/reload)",
+      log.event("warn", "no snapshot: every call gets 503 until one is published and loaded (SIGHUP or /v1/reload)",
                 {{"snapshot", c.snapshot}, {"hint", "run 'e911ctl publish -o " + c.snapshot + "', then 'kill -HUP <pid>'"}});
     auto snap = slot.current();
     log.event("info", "listening",

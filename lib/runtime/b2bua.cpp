@@ -313,10 +313,12 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
                  {"transport", in.stream ? "tcp" : "udp"},
                  {"attempts", Json::array()}};
 
-  if (chain_.draining()) {
+  // Shutting down (SIGTERM): new calls go elsewhere, but an emergency call is still taken
+  // (below, once decide() has said what it is) and the drain waits for it.
+  auto refuse_draining = [&] {
     answer_a(call, 503, "Service Unavailable (shutting down)", {{"Retry-After", "5"}});
-    return finish(call, "rejected", 503);
-  }
+    finish(call, "rejected", 503);
+  };
   const std::shared_ptr<const Snapshot> snap = chain_.snapshots() ? chain_.snapshots()->current() : nullptr;
   if (!snap) {
     answer_a(call, 503, "Service Unavailable (no snapshot in service)", {{"Retry-After", "30"}});
@@ -352,6 +354,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     return d;
   };
   auto target_user = [&](const std::string& aor) {
+    if (chain_.draining()) return refuse_draining();
     call.kind = "internal";
     call.record["callee"] = aor;
     const auto bindings = chain_.registrar().lookup(aor, now);
@@ -395,6 +398,12 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
       // sip:bob@<our address>: bob of a domain served here.
       for (const std::string& domain : domains)
         if (snap->user("sip:" + uri->user + "@" + domain)) return target_user("sip:" + uri->user + "@" + domain);
+      // A name in a domain served here that no user has (a number goes on to decide()).
+      if (uri->user.find_first_not_of("0123456789+*#-.()") != std::string::npos) {
+        call.record["failure"] = "no user '" + aor + "' in the snapshot";
+        answer_a(call, 404, "Not Found");
+        return finish(call, "failed", 404);
+      }
     }
   }
 
@@ -410,6 +419,8 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   if (Metrics* m = chain_.options().metrics) m->observe_decision(Clock::now() - decide_start);
   call.kind = d.call_type();
   call.record["dialled"] = d.normalized;
+  if (call.kind == "emergency") ++emergency_;
+  if (chain_.draining() && !d.emergency) return refuse_draining();
   if (!d.emergency && !d.test_call)
     if (const std::string* user = snap->user_by_line(d.normalized)) return target_user(*user);
   if (!d.emergency && !d.test_call && !caller_user) {
@@ -853,6 +864,7 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   if (call.ended) return;
   call.ended = true;
   --active_;
+  if (call.kind == "emergency") --emergency_;
   if (call.ring) call.ring->cancel();
   if (call.a_2xx_timer && (call.a_acked || outcome != "answered")) call.a_2xx_timer->cancel();
   for (auto& b : call.branches)

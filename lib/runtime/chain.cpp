@@ -66,7 +66,7 @@ Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, 
       registrar_(std::make_unique<Registrar>(options_.bindings_path)),
       b2bua_(std::make_unique<B2bua>(*this)),
       housekeeping_(io) {
-  if (!registrar_->load_warning().empty() && options_.on_event) options_.on_event("warning", registrar_->load_warning());
+  if (!registrar_->load_warning().empty() && options_.on_event) options_.on_event("warn", registrar_->load_warning());
   if (options_.metrics) options_.metrics->set_registrations(registrar_->size());
   // Once a second: expired bindings swept, the bindings file written when it changed.
   auto loop = std::make_shared<std::function<void()>>();
@@ -106,6 +106,7 @@ void Chain::save_bindings() {
 }
 
 std::size_t Chain::calls() const { return b2bua_->calls(); }
+std::size_t Chain::emergency_calls() const { return b2bua_->emergency_calls(); }
 
 void Chain::add_transport(Transport* transport) { transports_.push_back(transport); }
 

@@ -20,6 +20,25 @@ std::string lower(std::string s) {
   return s;
 }
 
+/// Appends `v` as a JSON string: quotes, backslashes and control characters escaped; bytes
+/// that are not UTF-8 (a Call-ID may hold anything) as \u00XX of their value.
+void json_string(std::string& out, std::string_view v) {
+  out += '"';
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x80) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  out += '"';
+}
+
 std::optional<std::int64_t> number(std::string_view text) {
   text = sip::trim(text);
   std::int64_t v = 0;
@@ -47,12 +66,14 @@ Registrar::Registrar(std::string path, RegistrarOptions options) : path_(std::mo
       x.q = b.value("q", 1.0F);
       bindings_[b.at("aor").get<std::string>()].push_back(std::move(x));
       ++loaded_;
+      ++count_;
     }
   } catch (const std::exception& e) {
     // A damaged file must not keep the runtime from starting (emergency calls do not need
     // bindings): set it aside for a person to look at, and start empty.
     bindings_.clear();
     loaded_ = 0;
+    count_ = 0;
     std::error_code ec;
     std::filesystem::rename(path_, path_ + ".bad", ec);
     load_warning_ = "bindings file '" + path_ + "' is damaged (" + e.what() + "); moved to '" + path_ + ".bad', starting with no registrations";
@@ -90,6 +111,15 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
   }
 
   auto& list = bindings_[*aor];
+  const std::size_t before = list.size();
+  // Every way out below keeps count_ right (the list may have changed before an error).
+  struct Recount {
+    std::size_t& count;
+    const std::vector<Binding>& list;
+    std::size_t before;
+    ~Recount() { count = count + list.size() - before; }
+  };
+  std::optional<Recount> recount(Recount{count_, list, before});
   const std::vector<std::string_view> contacts = request.values("Contact");
   bool changed = false;
   if (contacts.size() == 1 && sip::trim(contacts[0]) == "*") {
@@ -146,6 +176,7 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
   std::erase_if(list, [&](const Binding& x) { return x.expires <= now; });
   for (const Binding& b : list)
     answer.headers.emplace_back("Contact", "<" + b.contact + ">;expires=" + std::to_string(b.expires - now));
+  recount.reset();  // before the list may go
   if (list.empty()) bindings_.erase(*aor);
   return answer;
 }
@@ -161,11 +192,7 @@ std::vector<Binding> Registrar::lookup(const std::string& aor, std::int64_t now)
   return out;
 }
 
-std::size_t Registrar::size() const {
-  std::size_t n = 0;
-  for (const auto& [aor, list] : bindings_) n += list.size();
-  return n;
-}
+
 
 std::size_t Registrar::sweep(std::int64_t now) {
   std::size_t n = 0;
@@ -174,6 +201,7 @@ std::size_t Registrar::sweep(std::int64_t now) {
     it = it->second.empty() ? bindings_.erase(it) : std::next(it);
   }
   if (n) dirty_ = true;
+  count_ -= n;
   return n;
 }
 
@@ -200,15 +228,28 @@ Json Registrar::to_json(std::int64_t now) const {
 void Registrar::save() {
   dirty_ = false;
   if (path_.empty()) return;
-  // Written by hand, not through Json: 100,000 bindings in well under a second.
-  std::string text = "{\"format\":1,\"bindings\":[\n";
+  // Written by hand, not through Json: 100,000 bindings every second would otherwise take the
+  // loop's time from calls.
+  std::string text;
+  text.reserve(64 + size() * 160);
+  text += "{\"format\":1,\"bindings\":[\n";
   bool first = true;
   for (const auto& [aor, list] : bindings_)
     for (const Binding& b : list) {
-      Json one = {{"aor", aor}, {"contact", b.contact}, {"host", b.source.host}, {"port", b.source.port}, {"transport", b.stream ? "tcp" : "udp"},
-                  {"expires", b.expires}, {"call_id", b.call_id}, {"cseq", b.cseq}, {"q", b.q}};
-      text += (first ? "" : ",\n") + one.dump(-1, ' ', false, Json::error_handler_t::replace);
+      if (!first) text += ",\n";
       first = false;
+      text += "{\"aor\":";
+      json_string(text, aor);
+      text += ",\"contact\":";
+      json_string(text, b.contact);
+      text += ",\"host\":";
+      json_string(text, b.source.host);
+      text += ",\"port\":" + std::to_string(b.source.port) + ",\"transport\":\"" + (b.stream ? "tcp" : "udp") + "\",\"expires\":" +
+              std::to_string(b.expires) + ",\"call_id\":";
+      json_string(text, b.call_id);
+      char q[32];
+      std::snprintf(q, sizeof q, "%.3f", static_cast<double>(b.q));
+      text += ",\"cseq\":" + std::to_string(b.cseq) + ",\"q\":" + q + "}";
     }
   text += "\n]}\n";
   const std::string tmp = path_ + ".tmp";

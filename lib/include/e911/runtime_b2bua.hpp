@@ -52,6 +52,8 @@ class B2bua {
 
   /// Calls not yet finished.
   std::size_t calls() const { return active_; }
+  /// Emergency calls not yet finished (a drain waits for them past its timeout).
+  std::size_t emergency_calls() const { return emergency_; }
 
   struct Call;
   struct Branch;
@@ -73,6 +75,7 @@ class B2bua {
   Chain& chain_;
   std::uint64_t next_id_ = 1;
   std::size_t active_ = 0;
+  std::size_t emergency_ = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls_;
   /// Dialogs and the call they belong to: key Call-ID \x1f local tag; side 0 = caller, 1+n = branch n.
   std::unordered_map<std::string, std::pair<std::uint64_t, std::size_t>> dialogs_;

@@ -93,8 +93,9 @@ class Chain {
 
   /// Transactions alive (for tests, status and logs).
   std::size_t transactions() const { return table_.size(); }
-  /// Calls in progress.
+  /// Calls in progress, and of them emergency calls.
   std::size_t calls() const;
+  std::size_t emergency_calls() const;
   Registrar& registrar() { return *registrar_; }
   const SnapshotSlot* snapshots() const { return snapshots_; }
   const CoreOptions& options() const { return options_; }
@@ -102,7 +103,8 @@ class Chain {
   asio::io_context& io() { return io_; }
   /// The domains served now: the configured ones, else those of the users of `snap`.
   std::vector<std::string> domains(const Snapshot* snap) const;
-  /// Stops taking new calls (SIGTERM): INVITEs get 503 with Retry-After; calls in progress go on.
+  /// Stops taking new calls (SIGTERM): INVITEs get 503 with Retry-After, except emergency
+  /// calls, which are still routed; calls in progress go on.
   void drain() { draining_ = true; }
   bool draining() const { return draining_; }
   /// Writes the bindings file now if it changed (also done every second while serving).

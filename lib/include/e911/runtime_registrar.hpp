@@ -62,7 +62,7 @@ class Registrar {
   std::vector<Binding> lookup(const std::string& aor, std::int64_t now) const;
   /// Users with at least one binding, and bindings in all (expired ones not yet swept count).
   std::size_t users() const { return bindings_.size(); }
-  std::size_t size() const;
+  std::size_t size() const { return count_; }
   /// Drops expired bindings; returns how many.
   std::size_t sweep(std::int64_t now);
   /// Every live binding: [{aor, contact, source, transport, expires_in, call_id}], by user.
@@ -86,6 +86,7 @@ class Registrar {
   RegistrarOptions options_;
   std::unordered_map<std::string, std::vector<Binding>> bindings_;
   bool dirty_ = false;
+  std::size_t count_ = 0;  ///< bindings in all, kept as they change (size() is per REGISTER)
   std::size_t loaded_ = 0;
   std::string load_warning_;
 };
