@@ -2,6 +2,7 @@
 #include "e911/runtime_transport.hpp"
 
 #include <array>
+#include <sys/socket.h>
 #include <deque>
 #include <functional>
 #include <map>
@@ -248,6 +249,15 @@ Transport::Transport(asio::io_context& io, Chain& chain, const ListenAddress& wh
   impl_->udp.open(udp_at.protocol());
   if (where.address.is_v6()) impl_->udp.set_option(asio::ip::v6_only(true));
   impl_->udp.bind(udp_at);
+  // A burst of datagrams (a busy hour's calls, retransmissions after a pause) must wait in the
+  // socket, not be dropped by the kernel: 4 MiB, past net.core.rmem_max where the process may
+  // (SO_RCVBUFFORCE needs CAP_NET_ADMIN), else as much as rmem_max allows.
+  {
+    const int want = 4 << 20;
+    const int fd = impl_->udp.native_handle();
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) != 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+    if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &want, sizeof want) != 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &want, sizeof want);
+  }
   port = impl_->udp.local_endpoint().port();
   impl_->address = where.address;
   impl_->port = port;
