@@ -105,7 +105,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     // Calls allocate and free in waves: keep freed memory in the process rather than giving it
     // back to the kernel and faulting fresh zeroed pages in for the next wave (measured: a
     // sixth of the CPU of a loaded runtime went to clearing pages).
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     mallopt(M_TOP_PAD, 16 << 20);
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     runtime::Log log(runtime::pick_log_format(c.log_format));
