@@ -154,6 +154,30 @@ struct Dialog {
   Destination dest;
 };
 
+/// A request the runtime sends inside dialog `d` (RFC 3261 §12.2.1.1): our Via, From and To
+/// with their tags, Call-ID, `cseq` with `method`, the route set, then `extra` (whole header
+/// lines) and `body`. Empty when no transport serves the dialog's peer. The one builder of
+/// every ACK, BYE and relayed request, so they cannot drift apart.
+static std::string dialog_request(const Chain& chain, const Dialog& d, std::string_view method, std::uint32_t cseq, int max_forwards,
+                                  std::string_view extra = {}, std::string_view body = {}) {
+  auto local = chain.local(d.dest);
+  if (!local) return {};
+  std::string m;
+  m.reserve(512 + extra.size() + body.size());
+  m.append(method).append(" ").append(d.remote_target).append(" SIP/2.0\r\n");
+  m.append("Via: SIP/2.0/").append(local->first).append(" ").append(local->second).append(";branch=").append(kBranchPrefix).append(token()).append(";rport\r\n");
+  m.append("Max-Forwards: ").append(std::to_string(max_forwards)).append("\r\n");
+  m.append("From: ").append(d.local_uri).append(";tag=").append(d.local_tag).append("\r\n");
+  m.append("To: ").append(d.remote_uri);
+  if (!d.remote_tag.empty()) m.append(";tag=").append(d.remote_tag);
+  m.append("\r\nCall-ID: ").append(d.call_id).append("\r\n");
+  m.append("CSeq: ").append(std::to_string(cseq)).append(" ").append(method).append("\r\n");
+  for (const auto& route : d.route_set) m.append("Route: ").append(route).append("\r\n");
+  m.append(extra);
+  m.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n").append(body);
+  return m;
+}
+
 /// Where one outbound leg goes.
 struct Target {
   std::string label;        ///< for the record: "trunk 'pstn-gateway'", "contact sip:bob@..."
@@ -678,25 +702,12 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
     if (call.winner >= 0 || call.a_final || call.ended) {
       // Too late: acknowledge and hang up this leg.
       Dialog& d = b.dialog;
-      std::string ack = "ACK " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + chain_.local(d.dest).value_or(std::pair<std::string, std::string>{"UDP", "invalid"}).first +
-                        " " + chain_.local(d.dest).value_or(std::pair<std::string, std::string>{"UDP", "invalid"}).second + ";branch=" + std::string(kBranchPrefix) +
-                        token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d.local_uri + ";tag=" + d.local_tag + "\r\nTo: " + d.remote_uri + ";tag=" +
-                        d.remote_tag + "\r\nCall-ID: " + d.call_id + "\r\nCSeq: " + std::to_string(b.invite_cseq) + " ACK\r\n";
-      for (const auto& route : d.route_set) ack += "Route: " + route + "\r\n";
-      ack += "Content-Length: 0\r\n\r\n";
-      chain_.send(d.dest, ack);
+      if (std::string ack = dialog_request(chain_, d, "ACK", b.invite_cseq, 70); !ack.empty()) chain_.send(d.dest, std::move(ack));
       b.done = true;
       b.status = status;
-      Call* c = &call;
-      (void)c;
       // A BYE in its own transaction; its answer does not matter.
-      std::string byes = "BYE " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + chain_.local(d.dest)->first + " " + chain_.local(d.dest)->second +
-                         ";branch=" + std::string(kBranchPrefix) + token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d.local_uri + ";tag=" + d.local_tag +
-                         "\r\nTo: " + d.remote_uri + ";tag=" + d.remote_tag + "\r\nCall-ID: " + d.call_id + "\r\nCSeq: " + std::to_string(++d.local_cseq) +
-                         " BYE\r\n";
-      for (const auto& route : d.route_set) byes += "Route: " + route + "\r\n";
-      byes += "Content-Length: 0\r\n\r\n";
-      chain_.request(std::move(byes), d.dest, [](const ClientEvent&) {});
+      if (std::string byes = dialog_request(chain_, d, "BYE", ++d.local_cseq, 70); !byes.empty())
+        chain_.request(std::move(byes), d.dest, [](const ClientEvent&) {});
       return;
     }
     call.winner = static_cast<int>(index);
@@ -752,14 +763,10 @@ void B2bua::on_ack(const sip::Message& ack) {
   // The winner's ACK, with the caller's body (a delayed offer's answer).
   Branch& b = *call->branches[static_cast<std::size_t>(call->winner)];
   Dialog& d = b.dialog;
-  auto local = chain_.local(d.dest);
-  if (!local) return;
-  std::string m = "ACK " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + local->first + " " + local->second + ";branch=" + std::string(kBranchPrefix) +
-                  token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d.local_uri + ";tag=" + d.local_tag + "\r\nTo: " + d.remote_uri + ";tag=" +
-                  d.remote_tag + "\r\nCall-ID: " + d.call_id + "\r\nCSeq: " + std::to_string(b.invite_cseq) + " ACK\r\n";
-  for (const auto& route : d.route_set) m += "Route: " + route + "\r\n";
-  copy_crossing(ack, m);
-  m += "Content-Length: " + std::to_string(ack.body().size()) + "\r\n\r\n" + std::string(ack.body());
+  std::string crossing;
+  copy_crossing(ack, crossing);
+  std::string m = dialog_request(chain_, d, "ACK", b.invite_cseq, 70, crossing, ack.body());
+  if (m.empty()) return;
   call->b_ack = m;
   chain_.send(d.dest, std::move(m));
 }
@@ -772,15 +779,9 @@ void B2bua::bye(Call& call, bool to_a) {
     if (call.winner < 0) return;
     d = &call.branches[static_cast<std::size_t>(call.winner)]->dialog;
   }
-  auto local = chain_.local(d->dest);
-  if (!local) return;
   // Toward the caller, our From is its To (with our tag) and our To its From.
-  std::string m = "BYE " + d->remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + local->first + " " + local->second + ";branch=" + std::string(kBranchPrefix) +
-                  token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + d->local_uri + ";tag=" + d->local_tag + "\r\nTo: " + d->remote_uri +
-                  (d->remote_tag.empty() ? "" : ";tag=" + d->remote_tag) + "\r\nCall-ID: " + d->call_id + "\r\nCSeq: " + std::to_string(++d->local_cseq) +
-                  " BYE\r\n";
-  for (const auto& route : d->route_set) m += "Route: " + route + "\r\n";
-  m += "Content-Length: 0\r\n\r\n";
+  std::string m = dialog_request(chain_, *d, "BYE", ++d->local_cseq, 70);
+  if (m.empty()) return;
   chain_.request(std::move(m), d->dest, [](const ClientEvent&) {});
 }
 
@@ -811,17 +812,13 @@ void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& req
 
 void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via) {
   Dialog& d = from_a ? call.branches[static_cast<std::size_t>(call.winner)]->dialog : call.a;
-  auto local = chain_.local(d.dest);
-  if (!local) return chain_.respond(key, sip::make_response(request, 500, "Server Internal Error", {}, {}, top_via));
   const std::string method(request.method());
-  std::string m = method + " " + d.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + local->first + " " + local->second + ";branch=" + std::string(kBranchPrefix) +
-                  token() + ";rport\r\nMax-Forwards: " + std::to_string(std::max(0, max_forwards(request) - 1)) + "\r\nFrom: " + d.local_uri + ";tag=" +
-                  d.local_tag + "\r\nTo: " + d.remote_uri + (d.remote_tag.empty() ? "" : ";tag=" + d.remote_tag) + "\r\nCall-ID: " + d.call_id +
-                  "\r\nCSeq: " + std::to_string(++d.local_cseq) + " " + method + "\r\n";
-  for (const auto& route : d.route_set) m += "Route: " + route + "\r\n";
-  if (method == "INVITE" || method == "UPDATE") m += "Contact: <sip:" + local->second + (d.dest.stream ? ";transport=tcp" : "") + ">\r\n";
-  copy_crossing(request, m);
-  m += "Content-Length: " + std::to_string(request.body().size()) + "\r\n\r\n" + std::string(request.body());
+  std::string extra;
+  if (method == "INVITE" || method == "UPDATE")
+    if (auto local = chain_.local(d.dest)) extra = "Contact: <sip:" + local->second + (d.dest.stream ? ";transport=tcp" : "") + ">\r\n";
+  copy_crossing(request, extra);
+  std::string m = dialog_request(chain_, d, method, ++d.local_cseq, std::max(0, max_forwards(request) - 1), extra, request.body());
+  if (m.empty()) return chain_.respond(key, sip::make_response(request, 500, "Server Internal Error", {}, {}, top_via));
   const std::uint64_t id = call.id;
   const std::uint32_t sent_cseq = d.local_cseq;
   auto origin = std::make_shared<sip::Message>(request);
@@ -839,16 +836,7 @@ void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const
       // A re-INVITE's 2xx: acknowledged toward its sender at once (a delayed offer in a
       // re-INVITE is not supported: the answer would come in the ACK).
       Dialog& dd = from_a ? c->branches[static_cast<std::size_t>(c->winner)]->dialog : c->a;
-      auto loc = chain_.local(dd.dest);
-      if (loc) {
-        std::string ack = "ACK " + dd.remote_target + " SIP/2.0\r\nVia: SIP/2.0/" + loc->first + " " + loc->second + ";branch=" + std::string(kBranchPrefix) +
-                          token() + ";rport\r\nMax-Forwards: 70\r\nFrom: " + dd.local_uri + ";tag=" + dd.local_tag + "\r\nTo: " + dd.remote_uri +
-                          (dd.remote_tag.empty() ? "" : ";tag=" + dd.remote_tag) + "\r\nCall-ID: " + dd.call_id + "\r\nCSeq: " + std::to_string(sent_cseq) +
-                          " ACK\r\n";
-        for (const auto& route : dd.route_set) ack += "Route: " + route + "\r\n";
-        ack += "Content-Length: 0\r\n\r\n";
-        chain_.send(dd.dest, std::move(ack));
-      }
+      if (std::string ack = dialog_request(chain_, dd, "ACK", sent_cseq, 70); !ack.empty()) chain_.send(dd.dest, std::move(ack));
     }
     sip::HeaderList extra = crossing_list(r);
     if (origin->method() == "INVITE" || origin->method() == "UPDATE") {
