@@ -5,15 +5,15 @@
 #     proxy and for `e911ctl serve`, side by side, with sipp talking straight to sipp as the
 #     ceiling of the harness itself;
 #   - CPU seconds per 1000 calls of each proxy's processes (utime + stime from /proc/PID/stat,
-#     every process of Kamailio) over one fixed-rate run, after 40 s of quiet (SETTLE) so that the
-#     last ladder step's leftover timers are not counted;
+#     every process of Kamailio) over a 20 s window (WINDOW) of a fixed-rate run, read 40 s (WARM)
+#     into it: steady state, past every RFC timer's growth and the ladder's leftovers;
 #   - resident memory (VmRSS) of `e911ctl serve` serving 100,000 users, once they are registered,
 #     and with 10,000 calls in progress.
 #
 # Usage: tests/bench/runtime.sh [build/e911ctl]        about 6 minutes
 #        QUICK=1 tests/bench/runtime.sh [build/e911ctl] under 2 minutes: 2 s steps, no bisection,
 #                                                       10,000 users and 1,000 calls held
-# Environment: STEP_SECONDS, RATES ("100 200 ..."), CPU_RATE, CPU_SECONDS, USERS, HELD override
+# Environment: STEP_SECONDS, RATES ("100 200 ..."), CPU_RATE, WARM, WINDOW, USERS, HELD override
 # the defaults below.
 #
 # Kamailio: Debian's kamailio package (installed here with apt-get when missing; the tests never
@@ -56,10 +56,10 @@ fi
 
 if [ "${QUICK:-0}" = 1 ]; then
   step=${STEP_SECONDS:-2} rates=${RATES:-"100 200 400 800 1600 3200"} bisect=0
-  cpu_rate=${CPU_RATE:-100} cpu_seconds=${CPU_SECONDS:-5} users=${USERS:-10000} held=${HELD:-1000} settle=${SETTLE:-5}
+  cpu_rate=${CPU_RATE:-100} warm=${WARM:-5} window=${WINDOW:-5} users=${USERS:-10000} held=${HELD:-1000}
 else
   step=${STEP_SECONDS:-5} rates=${RATES:-"100 200 400 800 1600 3200 6400"} bisect=2
-  cpu_rate=${CPU_RATE:-200} cpu_seconds=${CPU_SECONDS:-15} users=${USERS:-100000} held=${HELD:-10000} settle=${SETTLE:-40}
+  cpu_rate=${CPU_RATE:-200} warm=${WARM:-40} window=${WINDOW:-20} users=${USERS:-100000} held=${HELD:-10000}
 fi
 KAM_PORT=5060 E911_PORT=5062 UAS_PORT=5080 UAC_PORT=5090 REG_PORT=5091
 work=$(mktemp -d "${TMPDIR:-/tmp}/e911-runtime-bench.XXXXXX")
@@ -367,20 +367,24 @@ ladder() {
   if [ "$hi" -gt 0 ]; then why="fails at $hi/s: $why_hi"; else why="no failure up to $lo/s (the top of the ladder)"; fi
 }
 
-# cpu LABEL PID SIPP-DESTINATION...: CPU seconds per 1000 calls of PID (and its children) over
-# one fixed-rate run; sets cpu (empty when a call failed).
+# cpu LABEL PID SIPP-DESTINATION...: CPU seconds per 1000 calls of PID (and its children) at a
+# fixed rate in steady state; sets cpu (empty when a call failed). The UAC runs warm + window + 5
+# seconds; the CPU is read at `warm` and at `warm + window` seconds into the run, so that neither
+# the ladder's leftover timers nor the growth of the state a proxy keeps for its calls (32 s of
+# RFC 3261 timers L, M and J in a B2BUA, 5 s of wait timer in Kamailio's tm) is counted: the
+# window holds rate * window calls at the rate the proxy keeps up with forever.
 cpu() {
-  local label=$1 pid=$2 before after
+  local label=$1 pid=$2 t1 t2
   shift 2
-  # Steady state: the ladder's last (failing) step leaves transactions and retransmissions
-  # behind for up to 64*T1 = 32 s in either proxy; their work is not the fixed-rate run's.
-  sleep "$settle"
-  before=$(ticks "$pid")
-  calls "$label-cpu" "$cpu_rate" $((cpu_rate * cpu_seconds)) "$@"
-  after=$(ticks "$pid")
+  rm -f "$work/cpu.t1" "$work/cpu.t2"
+  (sleep "$warm"; ticks "$pid" >"$work/cpu.t1"; sleep "$window"; ticks "$pid" >"$work/cpu.t2") &
+  local sampler=$!
+  calls "$label-cpu" "$cpu_rate" $((cpu_rate * (warm + window + 5))) "$@"
+  wait "$sampler" 2>/dev/null
+  t1=$(cat "$work/cpu.t1" 2>/dev/null) t2=$(cat "$work/cpu.t2" 2>/dev/null)
   cpu=
-  [ "$failed" -eq 0 ] && [ "$succeeded" -gt 0 ] &&
-    cpu=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$succeeded" 'BEGIN{printf "%.3f", t / hz / n * 1000}')
+  [ "$failed" -eq 0 ] && [ "$succeeded" -gt 0 ] && [ -n "$t1" ] && [ -n "$t2" ] &&
+    cpu=$(awk -v t=$((t2 - t1)) -v hz="$hz" -v n=$((cpu_rate * window)) 'BEGIN{printf "%.3f", t / hz / n * 1000}')
 }
 
 declare -A fig
@@ -531,7 +535,7 @@ cell() {  # value why: the value, or "failed: why"
 }
 printf '\n%-52s %-22s %s\n' "ordinary calls, sipp UAC -> proxy -> sipp UAS, UDP" "Kamailio ${fig[kam_version]:-}" "e911ctl serve"
 printf '%-52s %-22s %s\n' "highest rate with zero failed calls (calls/s)" "$(cell "${fig[kam]:-}" "${fig[kam_why]:-}" | cut -c1-22)" "$(cell "${fig[e911]:-}" "${fig[e911_why]:-}")"
-printf '%-52s %-22s %s\n' "CPU seconds per 1000 calls at $cpu_rate calls/s for ${cpu_seconds}s" "$(cell "${fig[kam_cpu]:-}" "${fig[kam_cpu_why]:-}" | cut -c1-22)" "$(cell "${fig[e911_cpu]:-}" "${fig[e911_cpu_why]:-}")"
+printf '%-52s %-22s %s\n' "CPU s per 1000 calls, $cpu_rate/s, ${window}s after ${warm}s" "$(cell "${fig[kam_cpu]:-}" "${fig[kam_cpu_why]:-}" | cut -c1-22)" "$(cell "${fig[e911_cpu]:-}" "${fig[e911_cpu_why]:-}")"
 printf '%-52s %-22s %s\n' "processes / worker threads" "${fig[kam_procs]:-?} / 1 UDP worker" "1 / 1"
 [ -n "${fig[direct]:-}" ] && printf '%-52s %s\n' "harness ceiling: sipp UAC -> sipp UAS directly" "${fig[direct]} calls/s (${fig[direct_why]})"
 echo "steps of ${step}s, rates tried: $rates (bisected $bisect times); above the best: Kamailio ${fig[kam_why]:-?}; e911ctl ${fig[e911_why]:-?}"
