@@ -8,6 +8,7 @@
 #include <random>
 
 #include "e911/routing.hpp"
+#include "e911/runtime_log.hpp"
 #include "e911/runtime_metrics.hpp"
 #include "e911/runtime_registrar.hpp"
 #include "e911/sip_text.hpp"
@@ -41,17 +42,6 @@ constexpr std::size_t kUdpLimit = 1300;
 
 std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
-std::string rfc3339_now() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms));
-  return buf;
-}
 
 bool ip_literal(const std::string& host) {
   std::error_code ec;
@@ -302,7 +292,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   Call& call = *owned;
   call.id = next_id_++;
   call.started = decide_start;
-  call.time = rfc3339_now();
+  call.time = rfc3339_ms(std::chrono::system_clock::now());  // the log's own format
   call.a_key = key;
   call.a_invite = invite;
   call.a_top_via = top_via;
@@ -382,7 +372,6 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     call.kind = "internal";
     call.record["callee"] = aor;
     const auto bindings = chain_.registrar().lookup(aor, now);
-    const Snapshot::UserRec* user = snap->user(aor);
     for (const Binding& b : bindings) {
       Target t;
       t.label = "contact " + b.contact;
@@ -397,7 +386,6 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
       answer_a(call, 480, "Temporarily Unavailable");
       return finish(call, "failed", 480);
     }
-    (void)user;
     call.ring = std::make_unique<asio::steady_timer>(chain_.io(), chain_.options().ring_timeout);
     const std::uint64_t id = call.id;
     call.ring->async_wait([this, id](const std::error_code& ec) {
@@ -498,7 +486,6 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
 void B2bua::start_next(Call& call) {
   if (call.ended || call.a_final) return;
   // A run of parallel targets (a user's phones) starts together; a trunk alone.
-  bool started = false;
   while (!call.pending.empty()) {
     Target t = std::move(call.pending.front());
     call.pending.pop_front();
@@ -508,10 +495,8 @@ void B2bua::start_next(Call& call) {
     call.branches.push_back(std::move(b));
     start_branch(call, call.branches.size() - 1);
     if (!find(call.id) || call.a_final) return;
-    started = true;
     if (!parallel || call.pending.empty() || !call.pending.front().parallel) break;
   }
-  (void)started;
 }
 
 void B2bua::start_branch(Call& call, std::size_t index) {
