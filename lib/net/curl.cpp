@@ -30,6 +30,7 @@ Curl load() {
   bind(c.lib, c.multi_perform, "curl_multi_perform");
   bind(c.lib, c.multi_poll, "curl_multi_poll");
   bind(c.lib, c.multi_info_read, "curl_multi_info_read");
+  bind(c.lib, c.multi_wakeup, "curl_multi_wakeup");
   bind(c.lib, c.easy_init, "curl_easy_init");
   bind(c.lib, c.easy_cleanup, "curl_easy_cleanup");
   bind(c.lib, c.easy_setopt, "curl_easy_setopt");

@@ -17,6 +17,7 @@ struct Curl {
   CURLMcode (*multi_perform)(CURLM*, int*);
   CURLMcode (*multi_poll)(CURLM*, curl_waitfd*, unsigned int, int, int*);
   CURLMsg* (*multi_info_read)(CURLM*, int*);
+  CURLMcode (*multi_wakeup)(CURLM*);
   CURL* (*easy_init)();
   void (*easy_cleanup)(CURL*);
   CURLcode (*easy_setopt)(CURL*, CURLoption, ...);

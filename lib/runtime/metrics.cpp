@@ -91,6 +91,11 @@ void Metrics::observe_decision(std::chrono::nanoseconds d) {
   decision_ns_sum_.fetch_add(ns, kRelaxed);
 }
 
+void Metrics::notification(std::string_view kind, std::string_view outcome) {
+  const std::size_t k = index_of(kNotificationKinds, kind), o = index_of(kNotificationOutcomes, outcome);
+  if (k < kNotificationKinds.size() && o < kNotificationOutcomes.size()) notifications_[k * kNotificationOutcomes.size() + o].fetch_add(1, kRelaxed);
+}
+
 std::uint64_t Metrics::calls_in_progress() const {
   const std::int64_t n = in_progress_.load(kRelaxed);
   return n > 0 ? static_cast<std::uint64_t>(n) : 0;
@@ -127,6 +132,13 @@ std::string Metrics::prometheus() const {
 
   header(out, "registrations", "gauge", "Registered contacts bound.");
   sample(out, "registrations", "", registrations_.load(kRelaxed));
+
+  header(out, "notifications_total", "counter", "Webhook and e-mail notifications ended, by kind and outcome.");
+  for (std::size_t k = 0; k < kNotificationKinds.size(); ++k)
+    for (std::size_t o = 0; o < kNotificationOutcomes.size(); ++o)
+      sample(out, "notifications_total",
+             "{kind=\"" + std::string(kNotificationKinds[k]) + "\",outcome=\"" + std::string(kNotificationOutcomes[o]) + "\"}",
+             notifications_[k * kNotificationOutcomes.size() + o].load(kRelaxed));
 
   // Each bucket is read once and summed here, so the buckets are cumulative and +Inf equals
   // _count even while writers add observations.

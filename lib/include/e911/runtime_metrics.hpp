@@ -12,6 +12,7 @@
 //   parse_errors_total          counter    messages that did not parse
 //   registrations               gauge      registered contacts bound
 //   decision_seconds            histogram  time decide() took for one call, 1 us .. 100 ms buckets
+//   notifications_total{kind,outcome}  counter  webhook and e-mail deliveries ended (runtime_notify.hpp)
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -39,6 +40,9 @@ class Metrics {
   static constexpr std::array<std::string_view, 4> kKinds = {"emergency", "test", "ordinary", "internal"};
   static constexpr std::array<std::string_view, 7> kOutcomes = {"answered",   "busy",       "no-answer", "cancelled",
                                                                 "failed",     "unroutable", "rejected"};
+  /// The notification kinds and outcomes counted (Notifier's deliveries), in the order exported.
+  static constexpr std::array<std::string_view, 2> kNotificationKinds = {"webhook", "email"};
+  static constexpr std::array<std::string_view, 3> kNotificationOutcomes = {"ok", "failed", "dropped"};
   /// Upper bounds of the decision_seconds buckets in nanoseconds (+Inf follows the last).
   static constexpr std::array<std::uint64_t, 16> kBucketsNs = {
       1'000,     2'500,     5'000,      10'000,     25'000,     50'000,     100'000,    250'000,
@@ -62,6 +66,9 @@ class Metrics {
   void set_registrations(std::size_t n);
   /// How long one decide() took; negative durations count as 0.
   void observe_decision(std::chrono::nanoseconds d);
+  /// A webhook or e-mail delivery ended: notifications_total{kind,outcome} + 1, `kind` webhook|email,
+  /// `outcome` ok|failed|dropped. Wait-free; other text is not counted.
+  void notification(std::string_view kind, std::string_view outcome);
 
   std::uint64_t calls_in_progress() const;
   /// Every metric in the Prometheus text exposition format 0.0.4, with HELP and TYPE lines.
@@ -78,6 +85,7 @@ class Metrics {
   std::atomic<std::uint64_t> registrations_{0};
   std::array<std::atomic<std::uint64_t>, kBucketsNs.size() + 1> buckets_{};  // per bucket, not cumulative
   std::atomic<std::uint64_t> decision_ns_sum_{0};
+  std::array<std::atomic<std::uint64_t>, kNotificationKinds.size() * kNotificationOutcomes.size()> notifications_{};
 
   mutable std::mutex other_mutex_;  // calls of a kind or outcome outside the tables
   std::map<std::pair<std::string, std::string>, std::uint64_t> other_calls_;
