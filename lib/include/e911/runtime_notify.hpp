@@ -103,8 +103,9 @@ class Notifier {
  public:
   /// Checks `config` and starts the worker. Throws Error(invalid) for a setting out of range, an
   /// SMTP URL of another scheme, plain SMTP to a host that is not loopback, or a sender that is
-  /// not an e-mail address; Error(failure) when the credentials file cannot be read or is open to
-  /// group or others, or libcurl cannot be loaded. `metrics` (may be null) counts every outcome.
+  /// not an e-mail address; Error(failure) when the CA file cannot be read, the credentials file
+  /// cannot be read or is open to group or others, or libcurl cannot be loaded. `metrics` (may be
+  /// null) counts every outcome.
   Notifier(NotifierConfig config, OutcomeCallback on_outcome, Metrics* metrics = nullptr);
   /// stop() with no grace.
   ~Notifier();
@@ -116,8 +117,9 @@ class Notifier {
   /// the callback. Returns how many were accepted; 0 after stop(), when nothing is reported.
   std::size_t submit(const NotifyFacts& facts, const std::vector<NotifyTarget>& targets);
 
-  /// Takes no more deliveries, lets those under way finish for at most `grace`, then ends the
-  /// rest as failed ("notifier stopped") and joins the worker. Idempotent.
+  /// Takes no more deliveries, lets those under way (and their retries) finish for at most
+  /// `grace`, then ends the rest as failed ("notifier stopped", with the last try's failure if
+  /// any) and joins the worker. Idempotent; the first call's grace counts.
   void stop(std::chrono::milliseconds grace = std::chrono::milliseconds(0));
 
   /// The JSON body a webhook receives for `facts` (schema e911ctl.notification/v1).
