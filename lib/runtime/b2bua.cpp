@@ -194,7 +194,7 @@ struct B2bua::Branch {
   std::uint32_t invite_cseq = 1;
   int status = 0;
   std::string reason;
-  std::unique_ptr<asio::steady_timer> failover;
+  TimerWheel::Handle failover;
   Clock::time_point started;
 };
 
@@ -219,11 +219,11 @@ struct B2bua::Call {
   std::string failure_detail;
   // The 2xx to the caller, sent again (UDP) until its ACK (RFC 3261 §13.3.1.4).
   std::string a_2xx;
-  std::unique_ptr<asio::steady_timer> a_2xx_timer;
+  TimerWheel::Handle a_2xx_timer;
   sip::Duration a_2xx_interval{0}, a_2xx_elapsed{0};
   bool a_acked = false;
   std::string b_ack;  ///< the ACK sent to the winner, sent again on its 2xx retransmissions
-  std::unique_ptr<asio::steady_timer> ring;
+  TimerWheel::Handle ring;
   // The record, and the decision's trace on demand.
   Json record;
   std::function<Json()> decision;
@@ -256,11 +256,7 @@ void B2bua::answer_a(Call& call, int status, const std::string& reason, const si
       // §13.3.1.4: T1, doubling to T2, until the ACK or 64*T1.
       call.a_2xx_interval = chain_.timers().t1;
       call.a_2xx_elapsed = sip::Duration{0};
-      call.a_2xx_timer = std::make_unique<asio::steady_timer>(chain_.io(), call.a_2xx_interval);
-      const std::uint64_t id = call.id;
-      call.a_2xx_timer->async_wait([this, id](const std::error_code& ec) {
-        if (!ec) retransmit_2xx(id);
-      });
+      chain_.wheel().restart(call.a_2xx_timer, call.a_2xx_interval, &B2bua::retransmit_2xx_due, this, call.id);
     }
   }
   chain_.respond(call.a_key, std::move(response));
@@ -280,10 +276,7 @@ void B2bua::retransmit_2xx(std::uint64_t id) {
   chain_.respond(call->a_key, call->a_2xx);
   if (chain_.options().metrics) chain_.options().metrics->retransmission();
   call->a_2xx_interval = std::min(2 * call->a_2xx_interval, chain_.timers().t2);
-  call->a_2xx_timer->expires_after(call->a_2xx_interval);
-  call->a_2xx_timer->async_wait([this, id](const std::error_code& ec) {
-    if (!ec) retransmit_2xx(id);
-  });
+  chain_.wheel().restart(call->a_2xx_timer, call->a_2xx_interval, &B2bua::retransmit_2xx_due, this, id);
 }
 
 void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite, const Inbound& in, const std::string& top_via) {
@@ -386,17 +379,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
       answer_a(call, 480, "Temporarily Unavailable");
       return finish(call, "failed", 480);
     }
-    call.ring = std::make_unique<asio::steady_timer>(chain_.io(), chain_.options().ring_timeout);
-    const std::uint64_t id = call.id;
-    call.ring->async_wait([this, id](const std::error_code& ec) {
-      Call* c = ec ? nullptr : find(id);
-      if (!c || c->winner >= 0 || c->a_final) return;
-      c->record["failure"] = "no answer within the ring timeout";
-      cancel_branches(*c, -1);
-      c->pending.clear();
-      answer_a(*c, 408, "Request Timeout");
-      finish(*c, "no-answer", 408);
-    });
+    chain_.wheel().restart(call.ring, chain_.options().ring_timeout, &B2bua::ring_expired, this, call.id);
     start_next(call);
   };
   auto uri = sip::parse_uri(ruri);
@@ -564,16 +547,8 @@ void B2bua::start_branch(Call& call, std::size_t index) {
   call.record["attempts"].push_back(std::move(attempt));
   if (b.target.failover_seconds > 0) {
     // Lync's fast failover: no ringing answer within the trunk's time moves to the next trunk.
-    b.failover = std::make_unique<asio::steady_timer>(chain_.io(), std::chrono::seconds(b.target.failover_seconds));
-    b.failover->async_wait([this, id, index](const std::error_code& ec) {
-      Call* c = ec ? nullptr : find(id);
-      if (!c || c->a_final || index >= c->branches.size()) return;
-      Branch& br = *c->branches[index];
-      if (br.done || br.provisional) return;
-      br.cancel_wanted = true;
-      if (br.tx) chain_.cancel(*br.tx);
-      branch_failed(*c, index, 408, "no answer within the trunk's failover time (" + std::to_string(br.target.failover_seconds) + " s)", true);
-    });
+    chain_.wheel().restart(b.failover, std::chrono::seconds(b.target.failover_seconds), &B2bua::failover_expired, this,
+                           (id << 16) | (index & 0xffff));
   }
 }
 
@@ -583,7 +558,7 @@ void B2bua::branch_failed(Call& call, std::size_t index, int status, const std::
   b.done = true;
   b.status = status;
   b.reason = reason;
-  if (b.failover) b.failover->cancel();
+  chain_.wheel().cancel(b.failover);
   // The record: the attempt's outcome.
   for (auto& a : call.record["attempts"])
     if (a.value("target", "") == b.target.label && !a.contains("status")) {
@@ -631,7 +606,7 @@ void B2bua::cancel_branches(Call& call, int except) {
     Branch& b = *call.branches[i];
     if (b.done) continue;
     b.cancel_wanted = true;
-    if (b.failover) b.failover->cancel();
+    chain_.wheel().cancel(b.failover);
     if (b.tx) chain_.cancel(*b.tx);  // not sendable yet: sent when its first provisional comes
   }
 }
@@ -660,7 +635,7 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
   if (status < 200) {
     if (status == 100) return;
     b.provisional = true;
-    if (b.failover) b.failover->cancel();
+    chain_.wheel().cancel(b.failover);
     if (b.cancel_wanted || call.ended) {
       if (b.tx) chain_.cancel(*b.tx);
       return;
@@ -698,8 +673,8 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
     call.winner = static_cast<int>(index);
     b.done = true;
     b.status = status;
-    if (b.failover) b.failover->cancel();
-    if (call.ring) call.ring->cancel();
+    chain_.wheel().cancel(b.failover);
+    chain_.wheel().cancel(call.ring);
     for (auto& a : call.record["attempts"])
       if (a.value("target", "") == b.target.label && !a.contains("status")) {
         a["status"] = status;
@@ -744,7 +719,7 @@ void B2bua::on_ack(const sip::Message& ack) {
   if (!call || it->second.second != 0 || call->winner < 0 || call->a_acked) return;
   if (cseq_number(ack) != cseq_number(call->a_invite)) return;  // an ACK of a re-INVITE: absorbed
   call->a_acked = true;
-  if (call->a_2xx_timer) call->a_2xx_timer->cancel();
+  chain_.wheel().cancel(call->a_2xx_timer);
   // The winner's ACK, with the caller's body (a delayed offer's answer).
   Branch& b = *call->branches[static_cast<std::size_t>(call->winner)];
   Dialog& d = b.dialog;
@@ -786,7 +761,7 @@ void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& req
     chain_.respond(key, sip::make_response(request, 200, "OK", {}, {}, top_via));
     if (from_a && !call->a_acked) {
       call->a_acked = true;
-      if (call->a_2xx_timer) call->a_2xx_timer->cancel();
+      chain_.wheel().cancel(call->a_2xx_timer);
     }
     bye(*call, !from_a);
     call->record["ended_by"] = from_a ? "caller" : "callee";
@@ -838,10 +813,10 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   call.ended = true;
   --active_;
   if (call.kind == "emergency") --emergency_;
-  if (call.ring) call.ring->cancel();
-  if (call.a_2xx_timer && (call.a_acked || outcome != "answered")) call.a_2xx_timer->cancel();
+  chain_.wheel().cancel(call.ring);
+  if (call.a_acked || outcome != "answered") chain_.wheel().cancel(call.a_2xx_timer);
   for (auto& b : call.branches)
-    if (b->failover) b->failover->cancel();
+    chain_.wheel().cancel(b->failover);
   pending_.erase(call.a_key);
   const auto end = Clock::now();
   call.record["kind"] = call.kind;
@@ -859,9 +834,39 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   // requests are absorbed by their own transactions (Timer J, L). Keeping calls for 64*T1
   // instead held 90 MB at 200 calls/s for nothing.
   const std::uint64_t id = call.id;
-  auto linger = std::make_shared<asio::steady_timer>(chain_.io(), chain_.timers().t4);
-  linger->async_wait([this, id, linger](const std::error_code&) { end_call(id); });
+  chain_.wheel().start(chain_.timers().t4, &B2bua::linger_over, this, id);
 }
+
+void B2bua::ring_expired(void* self, std::uint64_t id) {
+  auto& me = *static_cast<B2bua*>(self);
+  Call* c = me.find(id);
+  if (!c) return;
+  c->ring = TimerWheel::Handle{};
+  if (c->winner >= 0 || c->a_final) return;
+  c->record["failure"] = "no answer within the ring timeout";
+  me.cancel_branches(*c, -1);
+  c->pending.clear();
+  me.answer_a(*c, 408, "Request Timeout");
+  me.finish(*c, "no-answer", 408);
+}
+
+void B2bua::failover_expired(void* self, std::uint64_t id_and_branch) {
+  auto& me = *static_cast<B2bua*>(self);
+  const std::uint64_t id = id_and_branch >> 16;
+  const std::size_t index = id_and_branch & 0xffff;
+  Call* c = me.find(id);
+  if (!c || c->a_final || index >= c->branches.size()) return;
+  Branch& br = *c->branches[index];
+  br.failover = TimerWheel::Handle{};
+  if (br.done || br.provisional) return;
+  br.cancel_wanted = true;
+  if (br.tx) me.chain_.cancel(*br.tx);
+  me.branch_failed(*c, index, 408, "no answer within the trunk's failover time (" + std::to_string(br.target.failover_seconds) + " s)", true);
+}
+
+void B2bua::retransmit_2xx_due(void* self, std::uint64_t id) { static_cast<B2bua*>(self)->retransmit_2xx(id); }
+
+void B2bua::linger_over(void* self, std::uint64_t id) { static_cast<B2bua*>(self)->end_call(id); }
 
 void B2bua::end_call(std::uint64_t id) {
   auto it = calls_.find(id);

@@ -46,19 +46,30 @@ sip::Endpoint reply_destination(const std::optional<sip::Via>& top, const sip::E
 constexpr std::size_t kTimers = static_cast<std::size_t>(sip::Timer::trying) + 1;
 
 struct Chain::Live {
+  Chain* chain = nullptr;
+  sip::TransactionKey key;
   Sender send;
   sip::Endpoint destination;
-  std::array<std::unique_ptr<asio::steady_timer>, kTimers> timers;  ///< by sip::Timer; reused, not reallocated
+  std::array<TimerWheel::Handle, kTimers> timers;  ///< by sip::Timer
+  void stop_all(TimerWheel& wheel) {
+    for (auto& h : timers) wheel.cancel(h);
+  }
 };
 
 struct Chain::ClientLive {
+  Chain* chain = nullptr;
+  sip::TransactionKey key;
   Destination destination;
   ClientCallback on_event;
-  std::array<std::unique_ptr<asio::steady_timer>, kTimers> timers;  ///< by sip::Timer; reused, not reallocated
+  std::array<TimerWheel::Handle, kTimers> timers;  ///< by sip::Timer
+  void stop_all(TimerWheel& wheel) {
+    for (auto& h : timers) wheel.cancel(h);
+  }
 };
 
 Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, const SnapshotSlot* snapshots, CoreOptions options)
     : io_(io),
+      wheel_(io),
       limits_(limits),
       timers_(timers),
       snapshots_(snapshots),
@@ -184,7 +195,7 @@ void Chain::on_message(Inbound in) {
     }
     const sip::TransactionTable::Route route = table_.route(message);
     if (route.kind == sip::TransactionTable::Route::Kind::client) {
-      const sip::TransactionKey key = *route.client->key();
+      const sip::TransactionKey& key = *route.key;
       apply_client(key, route.client->on_response(message));
     }
     return;
@@ -218,7 +229,7 @@ void Chain::on_message(Inbound in) {
         if (!reject) b2bua_->on_ack(message);
         return;
       }
-      const sip::TransactionKey key = *route.server->key();
+      const sip::TransactionKey& key = *route.key;
       sip::Actions actions = route.server->on_request(message);
       if (options_.metrics && !ack)
         for (const auto& a : actions)
@@ -233,6 +244,8 @@ void Chain::on_message(Inbound in) {
       if (options_.metrics) options_.metrics->transaction_started(false);
       const sip::TransactionKey key = *route.key;
       auto live = std::make_unique<Live>();
+      live->chain = this;
+      live->key = key;
       live->send = in.send;
       live->destination = destination;
       live_[key] = std::move(live);
@@ -321,6 +334,8 @@ std::optional<sip::TransactionKey> Chain::request(std::string request, const Des
   if (!tx) return std::nullopt;
   const sip::TransactionKey key = *tx->key();
   auto live = std::make_unique<ClientLive>();
+  live->chain = this;
+  live->key = key;
   live->destination = to;
   live->on_event = std::move(on_event);
   client_live_[key] = std::move(live);
@@ -352,7 +367,7 @@ void Chain::apply(const sip::TransactionKey& key, sip::Actions actions) {
         arm(key, action.timer, action.duration);
         break;
       case sip::Action::Kind::stop_timer:
-        if (auto& t = live.timers[static_cast<std::size_t>(action.timer)]) t->cancel();
+        wheel_.cancel(live.timers[static_cast<std::size_t>(action.timer)]);
         break;
       case sip::Action::Kind::terminated:
         drop(key);
@@ -383,7 +398,7 @@ void Chain::apply_client(const sip::TransactionKey& key, sip::Actions actions) {
         arm_client(key, action.timer, action.duration);
         break;
       case sip::Action::Kind::stop_timer:
-        if (auto& t = live.timers[static_cast<std::size_t>(action.timer)]) t->cancel();
+        wheel_.cancel(live.timers[static_cast<std::size_t>(action.timer)]);
         break;
       case sip::Action::Kind::to_tu:
         if (live.on_event && action.message) {
@@ -404,54 +419,66 @@ void Chain::apply_client(const sip::TransactionKey& key, sip::Actions actions) {
           cb(ClientEvent{ClientEvent::Kind::transport_error, nullptr});
         }
         break;
-      case sip::Action::Kind::terminated:
-        table_.remove_client(key);
-        client_live_.erase(key);
+      case sip::Action::Kind::terminated: {
+        live.stop_all(wheel_);
+        table_.remove_client(key);  // `key` may be the live entry's own: erased last
+        client_live_.erase(it);
         return;
+      }
     }
   }
 }
 
 void Chain::arm(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after) {
   Live& live = *live_.at(key);
-  auto& t = live.timers[static_cast<std::size_t>(timer)];
-  if (!t) t = std::make_unique<asio::steady_timer>(io_);
-  t->expires_after(after);  // cancels a wait still pending on it
-  t->async_wait([this, key, timer](const std::error_code& ec) {
-    if (ec) return;  // cancelled: replaced, stopped or its transaction dropped
-    auto it = live_.find(key);
-    if (it == live_.end()) return;
-    sip::ServerTransaction* tx = table_.find_server(key);
-    if (!tx) return drop(key);
-    sip::Actions actions = tx->on_timer(timer);
-    if (options_.metrics && timer == sip::Timer::G) options_.metrics->retransmission();
-    apply(key, std::move(actions));
-  });
+  wheel_.restart(live.timers[static_cast<std::size_t>(timer)], after, &Chain::fire_server, &live, static_cast<std::uint64_t>(timer));
+}
+
+void Chain::fire_server(void* context, std::uint64_t which) {
+  // The wheel handle was reset by firing; the transaction is alive (drop() cancels its timers).
+  Live& live = *static_cast<Live*>(context);
+  Chain& self = *live.chain;
+  const sip::TransactionKey key = live.key;  // apply() may drop the live entry
+  const auto timer = static_cast<sip::Timer>(which);
+  live.timers[which] = TimerWheel::Handle{};
+  sip::ServerTransaction* tx = self.table_.find_server(key);
+  if (!tx) return self.drop(key);
+  sip::Actions actions = tx->on_timer(timer);
+  if (self.options_.metrics && timer == sip::Timer::G) self.options_.metrics->retransmission();
+  self.apply(key, std::move(actions));
 }
 
 void Chain::arm_client(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after) {
   ClientLive& live = *client_live_.at(key);
-  auto& t = live.timers[static_cast<std::size_t>(timer)];
-  if (!t) t = std::make_unique<asio::steady_timer>(io_);
-  t->expires_after(after);
-  t->async_wait([this, key, timer](const std::error_code& ec) {
-    if (ec) return;
-    auto it = client_live_.find(key);
-    if (it == client_live_.end()) return;
-    sip::ClientTransaction* tx = table_.find_client(key);
-    if (!tx) {
-      client_live_.erase(key);
-      return;
-    }
-    sip::Actions actions = tx->on_timer(timer);
-    if (options_.metrics && (timer == sip::Timer::A || timer == sip::Timer::E)) options_.metrics->retransmission();
-    apply_client(key, std::move(actions));
-  });
+  wheel_.restart(live.timers[static_cast<std::size_t>(timer)], after, &Chain::fire_client, &live, static_cast<std::uint64_t>(timer));
+}
+
+void Chain::fire_client(void* context, std::uint64_t which) {
+  ClientLive& live = *static_cast<ClientLive*>(context);
+  Chain& self = *live.chain;
+  const sip::TransactionKey key = live.key;
+  const auto timer = static_cast<sip::Timer>(which);
+  live.timers[which] = TimerWheel::Handle{};
+  sip::ClientTransaction* tx = self.table_.find_client(key);
+  if (!tx) {
+    live.stop_all(self.wheel_);
+    self.client_live_.erase(key);
+    return;
+  }
+  sip::Actions actions = tx->on_timer(timer);
+  if (self.options_.metrics && (timer == sip::Timer::A || timer == sip::Timer::E)) self.options_.metrics->retransmission();
+  self.apply_client(key, std::move(actions));
 }
 
 void Chain::drop(const sip::TransactionKey& key) {
-  table_.remove_server(key);
-  live_.erase(key);
+  auto it = live_.find(key);
+  if (it == live_.end()) {
+    table_.remove_server(key);
+    return;
+  }
+  it->second->stop_all(wheel_);
+  table_.remove_server(key);  // `key` may be the live entry's own: erased last
+  live_.erase(it);
 }
 
 }  // namespace e911::runtime

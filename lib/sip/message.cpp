@@ -36,11 +36,15 @@ constexpr std::array<Known, 40> kKnown{{
 }};
 
 const Known* known(std::string_view name) {
+  if (name.empty()) return nullptr;
+  const unsigned char first = ascii_lower(static_cast<unsigned char>(name[0]));
+  if (name.size() == 1) {
+    for (const Known& k : kKnown)
+      if (k.compact != 0 && first == static_cast<unsigned char>(k.compact)) return &k;
+    return nullptr;
+  }
   for (const Known& k : kKnown)
-    if ((name.size() == 1 && k.compact != 0 &&
-         std::tolower(static_cast<unsigned char>(name[0])) == k.compact) ||
-        iequals(name, k.name))
-      return &k;
+    if (k.name.size() == name.size() && ascii_lower(static_cast<unsigned char>(k.name[0])) == first && iequals(name, k.name)) return &k;
   return nullptr;
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "e911/sip_wire.hpp"
+#include "e911/sip_text.hpp"
 
 namespace e911::sip {
 namespace {
@@ -98,7 +99,7 @@ std::optional<TransactionKey> server_key(const Message& request) {
     return TransactionKey{std::move(key), {}, method};
   }
   std::string host = via->host;
-  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return ascii_lower(c); });
   std::string sent_by = host + ":" + std::to_string(via->port);
   std::string method(request.method());
   if (method == "ACK") method = "INVITE";

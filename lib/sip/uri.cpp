@@ -16,7 +16,7 @@ bool fail(std::string* error, const char* why) {
 
 std::string lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : out) c = static_cast<char>(ascii_lower(static_cast<unsigned char>(c)));
   return out;
 }
 

@@ -68,6 +68,11 @@ class B2bua {
   void finish(Call& call, const std::string& outcome, int status);
   void end_call(std::uint64_t id);
   void retransmit_2xx(std::uint64_t id);
+  // Timer callbacks of the chain's wheel: `self` is the B2BUA; the call is found again by id.
+  static void ring_expired(void* self, std::uint64_t id);
+  static void failover_expired(void* self, std::uint64_t id_and_branch);
+  static void retransmit_2xx_due(void* self, std::uint64_t id);
+  static void linger_over(void* self, std::uint64_t id);
   void relay(Call& call, bool from_a, const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via);
   void bye(Call& call, bool to_a);
   Call* find(std::uint64_t id);

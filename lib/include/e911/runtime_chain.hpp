@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "e911/runtime_snapshot.hpp"
+#include "e911/runtime_timer_wheel.hpp"
 #include "e911/sip_message.hpp"
 #include "e911/sip_transaction.hpp"
 #include "e911/sip_wire.hpp"
@@ -101,6 +102,8 @@ class Chain {
   const CoreOptions& options() const { return options_; }
   const sip::TimerConfig& timers() const { return timers_; }
   asio::io_context& io() { return io_; }
+  /// The loop's timers (transactions, calls): one wheel for the whole chain.
+  TimerWheel& wheel() { return wheel_; }
   /// The domains served now: the configured ones, else those of the users of `snap`.
   std::vector<std::string> domains(const Snapshot* snap) const;
   /// Stops taking new calls (SIGTERM): INVITEs get 503 with Retry-After, except emergency
@@ -139,6 +142,8 @@ class Chain {
   void arm(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after);
   void arm_client(const sip::TransactionKey& key, sip::Timer timer, sip::Duration after);
   void drop(const sip::TransactionKey& key);
+  static void fire_server(void* live, std::uint64_t timer);
+  static void fire_client(void* live, std::uint64_t timer);
   void dispatch(const sip::TransactionKey& key, const sip::Message& request, const Inbound& in, const sip::Endpoint& reply_to,
                 const std::string& top_via);
   std::string answer(const sip::Message& request, const std::string& top_via);
@@ -147,6 +152,7 @@ class Chain {
   static std::string server_header(const std::shared_ptr<const Snapshot>& snap);
 
   asio::io_context& io_;
+  TimerWheel wheel_;  ///< before everything that starts timers on it
   sip::Limits limits_;
   sip::TimerConfig timers_;
   const SnapshotSlot* snapshots_;

@@ -15,11 +15,15 @@ inline std::string_view trim(std::string_view s) {
   return s;
 }
 
+/// ASCII lower case, without the locale lookup of std::tolower (SIP's grammar is ASCII).
+inline constexpr unsigned char ascii_lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; }
+
 /// ASCII case-insensitive equality (header names, tokens, schemes).
 inline bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
+  if (a.data() == b.data()) return true;  // the same canonical name (HeaderField points at it)
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+    if (ascii_lower(static_cast<unsigned char>(a[i])) != ascii_lower(static_cast<unsigned char>(b[i]))) return false;
   return true;
 }
 
