@@ -18,6 +18,7 @@
 #include "e911/runtime_admin.hpp"
 #include "e911/runtime_chain.hpp"
 #include "e911/runtime_config.hpp"
+#include "e911/runtime_held.hpp"
 #include "e911/runtime_log.hpp"
 #include "e911/runtime_metrics.hpp"
 #include "e911/runtime_registrar.hpp"
@@ -34,7 +35,7 @@ namespace {
 struct ServeFlags {
   std::string config;
   std::vector<std::string> listen, domains;
-  std::string snapshot, bindings, admin, token_file, log_format;
+  std::string snapshot, bindings, admin, token_file, location_service, log_format;
   std::optional<unsigned> idle, ring, drain, threads;
 };
 
@@ -70,6 +71,8 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
   cmd->add_option("--domain", f->domains, "SIP domain served (Request-URI host of our users); repeatable. Default: the domains of the snapshot's users");
   cmd->add_option("--admin", f->admin, "ADDR:PORT of the admin HTTP API, or 'off'. Default: 127.0.0.1:5080 (only when its token file exists)");
   cmd->add_option("--token-file", f->token_file, "file holding the admin API's bearer token (mode 0600). Default: /etc/e911ctl/admin.token");
+  cmd->add_option("--location-service", f->location_service,
+                  "ADDR:PORT of the location service for clients (HELD, RFC 5985, plain HTTP), or 'off'. Default: off");
   cmd->add_option("--ring-timeout", f->ring, "seconds a call to a user may ring before the caller gets 408. Default: 180");
   cmd->add_option("--idle-timeout", f->idle, "seconds after which a silent TCP connection is closed. Default: 300");
   cmd->add_option("--drain-timeout", f->drain, "seconds SIGTERM waits for calls in progress to end. Default: 30");
@@ -93,6 +96,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       admin_explicit = true;
     }
     if (!f->token_file.empty()) c.token_file = f->token_file;
+    if (!f->location_service.empty()) c.location_service = f->location_service == "off" ? "" : f->location_service;
     if (f->ring) c.ring_timeout = std::chrono::seconds(*f->ring);
     if (f->idle) c.idle_timeout = std::chrono::seconds(*f->idle);
     if (f->drain) c.drain_timeout = std::chrono::seconds(*f->drain);
@@ -203,6 +207,14 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       }
     }
 
+    // The location service on threads of its own: it reads the snapshot slot, never the loop.
+    std::unique_ptr<runtime::HeldServer> held;
+    if (!c.location_service.empty()) {
+      const runtime::ListenSpec at = runtime::parse_location_service_address(c.location_service);
+      held = std::make_unique<runtime::HeldServer>(at.address, at.port, slot, &metrics);
+      log.event("info", "location service (HELD) listening", {{"location_service", at.endpoint()}, {"port", held->port()}});
+    }
+
     // SIGHUP reloads the file on a worker thread, so a large snapshot being read and indexed
     // never stalls the loop; the swap itself is SnapshotSlot's. One reload at a time.
     std::atomic<bool> reloading{false};
@@ -288,6 +300,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     io.run();
     if (reloader.joinable()) reloader.join();
     if (admin) admin->stop();
+    if (held) held->stop();
     log.event("info", std::string("stopped by ") + (stopped_by == SIGINT ? "SIGINT" : stopped_by == SIGTERM ? "SIGTERM" : "the loop ending"));
   });
 }

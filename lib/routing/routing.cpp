@@ -89,6 +89,15 @@ namespace {
 std::string str(std::string_view v) { return std::string(v); }
 }  // namespace
 
+ElementLocation locate_element(const Snapshot& snap, const CallFacts& f, const Snapshot::SubnetHit& hit) {
+  int32_t loc = -1;
+  if (!f.bssid.empty() && (loc = snap.find_wap(f.bssid)) >= 0) return {LocationSource::wap, loc, "802.11"};
+  if (!f.chassis_id.empty() && !f.port_id.empty() && (loc = snap.find_port(f.chassis_id, f.port_id)) >= 0) return {LocationSource::port, loc, "Wiremap"};
+  if (!f.chassis_id.empty() && (loc = snap.find_chassis(f.chassis_id)) >= 0) return {LocationSource::chassis, loc, "Wiremap"};
+  if (hit.subnet >= 0 && hit.location >= 0) return {LocationSource::subnet, hit.location, "Wiremap"};
+  return {};
+}
+
 Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   using PolicyRec = Snapshot::PolicyRec;
   Decision d;
@@ -191,23 +200,17 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
         d.ecrc_screening = true;
         d.ecrc_reason = "the user entered the location by hand";
       }
-    } else if (!f.bssid.empty() && (loc = snap.find_wap(f.bssid)) >= 0) {
-      d.location_source = LocationSource::wap;
-      d.method = "802.11";
-      d.approximate = true;
-      trace("locate", str(snap.location_id(loc)), "access point '" + f.bssid + "' (Wi-Fi: approximate)");
-    } else if (!f.chassis_id.empty() && !f.port_id.empty() && (loc = snap.find_port(f.chassis_id, f.port_id)) >= 0) {
-      d.location_source = LocationSource::port;
-      d.method = "Wiremap";
-      trace("locate", str(snap.location_id(loc)), "switch port '" + f.chassis_id + " " + f.port_id + "'");
-    } else if (!f.chassis_id.empty() && (loc = snap.find_chassis(f.chassis_id)) >= 0) {
-      d.location_source = LocationSource::chassis;
-      d.method = "Wiremap";
-      trace("locate", str(snap.location_id(loc)), "switch '" + f.chassis_id + "'");
-    } else if (subnet >= 0 && (loc = hit.location) >= 0) {
-      d.location_source = LocationSource::subnet;
-      d.method = "Wiremap";
-      trace("locate", str(snap.location_id(loc)), "subnet '" + snap.subnet(subnet).cidr + "' (longest prefix)");
+    } else if (const ElementLocation at = locate_element(snap, f, hit); at.source != LocationSource::none) {
+      loc = at.location;
+      d.location_source = at.source;
+      d.method = at.method;
+      d.approximate = at.source == LocationSource::wap;
+      switch (at.source) {
+        case LocationSource::wap: trace("locate", str(snap.location_id(loc)), "access point '" + f.bssid + "' (Wi-Fi: approximate)"); break;
+        case LocationSource::port: trace("locate", str(snap.location_id(loc)), "switch port '" + f.chassis_id + " " + f.port_id + "'"); break;
+        case LocationSource::chassis: trace("locate", str(snap.location_id(loc)), "switch '" + f.chassis_id + "'"); break;
+        default: trace("locate", str(snap.location_id(loc)), "subnet '" + snap.subnet(subnet).cidr + "' (longest prefix)"); break;
+      }
     } else {
       const bool from_policy = policy->default_location >= 0;
       loc = from_policy ? policy->default_location : site ? site->default_location : -1;

@@ -19,7 +19,7 @@ namespace {
 
 // Every key of the file, in the schema's order; each has an origin.
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
-                                 "token_file",   "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
+                                 "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
                                  "max_connections", "max_message", "max_headers", "log_format"};
 
 const Json& serve_schema() {
@@ -124,6 +124,13 @@ ListenSpec parse_admin_address(const std::string& text) {
   return spec;
 }
 
+ListenSpec parse_location_service_address(const std::string& text) {
+  ListenSpec spec;
+  spec.transport = "tcp";
+  parse_endpoint(text, "location service address '" + excerpt(text) + "'", spec);
+  return spec;
+}
+
 ServeConfig load_serve_config(const std::string& path) {
   const std::string text = read_file(path);
   auto sources = std::make_shared<SourceSet>();
@@ -166,6 +173,13 @@ ServeConfig load_serve_config(const std::string& path) {
       bad("/admin", e);
     }
   }
+  if (const auto it = v.find("location_service"); it != v.end() && it->is_string() && !it->get<std::string>().empty() && !refused("/location_service")) {
+    try {
+      parse_location_service_address(it->get<std::string>());
+    } catch (const Error& e) {
+      bad("/location_service", e);
+    }
+  }
   if (has_errors(r.diagnostics)) {
     std::size_t errors = 0;
     for (const auto& d : r.diagnostics) errors += d.severity == Severity::error;
@@ -191,6 +205,7 @@ ServeConfig load_serve_config(const std::string& path) {
   text_of("bindings", c.bindings);
   text_of("admin", c.admin);
   text_of("token_file", c.token_file);
+  text_of("location_service", c.location_service);
   text_of("log_format", c.log_format);
   if (v.contains("threads")) c.threads = v["threads"].get<unsigned>();
   seconds("idle_timeout", c.idle_timeout);

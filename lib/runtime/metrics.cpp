@@ -2,6 +2,7 @@
 #include "e911/runtime_metrics.hpp"
 
 #include <algorithm>
+#include <iterator>
 
 namespace e911::runtime {
 
@@ -91,6 +92,11 @@ void Metrics::observe_decision(std::chrono::nanoseconds d) {
   decision_ns_sum_.fetch_add(ns, kRelaxed);
 }
 
+void Metrics::location_request(LocationOutcome outcome) {
+  const auto i = static_cast<std::size_t>(outcome);
+  if (i < location_requests_.size()) location_requests_[i].fetch_add(1, kRelaxed);
+}
+
 void Metrics::notification(std::string_view kind, std::string_view outcome) {
   const std::size_t k = index_of(kNotificationKinds, kind), o = index_of(kNotificationOutcomes, outcome);
   if (k < kNotificationKinds.size() && o < kNotificationOutcomes.size()) notifications_[k * kNotificationOutcomes.size() + o].fetch_add(1, kRelaxed);
@@ -151,6 +157,16 @@ std::string Metrics::prometheus() const {
   }
   out += "e911_runtime_decision_seconds_sum " + seconds(decision_ns_sum_.load(kRelaxed)) + "\n";
   sample(out, "decision_seconds_count", "", cumulative);
+
+  // In LocationOutcome's order.
+  static constexpr const char* kLocationLabels[] = {
+      "{outcome=\"found\",source=\"wap\"}",     "{outcome=\"found\",source=\"port\"}",
+      "{outcome=\"found\",source=\"chassis\"}", "{outcome=\"found\",source=\"subnet\"}",
+      "{outcome=\"notLocatable\"}",             "{outcome=\"cannotProvideLiType\"}",
+      "{outcome=\"badRequest\"}",               "{outcome=\"generalLisError\"}"};
+  static_assert(std::size(kLocationLabels) == std::tuple_size_v<decltype(location_requests_)>);
+  header(out, "location_requests_total", "counter", "HELD location requests answered, by outcome and, when found, by what located the client.");
+  for (std::size_t i = 0; i < location_requests_.size(); ++i) sample(out, "location_requests_total", kLocationLabels[i], location_requests_[i].load(kRelaxed));
   return out;
 }
 

@@ -126,6 +126,20 @@ struct RouteChange {
 /// Every simulated caller of either snapshot whose decision summary differs, ordered by element.
 std::vector<RouteChange> route_changes(const Snapshot& before, const Snapshot& after);
 
+/// Where the LIS places a caller by the network (DOMAIN.md §2): no caller PIDF-LO, no default.
+struct ElementLocation {
+  LocationSource source = LocationSource::none;  ///< wap, port, chassis or subnet; none: nothing matched
+  int32_t location = -1;                         ///< location index in the snapshot, -1 with none
+  const char* method = "";                       ///< the PIDF-LO method: "802.11" (wap) or "Wiremap"
+};
+
+/// The location of the network element that places a caller, in the LIS's precedence: the access
+/// point `f.bssid`, then the switch port `f.chassis_id` + `f.port_id`, then the switch
+/// `f.chassis_id`, then `hit` (the subnet match of the caller's address; an empty hit skips it).
+/// An element whose subnet has no location does not count. decide() locates emergency calls with
+/// it and the location service (HELD) its clients, so both find the same place. Pure.
+ElementLocation locate_element(const Snapshot& snap, const CallFacts& f, const Snapshot::SubnetHit& hit);
+
 /// Decides what happens to a call: classify, choose the policy, locate, route, callback and
 /// notify. An ordinary call is normalised by the dial plan, then routed by the caller's voice
 /// policy (the user's granted tag, else `site:<site of the caller's subnet>`, else global): its

@@ -31,6 +31,7 @@ struct ServeConfig {
   std::string bindings;              ///< empty: "<snapshot>.bindings" (see bindings_path)
   std::string admin = "127.0.0.1:5080";  ///< ADDR:PORT of the admin API; empty: no admin API
   std::string token_file = "/etc/e911ctl/admin.token";
+  std::string location_service;  ///< ADDR:PORT of the HELD location service (runtime_held.hpp); empty: off
   unsigned threads = 1;
   std::chrono::seconds idle_timeout{300}, ring_timeout{180}, drain_timeout{30};
   std::size_t max_connections = 1024, max_message = 65536, max_headers = 256;
@@ -64,5 +65,9 @@ ListenSpec parse_listen_spec(const std::string& text);
 /// Parses the admin API address: "127.0.0.1:5080" or "[::1]:5080", an IP literal and a port;
 /// throws Error(usage) as parse_listen_spec does.
 ListenSpec parse_admin_address(const std::string& text);
+
+/// Parses the location service's address ("10.10.0.5:8080", "[::]:8080") as parse_admin_address
+/// does, with messages that name the location service.
+ListenSpec parse_location_service_address(const std::string& text);
 
 }  // namespace e911::runtime

@@ -13,6 +13,9 @@
 //   registrations               gauge      registered contacts bound
 //   decision_seconds            histogram  time decide() took for one call, 1 us .. 100 ms buckets
 //   notifications_total{kind,outcome}  counter  webhook and e-mail deliveries ended (runtime_notify.hpp)
+//   location_requests_total{outcome,source}  counter  HELD location requests answered (runtime_held.hpp):
+//                               outcome="found" with source="wap"|"port"|"chassis"|"subnet", or
+//                               outcome="notLocatable"|"cannotProvideLiType"|"badRequest"|"generalLisError"
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -30,6 +33,18 @@
 #include "e911/json.hpp"
 
 namespace e911::runtime {
+
+/// How a HELD location request ended (location_requests_total).
+enum class LocationOutcome : std::uint8_t {
+  found_wap,
+  found_port,
+  found_chassis,
+  found_subnet,
+  not_locatable,
+  cannot_provide_li_type,
+  bad_request,  ///< xmlError, unsupportedMessage, badIdentifier, or refused at the HTTP level
+  lis_error,    ///< generalLisError: no snapshot in service
+};
 
 /// The runtime's counters, gauges and decision-latency histogram. Every writer is wait-free
 /// (relaxed atomics, no allocation) for the kinds and outcomes below; any other kind or outcome
@@ -69,6 +84,8 @@ class Metrics {
   /// A webhook or e-mail delivery ended: notifications_total{kind,outcome} + 1, `kind` webhook|email,
   /// `outcome` ok|failed|dropped. Wait-free; other text is not counted.
   void notification(std::string_view kind, std::string_view outcome);
+  /// A HELD location request was answered (from the location service's threads).
+  void location_request(LocationOutcome outcome);
 
   std::uint64_t calls_in_progress() const;
   /// Every metric in the Prometheus text exposition format 0.0.4, with HELP and TYPE lines.
@@ -86,6 +103,7 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, kBucketsNs.size() + 1> buckets_{};  // per bucket, not cumulative
   std::atomic<std::uint64_t> decision_ns_sum_{0};
   std::array<std::atomic<std::uint64_t>, kNotificationKinds.size() * kNotificationOutcomes.size()> notifications_{};
+  std::array<std::atomic<std::uint64_t>, 8> location_requests_{};  // by LocationOutcome
 
   mutable std::mutex other_mutex_;  // calls of a kind or outcome outside the tables
   std::map<std::pair<std::string, std::string>, std::uint64_t> other_calls_;
