@@ -11,6 +11,7 @@
 #include "e911/runtime_log.hpp"
 #include "e911/runtime_metrics.hpp"
 #include "e911/runtime_registrar.hpp"
+#include "e911/sip_build.hpp"
 #include "e911/sip_text.hpp"
 #include "e911/sip_uri.hpp"
 
@@ -38,7 +39,7 @@ std::string token() {
 constexpr std::string_view kBranchPrefix = "z9hG4bKe911";
 
 /// RFC 3261 §18.1.1: requests larger than this go over TCP (path MTU 1500 less 200).
-constexpr std::size_t kUdpLimit = 1300;
+using sip::kUdpLimit;
 
 std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -114,22 +115,27 @@ sip::HeaderList crossing_list(const sip::Message& from) {
   return out;
 }
 
-/// The caller's PIDF-LO (RFC 6442): the application/pidf+xml part of a multipart body, or the
-/// whole body when that is its type.
-std::string pidf_of(const sip::Message& m) {
+/// The part of `m`'s body of content type `wanted` (the whole body when that is its type, or the
+/// first such part of a multipart body); nullopt when there is none.
+std::optional<std::string> part_of(const sip::Message& m, std::string_view wanted) {
   const std::string_view type = sip::trim(m.first("Content-Type").value_or(""));
-  auto is_pidf = [](std::string_view t) {
+  auto is = [wanted](std::string_view t) {
     t = sip::trim(t.substr(0, t.find(';')));
-    return sip::iequals(t, "application/pidf+xml");
+    return sip::iequals(t, wanted);
   };
-  if (is_pidf(type)) return std::string(m.body());
+  if (m.body().empty()) return std::nullopt;
+  if (is(type)) return std::string(m.body());
   if (type.size() >= 10 && sip::iequals(type.substr(0, 10), "multipart/")) {
     if (auto parts = sip::split_multipart(m.body(), sip::multipart_boundary(type)))
       for (const auto& p : *parts)
-        if (is_pidf(p.content_type)) return std::string(p.body);
+        if (is(p.content_type)) return std::string(p.body);
   }
-  return {};
+  return std::nullopt;
 }
+
+/// The caller's PIDF-LO (RFC 6442): the application/pidf+xml part of a multipart body, or the
+/// whole body when that is its type.
+std::string pidf_of(const sip::Message& m) { return part_of(m, "application/pidf+xml").value_or(std::string()); }
 
 }  // namespace
 
@@ -181,6 +187,7 @@ struct Target {
   bool parallel = false;    ///< forked with the targets after it that are parallel too
   bool switched_to_tcp = false;  ///< over 1300 bytes: sent over TCP though the target is UDP
   bool keep_udp = false;         ///< the TCP attempt failed: this one stays on UDP
+  std::size_t attempt = 0;       ///< a trunk's: which attempt of the decision it is
   std::string error;        ///< why it cannot be tried (then it fails at once)
 };
 
@@ -224,6 +231,11 @@ struct B2bua::Call {
   bool a_acked = false;
   std::string b_ack;  ///< the ACK sent to the winner, sent again on its 2xx retransmissions
   TimerWheel::Handle ring;
+  // An emergency or test call to the provider: its INVITEs are built from the decision by the
+  // builder `call dry-run` shows (sip::build_trunk_invite), so what the operator is shown is
+  // what the provider gets.
+  std::unique_ptr<routing::Decision> provider;
+  routing::CallFacts facts;
   // The record, and the decision's trace on demand.
   Json record;
   std::function<Json()> decision;
@@ -431,6 +443,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   }
   for (const routing::Attempt& a : d.attempts) {
     Target t;
+    t.attempt = static_cast<std::size_t>(&a - d.attempts.data());
     const int32_t ti = snap->trunk_index(std::string(a.trunk));
     const Snapshot::TrunkRec* trunk = ti >= 0 ? &snap->trunk_at(ti) : nullptr;
     t.trunk = true;
@@ -455,6 +468,13 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   if (d.emergency || d.test_call) call.record["policy"] = std::string(d.policy);
   else call.record["voice_policy"] = std::string(d.voice_policy);
   call.record["user_name"] = std::string(d.user_name);
+  if (d.emergency || d.test_call) {
+    call.facts = facts;
+    call.provider = std::make_unique<routing::Decision>(d);
+    call.record["location_source"] = std::string(to_string(d.location_source));
+    call.record["method"] = d.method;
+    if (d.location) call.record["location"] = d.location->to_json();
+  }
   // The decision with its trace is computed only when the record is read (/v1/calls): the same
   // pure decide() on the same snapshot and facts gives the same answer, and the hot path builds
   // no trace. A record outliving its snapshot (reloaded since) says so instead.
@@ -508,6 +528,28 @@ void B2bua::start_branch(Call& call, std::size_t index) {
   }
   b.dialog.local_uri = from;
   std::string m;
+  if (call.provider && b.target.trunk) {
+    // To the provider: the dry run's INVITE, with this call's identifiers and addresses.
+    sip::InviteContext ctx;
+    ctx.call_id = b.dialog.call_id;
+    ctx.tag = b.dialog.local_tag;
+    ctx.branch = std::string(kBranchPrefix) + token();
+    ctx.sent_by = sent_by;
+    ctx.sdp = part_of(a, "application/sdp").value_or(std::string());  // none: a delayed offer
+    ctx.attempt = b.target.attempt;
+    ctx.keep_udp = b.target.keep_udp;
+    sip::TrunkInvite inv = sip::build_trunk_invite(*call.provider->snapshot, *call.provider, call.facts, ctx);
+    if (inv.text.empty()) return branch_failed(call, index, 500, "the INVITE could not be built", true);
+    m = std::move(inv.text);
+    b.dialog.local_uri = inv.from;
+    b.dialog.remote_uri = inv.to;
+    b.dialog.remote_target = inv.request_uri;
+    b.target.request_uri = inv.request_uri;
+    b.target.dest.stream = inv.stream;
+    b.target.switched_to_tcp = inv.switched_to_tcp;
+    b.dialog.dest = b.target.dest;
+    return send_branch_invite(call, index, std::move(m), inv.with_pidf);
+  }
   m.reserve(1024 + a.body().size());
   m.append("INVITE ").append(b.target.request_uri).append(" SIP/2.0\r\n");
   m.append("Via: SIP/2.0/").append(transport).append(" ").append(sent_by).append(";branch=").append(kBranchPrefix).append(token()).append(";rport\r\n");
@@ -535,6 +577,11 @@ void B2bua::start_branch(Call& call, std::size_t index) {
     const std::string contact = "Contact: <sip:" + sent_by + ">";
     if (auto at = m.find(contact); at != std::string::npos) m.replace(at, contact.size(), "Contact: <sip:" + sent_by + ";transport=tcp>");
   }
+  send_branch_invite(call, index, std::move(m), false);
+}
+
+void B2bua::send_branch_invite(Call& call, std::size_t index, std::string m, bool with_pidf) {
+  Branch& b = *call.branches[index];
   b.dialog.local_cseq = 1;
   b.invite_cseq = 1;
   dialogs_[b.dialog.call_id + '\x1f' + b.dialog.local_tag] = {call.id, index + 1};
@@ -544,6 +591,7 @@ void B2bua::start_branch(Call& call, std::size_t index) {
   if (Metrics* mt = chain_.options().metrics) mt->transaction_started(true);
   Json attempt = {{"target", b.target.label}, {"request_uri", b.target.request_uri},
                   {"destination", host_port(b.target.dest.to.host, b.target.dest.to.port)}, {"transport", b.target.dest.stream ? "tcp" : "udp"}};
+  if (call.provider) attempt["pidf_lo"] = with_pidf;
   call.record["attempts"].push_back(std::move(attempt));
   if (b.target.failover_seconds > 0) {
     // Lync's fast failover: no ringing answer within the trunk's time moves to the next trunk.

@@ -272,13 +272,13 @@ std::string build_pidf(const Civic& loc, const std::string& entity, const std::s
   return o.str();
 }
 
-std::string build_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const std::string& call_id,
-                         const std::string& tag) {
-  if (d.attempts.empty()) return {};
-  const routing::Attempt& a = d.attempts.front();
+TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c) {
+  TrunkInvite out;
+  if (c.attempt >= d.attempts.size()) return out;
+  const routing::Attempt& a = d.attempts[c.attempt];
   const Json* trunk = snap.object("trunk", std::string(a.trunk));
   const std::string host = uri_host(trunk ? trunk->value("host", "") : "");
-  const std::string transport = trunk ? trunk->value("transport", "tcp") : "tcp";
+  const std::string trunk_transport = trunk ? trunk->value("transport", "tcp") : "tcp";
   const int port = trunk ? trunk->value("port", 5060) : 5060;
   const bool pidf_ok = trunk && trunk->value("accepts_pidf_lo", false);
   const bool pai = !trunk || trunk->value("forward_pai", true);
@@ -296,44 +296,71 @@ std::string build_invite(const Snapshot& snap, const routing::Decision& d, const
                                                        : from_uri;
   const std::string display = d.user_name.empty() ? "" : quoted(std::string(d.user_name)) + " ";
 
-  const std::string sdp = crlf(
-      "v=0\no=e911ctl 1 1 IN IP4 127.0.0.1\ns=emergency call\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0 8 101\n"
-      "a=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\na=sendrecv\n");
+  const std::string sdp = c.sdp ? *c.sdp
+                                : crlf("v=0\no=e911ctl 1 1 IN IP4 127.0.0.1\ns=emergency call\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0 8 101\n"
+                                       "a=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\na=sendrecv\n");
   std::string pidf;
   if (pidf_ok) {
     if (!f.pidf.empty()) pidf = f.pidf;  // RFC 6881 SP-18: the caller's location is passed on unchanged
     else if (d.location) pidf = crlf(build_pidf(*d.location, f.caller, d.method, std::string(d.conference_uri), std::string(d.conference_mode), std::string(d.policy), f.time));
   }
-  std::string boundary = "e911ctl-boundary-" + tag;
+  std::string boundary = "e911ctl-boundary-" + c.tag;
   while (pidf.find(boundary) != std::string::npos) boundary += "x";  // a caller's PIDF may hold anything
-  const std::string cid = "location-" + tag + "@e911ctl.invalid";
+  const std::string cid = "location-" + c.tag + "@e911ctl.invalid";
   std::string body, content_type;
   if (!pidf.empty()) {
     // Each delimiter is CRLF "--" boundary (RFC 2046 §5.1.1): the CRLF before it belongs to the
-    // delimiter, so every part keeps its exact bytes, the caller's PIDF included.
-    body = "--" + boundary + "\r\nContent-Type: application/sdp\r\n\r\n" + sdp + "\r\n--" + boundary +
-           "\r\nContent-Type: application/pidf+xml\r\nContent-ID: <" + cid + ">\r\n\r\n" + pidf + "\r\n--" + boundary + "--\r\n";
+    // delimiter, so every part keeps its exact bytes, the caller's PIDF included. Without an
+    // offer (the caller's INVITE had none) the body is the location alone, still multipart.
+    body = "--" + boundary;
+    if (!sdp.empty()) body += "\r\nContent-Type: application/sdp\r\n\r\n" + sdp + "\r\n--" + boundary;
+    body += "\r\nContent-Type: application/pidf+xml\r\nContent-ID: <" + cid + ">\r\n\r\n" + pidf + "\r\n--" + boundary + "--\r\n";
     content_type = "multipart/mixed;boundary=" + boundary;
-  } else {
+  } else if (!sdp.empty()) {
     body = sdp;
     content_type = "application/sdp";
   }
-  std::ostringstream m;
-  m << "INVITE " << ruri << " SIP/2.0\r\n"
-    << "Via: SIP/2.0/" << upper(transport) << " e911ctl.invalid;branch=z9hG4bK" << tag << "\r\n"
-    << "Max-Forwards: 70\r\n"
-    << "From: " << display << "<" << from_uri << ">;tag=" << tag << "\r\n"
-    << "To: <" << ruri << ">\r\n"
-    << "Call-ID: " << call_id << "\r\n"
-    << "CSeq: 1 INVITE\r\n"
-    << "Contact: <sip:e911ctl@127.0.0.1;transport=" << transport << ">\r\n";
-  if (d.emergency) m << "Priority: emergency\r\n";
-  if (pai) m << "P-Asserted-Identity: " << display << "<" << pai_uri << ">\r\n";
-  if (!pidf.empty()) m << "Geolocation: <cid:" << cid << ">\r\nGeolocation-Routing: yes\r\n";
-  m << "Content-Type: " << content_type << "\r\n"
-    << "Content-Length: " << body.size() << "\r\n\r\n"
-    << body;
-  return m.str();
+  out.from = display + "<" + from_uri + ">";
+  out.to = "<" + ruri + ">";
+  out.request_uri = ruri;
+  out.with_pidf = !pidf.empty();
+  auto text = [&](const std::string& transport) {
+    std::string t = transport;
+    for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::ostringstream m;
+    m << "INVITE " << ruri << " SIP/2.0\r\n"
+      << "Via: SIP/2.0/" << upper(transport) << " " << c.sent_by << ";branch=" << (c.branch.empty() ? "z9hG4bK" + c.tag : c.branch) << ";rport\r\n"
+      << "Max-Forwards: 70\r\n"
+      << "From: " << out.from << ";tag=" << c.tag << "\r\n"
+      << "To: " << out.to << "\r\n"
+      << "Call-ID: " << c.call_id << "\r\n"
+      << "CSeq: 1 INVITE\r\n"
+      << "Contact: <sip:e911ctl@" << c.sent_by << ";transport=" << t << ">\r\n"
+      << "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, NOTIFY\r\n";
+    if (d.emergency) m << "Priority: emergency\r\n";
+    if (pai) m << "P-Asserted-Identity: " << display << "<" << pai_uri << ">\r\n";
+    if (!pidf.empty()) m << "Geolocation: <cid:" << cid << ">\r\nGeolocation-Routing: yes\r\n";
+    if (!content_type.empty()) m << "Content-Type: " << content_type << "\r\n";
+    m << "Content-Length: " << body.size() << "\r\n\r\n" << body;
+    return m.str();
+  };
+  out.stream = trunk_transport != "udp";
+  out.text = text(trunk_transport);
+  if (!out.stream && !c.keep_udp && out.text.size() > kUdpLimit) {
+    // RFC 3261 §18.1.1: a request over 1300 bytes (an INVITE with a PIDF-LO) goes over TCP.
+    out.stream = true;
+    out.switched_to_tcp = true;
+    out.text = text("tcp");
+  }
+  return out;
+}
+
+std::string build_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const std::string& call_id,
+                         const std::string& tag) {
+  InviteContext c;
+  c.call_id = call_id;
+  c.tag = tag;
+  return build_trunk_invite(snap, d, f, c).text;
 }
 
 std::string build_notification(const routing::Decision& d, const routing::CallFacts& f, const std::string& target, const std::string& call_id) {

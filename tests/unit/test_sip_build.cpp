@@ -234,13 +234,13 @@ TEST_CASE("INVITE to a PIDF-LO trunk: headers, exact Content-Length, Geolocation
   CHECK(m.head.rfind("INVITE sip:+911@192.0.2.10:5070;user=phone SIP/2.0\r\n", 0) == 0);
   CHECK(crlf_only(m.head));
   CHECK(m.length == m.body.size());
-  CHECK(header(m.head, "Via") == "SIP/2.0/TCP e911ctl.invalid;branch=z9hG4bKt1");
+  CHECK(header(m.head, "Via") == "SIP/2.0/TCP e911ctl.invalid;branch=z9hG4bKt1;rport");
   CHECK(header(m.head, "Max-Forwards") == "70");
   CHECK(header(m.head, "From") == "\"Alice\" <sip:+14255550101@contoso.example;user=phone>;tag=t1");
   CHECK(header(m.head, "To") == "<sip:+911@192.0.2.10:5070;user=phone>");
   CHECK(header(m.head, "Call-ID") == "call-1@e911ctl.invalid");
   CHECK(header(m.head, "CSeq") == "1 INVITE");
-  CHECK(header(m.head, "Contact") == "<sip:e911ctl@127.0.0.1;transport=tcp>");
+  CHECK(header(m.head, "Contact") == "<sip:e911ctl@e911ctl.invalid;transport=tcp>");
   CHECK(header(m.head, "Priority") == "emergency");
   CHECK(header(m.head, "P-Asserted-Identity") == "\"Alice\" <tel:+14255550101>");
   CHECK(header(m.head, "Geolocation-Routing") == "yes");
@@ -265,6 +265,74 @@ TEST_CASE("INVITE to a PIDF-LO trunk: headers, exact Content-Length, Geolocation
   CHECK(pidf.find("<ca:LOC>Lab &lt;B&gt; &amp; &quot;Ops&quot; &apos;East&apos;</ca:LOC>") != std::string::npos);
   // Reproducible: the same inputs give the same bytes.
   CHECK(build_invite(*fx.snap, d, f, "call-1@e911ctl.invalid", "t1") == inv);
+}
+
+TEST_CASE("the runtime's INVITE is the dry run's with its own identifiers, offer, attempt and transport") {
+  Trunks fx;
+  auto d = emergency_to("provider", "+911");
+  d.attempts.push_back({"r2", "gateway", "911", false});
+  const auto f = facts();
+  InviteContext live;
+  live.call_id = "abc@e911ctl";
+  live.tag = "9f8e";
+  live.branch = "z9hG4bKe911xyz";
+  live.sent_by = "127.0.0.1:5062";
+  live.sdp = "v=0\r\no=phone 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
+  const TrunkInvite inv = build_trunk_invite(*fx.snap, d, f, live);
+  const Parsed m = parse(inv.text);
+  CHECK(inv.stream);
+  CHECK(inv.with_pidf);
+  CHECK(inv.request_uri == "sip:+911@192.0.2.10:5070;user=phone");
+  CHECK(inv.from == "\"Alice\" <sip:+14255550101@contoso.example;user=phone>");
+  CHECK(header(m.head, "Via") == "SIP/2.0/TCP 127.0.0.1:5062;branch=z9hG4bKe911xyz;rport");
+  CHECK(header(m.head, "Contact") == "<sip:e911ctl@127.0.0.1:5062;transport=tcp>");
+  CHECK(header(m.head, "Call-ID") == "abc@e911ctl");
+  CHECK(m.body.find(*live.sdp) != std::string::npos);  // the caller's offer, not a sample
+  CHECK(m.length == m.body.size());
+
+  // No offer from the caller (delayed offer): the location alone, still multipart.
+  live.sdp = std::string();
+  const Parsed bare = parse(build_trunk_invite(*fx.snap, d, f, live).text);
+  CHECK(bare.body.find("application/sdp") == std::string::npos);
+  CHECK(bare.body.find("application/pidf+xml") != std::string::npos);
+  CHECK(bare.length == bare.body.size());
+
+  // The second attempt goes to the UDP gateway, which takes no PIDF-LO: SDP only, under 1300
+  // bytes, so it stays on UDP.
+  live.sdp.reset();
+  live.attempt = 1;
+  const TrunkInvite gw = build_trunk_invite(*fx.snap, d, f, live);
+  CHECK_FALSE(gw.stream);
+  CHECK_FALSE(gw.with_pidf);
+  CHECK(gw.text.rfind("INVITE sip:911@192.0.2.20:5060;user=phone SIP/2.0\r\n", 0) == 0);
+  CHECK(header(parse(gw.text).head, "Via").rfind("SIP/2.0/UDP 127.0.0.1:5062;", 0) == 0);
+  live.attempt = 2;
+  CHECK(build_trunk_invite(*fx.snap, d, f, live).text.empty());
+}
+
+TEST_CASE("an INVITE over 1300 bytes to a UDP trunk goes over TCP, unless told to keep UDP") {
+  TempDb t;
+  auto store = Store::open(t.path, true);
+  {
+    Writer w(*store, "test");
+    w.put(kind_by_noun("trunk"), Json{{"name", "udp-provider"}, {"host", "192.0.2.30"}, {"transport", "udp"}, {"accepts_pidf_lo", true}});
+    w.commit();
+  }
+  auto snap = Snapshot::build(*store);
+  const auto d = emergency_to("udp-provider", "911");
+  InviteContext c;
+  c.sent_by = "127.0.0.1:5062";
+  const TrunkInvite big = build_trunk_invite(*snap, d, facts(), c);
+  REQUIRE(big.text.size() > kUdpLimit);
+  CHECK(big.stream);
+  CHECK(big.switched_to_tcp);
+  const Parsed m = parse(big.text);
+  CHECK(header(m.head, "Via").rfind("SIP/2.0/TCP ", 0) == 0);
+  CHECK(header(m.head, "Contact") == "<sip:e911ctl@127.0.0.1:5062;transport=tcp>");
+  c.keep_udp = true;
+  const TrunkInvite kept = build_trunk_invite(*snap, d, facts(), c);
+  CHECK_FALSE(kept.stream);
+  CHECK(header(parse(kept.text).head, "Via").rfind("SIP/2.0/UDP ", 0) == 0);
 }
 
 TEST_CASE("INVITE passes the caller's own PIDF-LO on byte for byte") {

@@ -61,6 +61,7 @@ class B2bua {
  private:
   void start_next(Call& call);
   void start_branch(Call& call, std::size_t index);
+  void send_branch_invite(Call& call, std::size_t index, std::string invite, bool with_pidf);
   void on_branch_event(std::uint64_t call_id, std::size_t branch, const ClientEvent& event);
   void branch_failed(Call& call, std::size_t index, int status, const std::string& reason, bool failover);
   void answer_a(Call& call, int status, const std::string& reason, const sip::HeaderList& extra = {}, std::string_view body = {});

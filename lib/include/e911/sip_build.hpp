@@ -1,4 +1,5 @@
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,38 @@ namespace e911::sip {
 std::string build_pidf(const Civic& loc, const std::string& entity, const std::string& method,
                        const std::string& conference_uri, const std::string& conference_mode,
                        const std::string& policy_tag, const std::string& timestamp = {});
+
+/// RFC 3261 §18.1.1: a request larger than this goes over a congestion-controlled transport.
+constexpr std::size_t kUdpLimit = 1300;
+
+/// What an INVITE to a trunk takes besides the decision: the identifiers and addresses that the
+/// live runtime has and a dry run can only stand in for. The defaults are the dry run's.
+struct InviteContext {
+  std::string call_id = "dry-run-1@e911ctl.invalid";
+  std::string tag = "e911dry";              ///< From tag; also names the multipart boundary and the Content-ID
+  std::string branch;                       ///< Via branch; empty: "z9hG4bK" + tag
+  std::string sent_by = "e911ctl.invalid";  ///< the runtime's address in Via and Contact (HOST:PORT)
+  std::optional<std::string> sdp;           ///< the caller's offer; nullopt: a sample offer; "": none (delayed offer)
+  std::size_t attempt = 0;                  ///< which of the decision's attempts (trunk and Request-URI form)
+  bool keep_udp = false;                    ///< stay on a UDP trunk's UDP even above kUdpLimit (the retry after TCP failed)
+};
+
+/// An INVITE to a trunk, and what its sender needs to know of it.
+struct TrunkInvite {
+  std::string text;         ///< the whole message; empty when the decision has no such attempt
+  bool stream = true;       ///< goes over TCP (the trunk's transport, or over kUdpLimit)
+  bool switched_to_tcp = false;
+  bool with_pidf = false;   ///< carries a PIDF-LO (the caller's or the LIS's)
+  std::string from, to, request_uri;  ///< From and To without tags, and the Request-URI
+};
+
+/// The INVITE attempt `c.attempt` of `d` sends to its trunk: the one builder both `call dry-run`
+/// and the runtime use, so that what an operator is shown is what the provider gets. Request-URI
+/// in the trunk's form, Via (with rport), From (display name, callback), To, Call-ID, CSeq,
+/// Contact, Allow, Priority: emergency, P-Asserted-Identity, Geolocation: <cid:...> and a
+/// multipart/mixed body with the SDP and the PIDF-LO (the caller's own PIDF passed on unchanged
+/// when it sent one; none to a trunk that takes none). Content-Length exact.
+TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c);
 
 /// The INVITE the first trunk of `d` would receive: Request-URI in the trunk's form, Via, From
 /// (display name, callback), To, Call-ID, CSeq, Contact, Max-Forwards, Priority: emergency,
