@@ -7,10 +7,12 @@
 #include <iostream>
 
 #include "context.hpp"
+#include "e911/admin_client.hpp"
 #include "e911/call_input.hpp"
 #include "e911/diagnostic.hpp"
 #include "e911/error.hpp"
 #include "e911/routing.hpp"
+#include "e911/runtime_admin.hpp"
 #include "e911/sip_build.hpp"
 #include "e911/snapshot.hpp"
 #include "e911/text.hpp"
@@ -32,6 +34,34 @@ std::shared_ptr<const Snapshot> snapshot_for(const Context& ctx, const std::stri
   return Snapshot::build(*store);
 }
 
+// Makes every runtime of `runtimes` (stored Runtime objects) load the snapshot just written to
+// `path`, one after the other, and adds to `model` what each did ("runtimes"). Returns how many
+// did not take it. A runtime's failure (no answer, a bad token file, a refused file) is its
+// entry's message; it never stops the others from being asked.
+std::size_t reload_runtimes(const Context& ctx, const std::vector<Json>& runtimes, const Snapshot& snap, const std::string& path, Json& model) {
+  if (runtimes.empty()) return 0;
+  std::error_code ec;
+  const std::string absolute = std::filesystem::absolute(path, ec).lexically_normal().string();
+  std::size_t missed = 0;
+  Json items = Json::array();
+  for (const auto& rt : runtimes) {
+    const std::string name = rt.value("name", ""), url = rt.value("url", ""), token_file = rt.value("token_file", "");
+    ctx.note("runtime '" + name + "': loading revision " + std::to_string(snap.revision()));
+    RuntimeReload r;
+    try {
+      r = reload_runtime(AdminClient{url, runtime::read_token_file(token_file), token_file}, snap.revision(), snap.checksum(), ec ? path : absolute);
+    } catch (const Error& e) {  // the token file: nothing was sent
+      r.message = e.what();
+    }
+    missed += !r.took;
+    Json item = {{"name", name}, {"url", url}, {"took", r.took}, {"reached", r.reached}, {"revision", r.revision}, {"message", r.message}};
+    if (!r.checksum.empty()) item["checksum"] = r.checksum;
+    items.push_back(std::move(item));
+  }
+  model["runtimes"] = std::move(items);
+  return missed;
+}
+
 }  // namespace
 
 void register_call_commands(CLI::App& app, Context& ctx) {
@@ -39,10 +69,12 @@ void register_call_commands(CLI::App& app, Context& ctx) {
     CLI::App* cmd = app.add_subcommand("publish", "compile the store into a checked, versioned snapshot the runtime and dry runs use");
     auto output = std::make_shared<std::string>();
     auto dry = std::make_shared<bool>(false);
+    auto no_reload = std::make_shared<bool>(false);
     cmd->add_option("-o,--output", *output, "snapshot file (default: $E911_SNAPSHOT, else the database path + .snapshot)");
     cmd->add_flag("--dry-run", *dry, "show which callers' decisions change against the published snapshot; write nothing");
+    cmd->add_flag("--no-reload", *no_reload, "write the snapshot only; do not make the runtimes of the store load it");
     add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, output, dry] {
+    cmd->callback([&ctx, output, dry, no_reload] {
       const std::string path = output->empty() ? default_snapshot_path(ctx) : *output;
       auto store = ctx.open_store(false);
       // publish runs the validation rules and refuses errors, like apply.
@@ -72,12 +104,26 @@ void register_call_commands(CLI::App& app, Context& ctx) {
         return;
       }
       snap->save(path);
-      ctx.emit("publish", Json{{"snapshot", path}, {"revision", snap->revision()}, {"checksum", snap->checksum()},
-                               {"locations", snap->location_count()}, {"elements", snap->element_count()}},
-               [&](std::ostream& out) {
-                 out << "published revision " << snap->revision() << " to '" << path << "' (" << snap->location_count() << " locations, "
-                     << snap->element_count() << " elements, checksum " << snap->checksum() << ")\n";
-               });
+      Json model = {{"snapshot", path}, {"revision", snap->revision()}, {"checksum", snap->checksum()},
+                    {"locations", snap->location_count()}, {"elements", snap->element_count()}};
+      const std::vector<Json> runtimes = *no_reload ? std::vector<Json>{} : store->list(kind_by_noun("runtime"));
+      const std::size_t missed = reload_runtimes(ctx, runtimes, *snap, path, model);
+      ctx.emit("publish", model, [&](std::ostream& out) {
+        out << "published revision " << snap->revision() << " to '" << path << "' (" << snap->location_count() << " locations, "
+            << snap->element_count() << " elements, checksum " << snap->checksum() << ")\n";
+        if (!model.contains("runtimes")) return;
+        for (const auto& r : model["runtimes"]) {
+          out << "runtime '" << r["name"].get<std::string>() << "' (" << r["url"].get<std::string>() << "): ";
+          if (r["took"].get<bool>()) out << "revision " << snap->revision() << " in service\n";
+          else out << "did not take revision " << snap->revision() << ": " << r["message"].get<std::string>() << "\n";
+        }
+      });
+      if (missed) {
+        if (ctx.format == "text")
+          std::cerr << "error: " << missed << " of " << runtimes.size() << " runtime(s) did not take revision " << snap->revision()
+                    << "; the snapshot is written to '" << path << "'\n";
+        throw Exit{4};
+      }
     });
   }
 
@@ -211,7 +257,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
             findings[2].items.push_back(with(
                 {{"location", l.id}, {"reason", l.validation_status != "valid" ? "address " + l.validation_status : "no floor, room or unit"}}));
         }
-        if (d.notify.empty() && d.conference_uri.empty()) findings[3].items.push_back(who);
+        if (!d.notifies() && d.conference_uri.empty()) findings[3].items.push_back(who);
       }
       progress.at(calls.size());
       Json model = {{"revision", snap->revision()}, {"calls", calls.size()}};

@@ -159,6 +159,88 @@ void add_key_positionals(CLI::App& cmd, const Kind& kind, std::vector<std::strin
   }
 }
 
+// set (Lync's Set-* semantics, creating the object when it does not exist) or, with `add`, add:
+// creates the object and refuses one that exists; its required fields are required options.
+void register_write(CLI::App& noun, Context& ctx, const Kind& kind, bool add) {
+  {
+    CLI::App* cmd = add ? noun.add_subcommand("add", "add a " + kind.noun + " (refused when it exists; change one with set)")
+                        : noun.add_subcommand("set", "create or update a " + kind.noun + " (only the fields given change)");
+    auto parts = std::make_shared<std::vector<std::string>>();
+    add_key_positionals(*cmd, kind, *parts);
+    auto scalars = std::make_shared<std::map<std::string, std::string>>();
+    auto lists = std::make_shared<std::map<std::string, std::vector<std::string>>>();
+    auto unset = std::make_shared<std::vector<std::string>>();
+    std::vector<std::string> settable;
+    for (const auto& f : kind.fields) {
+      if (f.key) continue;
+      settable.push_back(f.name);
+      std::string help = f.description;
+      if (!f.enum_values.empty()) {
+        help += " (";
+        for (std::size_t i = 0; i < f.enum_values.size(); ++i) help += (i ? "|" : "") + f.enum_values[i];
+        help += ")";
+      }
+      if (!f.default_value.is_null()) help += " [default: " + cell_text(f.default_value) + "]";
+      CLI::Option* opt = nullptr;
+      if (f.type == FieldType::string_list) {
+        opt = cmd->add_option("--" + dashed(f.name), (*lists)[f.name], help + "; replaces the list; repeat or separate with commas")
+                  ->delimiter(',');
+      } else if (f.type == FieldType::object_list) {
+        opt = cmd->add_option("--" + dashed(f.name), (*scalars)[f.name], help + "; a YAML flow list, replaces the list");
+      } else {
+        opt = cmd->add_option("--" + dashed(f.name), (*scalars)[f.name], help);
+        if (f.type == FieldType::boolean) opt->type_name("BOOL");
+        else if (f.type == FieldType::integer) opt->type_name("INT");
+        else if (!f.enum_values.empty()) opt->type_name(dashed(f.name) == "transport" ? "TRANSPORT" : "VALUE");
+      }
+      if (add && f.required) opt->required();
+      opt->group("Fields");
+    }
+    if (!add)
+      cmd->add_option("--unset", *unset, "clear these fields (back to their default)")
+          ->check(CLI::IsMember(settable))
+          ->delimiter(',');
+    auto prefix_length = std::make_shared<int>(0);
+    if (kind.noun == "subnet")
+      cmd->add_option("--prefix-length", *prefix_length,
+                      "mask length of a subnet given as a bare address (Lync's LIS form) when no network-site subnet has its address")
+          ->type_name("N")
+          ->check(CLI::Range(1, 128));
+    add_format_option(*cmd, ctx);
+    cmd->callback([&ctx, &kind, cmd, parts, scalars, lists, unset, prefix_length, add] {
+      auto store = ctx.open_store(true);
+      // Lync's LIS writes a subnet without its mask: the network-site subnet of that address, or
+      // --prefix-length, gives it.
+      if (kind.noun == "subnet") (*parts)[0] = complete_subnet(*store, (*parts)[0], *prefix_length);
+      const std::string key = join_key(kind, *parts);
+      Writer w(*store, ctx.command_line);
+      const auto existing = w.get(kind, key);
+      if (add && existing)
+        throw Error(ErrorKind::failure, subject(kind, key) + " exists", "change it with 'e911ctl " + kind.noun + " set', or remove it first");
+      Json obj = existing.value_or(Json::object());
+      for (std::size_t i = 0; i < kind.key_fields.size(); ++i) obj[kind.key_fields[i]] = (*parts)[i];
+      for (const auto& f : kind.fields) {
+        if (f.key) continue;
+        const CLI::Option* opt = cmd->get_option("--" + dashed(f.name));
+        if (!opt || opt->count() == 0) continue;
+        if (f.type == FieldType::string_list)
+          for (const auto& v : (*lists)[f.name]) check_text("--" + dashed(f.name), v, false);
+        else
+          check_text("--" + dashed(f.name), (*scalars)[f.name], false);
+        if (f.type == FieldType::string_list) obj[f.name] = (*lists)[f.name];
+        else if (f.type == FieldType::object_list) obj[f.name] = parse_yaml_value((*scalars)[f.name], f.schema);
+        else obj[f.name] = parse_scalar(f, (*scalars)[f.name]);
+      }
+      for (const auto& name : *unset) obj.erase(name);
+      obj = normalize(kind, obj);
+      check_or_exit(ctx, kind, key, obj);
+      const auto what = w.put(kind, obj);
+      const std::int64_t rev = commit_or_exit(ctx, w, *store);
+      emit_write(ctx, kind, key, !what ? "unchanged" : *what == ChangeType::added ? "created" : "updated", rev, obj);
+    });
+  }
+}
+
 void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
   CLI::App* noun = app.add_subcommand(kind.noun, kind.description);
   noun->require_subcommand(1);
@@ -210,79 +292,10 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     });
   }
 
+  // add: create only, every required field given (kinds that are added whole, such as runtimes).
+  if (kind.noun == "runtime") register_write(*noun, ctx, kind, true);
   // set: Lync's Set-* semantics, creating the object when it does not exist.
-  {
-    CLI::App* cmd = noun->add_subcommand("set", "create or update a " + kind.noun + " (only the fields given change)");
-    auto parts = std::make_shared<std::vector<std::string>>();
-    add_key_positionals(*cmd, kind, *parts);
-    auto scalars = std::make_shared<std::map<std::string, std::string>>();
-    auto lists = std::make_shared<std::map<std::string, std::vector<std::string>>>();
-    auto unset = std::make_shared<std::vector<std::string>>();
-    std::vector<std::string> settable;
-    for (const auto& f : kind.fields) {
-      if (f.key) continue;
-      settable.push_back(f.name);
-      std::string help = f.description;
-      if (!f.enum_values.empty()) {
-        help += " (";
-        for (std::size_t i = 0; i < f.enum_values.size(); ++i) help += (i ? "|" : "") + f.enum_values[i];
-        help += ")";
-      }
-      if (!f.default_value.is_null()) help += " [default: " + cell_text(f.default_value) + "]";
-      CLI::Option* opt = nullptr;
-      if (f.type == FieldType::string_list) {
-        opt = cmd->add_option("--" + dashed(f.name), (*lists)[f.name], help + "; replaces the list; repeat or separate with commas")
-                  ->delimiter(',');
-      } else if (f.type == FieldType::object_list) {
-        opt = cmd->add_option("--" + dashed(f.name), (*scalars)[f.name], help + "; a YAML flow list, replaces the list");
-      } else {
-        opt = cmd->add_option("--" + dashed(f.name), (*scalars)[f.name], help);
-        if (f.type == FieldType::boolean) opt->type_name("BOOL");
-        else if (f.type == FieldType::integer) opt->type_name("INT");
-        else if (!f.enum_values.empty()) opt->type_name(dashed(f.name) == "transport" ? "TRANSPORT" : "VALUE");
-      }
-      opt->group("Fields");
-    }
-    cmd->add_option("--unset", *unset, "clear these fields (back to their default)")
-        ->check(CLI::IsMember(settable))
-        ->delimiter(',');
-    auto prefix_length = std::make_shared<int>(0);
-    if (kind.noun == "subnet")
-      cmd->add_option("--prefix-length", *prefix_length,
-                      "mask length of a subnet given as a bare address (Lync's LIS form) when no network-site subnet has its address")
-          ->type_name("N")
-          ->check(CLI::Range(1, 128));
-    add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, &kind, cmd, parts, scalars, lists, unset, prefix_length] {
-      auto store = ctx.open_store(true);
-      // Lync's LIS writes a subnet without its mask: the network-site subnet of that address, or
-      // --prefix-length, gives it.
-      if (kind.noun == "subnet") (*parts)[0] = complete_subnet(*store, (*parts)[0], *prefix_length);
-      const std::string key = join_key(kind, *parts);
-      Writer w(*store, ctx.command_line);
-      const auto existing = w.get(kind, key);
-      Json obj = existing.value_or(Json::object());
-      for (std::size_t i = 0; i < kind.key_fields.size(); ++i) obj[kind.key_fields[i]] = (*parts)[i];
-      for (const auto& f : kind.fields) {
-        if (f.key) continue;
-        const CLI::Option* opt = cmd->get_option("--" + dashed(f.name));
-        if (!opt || opt->count() == 0) continue;
-        if (f.type == FieldType::string_list)
-          for (const auto& v : (*lists)[f.name]) check_text("--" + dashed(f.name), v, false);
-        else
-          check_text("--" + dashed(f.name), (*scalars)[f.name], false);
-        if (f.type == FieldType::string_list) obj[f.name] = (*lists)[f.name];
-        else if (f.type == FieldType::object_list) obj[f.name] = parse_yaml_value((*scalars)[f.name], f.schema);
-        else obj[f.name] = parse_scalar(f, (*scalars)[f.name]);
-      }
-      for (const auto& name : *unset) obj.erase(name);
-      obj = normalize(kind, obj);
-      check_or_exit(ctx, kind, key, obj);
-      const auto what = w.put(kind, obj);
-      const std::int64_t rev = commit_or_exit(ctx, w, *store);
-      emit_write(ctx, kind, key, !what ? "unchanged" : *what == ChangeType::added ? "created" : "updated", rev, obj);
-    });
-  }
+  register_write(*noun, ctx, kind, false);
 
   // remove
   {

@@ -1,13 +1,18 @@
 // runtime status|reload|calls|registrations: a running `e911ctl serve` asked through its admin
-// HTTP API (lib/net/admin_client), each answer made a result model, then rendered.
+// HTTP API (lib/net/admin_client), each answer made a result model, then rendered. The runtimes
+// publish reaches are objects of the store under the same noun (runtime add|list|show|set|remove,
+// cli/commands/objects.cpp); --runtime takes the name of one as well as a URL.
 #include <CLI/CLI.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "context.hpp"
 #include "e911/admin_client.hpp"
+#include "e911/catalog.hpp"
 #include "e911/error.hpp"
 #include "e911/runtime_admin.hpp"
+#include "e911/text.hpp"
 #include "render/render.hpp"
 
 namespace e911::cli {
@@ -17,21 +22,27 @@ namespace {
 constexpr const char* kDefaultRuntime = "http://127.0.0.1:5080";
 constexpr const char* kDefaultTokenFile = "/etc/e911ctl/admin.token";
 
-// Where the runtime is and how to prove who we are: --runtime and --token-file, else their
-// environment variables, else the defaults.
+// Where the runtime is and how to prove who we are: --runtime (a URL or the name of a stored
+// runtime), else E911_RUNTIME, else the default; --token-file, else the stored runtime's
+// token_file, else E911_RUNTIME_TOKEN_FILE, else the default. The token file's variable is read
+// here rather than by the parser, so that a stored runtime's own file comes before it.
 struct Target {
   std::string runtime = kDefaultRuntime;
-  std::string token_file = kDefaultTokenFile;
+  std::string token_file;
   CLI::Option* runtime_option = nullptr;
   CLI::Option* token_option = nullptr;
 };
 
 void add_target_options(CLI::App& cmd, Target& t) {
-  t.runtime_option = cmd.add_option("--runtime", t.runtime, "URL of the runtime's admin API")->envname("E911_RUNTIME")->type_name("URL")->default_str(kDefaultRuntime);
-  t.token_option = cmd.add_option("--token-file", t.token_file, "file holding the admin API's bearer token")
-      ->envname("E911_RUNTIME_TOKEN_FILE")
-      ->type_name("FILE")
-      ->default_str(kDefaultTokenFile);
+  t.runtime_option = cmd.add_option("--runtime", t.runtime, "URL of the runtime's admin API, or the name of a runtime of the store")
+                         ->envname("E911_RUNTIME")
+                         ->type_name("URL|NAME")
+                         ->default_str(kDefaultRuntime);
+  t.token_option = cmd.add_option("--token-file", t.token_file,
+                                  std::string("file holding the admin API's bearer token (default: the named runtime's token_file, else "
+                                              "$E911_RUNTIME_TOKEN_FILE, else ") +
+                                      kDefaultTokenFile + ")")
+                       ->type_name("FILE");
 }
 
 // An empty variable is a mistake in a script (an unset variable), never a request for the default.
@@ -42,12 +53,40 @@ void refuse_empty_env(const CLI::Option* given, const char* name, const char* op
                 std::string("give ") + option + ", or leave " + name + " unset for the default");
 }
 
-AdminClient client_for(const Target& t) {
+// The stored runtime `name`, or nullopt when there is no store or no such runtime; `names` gets
+// the stored names, for a hint.
+std::optional<Json> stored_runtime(const Context& ctx, const std::string& name, std::vector<std::string>& names) {
+  if (!std::filesystem::exists(ctx.db_path())) return std::nullopt;
+  auto store = ctx.open_store(false);
+  const Kind& kind = kind_by_noun("runtime");
+  names = store->keys(kind);
+  return store->get(kind, name);
+}
+
+AdminClient client_for(const Context& ctx, const Target& t) {
   refuse_empty_env(t.runtime_option, "E911_RUNTIME", "--runtime");
   refuse_empty_env(t.token_option, "E911_RUNTIME_TOKEN_FILE", "--token-file");
   if (t.runtime.empty()) throw Error(ErrorKind::usage, "--runtime is empty", "give the admin API's URL, such as --runtime http://127.0.0.1:5080");
-  if (t.token_file.empty()) throw Error(ErrorKind::usage, "--token-file is empty", "give the file that holds the runtime's admin token");
-  return AdminClient{t.runtime, runtime::read_token_file(t.token_file), t.token_file};
+  if (t.token_option->count() > 0 && t.token_file.empty())
+    throw Error(ErrorKind::usage, "--token-file is empty", "give the file that holds the runtime's admin token");
+  std::string url = t.runtime, token_file = t.token_file;
+  if (url.find("://") == std::string::npos) {
+    std::vector<std::string> names;
+    const auto stored = stored_runtime(ctx, url, names);
+    if (!stored) {
+      const std::string guess = closest(url, names);
+      throw Error(ErrorKind::usage, "the runtime address '" + excerpt(url) + "' is not an http:// URL, nor the name of a runtime of the store",
+                  guess.empty() ? "give the admin API's URL, such as --runtime http://127.0.0.1:5080, or a name from 'e911ctl runtime list'"
+                                : "did you mean '" + guess + "'?");
+    }
+    url = stored->value("url", "");
+    if (token_file.empty()) token_file = stored->value("token_file", "");
+  }
+  if (token_file.empty()) {
+    const char* env = std::getenv("E911_RUNTIME_TOKEN_FILE");
+    token_file = env && *env ? env : kDefaultTokenFile;
+  }
+  return AdminClient{url, runtime::read_token_file(token_file), token_file};
 }
 
 // A model: "runtime" (the URL asked) first, then the answer's fields, or "items" for a list.
@@ -107,15 +146,16 @@ void print_status(std::ostream& out, const Json& m, bool color) {
 }  // namespace
 
 void register_runtime_commands(CLI::App& app, Context& ctx) {
-  CLI::App* group = app.add_subcommand("runtime", "ask a running 'e911ctl serve' through its admin API");
-  group->require_subcommand(1);
+  // The noun exists already, with the commands every kind of the store has.
+  CLI::App* group = app.get_subcommand("runtime");
+  group->description("the runtimes publish makes load each snapshot, and what a running 'e911ctl serve' says through its admin API");
   {
     CLI::App* cmd = group->add_subcommand("status", "the runtime's version, snapshot in service, uptime, calls and registrations");
     auto t = std::make_shared<Target>();
     add_target_options(*cmd, *t);
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, t] {
-      const AdminClient c = client_for(*t);
+      const AdminClient c = client_for(ctx, *t);
       const Json model = model_of(c, c.call("GET", "/v1/status"));
       ctx.emit("runtime.status", model, [&](std::ostream& out) { print_status(out, model, ctx.color); });
     });
@@ -126,7 +166,7 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
     add_target_options(*cmd, *t);
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, t] {
-      const AdminClient c = client_for(*t);
+      const AdminClient c = client_for(ctx, *t);
       const Json answer = c.call("POST", "/v1/reload");
       const Json model = {{"runtime", c.url},
                           {"reloaded", field(answer, "reloaded").is_boolean() && field(answer, "reloaded").get<bool>()},
@@ -147,7 +187,7 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
     cmd->add_option("-n,--limit", *limit, "show at most this many calls (1 to 10000)")->check(CLI::Range(1, 10000))->default_str("50");
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, t, limit] {
-      const AdminClient c = client_for(*t);
+      const AdminClient c = client_for(ctx, *t);
       const Json model = model_of(c, c.call("GET", "/v1/calls?limit=" + std::to_string(*limit)));
       ctx.emit("runtime.calls", model, [&](std::ostream& out) {
         std::vector<std::vector<std::string>> rows;
@@ -170,7 +210,7 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
     add_target_options(*cmd, *t);
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, t] {
-      const AdminClient c = client_for(*t);
+      const AdminClient c = client_for(ctx, *t);
       const Json model = model_of(c, c.call("GET", "/v1/registrations"));
       ctx.emit("runtime.registrations", model, [&](std::ostream& out) {
         std::vector<std::vector<std::string>> rows;

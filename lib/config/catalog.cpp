@@ -28,7 +28,8 @@ std::vector<std::string> embedded_files_under(const std::string& prefix) {
 
 // Apply and export order: an object comes after the objects it names.
 static const char* const kKindOrder[] = {"usage",  "trunk", "route",  "location", "policy",   "voicepolicy", "region",
-                                         "site",   "subnet", "wap",   "switch",   "port",     "dialplan",    "user"};
+                                         "site",   "subnet", "wap",   "switch",   "port",     "dialplan",    "user",
+                                         "runtime"};
 
 static FieldType field_type(const Json& prop) {
   const std::string t = prop.value("type", "string");

@@ -1,6 +1,7 @@
 #include "e911/schema_check.hpp"
 #include "e911/diagnostic.hpp"
 #include "e911/pattern.hpp"
+#include "e911/text.hpp"
 
 #include <arpa/inet.h>
 
@@ -87,6 +88,18 @@ bool check_format(const std::string& format, const std::string& s, std::string& 
     if (is_sip_uri(s)) return true;
     why = "'" + excerpt(s) + "' is not a sip: URI";
     return false;
+  }
+  if (format == "admin-url" || format == "webhook-url") {
+    why = url_problem(s, format == "webhook-url");
+    return why.empty();
+  }
+  if (format == "email") {
+    why = email_problem(s);
+    return why.empty();
+  }
+  if (format == "absolute-path") {
+    why = absolute_path_problem(s);
+    return why.empty();
   }
   // "regex" is validate's to check (E406): it compiles the pattern as calls will run it and says
   // what to write instead of what RE2 refuses, so the problem is reported once, under its rule.
@@ -426,6 +439,117 @@ bool is_bssid(const std::string& s) {
     }
   }
   return true;
+}
+
+namespace {
+
+// A DNS host name: dot-separated labels of letters, digits and '-', none starting or ending with
+// '-', each at most 63 characters, 253 in all; a trailing dot (the root) allowed.
+bool is_host_name(std::string_view h) {
+  if (!h.empty() && h.back() == '.') h.remove_suffix(1);
+  if (h.empty() || h.size() > 253) return false;
+  std::size_t start = 0;
+  while (start <= h.size()) {
+    const std::size_t end = std::min(h.find('.', start), h.size());
+    const std::string_view label = h.substr(start, end - start);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+    for (const char c : label)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool is_ipv4(const std::string& h) {
+  unsigned char buf[4];
+  return inet_pton(AF_INET, h.c_str(), buf) == 1;
+}
+
+}  // namespace
+
+std::string url_problem(const std::string& s, bool webhook) {
+  const std::string shown = "'" + excerpt(s) + "'";
+  const std::string example = webhook ? "https://alerts.contoso.example/e911" : "http://127.0.0.1:5080";
+  const auto sep = s.find("://");
+  std::string scheme = sep == std::string::npos ? std::string() : s.substr(0, sep);
+  for (char& c : scheme) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (scheme != "http" && scheme != "https")
+    return shown + " is not " + (webhook ? "an https:// URL" : "an http:// or https:// URL") + " (such as " + example + ")";
+  for (const char c : s)
+    if (static_cast<unsigned char>(c) <= ' ' || static_cast<unsigned char>(c) == 0x7f || c == '"' || c == '<' || c == '>' || c == '\\' ||
+        c == '^' || c == '`' || c == '{' || c == '|' || c == '}')
+      return shown + " holds a space, a control character or one of \"<>\\^`{|}, which a URL writes %-encoded";
+  const std::size_t auth_start = sep + 3;
+  const std::size_t auth_end = std::min(s.find_first_of("/?#", auth_start), s.size());
+  const std::string authority = s.substr(auth_start, auth_end - auth_start);
+  if (authority.find('@') != std::string::npos)
+    return shown + " holds a user name or password; " +
+           (webhook ? std::string("the store and the snapshot are no place for secrets") : std::string("the runtime's token is read from token_file"));
+  std::string host, port;
+  if (!authority.empty() && authority[0] == '[') {
+    const auto close = authority.find(']');
+    if (close == std::string::npos) return shown + " opens an IPv6 address with [ and does not close it";
+    host = authority.substr(1, close - 1);
+    unsigned char buf[16];
+    if (inet_pton(AF_INET6, host.c_str(), buf) != 1) return shown + ": '" + excerpt(host) + "' is not an IPv6 address";
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return shown + " has text after the IPv6 address that is not :PORT";
+      port = authority.substr(close + 2);
+      if (port.empty()) return shown + " has a ':' and no port after it";
+    }
+  } else {
+    const auto colon = authority.find(':');
+    host = authority.substr(0, colon);
+    if (colon != std::string::npos) {
+      port = authority.substr(colon + 1);
+      if (port.empty()) return shown + " has a ':' and no port after it";
+    }
+    if (host.empty()) return shown + " names no host";
+    if (!is_ipv4(host) && !is_host_name(host)) return shown + ": '" + excerpt(host) + "' is not a host name or an IP address";
+  }
+  if (!port.empty()) {
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) < 1 || std::stoi(port) > 65535)
+      return shown + ": port '" + excerpt(port) + "' is not a number from 1 to 65535";
+  }
+  if (webhook) {
+    if (s.find('#') != std::string::npos) return shown + " has a #fragment, which is never sent to a server";
+    // Plain http carries the caller's name, number and location in clear: only to this machine
+    // (a receiver in a test, a local relay), written as an address so no name lookup can move it.
+    if (scheme == "http") {
+      unsigned char b[4];
+      const bool loopback = host == "::1" || (inet_pton(AF_INET, host.c_str(), b) == 1 && b[0] == 127);
+      if (!loopback)
+        return shown + " is plain http to another machine; a webhook carries the caller's location: use https:// (http:// is allowed only to "
+                       "127.0.0.0/8 or [::1])";
+    }
+  } else if (s.find_first_of("?#", auth_start) != std::string::npos) {
+    return shown + " has a query or fragment; give the admin API's base URL (such as " + example + ")";
+  }
+  return {};
+}
+
+std::string email_problem(const std::string& s) {
+  const std::string shown = "'" + excerpt(s) + "'";
+  std::string lower = s.substr(0, 7);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "mailto:") return shown + " is written as a URI; write the address alone: '" + excerpt(s.substr(7)) + "'";
+  const auto at = s.rfind('@');
+  if (at == std::string::npos) return shown + " is not an e-mail address (such as security@contoso.example): it has no @";
+  const std::string local = s.substr(0, at), domain = s.substr(at + 1);
+  static const std::string kAtext = "!#$%&'*+/=?^_`{|}~-";
+  bool ok = !local.empty() && local.size() <= 64 && local.front() != '.' && local.back() != '.' && local.find("..") == std::string::npos;
+  for (const char c : local)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || kAtext.find(c) != std::string::npos);
+  if (!ok) return shown + ": '" + excerpt(local) + "' before the @ is not a mailbox name (letters, digits, . and !#$%&'*+/=?^_`{|}~-, at most 64)";
+  if (!is_host_name(domain)) return shown + ": '" + excerpt(domain) + "' after the @ is not a domain name";
+  return {};
+}
+
+std::string absolute_path_problem(const std::string& s) {
+  if (s.empty() || s[0] != '/') return "'" + excerpt(s) + "' is not an absolute path (such as /etc/e911ctl/admin.token)";
+  std::size_t at = 0;
+  if (control_char(s, at, false)) return "'" + excerpt(s) + "' holds a control character";
+  return {};
 }
 
 bool is_sip_uri(const std::string& s) {

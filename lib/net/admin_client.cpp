@@ -65,4 +65,48 @@ Json AdminClient::call(const std::string& method, const std::string& path) const
               said_hint.empty() ? "see the runtime's log" : said_hint);
 }
 
+RuntimeReload reload_runtime(const AdminClient& client, std::int64_t revision, const std::string& checksum, const std::string& path,
+                             long reload_timeout_ms) {
+  RuntimeReload r;
+  const auto text = [](const Json& obj, const char* key) {
+    return obj.is_object() && obj.contains(key) && obj[key].is_string() ? obj[key].get<std::string>() : std::string();
+  };
+  Json answer;
+  try {
+    AdminClient slow = client;
+    slow.timeout_ms = reload_timeout_ms;
+    answer = slow.call("POST", "/v1/reload");
+  } catch (const Error& e) {
+    r.message = e.what();
+    return r;
+  }
+  r.reached = true;
+  const bool reloaded = answer.is_object() && answer.value("reloaded", false);
+  // The runtime's own sentence first: "snapshot revision 12 in service (was 11)" or why it refused.
+  r.message = text(answer, "message");
+  if (answer.is_object() && answer.contains("revision") && answer["revision"].is_number_integer()) r.revision = answer["revision"];
+  Json status;
+  try {
+    status = client.call("GET", "/v1/status");
+  } catch (const Error& e) {
+    r.message += std::string(r.message.empty() ? "" : "; ") + "its status could not be read: " + e.what();
+    return r;
+  }
+  const Json snap = status.is_object() && status.contains("snapshot") ? status["snapshot"] : Json();
+  if (snap.is_object()) {
+    if (snap.contains("revision") && snap["revision"].is_number_integer()) r.revision = snap["revision"];
+    r.checksum = text(snap, "checksum");
+    r.path = text(snap, "path");
+  } else {
+    r.revision = nullptr;
+  }
+  r.took = reloaded && r.revision.is_number_integer() && r.revision.get<std::int64_t>() == revision && r.checksum == checksum;
+  if (r.took || !reloaded) return r;
+  // It loaded a file, but not the one just written: most often it reads another path.
+  r.message = "it serves " + (r.revision.is_null() ? std::string("no snapshot") : "revision " + r.revision.dump() + " (checksum " + r.checksum + ")") +
+              ", not revision " + std::to_string(revision) + " (checksum " + checksum + ")";
+  if (!r.path.empty() && r.path != path) r.message += ": it reads '" + r.path + "', publish wrote '" + path + "'";
+  return r;
+}
+
 }  // namespace e911

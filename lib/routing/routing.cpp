@@ -87,6 +87,19 @@ std::string_view LocationRef::id() const {
 
 namespace {
 std::string str(std::string_view v) { return std::string(v); }
+
+// Everyone a decision tells of the call, as one line: the SIP URIs as written, then each webhook
+// and e-mail address named as such.
+std::string notify_targets(const Decision& d) {
+  std::string who;
+  const auto add = [&](const char* label, std::span<const std::string> list) {
+    for (const auto& n : list) who.append(who.empty() ? "" : ", ").append(label).append(n);
+  };
+  add("", d.notify);
+  add("webhook ", d.webhooks);
+  add("e-mail ", d.emails);
+  return who;
+}
 }  // namespace
 
 ElementLocation locate_element(const Snapshot& snap, const CallFacts& f, const Snapshot::SubnetHit& hit) {
@@ -376,16 +389,14 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       trace("callback", "none", "the caller has no line URI; the PSAP cannot call back");
     }
     d.notify = policy->notify;
+    d.webhooks = policy->webhooks;
+    d.emails = policy->emails;
     d.conference_uri = policy->conference_uri;
     d.conference_mode = policy->conference_mode;
-    if (!d.notify.empty()) {
-      if (with_trace) {
-        std::string who;
-        for (const auto& n : d.notify) who += (who.empty() ? "" : ", ") + n;
-        trace("notify", who, "notification URIs of policy '" + str(d.policy) + "', sent at the same time as the call");
-      }
+    if (d.notifies()) {
+      if (with_trace) trace("notify", notify_targets(d), "notification targets of policy '" + str(d.policy) + "', sent at the same time as the call");
     } else {
-      trace("notify", "nobody", "policy '" + str(d.policy) + "' has no notification URI");
+      trace("notify", "nobody", "policy '" + str(d.policy) + "' has no notification URI, webhook or e-mail address");
     }
     if (!d.conference_uri.empty())
       trace("conference", str(d.conference_uri) + " (" + (d.conference_mode.empty() ? std::string("one-way") : str(d.conference_mode)) + ")",
@@ -424,6 +435,8 @@ Json Decision::to_json() const {
   j["callback"] = callback.empty() ? Json(nullptr) : Json(callback);
   j["elin_mode"] = elin_mode;
   j["notify"] = notify;
+  j["notify_webhooks"] = webhooks;
+  j["notify_emails"] = emails;
   if (!conference_uri.empty()) j["conference"] = {{"uri", conference_uri}, {"mode", conference_mode.empty() ? "one-way" : conference_mode}};
   Json t = Json::array();
   for (const auto& s : trace) t.push_back({{"step", s.step}, {"outcome", s.outcome}, {"why", s.why}});
@@ -514,9 +527,7 @@ std::string decision_summary(const Decision& d) {
   std::string s = "policy " + str(d.policy) + "; location " + (d.location ? str(d.location.id()) : to_string(d.location_source)) + "; route ";
   if (d.attempts.empty()) s += "none";
   for (std::size_t i = 0; i < d.attempts.size(); ++i) s.append(i ? " -> " : "").append(d.attempts[i].route).append("/").append(d.attempts[i].trunk);
-  s += "; notify ";
-  if (d.notify.empty()) s += "nobody";
-  for (std::size_t i = 0; i < d.notify.size(); ++i) s += (i ? ", " : "") + d.notify[i];
+  s += "; notify " + (d.notifies() ? notify_targets(d) : std::string("nobody"));
   return s;
 }
 

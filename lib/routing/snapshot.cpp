@@ -713,8 +713,11 @@ void Snapshot::compile_objects() {
     r.default_location_id = jstr(p, "default_location");
     r.default_location = r.default_location_id.empty() ? -1 : location_index(r.default_location_id);
     r.numbers = policy_emergency_numbers(p);
-    if (p.contains("notification_uris"))
-      for (const auto& u : p["notification_uris"]) r.notify.push_back(u.get<std::string>());
+    // The three kinds of target travel in the policy's JSON, which the format already carries
+    // whole: a snapshot with webhooks or e-mails is still format 3.
+    for (const auto& [field, list] : {std::pair{"notification_uris", &r.notify}, {"notification_webhooks", &r.webhooks}, {"notification_emails", &r.emails}})
+      if (p.contains(field))
+        for (const auto& u : p[field]) list->push_back(u.get<std::string>());
     policy_recs_.emplace(id, std::move(r));
   }
   user_recs_.clear();

@@ -80,6 +80,19 @@ const std::vector<Rule>& rules() {
        "which comes from the network-site subnet with the same address or from the operator",
        "Subnet,...\n10.10.9.0,... (and no subnet 10.10.9.0/N with a site)",
        "define the network-site subnet first (e911ctl subnet set 10.10.9.0/24 --site NAME), or give --prefix-length 24"},
+      {"E111", "field limits", "notification webhook is not an https:// URL",
+       "a webhook carries the caller's name, number and location: plain http is allowed only to a loopback address (127.0.0.0/8, [::1]), "
+       "and a URL holds no user or password, which would sit in the store and every snapshot",
+       "kind: LocationPolicy\nidentity: global\nnotification_webhooks: ['http://alerts.contoso.example/e911']",
+       "use https://alerts.contoso.example/e911"},
+      {"E112", "field limits", "notification e-mail target is not an e-mail address",
+       "a target that is not a mailbox@domain address can never be delivered", "kind: LocationPolicy\nidentity: global\nnotification_emails: ['mailto:security@contoso.example']",
+       "write the address alone: security@contoso.example"},
+      {"E113", "field limits", "runtime's admin URL or token file badly formed",
+       "publish reaches a runtime at an http:// or https:// URL of its admin API, with the token read from a file named by an absolute path "
+       "(a relative one would depend on the directory publish runs in)",
+       "kind: Runtime\nname: node1\nurl: 127.0.0.1:5080\ntoken_file: admin.token",
+       "url: http://127.0.0.1:5080 and token_file: /etc/e911ctl/admin.token"},
       {"E201", "references", "policy names a PSTN usage that does not exist, or one being removed",
        "emergency calls route by the policy's usage; a missing usage means no route", "kind: LocationPolicy\nidentity: global\npstn_usage: Emergncy",
        "create the usage or fix the name"},
@@ -127,7 +140,7 @@ const std::vector<Rule>& rules() {
        "exclude the emergency numbers: put a rule that keeps them first ('^911$' -> '911'), or narrow the pattern: '^9([2-9]\\d{6,})$'"},
       {"E502", "Kari's Law", "policy in use with emergency services on has no notification target",
        "Kari's Law requires an on-site notification with callback number and location", "kind: LocationPolicy\nidentity: global\nenhanced_emergency_services: true",
-       "add notification_uris (or a conference_uri)"},
+       "add notification_uris (or notification_webhooks, notification_emails, a conference_uri)"},
       {"E601", "RAY BAUM'S Act", "location of a fixed device has no floor, room or unit",
        "a dispatchable location is a validated street address plus the floor/room/suite needed to find the caller",
        "kind: Location\nid: b1\nhouse_number: '1'\nstreet_name: Main", "fill location (floor/room text), floor, room or unit"},
@@ -512,9 +525,10 @@ void check_policies(Ctx& c) {
     }
     if (!p.value("enhanced_emergency_services", false)) continue;
     const bool in_use = reachable.count(id) > 0;
-    if (in_use && !p.contains("notification_uris") && !p.contains("conference_uri"))
+    if (in_use && !p.contains("notification_uris") && !p.contains("conference_uri") && !p.contains("notification_webhooks") &&
+        !p.contains("notification_emails"))
       c.add("E502", s, "/notification_uris", "emergency services are on but nobody on site is notified",
-            "add notification_uris: [sip:security-desk@...]");
+            "add notification_uris: [sip:security-desk@...] (or notification_webhooks, notification_emails)");
     if (numbers.empty()) {
       c.add("E301", s, "/emergency_dial_string", "emergency services are on but no emergency number is set", "set emergency_dial_string: '911'");
       continue;
@@ -648,7 +662,10 @@ std::string field_rule_code(const Kind& k, const std::string& field) {
     if (field == "emergency_dial_string" || field == "emergency_dial_mask" || field == "emergency_numbers") return "E101";
     if (field == "notification_uris" || field == "conference_uri") return "E102";
     if (field == "location_refresh_interval") return "E103";
+    if (field == "notification_webhooks") return "E111";
+    if (field == "notification_emails") return "E112";
   }
+  if (k.noun == "runtime" && (field == "url" || field == "token_file")) return "E113";
   if (k.noun == "user" && field == "sip_uri") return "E102";
   if (k.noun == "location") {
     if (field == "elins") return "E109";

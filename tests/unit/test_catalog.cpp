@@ -14,7 +14,7 @@ TEST_CASE("every kind of the domain is defined by a schema") {
   std::set<std::string> nouns;
   for (const auto& k : kinds()) nouns.insert(k.noun);
   CHECK(nouns == std::set<std::string>{"policy", "region", "site", "subnet", "location", "wap", "switch", "port", "usage", "route",
-                                       "trunk", "dialplan", "user", "voicepolicy"});
+                                       "trunk", "dialplan", "user", "voicepolicy", "runtime"});
   CHECK(find_kind("Location") == find_kind("location"));
   CHECK(find_kind("nope") == nullptr);
 }

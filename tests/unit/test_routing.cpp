@@ -575,3 +575,46 @@ TEST_CASE("no pattern and no number overflows the stack") {
   CHECK(list.full_match(mask));
   CHECK_FALSE(list.full_match(mask + ";"));
 }
+
+TEST_CASE("webhook and e-mail targets reach the decision, its trace and a saved snapshot") {
+  Fixture fx;
+  {
+    Writer w(*fx.store, "test");
+    auto p = *w.get(K("policy"), "global");
+    p["notification_webhooks"] = {"https://alerts.contoso.example/e911", "http://127.0.0.1:8080/hook"};
+    p["notification_emails"] = {"security@contoso.example"};
+    w.put(K("policy"), p);
+    w.commit();
+  }
+  const auto snap = Snapshot::build(*fx.store);
+  const auto* rec = snap->policy("global");
+  REQUIRE(rec);
+  CHECK(rec->notify == std::vector<std::string>{"sip:desk@contoso.example"});
+  CHECK(rec->webhooks == std::vector<std::string>{"https://alerts.contoso.example/e911", "http://127.0.0.1:8080/hook"});
+  CHECK(rec->emails == std::vector<std::string>{"security@contoso.example"});
+
+  const std::string path = fx.t.file("notify.e911");
+  snap->save(path);
+  const auto back = Snapshot::load(path);
+  REQUIRE(back->policy("global"));
+  CHECK(back->policy("global")->webhooks == rec->webhooks);
+  CHECK(back->policy("global")->emails == rec->emails);
+
+  auto f = call("sip:bob@contoso.example", "911");
+  f.source_ip = "10.2.0.9";  // Austin: no site policy, so global
+  const auto d = decide(*back, f);
+  CHECK(d.policy == "global");
+  CHECK(d.notifies());
+  CHECK(std::vector<std::string>(d.webhooks.begin(), d.webhooks.end()) == rec->webhooks);
+  CHECK(std::vector<std::string>(d.emails.begin(), d.emails.end()) == rec->emails);
+  std::string outcome;
+  for (const auto& t : d.trace)
+    if (t.step == "notify") outcome = t.outcome;
+  CHECK(outcome == "sip:desk@contoso.example, webhook https://alerts.contoso.example/e911, webhook http://127.0.0.1:8080/hook, "
+                   "e-mail security@contoso.example");
+  const Json j = d.to_json();
+  CHECK(j["notify_webhooks"] == Json(rec->webhooks));
+  CHECK(j["notify_emails"] == Json{"security@contoso.example"});
+  // A change of webhook alone is a change of decision an operator sees before publishing.
+  CHECK(decision_summary(d).find("webhook https://alerts.contoso.example/e911") != std::string::npos);
+}

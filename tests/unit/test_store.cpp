@@ -26,7 +26,7 @@ TEST_CASE("a new store holds the global location and voice policies as revision 
   TempDb t;
   auto s = Store::open(t.path, true);
   CHECK(s->head() == 1);
-  CHECK(s->schema_version() == 2);
+  CHECK(s->schema_version() == 3);
   REQUIRE(s->get(K("policy"), "global"));
   REQUIRE(s->get(K("voicepolicy"), "global"));
   CHECK(s->history()[0].command == "e911ctl init");

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "e911/schema_check.hpp"
 #include "e911/validate.hpp"
 #include "helpers.hpp"
 
@@ -238,6 +239,64 @@ TEST_CASE("E502 Kari's Law: a policy in use with nobody notified") {
                 w.put(K("policy"), Json{{"identity", "Lab"}, {"enhanced_emergency_services", true}, {"pstn_usage", "Emergency"},
                                         {"emergency_dial_string", "911"}});
               })).count("E502"));
+}
+
+TEST_CASE("E502 is met by a webhook or an e-mail target alone") {
+  for (const auto& target : {Json{{"notification_webhooks", {"https://alerts.contoso.example/e911"}}},
+                             Json{{"notification_emails", {"security@contoso.example"}}}}) {
+    Json patch = target;
+    patch["notification_uris"] = Json::array();
+    INFO(target.dump());
+    CHECK_FALSE(codes(check([&](Writer& w) { w.put(K("policy"), policy(patch)); })).count("E502"));
+  }
+}
+
+TEST_CASE("E111 and E112 notification webhooks and e-mail targets") {
+  const auto policy_with = [](const char* field, const char* value) {
+    return codes(check([&](Writer& w) { w.put(K("policy"), policy({{field, {value}}})); }));
+  };
+  for (const char* ok : {"https://alerts.contoso.example/e911?src=lync", "https://[2001:db8::1]:8443/hook", "http://127.0.0.1:8080/hook",
+                         "http://[::1]/hook", "HTTPS://ALERTS.CONTOSO.EXAMPLE"}) {
+    INFO(ok);
+    CHECK(policy_with("notification_webhooks", ok).empty());
+  }
+  for (const char* bad : {"http://alerts.contoso.example/e911", "http://10.0.0.1/hook", "ftp://alerts.contoso.example", "alerts.contoso.example/e911",
+                          "https://user:secret@alerts.contoso.example/", "https://alerts contoso.example/", "https://:443/", "https://host:99999/",
+                          "https://host/#frag", "https://-bad-.example/", "https://[::1/"}) {
+    INFO(bad);
+    CHECK(policy_with("notification_webhooks", bad) == std::set<std::string>{"E111"});
+  }
+  for (const char* ok : {"security@contoso.example", "first.last+e911@mail.contoso.example", "root@localhost"}) {
+    INFO(ok);
+    CHECK(policy_with("notification_emails", ok).empty());
+  }
+  for (const char* bad : {"mailto:security@contoso.example", "security", "@contoso.example", "security@", ".desk@contoso.example",
+                          "a..b@contoso.example", "desk@contoso..example", "desk desk@contoso.example", "desk@-contoso.example"}) {
+    INFO(bad);
+    CHECK(policy_with("notification_emails", bad) == std::set<std::string>{"E112"});
+  }
+  // The messages say what is wrong, not only that something is.
+  CHECK(url_problem("http://alerts.contoso.example/e911", true).find("use https://") != std::string::npos);
+  CHECK(url_problem("https://u:p@alerts.contoso.example/", true).find("user name or password") != std::string::npos);
+  CHECK(email_problem("mailto:desk@contoso.example").find("write the address alone: 'desk@contoso.example'") != std::string::npos);
+}
+
+TEST_CASE("E113 a runtime's admin URL and token file") {
+  const auto runtime_with = [](const Json& patch) {
+    Json rt = {{"name", "node1"}, {"url", "http://127.0.0.1:5080"}, {"token_file", "/etc/e911ctl/admin.token"}};
+    for (const auto& [k, v] : patch.items()) rt[k] = v;
+    return codes(check([&](Writer& w) { w.put(K("runtime"), rt); }));
+  };
+  CHECK(runtime_with(Json::object()).empty());
+  CHECK(runtime_with({{"url", "https://e911-node2.contoso.example:5443/"}}).empty());
+  for (const char* bad : {"127.0.0.1:5080", "ftp://127.0.0.1", "http://127.0.0.1:5080/?x=1", "http://127.0.0.1:0", "http://tok@127.0.0.1:5080"}) {
+    INFO(bad);
+    CHECK(runtime_with({{"url", bad}}) == std::set<std::string>{"E113"});
+  }
+  // Plain http is fine for the admin API: it is on the loopback address or a management network.
+  CHECK(runtime_with({{"url", "http://10.0.0.7:5080"}}).empty());
+  CHECK(runtime_with({{"token_file", "admin.token"}}) == std::set<std::string>{"E113"});
+  CHECK(absolute_path_problem("admin.token").find("not an absolute path") != std::string::npos);
 }
 
 TEST_CASE("E601, E604, W602 and W603: RAY BAUM'S dispatchable location") {

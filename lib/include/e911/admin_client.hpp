@@ -1,5 +1,6 @@
 #pragma once
 // A client of a runtime's admin HTTP API (runtime_admin.hpp), for `e911ctl runtime`.
+#include <cstdint>
 #include <string>
 
 #include "e911/json.hpp"
@@ -19,5 +20,23 @@ struct AdminClient {
   /// error (with the runtime's message and hint), or when a success is not JSON.
   Json call(const std::string& method, const std::string& path) const;
 };
+
+/// What a runtime did when asked to load a published snapshot.
+struct RuntimeReload {
+  bool reached = false;   ///< the runtime answered the reload
+  bool took = false;      ///< it now serves exactly the published snapshot (revision and checksum)
+  Json revision;          ///< the revision it serves afterwards; null when none or unknown
+  std::string checksum;   ///< the checksum of the snapshot it serves, when it said
+  std::string path;       ///< the snapshot file it reads, when it said
+  std::string message;    ///< what happened, as a sentence for people
+};
+
+/// Makes the runtime behind `client` load its snapshot file again (POST /v1/reload, waiting up to
+/// `reload_timeout_ms` for a large file to load), then reads what it serves (GET /v1/status) and
+/// compares it with the snapshot just published (`revision`, `checksum`, written to `path`). A
+/// runtime that cannot be reached, refuses the token, refuses the file or serves another one
+/// (e.g. it reads another path) did not take it; every such case is in the answer, never thrown.
+RuntimeReload reload_runtime(const AdminClient& client, std::int64_t revision, const std::string& checksum, const std::string& path,
+                             long reload_timeout_ms = 30000);
 
 }  // namespace e911

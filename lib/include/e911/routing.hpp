@@ -94,7 +94,11 @@ struct Decision {
   std::string failure;            ///< why not, when not routable
   bool elin_mode = false;         ///< the callback is an ELIN of the location
 
-  std::span<const std::string> notify;  ///< security-desk URIs that get a MESSAGE
+  std::span<const std::string> notify;    ///< security-desk URIs that get a MESSAGE
+  std::span<const std::string> webhooks;  ///< URLs that get an HTTPS POST of the call's facts
+  std::span<const std::string> emails;    ///< e-mail addresses told of the call
+  /// True when anyone is told of the call: a SIP URI, a webhook or an e-mail address.
+  bool notifies() const { return !notify.empty() || !webhooks.empty() || !emails.empty(); }
   std::string_view conference_uri, conference_mode;
   std::vector<TraceStep> trace;
 

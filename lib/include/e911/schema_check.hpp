@@ -45,5 +45,15 @@ bool is_cidr(const std::string& text);
 bool is_bssid(const std::string& text);
 /// True when `text` is a sip: or sips: URI with a user or host part.
 bool is_sip_uri(const std::string& text);
+/// Why `text` is not an http(s) URL of a host (a name, an IPv4 address or a bracketed IPv6 one)
+/// with an optional port, without user or password; empty when it is one. An admin API's base URL
+/// (`webhook` false) may have a path but no query or fragment; a webhook (`webhook` true) must be
+/// https://, except to a loopback address (127.0.0.0/8, [::1]), and has no fragment.
+std::string url_problem(const std::string& text, bool webhook);
+/// Why `text` is not an e-mail address (a dot-atom mailbox of at most 64 characters, @, a domain
+/// name); empty when it is one.
+std::string email_problem(const std::string& text);
+/// Why `text` is not an absolute file path without control characters; empty when it is one.
+std::string absolute_path_problem(const std::string& text);
 
 }  // namespace e911

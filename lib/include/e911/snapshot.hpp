@@ -108,7 +108,9 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
     std::string identity, usage, conference_uri, conference_mode, default_location_id;
     bool e911 = false;
     std::vector<EmergencyNumber> numbers;  ///< emergency_numbers, else the dial string and its masks
-    std::vector<std::string> notify;
+    std::vector<std::string> notify;    ///< notification_uris: SIP URIs that get a MESSAGE
+    std::vector<std::string> webhooks;  ///< notification_webhooks: https:// URLs (http:// only to loopback)
+    std::vector<std::string> emails;    ///< notification_emails: e-mail addresses
     int32_t default_location = -1;
   };
   enum class UriForm : uint8_t { as_dialled, plus, digits, sos_urn };
