@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <iostream>
 
 #include "context.hpp"
@@ -134,6 +135,8 @@ void register_call_commands(CLI::App& app, Context& ctx) {
     auto f = std::make_shared<routing::CallFacts>();
     auto snapshot = std::make_shared<std::string>();
     auto pidf_file = std::make_shared<std::string>();
+    auto invite_ctx = std::make_shared<sip::InviteContext>();
+    auto sdp_file = std::make_shared<std::string>();
     cmd->add_option("--from", f->caller, "caller SIP URI (an unknown caller is decided as one)")->required();
     cmd->add_option("--dial", f->dialled, "digits, '*', '#' and '+' dialled, or a Request-URI (tel:, sip:, urn:service:sos)")->required();
     cmd->add_option("--ip", f->source_ip, "source address of the caller, IPv4 or IPv6 (::ffff:a.b.c.d is its IPv4 address)");
@@ -147,8 +150,21 @@ void register_call_commands(CLI::App& app, Context& ctx) {
     cmd->add_flag("--priority-emergency", f->priority_emergency, "the INVITE carries Priority: emergency");
     cmd->add_option("--trunk-down", f->trunks_down, "treat this trunk as failing (repeatable)");
     cmd->add_option("--snapshot", *snapshot, "decide on a published snapshot instead of the store");
+    cmd->add_option("--sent-by", invite_ctx->sent_by,
+                    "the runtime's SIP address (HOST:PORT) for the INVITE's Via and Contact, as 'e911ctl serve' writes them. Default: e911ctl.invalid");
+    cmd->add_option("--sdp", *sdp_file, "the phone's SDP offer, carried in the INVITE as the runtime carries it. Default: a sample offer")
+        ->check(CLI::ExistingFile);
     add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, f, snapshot, pidf_file] {
+    cmd->callback([&ctx, f, snapshot, pidf_file, invite_ctx, sdp_file] {
+      if (!sdp_file->empty()) {
+        std::ifstream in(*sdp_file, std::ios::binary);
+        std::string sdp((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (!in.good() && !in.eof()) throw Error(ErrorKind::failure, "cannot read '" + excerpt(*sdp_file) + "'");
+        if (sdp.size() > routing::kMaxPidfBytes)
+          throw Error(ErrorKind::invalid, "SDP '" + excerpt(*sdp_file) + "' is more than " + std::to_string(routing::kMaxPidfBytes) + " bytes",
+                      "give the session description alone");
+        invite_ctx->sdp = std::move(sdp);
+      }
       if (!pidf_file->empty()) {
         // Read one byte past the limit, no more: a huge file is refused without holding it.
         std::ifstream in(*pidf_file, std::ios::binary);
@@ -174,7 +190,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
         snap = Snapshot::build_for_call(*store, f->source_ip, f->bssid, f->chassis_id, f->port_id);
       }
       const routing::Decision d = routing::decide(*snap, *f);
-      const std::string invite = d.attempts.empty() ? "" : sip::build_invite(*snap, d, *f, "dry-run-1@e911ctl.invalid", "e911dry");
+      const std::string invite = d.attempts.empty() ? "" : sip::build_trunk_invite(*snap, d, *f, *invite_ctx).text;
       Json messages = Json::array();
       std::vector<std::string> message_text;
       for (const auto& n : d.notify) {

@@ -236,6 +236,7 @@ struct B2bua::Call {
   // what the provider gets.
   std::unique_ptr<routing::Decision> provider;
   routing::CallFacts facts;
+  bool notified = false;  ///< the security desk has been sent its MESSAGEs
   // The record, and the decision's trace on demand.
   Json record;
   std::function<Json()> decision;
@@ -362,16 +363,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   // Where a phone is reached: over TCP the connection it registered on while it is open (the
   // phone may not listen at all, RFC 5626), else its Contact's address when that is an IP
   // literal, else the address its REGISTER came from. Nothing is ever resolved.
-  auto binding_destination = [&](const Binding& b) {
-    Destination d{b.source, b.stream};
-    auto contact = sip::parse_uri(b.contact);
-    if (contact) {
-      if (const sip::Param* t = contact->param("transport")) d.stream = !sip::iequals(t->value, "udp");
-      if (d.stream && b.stream && chain_.connected(b.source)) return d;
-      if (ip_literal(contact->host)) d.to = sip::Endpoint{contact->host, contact->port ? contact->port : 5060, false};
-    }
-    return d;
-  };
+  auto binding_destination = [this](const Binding& b) { return reach(b); };
   auto target_user = [&](const std::string& aor) {
     if (chain_.draining()) return refuse_draining();
     call.kind = "internal";
@@ -593,6 +585,8 @@ void B2bua::send_branch_invite(Call& call, std::size_t index, std::string m, boo
                   {"destination", host_port(b.target.dest.to.host, b.target.dest.to.port)}, {"transport", b.target.dest.stream ? "tcp" : "udp"}};
   if (call.provider) attempt["pidf_lo"] = with_pidf;
   call.record["attempts"].push_back(std::move(attempt));
+  // The desk is told at the moment the call leaves (never before a trunk has it, never after).
+  if (call.provider && !call.notified) notify_desk(call);
   if (b.target.failover_seconds > 0) {
     // Lync's fast failover: no ringing answer within the trunk's time moves to the next trunk.
     chain_.wheel().restart(b.failover, std::chrono::seconds(b.target.failover_seconds), &B2bua::failover_expired, this,
@@ -883,6 +877,152 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   // instead held 90 MB at 200 calls/s for nothing.
   const std::uint64_t id = call.id;
   chain_.wheel().start(chain_.timers().t4, &B2bua::linger_over, this, id);
+}
+
+Destination B2bua::reach(const Binding& b) const {
+  Destination d{b.source, b.stream};
+  auto contact = sip::parse_uri(b.contact);
+  if (contact) {
+    if (const sip::Param* t = contact->param("transport")) d.stream = !sip::iequals(t->value, "udp");
+    if (d.stream && b.stream && chain_.connected(b.source)) return d;
+    if (ip_literal(contact->host)) d.to = sip::Endpoint{contact->host, contact->port ? contact->port : 5060, false};
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------- the security desk
+// DOMAIN.md §4: at the moment the emergency call leaves, every notification URI of its location
+// policy gets a MESSAGE: at its registered contacts when it is a user served here, else at its
+// host (an IP literal: nothing is resolved). Each delivery is its own client transaction, retried
+// on timeout, transport failure, 408, 5xx and 6xx; none of it ever waits on or delays the call.
+
+struct B2bua::Delivery {
+  std::uint64_t call = 0;
+  std::string target;       ///< the policy's notification URI
+  std::string request_uri;  ///< the target, or one of its registered contacts
+  Destination dest;
+  int attempts = 0;
+  int status = 0;
+  std::string last;          ///< the last failure
+  TimerWheel::Handle retry;
+  Clock::time_point started;
+};
+
+void B2bua::notify_desk(Call& call) {
+  if (call.notified || !call.provider) return;
+  call.notified = true;
+  const routing::Decision& d = *call.provider;
+  if (d.notify.empty()) return;
+  const std::vector<std::string> domains = chain_.domains(d.snapshot.get());
+  const std::int64_t now = unix_now();
+  call.record["notifications"] = Json::array();
+  for (const std::string& target : d.notify) {
+    const std::string uri = target.find(':') == std::string::npos ? "sip:" + target : target;
+    std::vector<std::pair<std::string, Destination>> to;
+    std::string why;
+    if (auto parsed = sip::parse_uri(uri)) {
+      std::string host = parsed->host;
+      for (auto& ch : host) ch = static_cast<char>(sip::ascii_lower(static_cast<unsigned char>(ch)));
+      const bool ours = std::find(domains.begin(), domains.end(), host) != domains.end();
+      if (ours && parsed->has_user)
+        for (const Binding& b : chain_.registrar().lookup("sip:" + parsed->user + "@" + host, now)) to.emplace_back(b.contact, reach(b));
+      if (to.empty() && ip_literal(parsed->host)) {
+        bool stream = false;
+        if (const sip::Param* t = parsed->param("transport")) stream = !sip::iequals(t->value, "udp");
+        to.emplace_back(uri, Destination{sip::Endpoint{parsed->host, parsed->port ? parsed->port : 5060, false}, stream});
+      }
+      if (to.empty())
+        why = ours ? "no registered contact, and its host is not an IP address" : "its host is not an IP address (the runtime resolves no names)";
+    } else {
+      why = "not a SIP URI";
+    }
+    if (to.empty()) {
+      call.record["notifications"].push_back({{"kind", "sip"}, {"target", target}, {"outcome", "failed"}, {"attempts", 0}, {"detail", why}});
+      if (Metrics* m = chain_.options().metrics) m->notification("sip", "failed");
+      continue;
+    }
+    for (auto& [request_uri, dest] : to) {
+      const std::uint64_t id = next_delivery_++;
+      Delivery& del = *(deliveries_[id] = std::make_unique<Delivery>());
+      del.call = call.id;
+      del.target = target;
+      del.request_uri = request_uri;
+      del.dest = dest;
+      del.started = Clock::now();
+      send_delivery(id);
+    }
+  }
+}
+
+void B2bua::send_delivery(std::uint64_t id) {
+  auto it = deliveries_.find(id);
+  if (it == deliveries_.end()) return;
+  Delivery& del = *it->second;
+  auto c = calls_.find(del.call);
+  auto local = chain_.local(del.dest);
+  if (c == calls_.end() || !c->second->provider || !local) {
+    return delivery_done(id, false, c == calls_.end() ? "the call is gone" : "no transport for " + del.dest.to.host);
+  }
+  ++del.attempts;
+  sip::NotificationContext ctx;
+  ctx.call_id = token() + "@e911ctl";
+  ctx.sent_by = local->second;
+  ctx.transport = del.dest.stream ? "TCP" : "UDP";
+  ctx.branch = std::string(kBranchPrefix) + token();
+  ctx.tag = token();
+  ctx.request_uri = del.request_uri;
+  const Call& call = *c->second;
+  std::string text = sip::build_notification(*call.provider, call.facts, del.target, ctx);
+  auto key = chain_.request(std::move(text), del.dest, [this, id](const ClientEvent& e) { on_delivery_event(id, e); });
+  if (!key) return delivery_done(id, false, "the MESSAGE could not be built");
+  if (Metrics* m = chain_.options().metrics) m->transaction_started(true);
+}
+
+void B2bua::on_delivery_event(std::uint64_t id, const ClientEvent& e) {
+  auto it = deliveries_.find(id);
+  if (it == deliveries_.end()) return;
+  Delivery& del = *it->second;
+  bool retry = true;
+  if (e.kind == ClientEvent::Kind::response) {
+    const int status = e.response->status();
+    if (status < 200) return;
+    del.status = status;
+    if (status < 300) return delivery_done(id, true, std::to_string(status) + " " + std::string(e.response->reason()));
+    del.last = std::to_string(status) + " " + std::string(e.response->reason());
+    retry = status == 408 || status >= 500;  // a definite 4xx will not change on its own
+  } else {
+    del.last = e.kind == ClientEvent::Kind::timeout ? "no answer (Timer F)" : "transport failure";
+  }
+  if (!retry || del.attempts >= kDeliveryAttempts) return delivery_done(id, false, del.last);
+  chain_.wheel().restart(del.retry, kDeliveryRetry, &B2bua::delivery_retry_due, this, id);
+}
+
+void B2bua::delivery_retry_due(void* self, std::uint64_t id) { static_cast<B2bua*>(self)->send_delivery(id); }
+
+void B2bua::delivery_done(std::uint64_t id, bool ok, const std::string& detail) {
+  auto it = deliveries_.find(id);
+  if (it == deliveries_.end()) return;
+  Delivery& del = *it->second;
+  chain_.wheel().cancel(del.retry);
+  Json outcome = {{"kind", "sip"},
+                  {"target", del.target},
+                  {"contact", del.request_uri},
+                  {"destination", host_port(del.dest.to.host, del.dest.to.port)},
+                  {"outcome", ok ? "ok" : "failed"},
+                  {"attempts", del.attempts},
+                  {"detail", detail},
+                  {"ms", std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - del.started).count()}};
+  if (Metrics* m = chain_.options().metrics) m->notification("sip", ok ? "ok" : "failed");
+  auto c = calls_.find(del.call);
+  if (c != calls_.end() && !c->second->ended) {
+    c->second->record["notifications"].push_back(std::move(outcome));
+  } else if (chain_.options().on_event) {
+    // The call was over before the desk answered: its record is written; this line completes it.
+    chain_.options().on_event(ok ? "info" : "warn", "security desk notification of call " + std::to_string(del.call) + " to " + del.target +
+                                                        ": " + (ok ? "delivered" : "failed") + " after " + std::to_string(del.attempts) +
+                                                        " attempt(s): " + detail);
+  }
+  deliveries_.erase(it);
 }
 
 void B2bua::ring_expired(void* self, std::uint64_t id) {

@@ -364,6 +364,11 @@ std::string build_invite(const Snapshot& snap, const routing::Decision& d, const
 }
 
 std::string build_notification(const routing::Decision& d, const routing::CallFacts& f, const std::string& target, const std::string& call_id) {
+  return build_notification(d, f, target, NotificationContext{call_id});
+}
+
+std::string build_notification(const routing::Decision& d, const routing::CallFacts& f, const std::string& target, const NotificationContext& c) {
+  const std::string& call_id = c.call_id;
   const std::string caller = f.caller.empty() ? d.caller : f.caller;
   const std::string to = target.find(':') == std::string::npos ? "sip:" + target : target;
   std::ostringstream b;
@@ -399,10 +404,10 @@ std::string build_notification(const routing::Decision& d, const routing::CallFa
   const std::string body = crlf(b.str());
   const std::string id = fnv_hex(call_id + "\x1f" + to);
   std::ostringstream m;
-  m << "MESSAGE " << to << " SIP/2.0\r\n"
-    << "Via: SIP/2.0/TCP e911ctl.invalid;branch=z9hG4bK" << id << "\r\n"
+  m << "MESSAGE " << (c.request_uri.empty() ? to : c.request_uri) << " SIP/2.0\r\n"
+    << "Via: SIP/2.0/" << upper(c.transport) << " " << c.sent_by << ";branch=" << (c.branch.empty() ? "z9hG4bK" + id : c.branch) << ";rport\r\n"
     << "Max-Forwards: 70\r\n"
-    << "From: <sip:e911ctl@" << host_of(caller) << ">;tag=" << id.substr(0, 8) << "\r\n"
+    << "From: <sip:e911ctl@" << host_of(caller) << ">;tag=" << (c.tag.empty() ? id.substr(0, 8) : c.tag) << "\r\n"
     << "To: <" << to << ">\r\n"
     << "Call-ID: " << call_id << "\r\n"
     << "CSeq: 1 MESSAGE\r\n"

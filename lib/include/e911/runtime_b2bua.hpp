@@ -32,6 +32,8 @@
 
 namespace e911::runtime {
 
+struct Binding;
+
 class B2bua {
  public:
   explicit B2bua(Chain& chain);
@@ -57,6 +59,11 @@ class B2bua {
 
   struct Call;
   struct Branch;
+  struct Delivery;
+
+  /// Attempts per security-desk MESSAGE, and the pause between them.
+  static constexpr int kDeliveryAttempts = 3;
+  static constexpr std::chrono::milliseconds kDeliveryRetry{2000};
 
  private:
   void start_next(Call& call);
@@ -77,12 +84,20 @@ class B2bua {
   void relay(Call& call, bool from_a, const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via);
   void bye(Call& call, bool to_a);
   Call* find(std::uint64_t id);
+  Destination reach(const Binding& b) const;
+  void notify_desk(Call& call);
+  void send_delivery(std::uint64_t id);
+  void on_delivery_event(std::uint64_t id, const ClientEvent& e);
+  void delivery_done(std::uint64_t id, bool ok, const std::string& detail);
+  static void delivery_retry_due(void* self, std::uint64_t id);
 
   Chain& chain_;
   std::uint64_t next_id_ = 1;
   std::size_t active_ = 0;
   std::size_t emergency_ = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls_;
+  std::unordered_map<std::uint64_t, std::unique_ptr<Delivery>> deliveries_;  ///< security-desk MESSAGEs under way
+  std::uint64_t next_delivery_ = 1;
   /// Dialogs and the call they belong to: key Call-ID \x1f local tag; side 0 = caller, 1+n = branch n.
   std::unordered_map<std::string, std::pair<std::uint64_t, std::size_t>> dialogs_;
   /// INVITE server transactions of calls still without a final answer (for CANCEL).

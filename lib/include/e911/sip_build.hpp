@@ -61,4 +61,16 @@ std::string build_invite(const Snapshot& snap, const routing::Decision& d, const
 std::string build_notification(const routing::Decision& d, const routing::CallFacts& f, const std::string& target,
                                const std::string& call_id);
 
+/// What a live security-desk MESSAGE takes besides the decision (the defaults are the dry run's).
+struct NotificationContext {
+  std::string call_id;
+  std::string sent_by = "e911ctl.invalid";  ///< the runtime's address in Via
+  std::string transport = "TCP";
+  std::string branch;       ///< empty: derived from the Call-ID and target
+  std::string tag;          ///< From tag; empty: derived likewise
+  std::string request_uri;  ///< empty: the target (a registered contact of it otherwise)
+};
+std::string build_notification(const routing::Decision& d, const routing::CallFacts& f, const std::string& target,
+                               const NotificationContext& c);
+
 }  // namespace e911::sip
