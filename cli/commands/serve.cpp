@@ -21,6 +21,7 @@
 #include "e911/runtime_held.hpp"
 #include "e911/runtime_log.hpp"
 #include "e911/runtime_metrics.hpp"
+#include "e911/runtime_notify.hpp"
 #include "e911/runtime_registrar.hpp"
 #include "e911/runtime_snapshot.hpp"
 #include "e911/runtime_transport.hpp"
@@ -136,7 +137,28 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     sip::Limits limits;
     limits.max_message = c.max_message;
     limits.max_headers = c.max_headers;
+    // Webhooks and e-mail to the security desk, on the notifier's thread; each outcome comes back
+    // to the loop for the call's record. A bad setting is a usage error at start, not a lost
+    // notification during an emergency.
+    runtime::NotifierConfig nc;
+    nc.smtp_url = c.smtp_url;
+    nc.smtp_from = c.smtp_from;
+    nc.smtp_credentials_file = c.smtp_credentials_file;
+    nc.ca_file = c.notify_ca_file;
+    runtime::Chain* chain_for_outcomes = nullptr;
+    runtime::Notifier notifier(
+        nc,
+        [&io, &chain_for_outcomes](runtime::DeliveryOutcome o) {
+          asio::post(io, [&chain_for_outcomes, o = std::move(o)] {
+            if (chain_for_outcomes) chain_for_outcomes->notification_outcome(o);
+          });
+        },
+        &metrics);
+    core.notify = [&notifier](const runtime::NotifyFacts& facts, const std::vector<runtime::NotifyTarget>& targets) {
+      return notifier.submit(facts, targets);
+    };
     runtime::Chain chain(io, limits, {}, &slot, core);
+    chain_for_outcomes = &chain;
 
     runtime::TransportOptions options;
     options.limits = limits;
@@ -298,6 +320,8 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
                {"bindings", core.bindings_path},
                {"registrations_restored", chain.registrar().size()}});
     io.run();
+    chain_for_outcomes = nullptr;
+    notifier.stop(std::chrono::seconds(2));
     if (reloader.joinable()) reloader.join();
     if (admin) admin->stop();
     if (held) held->stop();

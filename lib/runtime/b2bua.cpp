@@ -10,6 +10,7 @@
 #include "e911/routing.hpp"
 #include "e911/runtime_log.hpp"
 #include "e911/runtime_metrics.hpp"
+#include "e911/runtime_notify.hpp"
 #include "e911/runtime_registrar.hpp"
 #include "e911/sip_build.hpp"
 #include "e911/sip_text.hpp"
@@ -912,10 +913,43 @@ void B2bua::notify_desk(Call& call) {
   if (call.notified || !call.provider) return;
   call.notified = true;
   const routing::Decision& d = *call.provider;
+  if (!d.notifies()) return;
+  call.record["notifications"] = Json::array();
+  if ((!d.webhooks.empty() || !d.emails.empty()) && chain_.options().notify) {
+    // Beyond Lync: the same facts as JSON to webhooks and as text to e-mail addresses, on the
+    // notifier's own thread (submit never blocks; a full queue is a "dropped" outcome).
+    NotifyFacts facts;
+    facts.call_id = std::to_string(call.id);
+    facts.time = call.time;
+    facts.caller_uri = call.facts.caller;
+    facts.caller_name = std::string(d.user_name);
+    facts.callback = d.callback;
+    if (d.location) {
+      facts.location = *d.location;
+      std::string line;
+      for (const std::string* part : {&facts.location.location, &facts.location.house_number, &facts.location.street_name,
+                                      &facts.location.street_suffix, &facts.location.city, &facts.location.state,
+                                      &facts.location.postal_code, &facts.location.country})
+        if (!part->empty()) line += (line.empty() ? "" : part == &facts.location.house_number || part == &facts.location.city ? ", " : " ") + *part;
+      facts.location_text = line;
+    } else {
+      facts.location_text = d.location_source == LocationSource::caller_pidf ? "as sent by the caller's client" : "unknown";
+    }
+    facts.method = d.method;
+    facts.policy = std::string(d.policy);
+    if (!d.attempts.empty()) {
+      facts.route = std::string(d.attempts.front().route);
+      facts.trunk = std::string(d.attempts.front().trunk);
+    }
+    facts.test = d.test_call;
+    std::vector<NotifyTarget> targets;
+    for (const std::string& w : d.webhooks) targets.push_back({NotifyKind::webhook, w});
+    for (const std::string& e : d.emails) targets.push_back({NotifyKind::email, e});
+    chain_.options().notify(facts, targets);
+  }
   if (d.notify.empty()) return;
   const std::vector<std::string> domains = chain_.domains(d.snapshot.get());
   const std::int64_t now = unix_now();
-  call.record["notifications"] = Json::array();
   for (const std::string& target : d.notify) {
     const std::string uri = target.find(':') == std::string::npos ? "sip:" + target : target;
     std::vector<std::pair<std::string, Destination>> to;
@@ -1023,6 +1057,20 @@ void B2bua::delivery_done(std::uint64_t id, bool ok, const std::string& detail) 
                                                         " attempt(s): " + detail);
   }
   deliveries_.erase(it);
+}
+
+void B2bua::on_notify_outcome(const DeliveryOutcome& o) {
+  std::uint64_t id = 0;
+  std::from_chars(o.call_id.data(), o.call_id.data() + o.call_id.size(), id);
+  auto c = calls_.find(id);
+  if (c != calls_.end() && !c->second->ended) {
+    c->second->record["notifications"].push_back(o.to_json());
+  } else if (chain_.options().on_event) {
+    chain_.options().on_event(o.result == DeliveryResult::ok ? "info" : "warn",
+                              std::string(to_string(o.kind)) + " notification of call " + o.call_id + " to " + o.target + ": " +
+                                  to_string(o.result) + " after " + std::to_string(o.attempts) + " attempt(s)" +
+                                  (o.detail.empty() ? "" : ": " + o.detail));
+  }
 }
 
 void B2bua::ring_expired(void* self, std::uint64_t id) {

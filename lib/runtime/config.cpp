@@ -20,7 +20,8 @@ namespace {
 // Every key of the file, in the schema's order; each has an origin.
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
                                  "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
-                                 "max_connections", "max_message", "max_headers", "log_format"};
+                                 "max_connections", "max_message", "max_headers", "log_format",
+                                 "smtp_url",     "smtp_from",    "smtp_credentials_file", "notify_ca_file"};
 
 const Json& serve_schema() {
   // Static: the schema check compiles a schema once and keeps it by address.
@@ -202,6 +203,10 @@ ServeConfig load_serve_config(const std::string& path) {
   };
   if (v.contains("domains")) c.domains = v["domains"].get<std::vector<std::string>>();
   text_of("snapshot", c.snapshot);
+  text_of("smtp_url", c.smtp_url);
+  text_of("smtp_from", c.smtp_from);
+  text_of("smtp_credentials_file", c.smtp_credentials_file);
+  text_of("notify_ca_file", c.notify_ca_file);
   text_of("bindings", c.bindings);
   text_of("admin", c.admin);
   text_of("token_file", c.token_file);

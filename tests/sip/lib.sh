@@ -219,7 +219,7 @@ received() {
     /message received/ { grab = 0; inmsg = 1; next }
     /message sent/ { inmsg = 0; next }
     inmsg && !grab && NF && $0 ~ pat { grab = 1; found = 1 }
-    grab && /^-{10,}/ { exit }
+    grab && /^----------/ { exit }
     grab { print }
   ' "$WORK/$1.msgs" 2>/dev/null
 }

@@ -52,6 +52,9 @@ class B2bua {
   /// final answer yet (then the caller has its 487).
   bool on_cancel(const sip::TransactionKey& invite);
 
+  /// A webhook or e-mail delivery of a call ended: into its record, or a log line when it is over.
+  void on_notify_outcome(const DeliveryOutcome& outcome);
+
   /// Calls not yet finished.
   std::size_t calls() const { return active_; }
   /// Emergency calls not yet finished (a drain waits for them past its timeout).

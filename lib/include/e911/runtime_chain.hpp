@@ -34,6 +34,9 @@ class Registrar;
 class B2bua;
 class Metrics;
 class CallLog;
+struct NotifyFacts;
+struct NotifyTarget;
+struct DeliveryOutcome;
 
 /// Sends bytes towards `destination` on the socket or connection the request came on (a stream
 /// connection ignores `destination`: it answers on itself).
@@ -73,6 +76,9 @@ struct CoreOptions {
   CallLog* call_log = nullptr;              ///< recent calls (may be null)
   std::function<void(const Json&)> on_call; ///< one record per finished call (the log line)
   std::function<void(const std::string& level, const std::string& message)> on_event;  ///< other log lines
+  /// Hands a call's webhook and e-mail deliveries to the notifier (Notifier::submit: never
+  /// blocks); their outcomes come back through Chain::notification_outcome. Empty: none sent.
+  std::function<std::size_t(const NotifyFacts&, const std::vector<NotifyTarget>&)> notify;
 };
 
 class Chain {
@@ -110,6 +116,8 @@ class Chain {
   /// calls, which are still routed; calls in progress go on.
   void drain() { draining_ = true; }
   bool draining() const { return draining_; }
+  /// A webhook or e-mail delivery ended (posted to the loop by the notifier's thread).
+  void notification_outcome(const DeliveryOutcome& outcome);
   /// Writes the bindings file now if it changed (also done every second while serving).
   void save_bindings();
 

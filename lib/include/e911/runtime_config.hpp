@@ -32,6 +32,11 @@ struct ServeConfig {
   std::string admin = "127.0.0.1:5080";  ///< ADDR:PORT of the admin API; empty: no admin API
   std::string token_file = "/etc/e911ctl/admin.token";
   std::string location_service;  ///< ADDR:PORT of the HELD location service (runtime_held.hpp); empty: off
+  // Webhook and e-mail deliveries to the security desk (runtime_notify.hpp).
+  std::string smtp_url;               ///< smtp://HOST[:PORT] (STARTTLS) or smtps://...; empty: e-mail targets fail
+  std::string smtp_from;              ///< the sender of those e-mails
+  std::string smtp_credentials_file;  ///< "user:password", mode 0600; empty: no AUTH
+  std::string notify_ca_file;         ///< PEM bundle trusted for webhooks and SMTP; empty: the system's
   unsigned threads = 1;
   std::chrono::seconds idle_timeout{300}, ring_timeout{180}, drain_timeout{30};
   std::size_t max_connections = 1024, max_message = 65536, max_headers = 256;

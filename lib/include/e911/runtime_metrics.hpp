@@ -12,7 +12,7 @@
 //   parse_errors_total          counter    messages that did not parse
 //   registrations               gauge      registered contacts bound
 //   decision_seconds            histogram  time decide() took for one call, 1 us .. 100 ms buckets
-//   notifications_total{kind,outcome}  counter  webhook and e-mail deliveries ended (runtime_notify.hpp)
+//   notifications_total{kind,outcome}  counter  security-desk MESSAGEs (kind="sip"), webhook and e-mail deliveries ended
 //   location_requests_total{outcome,source}  counter  HELD location requests answered (runtime_held.hpp):
 //                               outcome="found" with source="wap"|"port"|"chassis"|"subnet", or
 //                               outcome="notLocatable"|"cannotProvideLiType"|"badRequest"|"generalLisError"
@@ -56,7 +56,7 @@ class Metrics {
   static constexpr std::array<std::string_view, 7> kOutcomes = {"answered",   "busy",       "no-answer", "cancelled",
                                                                 "failed",     "unroutable", "rejected"};
   /// The notification kinds and outcomes counted (Notifier's deliveries), in the order exported.
-  static constexpr std::array<std::string_view, 2> kNotificationKinds = {"webhook", "email"};
+  static constexpr std::array<std::string_view, 3> kNotificationKinds = {"sip", "webhook", "email"};
   static constexpr std::array<std::string_view, 3> kNotificationOutcomes = {"ok", "failed", "dropped"};
   /// Upper bounds of the decision_seconds buckets in nanoseconds (+Inf follows the last).
   static constexpr std::array<std::uint64_t, 16> kBucketsNs = {
