@@ -144,6 +144,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     nc.smtp_url = c.smtp_url;
     nc.smtp_from = c.smtp_from;
     nc.smtp_credentials_file = c.smtp_credentials_file;
+    nc.smtp_starttls = c.smtp_starttls;
     nc.ca_file = c.notify_ca_file;
     runtime::Chain* chain_for_outcomes = nullptr;
     runtime::Notifier notifier(

@@ -21,7 +21,7 @@ namespace {
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
                                  "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
                                  "max_connections", "max_message", "max_headers", "log_format",
-                                 "smtp_url",     "smtp_from",    "smtp_credentials_file", "notify_ca_file"};
+                                 "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file"};
 
 const Json& serve_schema() {
   // Static: the schema check compiles a schema once and keeps it by address.
@@ -207,6 +207,7 @@ ServeConfig load_serve_config(const std::string& path) {
   text_of("smtp_from", c.smtp_from);
   text_of("smtp_credentials_file", c.smtp_credentials_file);
   text_of("notify_ca_file", c.notify_ca_file);
+  if (v.contains("smtp_starttls")) c.smtp_starttls = v["smtp_starttls"].get<bool>();
   text_of("bindings", c.bindings);
   text_of("admin", c.admin);
   text_of("token_file", c.token_file);

@@ -15,7 +15,8 @@
 #   3. the primary answers 503: the backup gets the call at once;
 #   4. the primary takes the INVITE and never answers: the backup gets the call after the
 #      trunk's failover time (10 s), well before Timer B;
-#   and /metrics counts the desk's MESSAGEs.
+#   the global policy's webhook and e-mail address are told too (a recording HTTP server and SMTP
+#   server on loopback); and /metrics counts the desk's MESSAGEs.
 source "$(dirname "$0")/lib.sh" "$@"
 SHARED=$(cd "$ROOT/../shared" 2>/dev/null && pwd)
 command -v xmllint >/dev/null || { fail "xmllint is missing (scripts/install-deps installs libxml2-utils)"; finish; exit 1; }
@@ -33,11 +34,55 @@ display_name: Redmond Security
 YAML
 run apply -f "$WORK/desks.yaml"
 [ "$rc" -eq 0 ] || fail "apply desks: $err"
+# Beyond Lync: the global policy also tells a webhook and an e-mail address (a recording HTTP
+# server and a recording SMTP server, written here, on loopback).
+python3 - "$WORK" <<'PY' &
+import http.server, json, socket, sys, threading
+work = sys.argv[1]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length', 0)))
+        with open(work + '/webhook.jsonl', 'ab') as f: f.write(body.replace(b'\n', b' ') + b'\n')
+        self.send_response(204); self.end_headers()
+    def log_message(self, *a): pass
+hook = http.server.HTTPServer(('127.0.0.1', 5095), Hook)
+threading.Thread(target=hook.serve_forever, daemon=True).start()
+smtp = socket.socket(); smtp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); smtp.bind(('127.0.0.1', 5096)); smtp.listen(4)
+smtp.settimeout(120)
+while True:
+    try: c, _ = smtp.accept()
+    except OSError: break
+    c.settimeout(10); f = c.makefile('rb'); out = []
+    def say(t): c.sendall(t.encode() + b'\r\n')
+    say('220 test ESMTP')
+    data = False
+    for line in f:
+        if data:
+            if line == b'.\r\n': data = False; say('250 queued'); continue
+            out.append(line); continue
+        cmd = line.strip().upper()
+        if cmd.startswith(b'EHLO') or cmd.startswith(b'HELO'): say('250 test')
+        elif cmd.startswith(b'MAIL') or cmd.startswith(b'RCPT'): out.append(line); say('250 ok')
+        elif cmd == b'DATA': data = True; say('354 go ahead')
+        elif cmd == b'QUIT': say('221 bye'); break
+        else: say('250 ok')
+    with open(work + '/mail.txt', 'ab') as m: m.write(b''.join(out))
+    c.close()
+PY
+background+=("$!")
+run policy set global --notification-webhooks "http://127.0.0.1:5095/desk" --notification-emails "security@contoso.example"
+[ "$rc" -eq 0 ] || fail "policy set global webhooks/emails: $err"
 run publish
 [ "$rc" -eq 0 ] || fail "publish: $err"
 printf 'test-token-%s\n' "$RANDOM$RANDOM" >"$WORK/token"
 chmod 600 "$WORK/token"
-start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 --token-file "$WORK/token" || { finish; exit 1; }
+cat >"$WORK/serve.yaml" <<YAML
+smtp_url: 'smtp://127.0.0.1:5096'
+smtp_from: 'e911@contoso.example'
+smtp_starttls: false
+YAML
+start_serve --config "$WORK/serve.yaml" --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 --token-file "$WORK/token" ||
+  { finish; exit 1; }
 
 # desk NAME USER PORT: USER's client registered at PORT and waiting for one MESSAGE.
 desk() {
@@ -134,6 +179,18 @@ expect_peer pidf-provider "$prov_pid"
 expect_peer desk1 "$desk_pid"
 got pidf-provider 'P-Asserted-Identity: "Alice Anderson" <tel:+14255550101>' '<ca:LOC>Suite 210</ca:LOC>'
 told desk1 'Callback: +14255550101' 'Caller: Alice Anderson <sip:alice@contoso.example>' 'Location: as sent by the caller' 'City: Seattle'
+# The webhook and the e-mail of the global policy, within their 5 s timeout.
+for _ in $(seq 50); do [ -s "$WORK/webhook.jsonl" ] && grep -q 'DATA\|Callback\|+14255550101' "$WORK/mail.txt" 2>/dev/null && break; sleep 0.1; done
+python3 - "$WORK/webhook.jsonl" <<'PY' || fail "webhook: not the call's facts: $(head -c 600 "$WORK/webhook.jsonl" 2>/dev/null)"
+import json, sys
+n = json.loads(open(sys.argv[1]).readline())
+assert n["schema"] == "e911ctl.notification/v1", n
+assert n["caller"]["uri"] == "sip:alice@contoso.example", n
+assert n["caller"]["callback"] == "+14255550101", n
+assert n["location"]["text"] == "as sent by the caller's client", n["location"]
+PY
+grep -q 'security@contoso.example' "$WORK/mail.txt" 2>/dev/null && grep -q '+14255550101' "$WORK/mail.txt" ||
+  fail "e-mail: security@contoso.example was not told of the call: $(head -c 600 "$WORK/mail.txt" 2>/dev/null)"
 received pidf-provider '^INVITE ' >"$WORK/pidf-invite.sip"
 sent pidf-alice '^INVITE ' >"$WORK/pidf-phone.sip"
 body_part "$WORK/pidf-invite.sip" application/pidf+xml >"$WORK/pidf-got.xml" || fail "pidf: the provider's INVITE has no PIDF-LO part"

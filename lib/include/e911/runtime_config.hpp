@@ -36,6 +36,7 @@ struct ServeConfig {
   std::string smtp_url;               ///< smtp://HOST[:PORT] (STARTTLS) or smtps://...; empty: e-mail targets fail
   std::string smtp_from;              ///< the sender of those e-mails
   std::string smtp_credentials_file;  ///< "user:password", mode 0600; empty: no AUTH
+  bool smtp_starttls = true;          ///< smtp:// must upgrade with STARTTLS (false: plain, loopback servers only)
   std::string notify_ca_file;         ///< PEM bundle trusted for webhooks and SMTP; empty: the system's
   unsigned threads = 1;
   std::chrono::seconds idle_timeout{300}, ring_timeout{180}, drain_timeout{30};
