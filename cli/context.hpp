@@ -89,6 +89,8 @@ void register_revision_commands(CLI::App& app, Context& ctx);
 void register_docs_commands(CLI::App& app, Context& ctx);
 /// publish, call dry-run, call audit (cli/commands/call.cpp).
 void register_call_commands(CLI::App& app, Context& ctx);
+/// call test: a real call through a running runtime (cli/commands/call_test.cpp); after register_call_commands.
+void register_call_test_command(CLI::App& app, Context& ctx);
 void register_serve_commands(CLI::App& app, Context& ctx);
 /// runtime status|reload|calls|registrations: the admin API of a running serve (cli/commands/runtime.cpp).
 void register_runtime_commands(CLI::App& app, Context& ctx);

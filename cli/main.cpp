@@ -257,6 +257,7 @@ int main(int argc, char** argv) {
   e911::cli::register_revision_commands(app, ctx);
   e911::cli::register_validate_commands(app, ctx);
   e911::cli::register_call_commands(app, ctx);
+  e911::cli::register_call_test_command(app, ctx);
   e911::cli::register_serve_commands(app, ctx);
   e911::cli::register_runtime_commands(app, ctx);
   e911::cli::register_docs_commands(app, ctx);

@@ -14,6 +14,7 @@
 #include "e911/runtime_admin.hpp"
 #include "e911/text.hpp"
 #include "render/render.hpp"
+#include "runtime_target.hpp"
 
 namespace e911::cli {
 
@@ -21,29 +22,6 @@ namespace {
 
 constexpr const char* kDefaultRuntime = "http://127.0.0.1:5080";
 constexpr const char* kDefaultTokenFile = "/etc/e911ctl/admin.token";
-
-// Where the runtime is and how to prove who we are: --runtime (a URL or the name of a stored
-// runtime), else E911_RUNTIME, else the default; --token-file, else the stored runtime's
-// token_file, else E911_RUNTIME_TOKEN_FILE, else the default. The token file's variable is read
-// here rather than by the parser, so that a stored runtime's own file comes before it.
-struct Target {
-  std::string runtime = kDefaultRuntime;
-  std::string token_file;
-  CLI::Option* runtime_option = nullptr;
-  CLI::Option* token_option = nullptr;
-};
-
-void add_target_options(CLI::App& cmd, Target& t) {
-  t.runtime_option = cmd.add_option("--runtime", t.runtime, "URL of the runtime's admin API, or the name of a runtime of the store")
-                         ->envname("E911_RUNTIME")
-                         ->type_name("URL|NAME")
-                         ->default_str(kDefaultRuntime);
-  t.token_option = cmd.add_option("--token-file", t.token_file,
-                                  std::string("file holding the admin API's bearer token (default: the named runtime's token_file, else "
-                                              "$E911_RUNTIME_TOKEN_FILE, else ") +
-                                      kDefaultTokenFile + ")")
-                       ->type_name("FILE");
-}
 
 // An empty variable is a mistake in a script (an unset variable), never a request for the default.
 void refuse_empty_env(const CLI::Option* given, const char* name, const char* option) {
@@ -63,7 +41,9 @@ std::optional<Json> stored_runtime(const Context& ctx, const std::string& name, 
   return store->get(kind, name);
 }
 
-AdminClient client_for(const Context& ctx, const Target& t) {
+}  // namespace
+
+AdminClient client_for(const Context& ctx, const RuntimeTarget& t) {
   refuse_empty_env(t.runtime_option, "E911_RUNTIME", "--runtime");
   refuse_empty_env(t.token_option, "E911_RUNTIME_TOKEN_FILE", "--token-file");
   if (t.runtime.empty()) throw Error(ErrorKind::usage, "--runtime is empty", "give the admin API's URL, such as --runtime http://127.0.0.1:5080");
@@ -88,6 +68,25 @@ AdminClient client_for(const Context& ctx, const Target& t) {
   }
   return AdminClient{url, runtime::read_token_file(token_file), token_file};
 }
+
+void add_target_options(CLI::App& cmd, RuntimeTarget& t) {
+  t.runtime = kDefaultRuntime;
+  t.runtime_option = cmd.add_option("--runtime", t.runtime, "URL of the runtime's admin API, or the name of a runtime of the store")
+                         ->envname("E911_RUNTIME")
+                         ->type_name("URL|NAME")
+                         ->default_str(kDefaultRuntime);
+  add_token_file_option(cmd, t);
+}
+
+void add_token_file_option(CLI::App& cmd, RuntimeTarget& t) {
+  t.token_option = cmd.add_option("--token-file", t.token_file,
+                                  std::string("file holding the admin API's bearer token (default: the named runtime's token_file, else "
+                                              "$E911_RUNTIME_TOKEN_FILE, else ") +
+                                      kDefaultTokenFile + ")")
+                       ->type_name("FILE");
+}
+
+namespace {
 
 // A model: "runtime" (the URL asked) first, then the answer's fields, or "items" for a list.
 Json model_of(const AdminClient& c, Json answer) {
@@ -151,7 +150,7 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
   group->description("the runtimes publish makes load each snapshot, and what a running 'e911ctl serve' says through its admin API");
   {
     CLI::App* cmd = group->add_subcommand("status", "the runtime's version, snapshot in service, uptime, calls and registrations");
-    auto t = std::make_shared<Target>();
+    auto t = std::make_shared<RuntimeTarget>();
     add_target_options(*cmd, *t);
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, t] {
@@ -162,7 +161,7 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
   }
   {
     CLI::App* cmd = group->add_subcommand("reload", "load the snapshot file again, as SIGHUP does; a bad file is refused and the last good one stays");
-    auto t = std::make_shared<Target>();
+    auto t = std::make_shared<RuntimeTarget>();
     add_target_options(*cmd, *t);
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, t] {
@@ -181,7 +180,7 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
   }
   {
     CLI::App* cmd = group->add_subcommand("calls", "the most recent calls, newest first, with their decision and attempts");
-    auto t = std::make_shared<Target>();
+    auto t = std::make_shared<RuntimeTarget>();
     auto limit = std::make_shared<std::size_t>(50);
     add_target_options(*cmd, *t);
     cmd->add_option("-n,--limit", *limit, "show at most this many calls (1 to 10000)")->check(CLI::Range(1, 10000))->default_str("50");
@@ -206,7 +205,7 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
   }
   {
     CLI::App* cmd = group->add_subcommand("registrations", "the users registered with the runtime and their contacts");
-    auto t = std::make_shared<Target>();
+    auto t = std::make_shared<RuntimeTarget>();
     add_target_options(*cmd, *t);
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx, t] {

@@ -54,7 +54,7 @@ hint_runs
 # Nothing close: the commands there are, and help that runs.
 run call frobnicate
 expect_rc 2 "unknown verb"
-expect_err "e911ctl call has the commands dry-run, audit; see 'e911ctl call --help'"
+expect_err "e911ctl call has the commands dry-run, audit, test; see 'e911ctl call --help'"
 run call dry-run --from sip:alice@contoso.example --dial 911 --zzzzzz
 expect_rc 2 "unknown option"
 expect_err "hint: see 'e911ctl call dry-run --help'"
@@ -68,7 +68,7 @@ expect_rc 2 "route alone"
 expect_err "error: e911ctl route needs a command: list, show, set, remove"
 expect_err "hint: see 'e911ctl route --help'"
 run call
-expect_err "e911ctl call needs a command: dry-run, audit"
+expect_err "e911ctl call needs a command: dry-run, audit, test"
 run
 expect_rc 2 "nothing"
 expect_err "e911ctl needs a command: init, apply"
