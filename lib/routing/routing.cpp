@@ -191,6 +191,9 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   } else if (!d.emergency && dialled.test_urn) {
     d.test_call = true;
     trace("classify", "test call", "'" + f.dialled + "' is urn:service:test.sos (RFC 6881): answered, never routed to a PSAP");
+  } else if (!d.emergency && d.normalized == kTestNumber) {
+    d.test_call = true;
+    trace("classify", "test call", "'" + d.normalized + "' is the emergency test number: answered with a read-back, never routed to a PSAP");
   } else if (!d.emergency && f.priority_emergency) {
     d.emergency = true;
     d.emergency_number = policy_dial;

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <random>
+#include <sstream>
 
 #include "e911/routing.hpp"
 #include "e911/runtime_log.hpp"
@@ -238,6 +239,10 @@ struct B2bua::Call {
   std::unique_ptr<routing::Decision> provider;
   routing::CallFacts facts;
   bool notified = false;  ///< the security desk has been sent its MESSAGEs
+  // A test call (urn:service:test.sos, 933) is answered here, never sent to a PSAP: after the
+  // caller's ACK it gets a MESSAGE reading back what an emergency call would send, then BYE.
+  bool self_answered = false;
+  std::string readback;
   // The record, and the decision's trace on demand.
   Json record;
   std::function<Json()> decision;
@@ -421,6 +426,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   call.record["dialled"] = d.normalized;
   if (call.kind == "emergency") ++emergency_;
   if (chain_.draining() && !d.emergency) return refuse_draining();
+  if (d.test_call) return answer_test_call(call, facts, snap);
   if (!d.emergency && !d.test_call)
     if (const std::string* user = snap->user_by_line(d.normalized)) return target_user(*user);
   if (!d.emergency && !d.test_call && !caller_user) {
@@ -759,7 +765,9 @@ void B2bua::on_ack(const sip::Message& ack) {
   auto it = dialogs_.find(key);
   if (it == dialogs_.end()) return;
   Call* call = find(it->second.first);
-  if (!call || it->second.second != 0 || call->winner < 0 || call->a_acked) return;
+  if (!call || it->second.second != 0 || call->a_acked) return;
+  if (call->self_answered) return test_call_acked(*call);
+  if (call->winner < 0) return;
   if (cseq_number(ack) != cseq_number(call->a_invite)) return;  // an ACK of a re-INVITE: absorbed
   call->a_acked = true;
   chain_.wheel().cancel(call->a_2xx_timer);
@@ -794,7 +802,7 @@ void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& req
   Call* call = it == dialogs_.end() ? nullptr : find(it->second.first);
   const std::size_t side = it == dialogs_.end() ? 0 : it->second.second;
   const bool from_a = side == 0;
-  if (!call || (!from_a && static_cast<int>(side - 1) != call->winner) || (from_a && call->winner < 0)) {
+  if (!call || (!from_a && static_cast<int>(side - 1) != call->winner) || (from_a && call->winner < 0 && !call->self_answered)) {
     // A late BYE of a leg that lost the race, or no such dialog.
     if (call && !from_a && request.method() == "BYE") return chain_.respond(key, sip::make_response(request, 200, "OK", {}, {}, top_via));
     return chain_.respond(key, sip::make_response(request, 481, "Call/Transaction Does Not Exist", {}, {}, top_via));
@@ -1071,6 +1079,82 @@ void B2bua::on_notify_outcome(const DeliveryOutcome& o) {
                                   to_string(o.result) + " after " + std::to_string(o.attempts) + " attempt(s)" +
                                   (o.detail.empty() ? "" : ": " + o.detail));
   }
+}
+
+// ---------------------------------------------------------------- test calls
+// RFC 6881 §15 and Teams' 933: a test call is answered (200) by the runtime, which then reads back
+// in a text/plain MESSAGE what an emergency call from the same phone would send: the callback
+// number, the location and the route. No PSAP, no trunk, no security desk is involved.
+
+void B2bua::answer_test_call(Call& call, const routing::CallFacts& facts, const std::shared_ptr<const Snapshot>& snap) {
+  routing::CallFacts as_emergency = facts;
+  as_emergency.dialled = "urn:service:sos";
+  const routing::Decision e = routing::decide(*snap, as_emergency, false);
+  std::string text = "Emergency test call: nothing was sent to emergency services.\r\nAn emergency call from this phone now would send:\r\n";
+  text += "  Callback number: " + (e.callback.empty() ? std::string("none (the PSAP could not call you back)") : e.callback) + "\r\n";
+  std::string where;
+  if (e.location) {
+    const Civic& c = *e.location;
+    for (const std::string* part : {&c.location, &c.house_number, &c.pre_directional, &c.street_name, &c.street_suffix, &c.city, &c.state,
+                                    &c.postal_code, &c.country})
+      if (!part->empty()) where += (where.empty() ? "" : " ") + *part;
+  } else if (e.location_source == LocationSource::caller_pidf) {
+    where = "the location your phone sent with the call";
+  }
+  text += "  Location: " + (where.empty() ? std::string("unknown (the PSAP would ask you where you are)") : where) +
+          (e.method.empty() ? "" : " (" + e.method + ")") + "\r\n";
+  if (e.attempts.empty()) {
+    text += "  Route: NONE: " + e.failure + "\r\n";
+  } else {
+    text += "  Route:";
+    for (const auto& a : e.attempts) text += " trunk '" + std::string(a.trunk) + "' (route '" + std::string(a.route) + "')" + (&a == &e.attempts.back() ? "" : ",");
+    text += "\r\n";
+  }
+  std::string desks;
+  for (const auto& n : e.notify) desks += (desks.empty() ? "" : ", ") + n;
+  text += "  Security desk: " + (desks.empty() ? std::string("none") : desks) + "\r\n";
+  call.readback = text;
+  call.self_answered = true;
+  call.record["callback"] = e.callback;
+  call.record["policy"] = std::string(e.policy);
+  call.record["location_source"] = std::string(to_string(e.location_source));
+  call.record["method"] = e.method;
+  if (e.location) call.record["location"] = e.location->to_json();
+  call.record["would_route"] = e.attempts.empty() ? Json(nullptr) : Json(std::string(e.attempts.front().trunk));
+  call.record["answered_by"] = "the runtime (test call)";
+  // The answer: the caller's media declined (port 0, RFC 3264 §6), so no media is expected.
+  std::string sdp = "v=0\r\no=e911ctl 1 1 IN IP4 0.0.0.0\r\ns=emergency test call\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n";
+  bool any = false;
+  if (auto offer = part_of(call.a_invite, "application/sdp")) {
+    std::size_t at = 0;
+    while ((at = offer->find("m=", at)) != std::string::npos) {
+      if (at != 0 && (*offer)[at - 1] != '\n') {
+        at += 2;
+        continue;
+      }
+      const std::size_t end = offer->find_first_of("\r\n", at);
+      std::istringstream fields(offer->substr(at + 2, end == std::string::npos ? std::string::npos : end - at - 2));
+      std::string media, port, proto, fmt;
+      fields >> media >> port >> proto >> fmt;
+      if (!media.empty() && !proto.empty()) {
+        sdp += "m=" + media + " 0 " + proto + " " + (fmt.empty() ? "0" : fmt) + "\r\n";
+        any = true;
+      }
+      at = end == std::string::npos ? offer->size() : end;
+    }
+  }
+  if (!any) sdp += "m=audio 0 RTP/AVP 0\r\n";
+  answer_a(call, 200, "OK", {{"Content-Type", "application/sdp"}}, sdp);
+}
+
+void B2bua::test_call_acked(Call& call) {
+  call.a_acked = true;
+  chain_.wheel().cancel(call.a_2xx_timer);
+  std::string m = dialog_request(chain_, call.a, "MESSAGE", ++call.a.local_cseq, 70, "Content-Type: text/plain;charset=utf-8\r\n", call.readback);
+  if (!m.empty()) chain_.request(std::move(m), call.a.dest, [](const ClientEvent&) {});
+  bye(call, true);
+  call.record["ended_by"] = "runtime (read-back sent)";
+  finish(call, "answered", 200);
 }
 
 void B2bua::ring_expired(void* self, std::uint64_t id) {

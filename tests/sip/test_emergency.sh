@@ -15,6 +15,8 @@
 #   3. the primary answers 503: the backup gets the call at once;
 #   4. the primary takes the INVITE and never answers: the backup gets the call after the
 #      trunk's failover time (10 s), well before Timer B;
+#   5. test calls to 933 and urn:service:test.sos are answered by the runtime, which reads back
+#      the callback number, route and desk an emergency call would have, and hangs up;
 #   the global policy's webhook and e-mail address are told too (a recording HTTP server and SMTP
 #   server on loopback); and /metrics counts the desk's MESSAGEs.
 source "$(dirname "$0")/lib.sh" "$@"
@@ -268,6 +270,19 @@ expect_sipp silent-alice $?
 took=$(($(date +%s) - start))
 [ "$took" -ge 9 ] && [ "$took" -le 20 ] || fail "silent: the call took ${took}s; the backup should answer after the 10 s failover time"
 expect_peer silent-backup "$backup_pid"
+
+# 5. Test calls (933, urn:service:test.sos): answered by the runtime, read back, no trunk.
+for dial in "sip:933@$DOMAIN;user=phone" "urn:service:test.sos"; do
+  name=test-$([ "${dial#urn}" = "$dial" ] && echo 933 || echo urn)
+  sipp_run "$name" "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/uac_test_call.xml" -p 5091 -t u1 -m 1 -timeout 20s \
+    -cid_str "caller-%u-%p@%s" -key from "sip:alice@$DOMAIN" -key to "$dial"
+  expect_sipp "$name" $?
+  received "$name" '^MESSAGE ' >"$WORK/$name.message"
+  for text in 'Callback number: +14255550101' "Route: trunk 'provider-primary' (route 'emergency-provider'), trunk 'provider-backup'" \
+              'Security desk: sip:security-desk@contoso.example'; do
+    grep -qF -- "$text" "$WORK/$name.message" || fail "$name: the read-back lacks '$text': $(head -c 900 "$WORK/$name.message")"
+  done
+done
 
 # The record of a call says where it went and who was told; /metrics counts the MESSAGEs.
 metrics=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" http://127.0.0.1:5081/metrics)

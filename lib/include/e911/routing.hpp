@@ -11,6 +11,10 @@
 namespace e911::routing {
 
 /// What is known of a call when it arrives.
+/// The emergency test number (Teams' 933): like urn:service:test.sos, answered with a read-back
+/// of the callback number, location and route, never sent to a PSAP.
+inline constexpr std::string_view kTestNumber = "933";
+
 struct CallFacts {
   std::string caller;      ///< the caller's SIP URI (From / P-Asserted-Identity)
   std::string source_ip;   ///< the address the INVITE came from, IPv4 or IPv6

@@ -30,6 +30,10 @@
 
 #include "e911/runtime_chain.hpp"
 
+namespace e911::routing {
+struct CallFacts;
+}
+
 namespace e911::runtime {
 
 struct Binding;
@@ -89,6 +93,8 @@ class B2bua {
   Call* find(std::uint64_t id);
   Destination reach(const Binding& b) const;
   void notify_desk(Call& call);
+  void answer_test_call(Call& call, const routing::CallFacts& facts, const std::shared_ptr<const Snapshot>& snap);
+  void test_call_acked(Call& call);
   void send_delivery(std::uint64_t id);
   void on_delivery_event(std::uint64_t id, const ClientEvent& e);
   void delivery_done(std::uint64_t id, bool ok, const std::string& detail);
