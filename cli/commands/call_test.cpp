@@ -18,6 +18,8 @@
 #include "e911/admin_client.hpp"
 #include "e911/call_input.hpp"
 #include "e911/error.hpp"
+#include "e911/http_client.hpp"
+#include "e911/runtime_config.hpp"
 #include "e911/runtime_test_phone.hpp"
 #include "e911/sip_text.hpp"
 #include "e911/sip_uri.hpp"
@@ -34,7 +36,7 @@ constexpr auto kRecordWait = std::chrono::seconds(5);
 
 struct TestCallOptions {
   RuntimeTarget target;
-  std::string sip, transport, local_ip, from, dial, pidf_file;
+  std::string sip, transport, local_ip, from, dial, pidf_file, bssid, chassis, port, location_service;
   bool priority_emergency = false;
   double timeout = 30, hold = 1;
   CLI::Option* sip_option = nullptr;
@@ -254,6 +256,9 @@ void print_model(std::ostream& out, const Json& m, bool color) {
   if (m.contains("answer") && m["answer"]["content_type"].get<std::string>().rfind("text/", 0) == 0)
     out << "\n== the answer's body (" << m["answer"]["content_type"].get<std::string>() << ")\n" << m["answer"]["body"].get<std::string>() << "\n";
 
+  if (const Json& lr = m["location_request"]; lr.is_object())
+    out << "\nlocation from " << lr["service"].get<std::string>() << ": "
+        << (lr["located"].get<bool>() ? "located, sent with the call" : "not located (" + text_of(lr["error"]) + "), none sent") << "\n";
   const Json& rec = m["record"];
   if (!rec.is_object()) {
     out << "\nroute, location and notifications: not shown: " << text_of(m["record_note"]) << "\n";
@@ -299,12 +304,47 @@ void run_call_test(const Context& ctx, const TestCallOptions& o) {
   // What the phone sends is checked first, as a dry run checks it.
   if (!sip::parse_uri(o.from) || o.from.find(':') == std::string::npos)
     throw Error(ErrorKind::usage, "--from '" + excerpt(o.from) + "' is not a URI", "give the caller's SIP URI, such as sip:alice@contoso.example");
-  routing::check_dialled(o.dial);
-  std::string local_ip;
-  if (!o.local_ip.empty()) local_ip = routing::normalize_source_ip(o.local_ip);
   if (o.timeout < 1 || o.timeout > 600) throw Error(ErrorKind::usage, "--timeout must be 1 to 600 seconds");
   if (o.hold < 0 || o.hold > 3600) throw Error(ErrorKind::usage, "--hold must be 0 to 3600 seconds");
-  const std::string pidf = o.pidf_file.empty() ? std::string() : read_pidf(o.pidf_file);
+  std::string pidf = o.pidf_file.empty() ? std::string() : read_pidf(o.pidf_file);
+  routing::CallFacts facts;
+  facts.caller = o.from;
+  facts.dialled = o.dial;
+  facts.source_ip = o.local_ip;
+  facts.bssid = o.bssid;
+  facts.chassis_id = o.chassis;
+  facts.port_id = o.port;
+  facts.pidf = pidf;
+  routing::check_call_facts(facts, o.pidf_file);
+  const std::string local_ip = facts.source_ip;
+  Json location_request = nullptr;
+  if (!o.bssid.empty() || !o.chassis.empty() || !o.port.empty()) {
+    // The runtime learns an access point or a switch port only from the location a client
+    // brings: the phone asks the runtime's location service for it, as a Lync client asks its LIS.
+    if (!o.pidf_file.empty()) throw Error(ErrorKind::usage, "--pidf and --bssid/--chassis both give the location", "give one of them");
+    if (!o.port.empty() && o.chassis.empty()) throw Error(ErrorKind::usage, "--port '" + excerpt(o.port) + "' names no switch", "give --chassis with it");
+    if (o.location_service.empty())
+      throw Error(ErrorKind::usage, "--bssid, --chassis and --port need --location-service",
+                  "the runtime sees no access point or switch port in a call: give the address of its location service (serve --location-service) to ask for the location the phone sends");
+    const std::string url = "http://" + runtime::parse_location_service_address(o.location_service).endpoint() + "/held";
+    HttpRequest req;
+    req.method = "POST";
+    req.url = url;
+    req.headers = {"Content-Type: application/held+xml"};
+    req.body = runtime::held_location_request(local_ip, o.bssid, o.chassis, o.port);
+    const HttpAnswer a = http_exchange(req);
+    if (a.status == 0) throw Error(ErrorKind::remote, "the location service at " + url + " does not answer: " + a.error, "is the runtime started with --location-service?");
+    if (a.status != 200) throw Error(ErrorKind::failure, "the location service at " + url + " answered HTTP " + std::to_string(a.status));
+    std::string why;
+    if (auto got = runtime::held_pidf(a.body, why)) {
+      pidf = *got;
+      routing::check_pidf(pidf, url);
+    } else if (why.rfind("badIdentifier", 0) == 0) {
+      throw Error(ErrorKind::usage, "the location service refused the device identity: " + why);
+    }
+    location_request = {{"service", url}, {"located", why.empty()}, {"error", why.empty() ? Json(nullptr) : Json(why)}};
+    if (!why.empty()) ctx.note("the location service did not locate the phone (" + why + "): the call goes without a PIDF-LO");
+  }
 
   // Where to call, and whether the record can be read afterwards.
   std::optional<SipAddress> at;
@@ -366,7 +406,8 @@ void run_call_test(const Context& ctx, const TestCallOptions& o) {
       note = std::string("cannot read the runtime's record of the call: ") + e.what();
     }
   }
-  const Json model = model_of(r, *at, admin ? admin->url : "", o.from, !pidf.empty(), o.priority_emergency, record, note);
+  Json model = model_of(r, *at, admin ? admin->url : "", o.from, !pidf.empty(), o.priority_emergency, record, note);
+  model["location_request"] = location_request;
   ctx.emit("call.test", model, [&](std::ostream& out) { print_model(out, model, ctx.color); });
   if (r.answered()) return;
   // Unreached (nothing listens, nothing answered) is the runtime's absence, 4; an answer that
@@ -400,6 +441,11 @@ void register_call_test_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--pidf", o->pidf_file, "a PIDF-LO file the phone sends with the call (RFC 6442 multipart), checked as call dry-run checks it")
       ->type_name("FILE")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--bssid", o->bssid, "the access point the phone is on: its location is asked of --location-service and sent with the call");
+  cmd->add_option("--chassis", o->chassis, "the LLDP switch the phone is on (with --port), asked of --location-service likewise");
+  cmd->add_option("--port", o->port, "the LLDP port ID, with --chassis");
+  cmd->add_option("--location-service", o->location_service, "the runtime's location service (serve --location-service), asked for the location of --bssid or --chassis")
+      ->type_name("ADDR:PORT");
   cmd->add_flag("--priority-emergency", o->priority_emergency, "the INVITE carries Priority: emergency");
   cmd->add_option("--timeout", o->timeout, "seconds to wait for a final answer before the call is cancelled (1 to 600)")->type_name("SECONDS")->default_str("30");
   cmd->add_option("--hold", o->hold, "seconds an answered call is held before the phone hangs up with BYE (0 to 3600)")->type_name("SECONDS")->default_str("1");

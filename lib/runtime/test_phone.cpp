@@ -166,6 +166,52 @@ std::string build_in_dialog(const PhoneOptions& o, const PhoneIds& ids, const Ph
 
 namespace {
 
+std::string xml_text(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string held_location_request(const std::string& ip, const std::string& bssid, const std::string& chassis, const std::string& port) {
+  std::string m = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<locationRequest xmlns=\"urn:ietf:params:xml:ns:geopriv:held\">\n"
+                  "  <locationType exact=\"false\">civic</locationType>\n"
+                  "  <device xmlns=\"urn:ietf:params:xml:ns:geopriv:held:id\" xmlns:e=\"urn:e911ctl:params:xml:ns:held:id\">\n";
+  if (!ip.empty()) m += "    <ip v=\"" + std::string(is_v6(ip) ? "6" : "4") + "\">" + xml_text(ip) + "</ip>\n";
+  if (!bssid.empty()) m += "    <e:bssid>" + xml_text(bssid) + "</e:bssid>\n";
+  if (!chassis.empty()) m += "    <e:chassis>" + xml_text(chassis) + "</e:chassis>\n";
+  if (!port.empty()) m += "    <e:port>" + xml_text(port) + "</e:port>\n";
+  return m + "  </device>\n</locationRequest>\n";
+}
+
+std::optional<std::string> held_pidf(std::string_view body, std::string& error) {
+  // The runtime's answer holds the PIDF-LO as build_pidf writes it, its namespaces declared on
+  // <presence> itself, so the element's text is the document (check_pidf checks it after).
+  const auto open = body.find("<presence");
+  const auto close = body.rfind("</presence>");
+  if (open != std::string_view::npos && close != std::string_view::npos && close > open)
+    return std::string(body.substr(open, close + 11 - open)) + "\n";
+  const auto code_at = body.find("code=\"");
+  std::string code = code_at == std::string_view::npos ? "no location" : std::string(body.substr(code_at + 6, body.find('"', code_at + 6) - code_at - 6));
+  std::string message;
+  if (const auto m = body.find("<message"); m != std::string_view::npos)
+    if (const auto gt = body.find('>', m), end = body.find("</message>", m); gt != std::string_view::npos && end != std::string_view::npos && end > gt)
+      message = std::string(body.substr(gt + 1, end - gt - 1));
+  error = code + (message.empty() ? "" : ": " + message);
+  return std::nullopt;
+}
+
+namespace {
+
 union SockAddr {
   sockaddr sa;
   sockaddr_in v4;

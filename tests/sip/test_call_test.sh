@@ -8,6 +8,8 @@
 #      the record shows the route (provider-primary) and the location, as JSON and as text;
 #   3. from an address of a sample subnet (added to lo in the test's network namespace): the
 #      location sent is that subnet's;
+#      and one on an access point: its location asked of the runtime's location service (HELD)
+#      and sent with the call, as a Lync client does;
 #   4. 933 and urn:service:test.sos: what the runtime did is reported as it happened, and is what
 #      the dry run decides;
 #   5. a runtime address where nothing listens: a clear error, exit 4, long before --timeout;
@@ -20,7 +22,9 @@ ADMIN=http://127.0.0.1:$ADMIN_PORT
 TOKEN=$WORK/admin.token
 (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKEN")
 chmod 600 "$TOKEN"
-start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin "127.0.0.1:$ADMIN_PORT" --token-file "$TOKEN" || { finish; exit 1; }
+HELD=127.0.0.1:5082
+start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin "127.0.0.1:$ADMIN_PORT" --token-file "$TOKEN" --location-service "$HELD" ||
+  { finish; exit 1; }
 ALICE=sip:alice@$DOMAIN
 
 # js EXPR: EXPR (Python, the JSON document $out as d) printed; nothing when $out is not JSON.
@@ -81,18 +85,37 @@ expect_peer provider4 "$provider_pid"
 # --- 3. From an address of a sample subnet: that subnet's location ------------------------------
 if [ "$E911_SIP_NETNS" = 1 ] && ip address add 10.10.1.20/32 dev lo 2>/dev/null; then
   run call dry-run --from "$ALICE" --dial 911 --ip 10.10.1.20 --snapshot "$E911_DB.snapshot" --format json
-  want=$(js 'd["location"]["id"] if d["location"] else None')
+  want=$(js 'd["location"]["location"] if d["location"] else None')
   phone provider5 uas_answer.xml 5070 tcp
   provider_pid=$sipp_pid
   run call test --runtime "$ADMIN" --sip "127.0.0.1:$SIP_PORT" --token-file "$TOKEN" --ip 10.10.1.20 --from "$ALICE" --dial 911 --format json
   [ "$rc" -eq 0 ] || fail "911 from 10.10.1.20: exit $rc: $err"
   [ "$(js 'd["local"].split(":")[0]')" = 10.10.1.20 ] || fail "the phone did not send from 10.10.1.20: $(js 'd["local"]')"
-  [ -n "$want" ] && [ "$(js 'd["record"]["location"]["id"]')" = "$want" ] ||
+  [ -n "$want" ] && [ "$(js 'd["record"]["location"]["location"]')" = "$want" ] ||
     fail "911 from 10.10.1.20: location '$(js 'd["record"]["location"]')', the dry run says '$want'"
   expect_peer provider5 "$provider_pid"
 else
   echo "skip: no network namespace to add 10.10.1.20 to lo in: the call from a subnet address is not tested"
 fi
+
+# --- 3b. An access point: the location asked of the location service, sent as PIDF-LO ----------
+BSSID=00-1A-2B-3C-4D-02
+run call dry-run --from "$ALICE" --dial 911 --bssid "$BSSID" --snapshot "$E911_DB.snapshot" --format json
+want=$(js 'd["location"]["location"] if d["location"] else None')
+phone provider-wap uas_answer.xml 5070 tcp
+provider_pid=$sipp_pid
+run call test --runtime "$ADMIN" --sip "127.0.0.1:$SIP_PORT" --token-file "$TOKEN" --bssid "$BSSID" --location-service "$HELD" \
+  --from "$ALICE" --dial 911 --format json
+[ "$rc" -eq 0 ] || fail "911 from $BSSID: exit $rc: $err"
+[ "$(js 'd["location_request"]["located"]')" = true ] && [ "$(js 'd["pidf_lo"]')" = true ] ||
+  fail "911 from $BSSID: the location service's answer: $(js 'd["location_request"]')"
+[ "$(js 'd["record"]["location_source"]')" = caller-pidf ] && [ "$(js 'd["record"]["attempts"][0]["pidf_lo"]')" = true ] ||
+  fail "911 from $BSSID: the runtime took location '$(js 'd["record"]["location_source"]')', attempt $(js 'd["record"]["attempts"][0]')"
+expect_peer provider-wap "$provider_pid"
+# The provider got the access point's location, as the dry run finds it.
+[ -n "$want" ] && grep -qF "$want" "$WORK/provider-wap.msgs" || fail "911 from $BSSID: the provider's INVITE lacks the location '$want'"
+run call test --runtime 127.0.0.1:5060 --bssid "$BSSID" --from "$ALICE" --dial 911
+[ "$rc" -eq 2 ] && grep -q -- "--location-service" <<<"$err" || fail "--bssid without --location-service: exit $rc: $err"
 
 # --- 4. Test calls: reported as they happened, and as the dry run decides them -----------------
 for dial in 933 urn:service:test.sos; do

@@ -293,3 +293,20 @@ TEST_CASE("test phone: an address this machine does not have is refused as usage
     CHECK(e.kind == ErrorKind::usage);
   }
 }
+
+TEST_CASE("test phone: the HELD request carries the device identity, escaped; the answer's PIDF-LO or error is read") {
+  const std::string req = held_location_request("10.10.1.20", "00-1A-2B-3C-4D-02", "", "");
+  CHECK(req.find("<ip v=\"4\">10.10.1.20</ip>") != std::string::npos);
+  CHECK(req.find("<e:bssid>00-1A-2B-3C-4D-02</e:bssid>") != std::string::npos);
+  CHECK(req.find("chassis") == std::string::npos);
+  CHECK(held_location_request("", "", "a<b", "Gi1/0/1&").find("<e:chassis>a&lt;b</e:chassis>\n    <e:port>Gi1/0/1&amp;</e:port>") != std::string::npos);
+
+  std::string error;
+  const std::string answer = std::string("<?xml version=\"1.0\"?>\n<locationResponse xmlns=\"urn:ietf:params:xml:ns:geopriv:held\">\n") + kPidf +
+                             "</locationResponse>\n";
+  const std::string presence = std::string(kPidf).substr(std::string(kPidf).find("<presence"));
+  CHECK(held_pidf(answer, error) == presence + "\n");
+  CHECK_FALSE(held_pidf("<error xmlns=\"urn:ietf:params:xml:ns:geopriv:held\" code=\"notLocatable\">\n  <message xml:lang=\"en\">no element</message>\n</error>",
+                        error));
+  CHECK(error == "notLocatable: no element");
+}

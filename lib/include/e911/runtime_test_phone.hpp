@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "e911/sip_message.hpp"
@@ -78,6 +79,15 @@ PhoneDialog dialog_of(const PhoneOptions& options, const PhoneIds& ids, const si
 /// with `branch`, `cseq` and `method` (ACK of a 2xx, BYE).
 std::string build_in_dialog(const PhoneOptions& options, const PhoneIds& ids, const PhoneDialog& dialog, const std::string& method,
                             std::uint32_t cseq, const std::string& branch);
+
+/// What a Lync client sends its LIS at sign-in (runtime_held.hpp): a HELD locationRequest
+/// (RFC 5985) for a civic location, with the device identity it has: `ip` as RFC 6155 <ip>, and
+/// e911ctl's <bssid>, <chassis> and <port>; each empty one is left out, every value XML-escaped.
+std::string held_location_request(const std::string& ip, const std::string& bssid, const std::string& chassis, const std::string& port);
+
+/// The PIDF-LO of a HELD locationResponse: its <presence> element, as the client sends it with a
+/// call. nullopt when `body` is a HELD error (`error` gets "code: message") or holds no presence.
+std::optional<std::string> held_pidf(std::string_view body, std::string& error);
 
 /// One message of the call as the phone saw it.
 struct PhoneEvent {
