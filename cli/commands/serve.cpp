@@ -129,6 +129,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     runtime::CoreOptions core;
     core.domains = c.domains;
     core.ring_timeout = c.ring_timeout;
+    core.callback_window = c.callback_window;
     core.bindings_path = c.bindings_path().empty() ? c.snapshot + ".bindings" : c.bindings_path();
     core.metrics = &metrics;
     core.call_log = &call_log;

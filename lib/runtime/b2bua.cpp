@@ -119,6 +119,14 @@ sip::HeaderList crossing_list(const sip::Message& from) {
 
 /// The part of `m`'s body of content type `wanted` (the whole body when that is its type, or the
 /// first such part of a multipart body); nullopt when there is none.
+/// The digits of a number (an ELIN as configured, dialled or normalised: +1 425..., 1425...).
+std::string digits_of(std::string_view number) {
+  std::string out;
+  for (char c : number)
+    if (c >= '0' && c <= '9') out += c;
+  return out;
+}
+
 std::optional<std::string> part_of(const sip::Message& m, std::string_view wanted) {
   const std::string_view type = sip::trim(m.first("Content-Type").value_or(""));
   auto is = [wanted](std::string_view t) {
@@ -370,9 +378,10 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   // phone may not listen at all, RFC 5626), else its Contact's address when that is an IP
   // literal, else the address its REGISTER came from. Nothing is ever resolved.
   auto binding_destination = [this](const Binding& b) { return reach(b); };
-  auto target_user = [&](const std::string& aor) {
-    if (chain_.draining()) return refuse_draining();
-    call.kind = "internal";
+  auto target_user = [&](const std::string& aor, const char* kind = "internal") {
+    // A PSAP calling back is never turned away, not even while draining.
+    if (chain_.draining() && std::string_view(kind) != "callback") return refuse_draining();
+    call.kind = kind;
     call.record["callee"] = aor;
     const auto bindings = chain_.registrar().lookup(aor, now);
     for (const Binding& b : bindings) {
@@ -425,8 +434,32 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   call.kind = d.call_type();
   call.record["dialled"] = d.normalized;
   if (call.kind == "emergency") ++emergency_;
-  if (chain_.draining() && !d.emergency) return refuse_draining();
   if (d.test_call) return answer_test_call(call, facts, snap);
+  if (d.emergency && d.elin_mode) {
+    // The PSAP will call the ELIN back: remember who it stands for now.
+    std::vector<std::string> desks(d.notify.begin(), d.notify.end());
+    elins_[digits_of(d.callback)] = ElinUse{caller, Clock::now(), std::move(desks)};
+  }
+  if (!d.emergency) {
+    // A call to an ELIN the runtime has sent: the PSAP calling back. Within the callback window
+    // it reaches the last caller sent with it, later that call's security desk (DOMAIN.md §5).
+    if (auto e = elins_.find(digits_of(d.normalized)); e != elins_.end() && !e->first.empty()) {
+      call.record["elin"] = d.normalized;
+      if (Clock::now() - e->second.at <= chain_.options().callback_window) {
+        call.record["callback_for"] = e->second.caller;
+        return target_user(e->second.caller, "callback");
+      }
+      for (const std::string& desk : e->second.desks)
+        if (auto aor = Registrar::aor_of(desk); aor && snap->user(*aor)) {
+          call.record["callback_for"] = "security desk (the callback window has passed)";
+          return target_user(*aor, "callback");
+        }
+      call.record["failure"] = "ELIN " + d.normalized + ": the callback window has passed and no security desk is a user here";
+      answer_a(call, 480, "Temporarily Unavailable");
+      return finish(call, "failed", 480);
+    }
+  }
+  if (chain_.draining() && !d.emergency) return refuse_draining();
   if (!d.emergency && !d.test_call)
     if (const std::string* user = snap->user_by_line(d.normalized)) return target_user(*user);
   if (!d.emergency && !d.test_call && !caller_user) {

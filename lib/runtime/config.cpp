@@ -21,7 +21,7 @@ namespace {
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
                                  "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
                                  "max_connections", "max_message", "max_headers", "log_format",
-                                 "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file"};
+                                 "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file", "callback_window"};
 
 const Json& serve_schema() {
   // Static: the schema check compiles a schema once and keeps it by address.
@@ -216,6 +216,7 @@ ServeConfig load_serve_config(const std::string& path) {
   if (v.contains("threads")) c.threads = v["threads"].get<unsigned>();
   seconds("idle_timeout", c.idle_timeout);
   seconds("ring_timeout", c.ring_timeout);
+  if (v.contains("callback_window")) c.callback_window = std::chrono::minutes(v["callback_window"].get<long long>());
   seconds("drain_timeout", c.drain_timeout);
   count("max_connections", c.max_connections);
   count("max_message", c.max_message);

@@ -92,7 +92,7 @@ TEST_CASE("a serve configuration file overrides the defaults it names, and says 
   CHECK(c.origin.at("admin") == f + ":8:8");
   CHECK(c.origin.at("idle_timeout") == "default");
   CHECK(c.origin.at("snapshot") == "default");
-  CHECK(c.origin.size() == 20);
+  CHECK(c.origin.size() == 21);
 }
 
 TEST_CASE("the defaults: UDP and TCP on loopback port 5060, the admin API on 5080") {

@@ -105,7 +105,15 @@ class B2bua {
   std::size_t active_ = 0;
   std::size_t emergency_ = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls_;
-  std::unordered_map<std::uint64_t, std::unique_ptr<Delivery>> deliveries_;  ///< security-desk MESSAGEs under way
+  std::unordered_map<std::uint64_t, std::unique_ptr<Delivery>> deliveries_;
+  /// ELIN gateway mode (DOMAIN.md §5): ELIN (its digits) -> the last caller sent with it, when,
+  /// and the security desk of that call, for PSAP callbacks.
+  struct ElinUse {
+    std::string caller;
+    std::chrono::steady_clock::time_point at;
+    std::vector<std::string> desks;
+  };
+  std::unordered_map<std::string, ElinUse> elins_;  ///< security-desk MESSAGEs under way
   std::uint64_t next_delivery_ = 1;
   /// Dialogs and the call they belong to: key Call-ID \x1f local tag; side 0 = caller, 1+n = branch n.
   std::unordered_map<std::string, std::pair<std::uint64_t, std::size_t>> dialogs_;

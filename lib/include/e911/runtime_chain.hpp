@@ -71,6 +71,7 @@ sip::Endpoint reply_destination(const std::optional<sip::Via>& top, const sip::E
 struct CoreOptions {
   std::vector<std::string> domains;         ///< SIP domains served; empty: the snapshot users' domains
   std::chrono::seconds ring_timeout{180};   ///< a call not answered this long gets 408
+  std::chrono::minutes callback_window{30}; ///< ELIN gateway mode: an ELIN rings its last caller this long
   std::string bindings_path;                ///< where registrations are kept ("" : memory only)
   Metrics* metrics = nullptr;               ///< counters (may be null)
   CallLog* call_log = nullptr;              ///< recent calls (may be null)

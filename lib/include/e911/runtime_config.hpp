@@ -40,6 +40,7 @@ struct ServeConfig {
   std::string notify_ca_file;         ///< PEM bundle trusted for webhooks and SMTP; empty: the system's
   unsigned threads = 1;
   std::chrono::seconds idle_timeout{300}, ring_timeout{180}, drain_timeout{30};
+  std::chrono::minutes callback_window{30};  ///< ELIN -> last caller, for PSAP callbacks
   std::size_t max_connections = 1024, max_message = 65536, max_headers = 256;
   std::string log_format = "auto";  ///< auto | json | text
   /// For every key above (the YAML names: "listen", "idle_timeout"...), where its value came
