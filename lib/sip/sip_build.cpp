@@ -297,7 +297,7 @@ TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d,
   const std::string display = d.user_name.empty() ? "" : quoted(std::string(d.user_name)) + " ";
 
   const std::string sdp = c.sdp ? *c.sdp
-                                : crlf("v=0\no=e911ctl 1 1 IN IP4 127.0.0.1\ns=emergency call\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0 8 101\n"
+                                : crlf("v=0\no=e911ctl 1 1 IN IP4 127.0.0.1\ns=sample offer (call dry-run --sdp FILE shows the phone's)\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0 8 101\n"
                                        "a=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\na=sendrecv\n");
   std::string pidf;
   if (pidf_ok) {
