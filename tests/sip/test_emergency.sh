@@ -12,6 +12,7 @@
 #      provider gets the PIDF-LO of that subnet's location (B1 Floor 1 NE) and Redmond's desk its
 #      MESSAGE; and the INVITE it got is the one `e911ctl call dry-run` shows for the same caller,
 #      byte for byte apart from the Call-ID, tags, branch and time;
+#   2b. a caller who is no user, not registered and not located still reaches the provider;
 #   3. the primary answers 503: the backup gets the call at once;
 #   4. the primary takes the INVITE and never answers: the backup gets the call after the
 #      trunk's failover time (10 s), well before Timer B;
@@ -249,6 +250,15 @@ PY
 else
   echo "skip: the subnet call needs a network namespace to give lo $SUBNET_IP ($(cat "$WORK/ip.err" 2>/dev/null))"
 fi
+
+# 2b. A caller nobody knows (no user of the snapshot, not registered, no location) still reaches
+#     the provider: nothing in the emergency path asks who calls.
+provider stranger-provider uas_answer.xml 5070
+prov_pid=$sipp_pid
+call stranger uac_call.xml "sip:visitor@example.net" "sip:911@$DOMAIN;user=phone" udp 5091
+expect_sipp stranger $?
+expect_peer stranger-provider "$prov_pid"
+got stranger-provider 'Priority: emergency'
 
 # 3. The primary answers 503: the backup at once.
 provider fo-primary uas_unavailable.xml 5070
