@@ -766,6 +766,8 @@ void Snapshot::compile_objects() {
     rec.port = t.value("port", 5060);
     rec.stream = jstr(t, "transport") != "udp";
     rec.failover_seconds = t.value("failover_seconds", 10);
+    rec.options_ping = t.value("options_ping", true);
+    rec.options_interval = t.value("options_interval", 30);
     trunk_recs_.push_back(std::move(rec));
   }
   route_recs_.clear();

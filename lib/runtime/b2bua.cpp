@@ -257,8 +257,82 @@ struct B2bua::Call {
   bool ended = false;
 };
 
-B2bua::B2bua(Chain& chain) : chain_(chain) {}
-B2bua::~B2bua() = default;
+B2bua::B2bua(Chain& chain) : chain_(chain) {
+  // OPTIONS pings (Lync's SIP trunk keep-alives): every trunk with options_ping, at its interval,
+  // the first one interval after start. A trunk that does not answer, or answers 503 or 408, is
+  // tried last by the calls that follow, never skipped: an emergency call still reaches it.
+  ping_timer_ = chain_.wheel().start(std::chrono::seconds(1), &B2bua::ping_due, this, 0);
+}
+
+void B2bua::ping_due(void* self, std::uint64_t) {
+  auto& me = *static_cast<B2bua*>(self);
+  me.ping_trunks();
+  me.ping_timer_ = me.chain_.wheel().start(std::chrono::seconds(1), &B2bua::ping_due, self, 0);
+}
+
+std::vector<std::string> B2bua::trunks_down() const {
+  std::vector<std::string> out;
+  for (const auto& [name, h] : trunks_)
+    if (h.down) out.push_back(name);
+  return out;
+}
+
+void B2bua::trunk_health(const std::string& trunk, bool up, const std::string& why) {
+  auto it = trunks_.find(trunk);
+  if (it == trunks_.end()) return;
+  TrunkHealth& h = it->second;
+  h.in_flight = false;
+  if (h.down == !up) return;
+  h.down = !up;
+  h.why = why;
+  if (chain_.options().on_event)
+    chain_.options().on_event(up ? "info" : "warn", up ? "trunk '" + trunk + "' answers OPTIONS again (" + why + ")"
+                                                      : "trunk '" + trunk + "' is down: " + why + "; calls try it last");
+}
+
+void B2bua::ping_trunks() {
+  const std::shared_ptr<const Snapshot> snap = chain_.snapshots() ? chain_.snapshots()->current() : nullptr;
+  if (!snap) return;
+  const auto now = Clock::now();
+  for (const Snapshot::TrunkRec& t : snap->trunks()) {
+    if (!t.options_ping || !ip_literal(t.host)) {
+      trunks_.erase(t.name);
+      continue;
+    }
+    auto [it, fresh] = trunks_.try_emplace(t.name);
+    TrunkHealth& h = it->second;
+    if (fresh) h.next = now + std::chrono::seconds(std::max(5, t.options_interval));
+    if (h.in_flight || now < h.next) continue;
+    h.next = now + std::chrono::seconds(std::max(5, t.options_interval));
+    const Destination to{sip::Endpoint{t.host, t.port, false}, t.stream};
+    auto local = chain_.local(to);
+    if (!local) continue;
+    const std::string target = "sip:" + host_port(t.host, t.port);
+    std::string m;
+    m.append("OPTIONS ").append(target).append(" SIP/2.0\r\n");
+    m.append("Via: SIP/2.0/").append(local->first).append(" ").append(local->second).append(";branch=").append(kBranchPrefix).append(token()).append(";rport\r\n");
+    m.append("Max-Forwards: 70\r\n");
+    m.append("From: <sip:e911ctl@").append(local->second).append(">;tag=").append(token()).append("\r\n");
+    m.append("To: <").append(target).append(">\r\n");
+    m.append("Call-ID: ").append(token()).append("@e911ctl\r\n");
+    m.append("CSeq: 1 OPTIONS\r\n");
+    m.append("Accept: application/sdp\r\n");
+    m.append("Content-Length: 0\r\n\r\n");
+    const std::string name = t.name;
+    h.in_flight = true;
+    auto key = chain_.request(std::move(m), to, [this, name](const ClientEvent& e) {
+      if (e.kind == ClientEvent::Kind::response) {
+        const int status = e.response->status();
+        if (status < 200) return;
+        const std::string what = std::to_string(status) + " " + std::string(e.response->reason()) + " to OPTIONS";
+        return trunk_health(name, status != 503 && status != 408, what);
+      }
+      trunk_health(name, false, e.kind == ClientEvent::Kind::timeout ? "no answer to OPTIONS (Timer F)" : "transport failure sending OPTIONS");
+    });
+    if (!key) h.in_flight = false;
+  }
+}
+B2bua::~B2bua() { chain_.wheel().cancel(ping_timer_); }
 
 B2bua::Call* B2bua::find(std::uint64_t id) {
   auto it = calls_.find(id);
@@ -429,6 +503,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   facts.priority_emergency = sip::iequals(sip::trim(invite.first("Priority").value_or("")), "emergency");
   facts.pidf = pidf_of(invite);
   facts.time = call.time;
+  if (!trunks_.empty()) facts.trunks_down = trunks_down();
   routing::Decision d = routing::decide(*snap, facts, false);
   if (Metrics* m = chain_.options().metrics) m->observe_decision(Clock::now() - decide_start);
   call.kind = d.call_type();

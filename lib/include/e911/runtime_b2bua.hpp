@@ -59,6 +59,10 @@ class B2bua {
   /// A webhook or e-mail delivery of a call ended: into its record, or a log line when it is over.
   void on_notify_outcome(const DeliveryOutcome& outcome);
 
+  /// Trunk health from OPTIONS pings (`options_ping`): the trunks that did not answer the last
+  /// one, or answered 503/408. Calls try them last, never skip them.
+  std::vector<std::string> trunks_down() const;
+
   /// Calls not yet finished.
   std::size_t calls() const { return active_; }
   /// Emergency calls not yet finished (a drain waits for them past its timeout).
@@ -99,6 +103,9 @@ class B2bua {
   void on_delivery_event(std::uint64_t id, const ClientEvent& e);
   void delivery_done(std::uint64_t id, bool ok, const std::string& detail);
   static void delivery_retry_due(void* self, std::uint64_t id);
+  static void ping_due(void* self, std::uint64_t unused);
+  void ping_trunks();
+  void trunk_health(const std::string& trunk, bool up, const std::string& why);
 
   Chain& chain_;
   std::uint64_t next_id_ = 1;
@@ -113,7 +120,15 @@ class B2bua {
     std::chrono::steady_clock::time_point at;
     std::vector<std::string> desks;
   };
-  std::unordered_map<std::string, ElinUse> elins_;  ///< security-desk MESSAGEs under way
+  std::unordered_map<std::string, ElinUse> elins_;
+  struct TrunkHealth {
+    bool down = false;
+    bool in_flight = false;
+    std::chrono::steady_clock::time_point next;  ///< the next OPTIONS is due
+    std::string why;
+  };
+  std::unordered_map<std::string, TrunkHealth> trunks_;  ///< by trunk name
+  TimerWheel::Handle ping_timer_;  ///< security-desk MESSAGEs under way
   std::uint64_t next_delivery_ = 1;
   /// Dialogs and the call they belong to: key Call-ID \x1f local tag; side 0 = caller, 1+n = branch n.
   std::unordered_map<std::string, std::pair<std::uint64_t, std::size_t>> dialogs_;

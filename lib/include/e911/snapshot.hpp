@@ -122,6 +122,8 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
     int port = 5060;
     bool stream = true;                      ///< transport tcp (or tls); false for udp
     int failover_seconds = 10;               ///< unanswered (no 18x) this long: the next trunk
+    bool options_ping = true;                ///< the runtime sends it OPTIONS to know it is alive
+    int options_interval = 30;               ///< seconds between those OPTIONS
   };
   struct UserRec {
     std::string display_name, callback, policy;  ///< callback without "tel:"
@@ -170,6 +172,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   const std::vector<std::string>& user_domains() const { return user_domains_; }
   const SiteRec& site_at(int32_t i) const { return site_recs_[static_cast<std::size_t>(i)]; }
   const TrunkRec& trunk_at(int32_t i) const { return trunk_recs_[static_cast<std::size_t>(i)]; }
+  const std::vector<TrunkRec>& trunks() const { return trunk_recs_; }
   int32_t trunk_index(const std::string& name) const;
   /// Routes in the order they are tried (priority, then name).
   const std::vector<RouteRec>& routes() const { return route_recs_; }
