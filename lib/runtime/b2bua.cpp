@@ -247,6 +247,7 @@ struct B2bua::Call {
   std::unique_ptr<routing::Decision> provider;
   routing::CallFacts facts;
   bool notified = false;  ///< the security desk has been sent its MESSAGEs
+  bool desk_timed = false;  ///< its first MESSAGE's delay is in desk_notify_seconds
   // A test call (urn:service:test.sos, 933) is answered here, never sent to a PSAP: after the
   // caller's ACK it gets a MESSAGE reading back what an emergency call would send, then BYE.
   bool self_answered = false;
@@ -701,7 +702,10 @@ void B2bua::send_branch_invite(Call& call, std::size_t index, std::string m, boo
   if (call.provider) attempt["pidf_lo"] = with_pidf;
   call.record["attempts"].push_back(std::move(attempt));
   // The desk is told at the moment the call leaves (never before a trunk has it, never after).
-  if (call.provider && !call.notified) notify_desk(call);
+  if (call.provider && !call.notified) {
+    if (Metrics* mt = chain_.options().metrics; mt && call.kind == "emergency") mt->observe_emergency_invite(Clock::now() - call.started);
+    notify_desk(call);
+  }
   if (b.target.failover_seconds > 0) {
     // Lync's fast failover: no ringing answer within the trunk's time moves to the next trunk.
     chain_.wheel().restart(b.failover, std::chrono::seconds(b.target.failover_seconds), &B2bua::failover_expired, this,
@@ -1125,6 +1129,10 @@ void B2bua::send_delivery(std::uint64_t id) {
   std::string text = sip::build_notification(*call.provider, call.facts, del.target, ctx);
   auto key = chain_.request(std::move(text), del.dest, [this, id](const ClientEvent& e) { on_delivery_event(id, e); });
   if (!key) return delivery_done(id, false, "the MESSAGE could not be built");
+  if (del.attempts == 1 && !c->second->desk_timed) {
+    c->second->desk_timed = true;
+    if (Metrics* m = chain_.options().metrics) m->observe_desk_notify(Clock::now() - c->second->started);
+  }
   if (Metrics* m = chain_.options().metrics) m->transaction_started(true);
 }
 

@@ -92,6 +92,16 @@ void Metrics::observe_decision(std::chrono::nanoseconds d) {
   decision_ns_sum_.fetch_add(ns, kRelaxed);
 }
 
+void Metrics::Latency::observe(std::chrono::nanoseconds d) {
+  const std::uint64_t ns = d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0;
+  const auto at = std::lower_bound(kBucketsNs.begin(), kBucketsNs.end(), ns);
+  buckets[static_cast<std::size_t>(at - kBucketsNs.begin())].fetch_add(1, kRelaxed);
+  sum_ns.fetch_add(ns, kRelaxed);
+}
+
+void Metrics::observe_emergency_invite(std::chrono::nanoseconds d) { emergency_invite_.observe(d); }
+void Metrics::observe_desk_notify(std::chrono::nanoseconds d) { desk_notify_.observe(d); }
+
 void Metrics::location_request(LocationOutcome outcome) {
   const auto i = static_cast<std::size_t>(outcome);
   if (i < location_requests_.size()) location_requests_[i].fetch_add(1, kRelaxed);
@@ -157,6 +167,9 @@ std::string Metrics::prometheus() const {
   }
   out += "e911_runtime_decision_seconds_sum " + seconds(decision_ns_sum_.load(kRelaxed)) + "\n";
   sample(out, "decision_seconds_count", "", cumulative);
+  emergency_invite_.render(out, "emergency_invite_seconds",
+                           "Time from an emergency INVITE's handling to its INVITE to the first trunk on the wire.");
+  desk_notify_.render(out, "desk_notify_seconds", "Time from an emergency INVITE's handling to the first security-desk MESSAGE on the wire.");
 
   // In LocationOutcome's order.
   static constexpr const char* kLocationLabels[] = {
@@ -205,6 +218,18 @@ Json CallLog::recent(std::size_t limit) const {
     out.push_back(std::move(r));
   }
   return out;
+}
+
+void Metrics::Latency::render(std::string& out, const std::string& name, const std::string& help) const {
+  header(out, name.c_str(), "histogram", help.c_str());
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < buckets.size(); ++i) {
+    cumulative += buckets[i].load(kRelaxed);
+    const std::string le = i < kBucketsNs.size() ? seconds(kBucketsNs[i]) : "+Inf";
+    sample(out, (name + "_bucket").c_str(), "{le=\"" + le + "\"}", cumulative);
+  }
+  out += "e911_runtime_" + name + "_sum " + seconds(sum_ns.load(kRelaxed)) + "\n";
+  sample(out, (name + "_count").c_str(), "", cumulative);
 }
 
 }  // namespace e911::runtime

@@ -12,6 +12,10 @@
 //   parse_errors_total          counter    messages that did not parse
 //   registrations               gauge      registered contacts bound
 //   decision_seconds            histogram  time decide() took for one call, 1 us .. 100 ms buckets
+//   emergency_invite_seconds    histogram  an emergency INVITE's way through the runtime: from its
+//                                          handling to the provider's INVITE on the wire
+//   desk_notify_seconds         histogram  from the emergency INVITE's handling to the security desk's
+//                                          MESSAGE on the wire (the first one of the call)
 //   notifications_total{kind,outcome}  counter  security-desk MESSAGEs (kind="sip"), webhook and e-mail deliveries ended
 //   location_requests_total{outcome,source}  counter  HELD location requests answered (runtime_held.hpp):
 //                               outcome="found" with source="wap"|"port"|"chassis"|"subnet", or
@@ -81,6 +85,10 @@ class Metrics {
   void set_registrations(std::size_t n);
   /// How long one decide() took; negative durations count as 0.
   void observe_decision(std::chrono::nanoseconds d);
+  /// An emergency INVITE went out to its first trunk this long after its handling began.
+  void observe_emergency_invite(std::chrono::nanoseconds d);
+  /// The first security-desk MESSAGE of an emergency call went out this long after the same.
+  void observe_desk_notify(std::chrono::nanoseconds d);
   /// A webhook or e-mail delivery ended: notifications_total{kind,outcome} + 1, `kind` webhook|email,
   /// `outcome` ok|failed|dropped. Wait-free; other text is not counted.
   void notification(std::string_view kind, std::string_view outcome);
@@ -102,6 +110,13 @@ class Metrics {
   std::atomic<std::uint64_t> registrations_{0};
   std::array<std::atomic<std::uint64_t>, kBucketsNs.size() + 1> buckets_{};  // per bucket, not cumulative
   std::atomic<std::uint64_t> decision_ns_sum_{0};
+  struct Latency {  ///< a histogram on kBucketsNs, wait-free to write
+    std::array<std::atomic<std::uint64_t>, kBucketsNs.size() + 1> buckets{};
+    std::atomic<std::uint64_t> sum_ns{0};
+    void observe(std::chrono::nanoseconds d);
+    void render(std::string& out, const std::string& name, const std::string& help) const;
+  };
+  Latency emergency_invite_, desk_notify_;
   std::array<std::atomic<std::uint64_t>, kNotificationKinds.size() * kNotificationOutcomes.size()> notifications_{};
   std::array<std::atomic<std::uint64_t>, 8> location_requests_{};  // by LocationOutcome
 
