@@ -11,6 +11,13 @@
 #   - resident memory (VmRSS) of `e911ctl serve` serving 100,000 users, once they are registered,
 #     and with 10,000 calls in progress.
 #
+# MODE=emergency: the same ladder and CPU run with emergency calls instead (issue 13): the UAC
+# calls 911 with its client's PIDF-LO in a multipart body (tests/sip/scenarios/uac_call_pidf.xml's
+# INVITE); Kamailio relays it as it is to the UDP UAS; e911ctl decides it by the global location
+# policy, builds the provider's INVITE with that PIDF-LO, sends it over TCP (over 1300 bytes) to a
+# TCP UAS on 5082, and tells a security desk (a sipp client on 5084 answering MESSAGE) of every
+# call, as it does in service. No memory figures in this mode.
+#
 # Usage: tests/bench/runtime.sh [build/e911ctl]        about 6 minutes
 #        QUICK=1 tests/bench/runtime.sh [build/e911ctl] under 2 minutes: 2 s steps, no bisection,
 #                                                       10,000 users and 1,000 calls held
@@ -62,7 +69,10 @@ else
   step=${STEP_SECONDS:-5} rates=${RATES:-"100 200 400 800 1600 3200 6400"} bisect=2
   cpu_rate=${CPU_RATE:-200} warm=${WARM:-40} window=${WINDOW:-20} users=${USERS:-100000} held=${HELD:-10000}
 fi
-KAM_PORT=5060 E911_PORT=5062 UAS_PORT=5080 UAC_PORT=5090 REG_PORT=5091
+KAM_PORT=5060 E911_PORT=5062 UAS_PORT=5080 UAC_PORT=5090 REG_PORT=5091 TCP_UAS_PORT=5082 DESK_PORT=5084
+mode=${MODE:-ordinary}
+service=+14255550100
+[ "$mode" = emergency ] && service=911
 work=$(mktemp -d "${TMPDIR:-/tmp}/e911-runtime-bench.XXXXXX")
 pids=()
 cleanup() {
@@ -140,6 +150,45 @@ cat >"$work/uac.xml" <<'XML'
   <recv response="200" crlf="true"/>
 </scenario>
 XML
+if [ "$mode" = emergency ]; then
+  # The UAC's INVITE with its client's PIDF-LO (the body of tests/sip/scenarios/uac_call_pidf.xml).
+  python3 - "$work/uac.xml" <<'PY'
+import re, sys
+path = sys.argv[1]
+s = open(path).read()
+body = """Priority: emergency
+      Geolocation: <cid:client-loc@contoso.example>
+      Geolocation-Routing: yes
+      Content-Type: multipart/mixed;boundary=phone-boundary-1
+      Content-Length: [len]
+
+      --phone-boundary-1
+      Content-Type: application/sdp
+
+      v=0
+      o=bench 53655765 2353687637 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+      --phone-boundary-1
+      Content-Type: application/pidf+xml
+      Content-ID: <client-loc@contoso.example>
+
+      <?xml version="1.0" encoding="UTF-8"?>
+      <presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10" xmlns:ca="urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr" entity="pres:bench@contoso.example">
+      <tuple id="client-1"><status><gp:geopriv><gp:location-info><ca:civicAddress><ca:country>US</ca:country><ca:A1>WA</ca:A1><ca:A3>Seattle</ca:A3><ca:RD>Main</ca:RD><ca:STS>St</ca:STS><ca:HNO>1</ca:HNO><ca:LOC>Suite 210</ca:LOC><ca:PC>98101</ca:PC></ca:civicAddress></gp:location-info><gp:usage-rules/><gp:method>Manual</gp:method></gp:geopriv></status></tuple>
+      </presence>
+      --phone-boundary-1--
+"""
+first = s.index('Content-Type: application/sdp')
+end = s.index(']]>', first)
+s = s[:first] + body + '    ' + s[end:]
+open(path, 'w').write(s)
+PY
+fi
 # The UAS: sipp's own, with the Record-Route echoed so the UAC's ACK and BYE carry Kamailio's
 # route (loose_route); $1 ms between 180 and 200 (the held calls of the memory figure).
 uas_scenario() {
@@ -297,12 +346,14 @@ mb() { awk -v k="$1" 'BEGIN{printf "%.1f MB", k / 1024}'; }
 # A sipp counter from the screen it dumped at exit: the cumulative column of row $2.
 screen_count() { awk -F'|' -v row="$2" '$1 ~ row {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$1" 2>/dev/null; }
 
-start_uas() {  # scenario: the UAS on the trunk port, in the background; sets uas_pid
-  (cd "$work" && exec timeout -k 2 900 sipp -sf "$work/$1" -p "$UAS_PORT" -i 127.0.0.1 -nostdin -l 100000 \
-     -trace_err -error_file "$work/${1%.xml}.errors" -trace_stat -stf "$work/${1%.xml}.stat.csv" -fd 1) >/dev/null 2>&1 </dev/null &
+start_uas() {  # scenario [port [sipp args]]: the UAS on the trunk port, in the background; sets uas_pid
+  local scenario=$1 port=${2:-$UAS_PORT}
+  shift $(($# < 2 ? $# : 2))
+  (cd "$work" && exec timeout -k 2 900 sipp -sf "$work/$scenario" -p "$port" -i 127.0.0.1 -nostdin -l 100000 "$@" \
+     -trace_err -error_file "$work/${scenario%.xml}.errors" -trace_stat -stf "$work/${scenario%.xml}.stat.csv" -fd 1) >/dev/null 2>&1 </dev/null &
   uas_pid=$!
   pids+=("$uas_pid")
-  wait_port "$UAS_PORT"
+  wait_port "$port"
 }
 stop() {  # pid: SIGTERM, then SIGKILL after 5 s
   kill "$1" 2>/dev/null
@@ -330,7 +381,7 @@ calls() {
   shift 3
   local name=$label-$rate-$n limit=$((rate * 2 + 200)) budget=$((n / rate + 15)) start
   start=$(date +%s%N)
-  (cd "$work" && exec timeout -k 2 $((budget + 10)) sipp "$@" -sf "$work/uac.xml" -s +14255550100 -p "$UAC_PORT" \
+  (cd "$work" && exec timeout -k 2 $((budget + 10)) sipp "$@" -sf "$work/uac.xml" -s "$service" -p "$UAC_PORT" \
      -i 127.0.0.1 -r "$rate" -m "$n" -l "$limit" -recv_timeout 8000 -timeout "${budget}s" -timeout_error -nostdin \
      -trace_screen -screen_file "$work/$name.screen" -trace_err -error_file "$work/$name.errors") >/dev/null 2>&1 </dev/null
   local rc=$?
@@ -456,12 +507,63 @@ pstn_usages: [Bench]
 kind: User
 sip_uri: 'sip:bench@contoso.example'
 YAML
+if [ "$mode" = emergency ]; then
+  cat >>"$work/bench.yaml" <<YAML
+---
+kind: Trunk
+name: bench-provider
+description: the E9-1-1 provider of the benchmark, a TCP sipp UAS
+host: 127.0.0.1
+port: $TCP_UAS_PORT
+transport: tcp
+accepts_pidf_lo: true
+options_ping: false
+---
+kind: PstnUsage
+name: BenchEmergency
+position: 1
+---
+kind: VoiceRoute
+name: bench-911
+number_pattern: '^\+?911$'
+priority: 0
+pstn_usages: [BenchEmergency]
+trunks: [bench-provider, bench-uas]
+---
+kind: LocationPolicy
+identity: global
+enhanced_emergency_services: true
+pstn_usage: BenchEmergency
+emergency_dial_string: '911'
+notification_uris: ['sip:desk@127.0.0.1:$DESK_PORT']
+YAML
+  cat >"$work/desk.xml" <<'XML'
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="bench desk"><recv request="MESSAGE" crlf="true"/>
+<send><![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]d[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]></send></scenario>
+XML
+fi
 start_serve() {  # db: serve its snapshot on $E911_PORT; sets serve_pid
   "$e911" serve --listen "127.0.0.1:$E911_PORT" --snapshot "$1.snapshot" >"$work/serve.out" 2>>"$work/serve.err" </dev/null &
   serve_pid=$!
   pids+=("$serve_pid")
   wait_options "$E911_PORT" "$serve_pid" || { log "e911ctl serve did not answer OPTIONS:"; tail -5 "$work/serve.err" >&2; return 1; }
 }
+if [ "$mode" = emergency ]; then
+  start_uas uas.xml "$TCP_UAS_PORT" -t t1
+  tcp_uas_pid=$uas_pid
+  start_uas desk.xml "$DESK_PORT"
+  desk_pid=$uas_pid
+fi
 if "$e911" --db "$work/calls.db" apply -f "$work/bench.yaml" >/dev/null 2>"$work/apply.err" &&
    "$e911" --db "$work/calls.db" publish >/dev/null 2>>"$work/apply.err" && start_serve "$work/calls.db"; then
   # The caller registers first, from the UAC's address, as a phone would (its answer is not
@@ -487,6 +589,8 @@ fi
 stop "$uas_pid"
 
 # ---------------------------------------------------------------- memory
+[ "$mode" = emergency ] && users=0
+if [ "$users" -gt 0 ]; then
 log "memory: a store of $users users"
 python3 - "$users" >"$work/users.yaml" <<'PY'
 import sys
@@ -542,18 +646,22 @@ else
   fig[rss_why]="store of $users users refused: $(tail -1 "$work/apply.err")"
 fi
 
+fi  # users > 0
+
 # ---------------------------------------------------------------- the table
 cell() {  # value why: the value, or "failed: why"
   if [ -n "$1" ] && [ "$1" != 0 ]; then echo "$1"; else echo "failed${2:+: $2}"; fi
 }
-printf '\n%-52s %-22s %s\n' "ordinary calls, sipp UAC -> proxy -> sipp UAS, UDP" "Kamailio ${fig[kam_version]:-}" "e911ctl serve"
+printf '\n%-52s %-22s %s\n' "$mode calls, sipp UAC -> proxy -> sipp UAS, UDP$([ "$mode" = emergency ] && echo ' (e911ctl: TCP + desk)')" "Kamailio ${fig[kam_version]:-}" "e911ctl serve"
 printf '%-52s %-22s %s\n' "highest rate with zero failed calls (calls/s)" "$(cell "${fig[kam]:-}" "${fig[kam_why]:-}" | cut -c1-22)" "$(cell "${fig[e911]:-}" "${fig[e911_why]:-}")"
 printf '%-52s %-22s %s\n' "CPU s per 1000 calls, $cpu_rate/s, ${window}s after ${warm}s" "$(cell "${fig[kam_cpu]:-}" "${fig[kam_cpu_why]:-}" | cut -c1-22)" "$(cell "${fig[e911_cpu]:-}" "${fig[e911_cpu_why]:-}")"
 printf '%-52s %-22s %s\n' "processes / worker threads" "${fig[kam_procs]:-?} / 1 UDP worker" "1 / 1"
 [ -n "${fig[direct]:-}" ] && printf '%-52s %s\n' "harness ceiling: sipp UAC -> sipp UAS directly" "${fig[direct]} calls/s (${fig[direct_why]})"
 echo "steps of ${step}s, rates tried: $rates (bisected $bisect times); above the best: Kamailio ${fig[kam_why]:-?}; e911ctl ${fig[e911_why]:-?}"
-printf '\n%-52s %s\n' "e911ctl serve resident memory (VmRSS)" ""
-if [ -n "${fig[rss0]:-}" ]; then
+[ "$users" -gt 0 ] && printf '\n%-52s %s\n' "e911ctl serve resident memory (VmRSS)" ""
+if [ "$users" -eq 0 ]; then
+  :
+elif [ -n "${fig[rss0]:-}" ]; then
   printf '%-52s %s\n' "snapshot of $users users loaded" "$(mb "${fig[rss0]}")"
   printf '%-52s %s\n' "+ $users registrations" "$( [ -z "${fig[reg_why]:-}" ] && mb "${fig[rss1]}" || echo "failed: ${fig[reg_why]} ($(mb "${fig[rss1]}"))")"
   printf '%-52s %s\n' "+ $held calls in progress (ringing at the trunk)" "$( [ -z "${fig[held_why]:-}" ] && mb "${fig[rss2]}" || echo "failed: ${fig[held_why]} ($(mb "${fig[rss2]:-0}"))")"
