@@ -1,6 +1,7 @@
 // The admin HTTP API (see runtime_admin.hpp): one table of routes, one dispatcher that checks
 // path, method and token in that order, and the token file's checks.
 #include "e911/runtime_admin.hpp"
+#include "http_listen.hpp"
 
 #include <arpa/inet.h>
 #include <httplib.h>
@@ -235,25 +236,7 @@ AdminServer::AdminServer(const std::string& address, unsigned short port, std::s
     return httplib::Server::HandlerResponse::Handled;
   }));
 
-  // AI_NUMERICHOST: the address is a literal; getaddrinfo must never turn to DNS.
-  const int flags = AI_PASSIVE | AI_NUMERICHOST;
-  const std::string where = (family == AF_INET6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  if (port == 0) {
-    const int picked = svr.bind_to_any_port(host, flags);
-    if (picked <= 0)
-      throw Error(ErrorKind::failure, "cannot serve the admin API on '" + where + "'", "is the address one of this machine's?");
-    port_ = static_cast<unsigned short>(picked);
-  } else {
-    if (!svr.bind_to_port(host, port, flags))
-      throw Error(ErrorKind::failure, "cannot serve the admin API on '" + where + "'",
-                  "is another process using the port, or is the address not one of this machine's?");
-    port_ = port;
-  }
-  thread_ = std::thread([&svr] { svr.listen_after_bind(); });
-  // httplib's stop() does nothing until its loop runs: wait for the loop (it starts at once), so
-  // a stop right after the start is not lost.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!svr.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  port_ = listen_http(svr, host, family, port, "the admin API", thread_);
 }
 
 AdminServer::~AdminServer() { stop(); }

@@ -2,6 +2,7 @@
 // refusal of every DOCTYPE, located with routing::locate_element, answered with sip::build_pidf,
 // served by cpp-httplib on threads of its own as the admin API is.
 #include "e911/runtime_held.hpp"
+#include "http_listen.hpp"
 
 #include <arpa/inet.h>
 #include <httplib.h>
@@ -335,22 +336,7 @@ HeldServer::HeldServer(const std::string& address, unsigned short port, const Sn
     return httplib::Server::HandlerResponse::Handled;
   }));
 
-  const int flags = AI_PASSIVE | AI_NUMERICHOST;  // a literal: getaddrinfo must never turn to DNS
-  const std::string where = (family == AF_INET6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  if (port == 0) {
-    const int picked = svr.bind_to_any_port(host, flags);
-    if (picked <= 0) throw Error(ErrorKind::failure, "cannot serve the location service on '" + where + "'", "is the address one of this machine's?");
-    port_ = static_cast<unsigned short>(picked);
-  } else {
-    if (!svr.bind_to_port(host, port, flags))
-      throw Error(ErrorKind::failure, "cannot serve the location service on '" + where + "'",
-                  "is another process using the port, or is the address not one of this machine's?");
-    port_ = port;
-  }
-  thread_ = std::thread([&svr] { svr.listen_after_bind(); });
-  // httplib's stop() does nothing until its loop runs: wait for it, so an early stop is not lost.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (!svr.is_running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::microseconds(100));
+  port_ = listen_http(svr, host, family, port, "the location service", thread_);
 }
 
 HeldServer::~HeldServer() { stop(); }
