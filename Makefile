@@ -4,7 +4,7 @@ JOBS ?= 2
 DEMO_DB ?= $(BUILD)/demo/e911.db
 E911 := $(BUILD)/e911ctl
 
-.PHONY: all deps build demo test bench package clean
+.PHONY: all deps build demo test bench package clean fuzz test-sanitize
 
 all: build
 
@@ -28,6 +28,24 @@ bench: build
 
 package: build
 	cd $(BUILD) && cpack -G DEB
+
+# Hostile input (README "Fuzzing and sanitizers"): each libFuzzer target for FUZZ_SECONDS, built
+# with clang in FUZZ_BUILD; and the whole test suite under ASan and UBSan in SANITIZE_BUILD.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= sip pidf held yaml csv
+SANITIZE_BUILD ?= build-sanitize
+
+fuzz: deps
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DE911_FUZZ=ON
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@bash tests/fuzz/run.sh --replay $(FUZZ_BUILD) $(FUZZ_TARGETS)
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-sanitize: deps
+	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DE911_SANITIZE=ON -DE911_FUZZ_TESTS=OFF
+	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
+	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
 
 clean:
 	rm -rf $(BUILD)
