@@ -6,7 +6,7 @@
 # every fuzz test fails, saying what to install: they are never skipped in silence.
 set(E911_FUZZ_TARGETS sip pidf held yaml csv)
 set(E911_FUZZ_TEST_SECONDS 15 CACHE STRING "seconds each fuzzer runs in ctest")
-set(E911_FUZZ_BUILD ${CMAKE_BINARY_DIR}/fuzz)
+set(E911_FUZZ_BUILD ${CMAKE_BINARY_DIR}/fuzz CACHE PATH "the clang sub-build the fuzzers are built in")
 
 find_program(E911_CLANGXX NAMES clang++ clang++-14)
 set(E911_FUZZ_MISSING "")
