@@ -301,7 +301,10 @@ std::string serialise(const Message& m) {
   if (m.is_request()) {
     out.append(m.method()).append(" ").append(m.uri()).append(" ").append(m.version());
   } else {
-    out.append(m.version()).append(" ").append(std::to_string(m.status())).append(" ").append(m.reason());
+    // Always three digits, as parse() requires: a status of 001 read must not be written as 1.
+    const int s = m.status();
+    const char code[3] = {static_cast<char>('0' + s / 100 % 10), static_cast<char>('0' + s / 10 % 10), static_cast<char>('0' + s % 10)};
+    out.append(m.version()).append(" ").append(code, 3).append(" ").append(m.reason());
   }
   out += "\r\n";
   bool length_written = false;

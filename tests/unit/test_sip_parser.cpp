@@ -303,6 +303,21 @@ TEST_CASE("messages: compact forms, folding, lists, limits", "[sip][message]") {
   }
 }
 
+TEST_CASE("serialise writes a status code in three digits, as parse reads it", "[sip][message]") {
+  // Found by tests/fuzz (regressions/sip/serialise-status-001): 001 was written back as 1.
+  for (const char* code : {"001", "099", "180", "699"}) {
+    INFO(code);
+    const std::string text = std::string("SIP/2.0 ") + code + " Odd\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nCall-ID: c\r\n\r\n";
+    Parsed p = parse(text, Transport::datagram);
+    REQUIRE(p);
+    const std::string out = serialise(*p.message);
+    CHECK(out.rfind(std::string("SIP/2.0 ") + code + " Odd\r\n", 0) == 0);
+    Parsed again = parse(out, Transport::stream);
+    REQUIRE(again);
+    CHECK(again.message->status() == p.message->status());
+  }
+}
+
 TEST_CASE("validate_request answers", "[sip][validate]") {
   auto request = [](const std::string& ruri, const std::string& extra) {
     return "INVITE " + ruri + " SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
