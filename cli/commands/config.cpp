@@ -83,6 +83,7 @@ void register_config_commands(CLI::App& app, Context& ctx) {
     add_format_option(*cmd, ctx);
     cmd->callback([&ctx] {
       auto store = ctx.open_store(true);
+      store->settle();
       ctx.emit("init", Json{{"database", store->path()}, {"schema_version", store->schema_version()}, {"revision", store->head()}},
                [&](std::ostream& out) {
                  out << "database '" << store->path() << "' is ready (schema version " << store->schema_version() << ", revision "

@@ -3,7 +3,11 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <sqlite3.h>
 #include <pwd.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <bit>
@@ -13,6 +17,7 @@
 #include <set>
 
 #include "e911/validate.hpp"
+#include "e911/durable_file.hpp"
 #include "e911/error.hpp"
 #include "e911/phases.hpp"
 #include "e911/rows.hpp"
@@ -108,7 +113,9 @@ namespace {
 
 // How a process that may not write `path` or its folder reads it. SQLite reads a WAL store only
 // with its -shm file; when there is none and none can be made, the file is read as immutable: a
-// short read of a store nobody is writing at that moment.
+// short read of a store nobody is writing at that moment. Never beside a rollback journal: that
+// is a write killed half-way, which only a process that may write can roll back, and an
+// immutable read would see its half-written pages.
 std::string read_only_uri(const std::string& path) {
   std::string uri = "file:";
   for (const char c : path) {
@@ -120,7 +127,9 @@ std::string read_only_uri(const std::string& path) {
       uri += c;
     }
   }
-  return uri + (std::filesystem::exists(path + "-shm") ? "?mode=ro" : "?mode=ro&immutable=1");
+  std::error_code ec;
+  const bool immutable = !std::filesystem::exists(path + "-shm", ec) && std::filesystem::file_size(path + "-journal", ec) == static_cast<std::uintmax_t>(-1);
+  return uri + (immutable ? "?mode=ro&immutable=1" : "?mode=ro");
 }
 
 // What is at `path`, read without changing a byte of it.
@@ -128,23 +137,39 @@ enum class FileIs { ours, legacy_ours, empty, foreign, not_sqlite };
 
 FileIs identify(const std::string& path, bool can_write) {
   if (std::filesystem::file_size(path) == 0) return FileIs::empty;
-  try {
-    // Where the process may write, an ordinary read-only connection: it takes SQLite's locks, so
-    // a bulk import that holds the store is waited for, never read half-written.
-    SQLite::Database db(can_write ? path : read_only_uri(path), SQLite::OPEN_READONLY | (can_write ? 0 : SQLite::OPEN_URI));
+  // Where the process may write, an ordinary read-only connection: it takes SQLite's locks, so
+  // a bulk import that holds the store is waited for, never read half-written. A write killed
+  // half-way in rollback-journal mode left a hot journal that a read-only connection may not
+  // roll back: then a read-write one does, as SQLite must before anything of the file is read.
+  auto connect = [&](bool recover) {
+    if (recover) return SQLite::Database(path, SQLite::OPEN_READWRITE);
+    return SQLite::Database(can_write ? path : read_only_uri(path), SQLite::OPEN_READONLY | (can_write ? 0 : SQLite::OPEN_URI));
+  };
+  for (bool recover : {false, true}) try {
+    SQLite::Database db = connect(recover);
     db.setBusyTimeout(kBusyTimeoutMs);
     SQLite::Statement app(db, "PRAGMA application_id");
     app.executeStep();
     if (app.getColumn(0).getInt() == Store::kApplicationId) return FileIs::ours;
     if (app.getColumn(0).getInt() != 0) return FileIs::foreign;
+    // A database with nothing in it, as a process killed while creating a store left it before
+    // this version made stores under a draft name: there is nothing to lose, so it is empty.
+    SQLite::Statement objects(db, "SELECT (SELECT count(*) FROM sqlite_master) + (SELECT user_version FROM pragma_user_version)");
+    objects.executeStep();
+    if (objects.getColumn(0).getInt64() == 0) return FileIs::empty;
     // Stores made before the mark: our migrations table, revisions and the global policy's table.
     SQLite::Statement t(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('schema_migrations', 'revision', 'location_policy')");
     t.executeStep();
     return t.getColumn(0).getInt() == 3 ? FileIs::legacy_ours : FileIs::foreign;
   } catch (const SQLite::Exception& e) {
     if ((e.getErrorCode() & 0xff) == SQLITE_NOTADB) return FileIs::not_sqlite;
+    if ((e.getErrorCode() & 0xff) == SQLITE_READONLY && can_write && !recover) continue;
+    if ((e.getErrorCode() & 0xff) == SQLITE_READONLY)
+      throw Error(ErrorKind::store, "'" + path + "' holds a write that was killed half-way, and this process may not write it to roll that back",
+                  "run any command (such as 'e911ctl history') as a user who may write the store and its folder");
     throw Error(ErrorKind::store, "cannot open '" + path + "': " + e.what());
   }
+  return FileIs::foreign;  // not reached: the second pass returns or throws
 }
 
 bool writable(const std::string& path) {
@@ -154,9 +179,105 @@ bool writable(const std::string& path) {
   return access(path.c_str(), W_OK) == 0 && access(dir.c_str(), W_OK | X_OK) == 0;
 }
 
+// Drafts (Store::open) that processes killed while creating the store at `path` left behind.
+void remove_dead_drafts(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  const std::string prefix = p.filename().string() + ".new.";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const std::size_t digits = rest.find_first_not_of("0123456789");
+    if (digits == 0) continue;
+    const long pid = std::strtol(rest.c_str(), nullptr, 10);
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)) fs::remove(entry.path(), ec);
+  }
+}
+
+void remove_database_files(const std::string& path) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm", "-journal"}) std::filesystem::remove(path + suffix, ec);
+}
+
+// Durable commits: with WAL, FULL syncs the log at every commit, so a revision a command
+// reported survives a power cut too (NORMAL would keep the store whole but might lose it). In
+// rollback-journal mode only FULL syncs the journal before the file is overwritten.
+constexpr const char* kSynchronous = "PRAGMA synchronous=FULL";
+
 }  // namespace
 
 std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
+  namespace fs = std::filesystem;
+  const bool in_memory = path.rfind(":memory:", 0) == 0;
+  std::error_code ec;
+  if (!create || path.empty() || in_memory || fs::exists(path, ec)) return open_at(path, create);
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  remove_dead_drafts(path);
+  const std::string draft = path + ".new." + std::to_string(::getpid());
+  remove_database_files(draft);
+  auto s = open_at(draft, true);
+  s->settle_to_ = path;
+  return s;
+}
+
+void Store::settle() {
+  if (settle_to_.empty()) return;
+  const std::string draft = path_;
+  store_call("cannot create '" + settle_to_ + "'", [&] {
+    // One self-contained file: out of WAL mode (its log folded in and removed), then closed.
+    db_->exec("PRAGMA journal_mode=DELETE");
+    db_.reset();
+    return 0;
+  });
+  sync_file(draft);
+  if (::link(draft.c_str(), settle_to_.c_str()) != 0) {
+    const int err = errno;
+    if (err == EEXIST)
+      throw Error(ErrorKind::store, "'" + settle_to_ + "' was created by another process while this command ran; nothing was written",
+                  "run the command again: it then writes to that store");
+    // A file system without hard links: a rename, after a last look.
+    std::error_code ec;
+    if (std::filesystem::exists(settle_to_, ec) || ::rename(draft.c_str(), settle_to_.c_str()) != 0)
+      throw Error(ErrorKind::store, "cannot create '" + settle_to_ + "': " + std::strerror(err));
+  }
+  ::unlink(draft.c_str());
+  sync_parent_dir(settle_to_);
+  path_ = settle_to_;
+  settle_to_.clear();
+  store_call("cannot open '" + path_ + "'", [&] {
+    connect(false);
+    return 0;
+  });
+}
+
+void Store::connect(bool read_only) {
+  if (read_only)
+    db_ = std::make_unique<SQLite::Database>(read_only_uri(path_), SQLite::OPEN_READONLY | SQLite::OPEN_URI | SQLite::OPEN_NOMUTEX);
+  else  // one thread per connection: no mutex
+    db_ = std::make_unique<SQLite::Database>(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
+  db_->setBusyTimeout(kBusyTimeoutMs);
+  db_->exec("PRAGMA foreign_keys=ON");
+  db_->exec("PRAGMA cache_size=-65536");
+  db_->exec("PRAGMA temp_store=MEMORY");
+  if (read_only) return;
+  // WAL, so that readers never wait for a writer. Only while a bulk import holds the store in
+  // rollback-journal mode (Writer, WriteSize::bulk) can this fail: the store is then read as it
+  // is, and the importer sets WAL again when it is done.
+  db_->setBusyTimeout(0);
+  try {
+    db_->exec("PRAGMA journal_mode=WAL");
+  } catch (const SQLite::Exception& e) {
+    if ((e.getErrorCode() & 0xff) != SQLITE_BUSY && (e.getErrorCode() & 0xff) != SQLITE_LOCKED) throw;
+  }
+  db_->setBusyTimeout(kBusyTimeoutMs);
+  db_->exec(kSynchronous);
+}
+
+std::unique_ptr<Store> Store::open_at(const std::string& path, bool create) {
   namespace fs = std::filesystem;
   if (path.empty()) throw Error(ErrorKind::usage, "the database path is empty", "give --db FILE or E911_DB=FILE, or neither for the default");
   const bool in_memory = path.rfind(":memory:", 0) == 0;
@@ -182,26 +303,8 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   std::unique_ptr<Store> s(new Store);
   s->path_ = path;
   store_call("cannot open '" + path + "'", [&] {
-    if (read_only)
-      s->db_ = std::make_unique<SQLite::Database>(read_only_uri(path), SQLite::OPEN_READONLY | SQLite::OPEN_URI | SQLite::OPEN_NOMUTEX);
-    else  // one thread per connection: no mutex
-      s->db_ = std::make_unique<SQLite::Database>(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX);
-    s->db_->setBusyTimeout(kBusyTimeoutMs);
-    s->db_->exec("PRAGMA foreign_keys=ON");
-    s->db_->exec("PRAGMA cache_size=-65536");
-    s->db_->exec("PRAGMA temp_store=MEMORY");
+    s->connect(read_only);
     if (read_only) return 0;
-    // WAL, so that readers never wait for a writer. Only while a bulk import holds the store in
-    // rollback-journal mode (Writer, WriteSize::bulk) can this fail: the store is then read as it
-    // is, and the importer sets WAL again when it is done.
-    s->db_->setBusyTimeout(0);
-    try {
-      s->db_->exec("PRAGMA journal_mode=WAL");
-    } catch (const SQLite::Exception& e) {
-      if ((e.getErrorCode() & 0xff) != SQLITE_BUSY && (e.getErrorCode() & 0xff) != SQLITE_LOCKED) throw;
-    }
-    s->db_->setBusyTimeout(kBusyTimeoutMs);
-    s->db_->exec("PRAGMA synchronous=NORMAL");
     if (what != FileIs::ours || !exists) s->db_->exec("PRAGMA application_id=" + std::to_string(kApplicationId));
     s->db_->exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)");
     return 0;
@@ -254,7 +357,13 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   return s;
 }
 
-Store::~Store() = default;
+Store::~Store() {
+  if (settle_to_.empty()) return;
+  // Created by a command that never committed: nothing of it remains.
+  const std::string draft = path_;
+  db_.reset();
+  remove_database_files(draft);
+}
 
 int Store::schema_version() const {
   return store_call("cannot read the schema version", [&] {
@@ -480,8 +589,6 @@ Writer::Writer(Store& store, std::string command, WriteSize size) : store_(store
       // Another connection is open: WAL it is.
     }
     db.setBusyTimeout(kBusyTimeoutMs);
-    // In rollback-journal mode only FULL syncs the journal before the file is overwritten.
-    if (rollback_journal_) db.exec("PRAGMA synchronous=FULL");
     phase_mark(rollback_journal_ ? "bulk write: rollback-journal mode" : "bulk write: WAL mode (another connection has the store open)");
   }
   try {
@@ -500,7 +607,6 @@ void Writer::leave_rollback_journal() noexcept {
   if (!rollback_journal_) return;
   rollback_journal_ = false;
   try {
-    store_.db().exec("PRAGMA synchronous=NORMAL");
     store_.db().exec("PRAGMA journal_mode=WAL");
   } catch (const SQLite::Exception&) {
     // A reader holds the file: what was written stands, and the next Store::open sets WAL again.
@@ -882,6 +988,7 @@ std::int64_t Writer::commit() {
     stmts_.clear();
     end_transaction("ROLLBACK");
     done_ = true;
+    store_.settle();
     return 0;
   }
   // Indexes dropped for a bulk load are built again first: the checks below and every reader
@@ -897,7 +1004,7 @@ std::int64_t Writer::commit() {
     for (const auto& p : problems) msg += "\n  " + p.subject + ": " + p.message;
     throw Error(ErrorKind::invalid, msg);
   }
-  return store_call("cannot commit", [&]() -> std::int64_t {
+  const std::int64_t rev = store_call("cannot commit", [&]() -> std::int64_t {
     auto& db = store_.db();
     std::string summary;
     int64_t added = 0, changed = 0, removed = 0;
@@ -950,6 +1057,9 @@ std::int64_t Writer::commit() {
     done_ = true;
     return rev_;
   });
+  // A store this command creates appears at its path now, whole.
+  store_.settle();
+  return rev;
 }
 
 }  // namespace e911

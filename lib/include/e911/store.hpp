@@ -54,7 +54,17 @@ class Store {
   /// that is not an e911ctl store (another program's SQLite file, an empty file for a read, not
   /// SQLite at all) is refused with Error(store) and left untouched. Without `create`, a store the
   /// process may not write is opened read-only: every read works, a write fails clearly.
+  ///
+  /// A store that `create` brings into being is built under a draft name beside `path`
+  /// (`path.new.PID`: schema and revision 1) and appears at `path` only at settle(), that is at
+  /// the first Writer::commit(): a process killed before then leaves no store, and one killed
+  /// after leaves a whole one, never a file that later commands refuse. A store never settled
+  /// is removed when it is destroyed (a first write that failed creates nothing).
   static std::unique_ptr<Store> open(const std::string& path, bool create);
+  /// Puts a store that open() created at its path (a hard link, so a store another process made
+  /// there meanwhile is never replaced: that is Error(store)), on disk, folder included. Does
+  /// nothing for a store that existed. Writer::commit() calls it.
+  void settle();
   /// The SQLite application_id that marks an e911ctl store: the ASCII bytes of E911.
   static constexpr std::int32_t kApplicationId = 0x45393131;
   ~Store();
@@ -92,7 +102,11 @@ class Store {
 
  private:
   Store() = default;
+  static std::unique_ptr<Store> open_at(const std::string& path, bool create);
+  // Opens db_ on path_ and sets the connection's pragmas (WAL unless read-only).
+  void connect(bool read_only);
   std::string path_;
+  std::string settle_to_;  // where a store being created will appear (empty: it exists)
   std::unique_ptr<SQLite::Database> db_;
 };
 
