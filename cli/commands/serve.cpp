@@ -118,12 +118,16 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     runtime::CallLog call_log(1000);
     const auto started = std::chrono::steady_clock::now();
 
-    // The snapshot: a missing or bad file at start is an error (exit 3) — the runtime would route
-    // nothing. A bad file later (SIGHUP, /v1/reload) is refused and the one in service stays.
+    // The snapshot: the file, else the last-good copy of the last one put in service (a file
+    // corrupted or cut short while the runtime was down must not leave an emergency runtime
+    // routing nothing), else, when there is a file but no good one, exit 3. A bad file later
+    // (SIGHUP, /v1/reload) is refused and the one in service stays.
     runtime::SnapshotSlot slot;
-    std::error_code exists_ec;
-    const bool have_snapshot = std::filesystem::exists(c.snapshot, exists_ec);
-    if (have_snapshot) slot.replace(Snapshot::load(c.snapshot));
+    const runtime::SnapshotSlot::Start first = slot.start(c.snapshot);
+    const bool have_snapshot = first.serving;
+    if (have_snapshot)
+      log.event(first.from_last_good ? "error" : "info", first.message,
+                {{"snapshot", c.snapshot}, {"last_good", runtime::SnapshotSlot::last_good_path(c.snapshot)}});
 
     asio::io_context io;
     runtime::CoreOptions core;
@@ -187,6 +191,9 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     auto reload = [&slot, &c, &log] {
       const auto result = slot.reload(c.snapshot);
       log.event(result.swapped ? "info" : "error", result.message, {{"snapshot", c.snapshot}});
+      if (!result.warning.empty())
+        log.event("warn", "last-good copy of the snapshot not kept: " + result.warning,
+                  {{"last_good", runtime::SnapshotSlot::last_good_path(c.snapshot)}});
       return result;
     };
 
@@ -212,7 +219,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
                     {"calls_in_progress", metrics.calls_in_progress()},
                     {"listening", listening},
                     {"snapshot", snap ? Json{{"revision", snap->revision()}, {"checksum", snap->checksum()}, {"created_at", snap->created_at()},
-                                             {"path", c.snapshot}}
+                                             {"path", slot.source().empty() ? c.snapshot : slot.source()}}
                                       : Json(nullptr)}};
           s["registrations"] = on_loop<std::size_t>(io, [&] { return chain.registrar().size(); });
           s["draining"] = chain.draining();

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "e911/durable_file.hpp"
 #include "e911/error.hpp"
 #include "e911/key_index.hpp"
 #include "e911/rows.hpp"
@@ -973,20 +974,8 @@ void Snapshot::save(const std::string& path) const {
   head.u32(kFormatVersion);
   head.i64(static_cast<int64_t>(body.size()));
   head.i64(static_cast<int64_t>(fnv1a(body)));
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (fs::path(path).has_parent_path()) fs::create_directories(fs::path(path).parent_path(), ec);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw Error(ErrorKind::failure, "cannot write '" + path + "'");
-    f.write(head.buf.data(), static_cast<std::streamsize>(head.buf.size()));
-    f.write(body.data(), static_cast<std::streamsize>(body.size()));
-    if (!f.flush()) throw Error(ErrorKind::failure, "cannot write '" + path + "'");
-  }
-  // Readers see the old file or the new one, never half of one.
-  fs::rename(tmp, path, ec);
-  if (ec) throw Error(ErrorKind::failure, "cannot write '" + path + "': " + ec.message());
+  // Readers see the old file or the new one, never half of one, also after a crash.
+  write_file_durably(path, {head.buf, body});
 }
 
 std::shared_ptr<const Snapshot> Snapshot::load(const std::string& path) {
@@ -998,6 +987,10 @@ std::shared_ptr<const Snapshot> Snapshot::load(const std::string& path) {
   f.seekg(0, std::ios::beg);
   std::string data(file_size, '\0');
   if (!f.read(data.data(), static_cast<std::streamsize>(file_size))) throw Error(ErrorKind::failure, "cannot read snapshot '" + path + "'");
+  return parse(std::move(data), path);
+}
+
+std::shared_ptr<const Snapshot> Snapshot::parse(std::string data, const std::string& path) {
   if (data.size() < 28 || std::memcmp(data.data(), kMagic, 8) != 0)
     throw Error(ErrorKind::invalid, "'" + path + "' is not an e911ctl snapshot");
   In head{std::string_view(data).substr(8, 20)};

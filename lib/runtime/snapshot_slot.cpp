@@ -1,27 +1,113 @@
-// The snapshot in service and its reload (see runtime_snapshot.hpp).
+// The snapshot in service, its reload and its last-good copy (see runtime_snapshot.hpp).
 #include "e911/runtime_snapshot.hpp"
 
+#include <cerrno>
+#include <cstring>
+#include <optional>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 
+#include "e911/durable_file.hpp"
 #include "e911/error.hpp"
 
 namespace e911::runtime {
 
-SnapshotSlot::Reload SnapshotSlot::reload(const std::string& path) {
-  std::shared_ptr<const Snapshot> next;
+namespace {
+
+// The whole file in one read (a character iterator over a few hundred MB is slow); nullopt when
+// it cannot be read, with errno set.
+std::optional<std::string> read_all(const std::string& path) {
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
+  if (!f) return std::nullopt;
+  std::string data(static_cast<std::size_t>(f.tellg()), '\0');
+  f.seekg(0);
+  if (!f.read(data.data(), static_cast<std::streamsize>(data.size()))) return std::nullopt;
+  return data;
+}
+
+// A snapshot file read once and checked: the snapshot and the very bytes it came from, or why
+// it was refused.
+struct Loaded {
+  std::shared_ptr<const Snapshot> snapshot;
+  std::string bytes;
   std::string why;
+};
+
+Loaded load_file(const std::string& path) {
+  Loaded got;
   try {
-    next = Snapshot::load(path);
+    auto bytes = read_all(path);
+    if (!bytes) throw Error(ErrorKind::failure, std::string("cannot read it: ") + std::strerror(errno));
+    got.bytes = std::move(*bytes);
+    got.snapshot = Snapshot::parse(got.bytes, path);
   } catch (const Error& e) {
-    why = e.what();
+    got.why = e.what();
   } catch (const std::exception& e) {  // e.g. std::bad_alloc on a corrupt size: still refused
-    why = e.what();
+    got.why = e.what();
   }
-  if (!next) {
-    return {false, "snapshot '" + path + "' refused: " + why + "; revision " + revision_text(current()) + " stays in service"};
+  if (!got.snapshot) got.bytes.clear();
+  return got;
+}
+
+// Keeps `bytes` as the last-good copy of `path` unless it already holds them. Returns why it
+// could not (empty: kept).
+std::string keep_last_good(const std::string& path, const std::string& bytes) {
+  const std::string copy = SnapshotSlot::last_good_path(path);
+  std::error_code ec;
+  if (std::filesystem::file_size(copy, ec) == bytes.size() && !ec)
+    if (const auto have = read_all(copy); have && *have == bytes) return {};
+  try {
+    write_file_durably(copy, {bytes});
+    return {};
+  } catch (const Error& e) {
+    return std::string(e.what()) + "; a restart with a bad '" + path + "' would have no good copy to fall back on";
   }
-  const auto was = replace(next);
-  return {true, "snapshot revision " + revision_text(next) + " in service (was " + revision_text(was) + ")"};
+}
+
+}  // namespace
+
+SnapshotSlot::Reload SnapshotSlot::reload(const std::string& path) {
+  std::lock_guard one_at_a_time(reload_mutex_);
+  Loaded got = load_file(path);
+  if (!got.snapshot) {
+    return {false, "snapshot '" + path + "' refused: " + got.why + "; revision " + revision_text(current()) + " stays in service", {}};
+  }
+  const auto was = replace(got.snapshot);
+  set_source(path);
+  return {true, "snapshot revision " + revision_text(got.snapshot) + " in service (was " + revision_text(was) + ")", keep_last_good(path, got.bytes)};
+}
+
+SnapshotSlot::Start SnapshotSlot::start(const std::string& path) {
+  std::lock_guard one_at_a_time(reload_mutex_);
+  const std::string copy = last_good_path(path);
+  std::error_code ec;
+  const bool have_file = std::filesystem::exists(path, ec), have_copy = std::filesystem::exists(copy, ec);
+  if (!have_file && !have_copy) return {};
+  std::string why = "it is missing";
+  if (have_file) {
+    Loaded got = load_file(path);
+    if (got.snapshot) {
+      replace(got.snapshot);
+      set_source(path);
+      Start s{true, false, "snapshot revision " + revision_text(got.snapshot) + " in service"};
+      if (const std::string w = keep_last_good(path, got.bytes); !w.empty()) s.message += "; its last-good copy was not kept: " + w;
+      return s;
+    }
+    why = got.why;
+  }
+  if (!have_copy)
+    throw Error(ErrorKind::invalid, "snapshot '" + path + "' refused: " + why + "; there is no last-good copy ('" + copy + "') to serve instead",
+                "publish a good snapshot ('e911ctl publish'), then start again");
+  Loaded old = load_file(copy);
+  if (!old.snapshot)
+    throw Error(ErrorKind::invalid, "snapshot '" + path + "' refused: " + why + "; its last-good copy is refused too: " + old.why,
+                "publish a good snapshot ('e911ctl publish'), then start again");
+  replace(old.snapshot);
+  set_source(copy);
+  return {true, true,
+          "snapshot '" + path + "' refused: " + why + "; serving its last-good copy '" + copy + "', revision " + revision_text(old.snapshot) +
+              ", until a good snapshot is published and loaded"};
 }
 
 }  // namespace e911::runtime

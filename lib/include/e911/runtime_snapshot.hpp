@@ -41,9 +41,36 @@ class SnapshotSlot {
   struct Reload {
     bool swapped = false;
     std::string message;  ///< "snapshot revision N in service (was M)" or why the file was refused
+    std::string warning;  ///< why the last-good copy could not be kept (empty: kept)
   };
-  /// Loads `path` (Snapshot::load) and swaps it in when it loads; never throws for a bad file.
+  /// Loads `path` (Snapshot::parse of the bytes read once) and swaps it in when it loads; never
+  /// throws for a bad file. The bytes put in service are then kept as last_good_path(path),
+  /// durably (write_file_durably), so a restart after a crash has them even when `path` is
+  /// later overwritten with a bad file. One reload at a time (SIGHUP and the admin API alike).
   Reload reload(const std::string& path);
+
+  /// What start() put in service.
+  struct Start {
+    bool serving = false;       ///< a snapshot is in service
+    bool from_last_good = false;  ///< it is the last-good copy: `path` is missing or refused
+    std::string message;        ///< the log line: what is in service, and why not `path`
+  };
+  /// At start: `path` if it loads (and it becomes the last-good copy), else its last-good copy,
+  /// with the reason `path` was refused in the message. Neither file: nothing in service, not an
+  /// error (the runtime answers 503 until a snapshot is published). Throws Error(invalid) when
+  /// there is a file but no good one: an emergency runtime that would route nothing must not
+  /// look as if it were up.
+  Start start(const std::string& path);
+
+  /// The file the snapshot in service was read from by start() or reload(): the snapshot's
+  /// path, or its last-good copy; empty when none was.
+  std::string source() const {
+    std::lock_guard lock(mutex_);
+    return source_;
+  }
+
+  /// Where the last snapshot put in service is kept: `path` + ".last-good".
+  static std::string last_good_path(const std::string& path) { return path + ".last-good"; }
 
   /// The revision in service as text: its number, or "none".
   static std::string revision_text(const std::shared_ptr<const Snapshot>& snap) {
@@ -51,8 +78,15 @@ class SnapshotSlot {
   }
 
  private:
+  void set_source(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    source_ = path;
+  }
+
   mutable std::mutex mutex_;
+  std::mutex reload_mutex_;  // held through a whole reload: load, swap and last-good copy
   std::shared_ptr<const Snapshot> current_;
+  std::string source_;
 };
 
 }  // namespace e911::runtime

@@ -49,7 +49,11 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   /// Reads a snapshot file. Throws Error(invalid) when it is truncated, corrupt or of another
   /// format version, and Error(failure) when it cannot be read.
   static std::shared_ptr<const Snapshot> load(const std::string& path);
-  /// Writes the snapshot atomically (a temporary file renamed over `path`).
+  /// load() of the bytes `file` of a snapshot file, read by the caller; `path` names it in
+  /// errors. For a caller that keeps exactly the bytes it checked (the runtime's last-good copy).
+  static std::shared_ptr<const Snapshot> parse(std::string file, const std::string& path);
+  /// Writes the snapshot whole or not at all, and on disk before it returns (write_file_durably:
+  /// a temporary file, fsync, renamed over `path`). Throws Error(failure).
   void save(const std::string& path) const;
 
   std::int64_t revision() const { return revision_; }
