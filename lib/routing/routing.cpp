@@ -191,9 +191,9 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   } else if (!d.emergency && dialled.test_urn) {
     d.test_call = true;
     trace("classify", "test call", "'" + f.dialled + "' is urn:service:test.sos (RFC 6881): answered, never routed to a PSAP");
-  } else if (!d.emergency && d.normalized == kTestNumber) {
+  } else if (!d.emergency && d.normalized == (policy ? std::string_view(policy->test_number) : kTestNumber)) {
     d.test_call = true;
-    trace("classify", "test call", "'" + d.normalized + "' is the emergency test number: answered with a read-back, never routed to a PSAP");
+    trace("classify", "test call", "'" + d.normalized + "' is the test number of policy '" + str(d.policy) + "': a test, never an emergency call to a PSAP");
   } else if (!d.emergency && f.priority_emergency) {
     d.emergency = true;
     d.emergency_number = policy_dial;
@@ -202,12 +202,20 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     trace("classify", "ordinary call", "'" + d.normalized + "' is not an emergency number of policy '" + str(d.policy) + "'");
   }
   const bool e911 = policy && policy->e911;
+  if (d.test_call) {
+    // RFC 6881 test calls: the runtime reads back what an emergency call would carry, or the
+    // provider's test line answers, reached like an emergency call but marked as none.
+    d.test_line = policy && policy->test_by_provider && e911;
+    trace("test call", d.test_line ? "the provider's test line" : "the runtime",
+          d.test_line ? "policy '" + str(d.policy) + "' has test_call_answer: provider; routed by its usage, with the caller's location, nobody notified"
+                      : "answered with a read-back of the callback number, location and route; nobody notified");
+  }
   if (d.emergency && !e911)
     trace("classify", "enhanced emergency services off", "policy '" + str(d.policy) + "' sends no location and notifies nobody");
 
   // Locate: the caller's own PIDF-LO, else the LIS by precedence, else a default location.
   int32_t loc = -1;
-  if (d.emergency && e911) {
+  if ((d.emergency || d.test_line) && e911) {
     if (!f.pidf.empty()) {
       d.location_source = LocationSource::caller_pidf;
       d.method = pidf_method(f.pidf);
@@ -279,30 +287,33 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
   // Route: the location policy's usage for emergency calls, the voice policy's usages in order
   // for ordinary ones; routes by priority, their trunks in order, trunks known to be down moved
   // last but never dropped.
-  const std::string_view number = d.emergency ? d.emergency_number : std::string_view(d.normalized);
+  // A test for the provider's line takes the emergency number's routes, and carries the test number.
+  const std::string_view number = d.emergency ? d.emergency_number : d.test_line ? policy_dial : std::string_view(d.normalized);
+  const std::string_view carried = d.test_line ? std::string_view(d.normalized) : number;
   int32_t first_trunk = -1;  // the trunk of the first attempt
   int32_t first_route = -1;  // and its route
-  if (d.emergency && policy) d.usage = policy->usage;
-  if (d.test_call) {
+  if ((d.emergency || d.test_line) && policy) d.usage = policy->usage;
+  if (d.test_call && !d.test_line) {
     d.failure = "test calls are answered locally";
-  } else if (d.emergency && d.usage.empty()) {
+  } else if ((d.emergency || d.test_line) && d.usage.empty()) {
     d.failure = "policy '" + str(d.policy) + "' has no PSTN usage";
     trace("route", "none", d.failure);
   } else if (number.empty()) {
     d.failure = "nothing was dialled";
-  } else if (!d.emergency && !voice) {
+  } else if (!d.emergency && !d.test_line && !voice) {
     d.failure = "no voice policy applies to the caller and there is no global voice policy";
     trace("route", "none", d.failure);
   } else {
     std::vector<Snapshot::Path> found;
-    const std::vector<Snapshot::Path>* paths = d.emergency ? snap.emergency_paths(d.usage, number) : nullptr;
+    const bool by_usage = d.emergency || d.test_line;
+    const std::vector<Snapshot::Path>* paths = by_usage ? snap.emergency_paths(d.usage, number) : nullptr;
     const auto& routes = snap.routes();
     auto add_route = [&](std::size_t ri) {
       for (int32_t t : routes[ri].trunks)
         if (std::none_of(found.begin(), found.end(), [&](const Snapshot::Path& x) { return x.trunk == t; }))
           found.push_back({static_cast<int32_t>(ri), t});
     };
-    if (!paths && d.emergency) {
+    if (!paths && by_usage) {
       // Emergency numbers not known in advance: match the usage's routes now.
       const std::string num(number);
       for (std::size_t ri = 0; ri < routes.size(); ++ri) {
@@ -321,7 +332,7 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       paths = &found;
     }
     d.attempts.reserve(paths->size());
-    const std::string_view digits = number[0] == '+' ? number.substr(1) : number;
+    const std::string_view digits = !carried.empty() && carried[0] == '+' ? carried.substr(1) : carried;
     // Healthy trunks keep their order in front; failing ones follow in theirs.
     for (int pass = 0; pass < 2; ++pass) {
       for (const auto& p : *paths) {
@@ -337,28 +348,30 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
         a.trunk = trunk.name;
         a.trunk_down = down;
         using Form = Snapshot::UriForm;
-        if (d.emergency && trunk.uri_form == Form::sos_urn) {
+        if (d.test_line && (dialled.test_urn || trunk.uri_form == Form::sos_urn)) {
+          a.request_uri = "urn:service:test.sos";
+        } else if (d.emergency && trunk.uri_form == Form::sos_urn) {
           a.request_uri = "urn:service:sos";
         } else if (trunk.uri_form == Form::plus && !trunk.strip_plus) {
           a.request_uri.reserve(digits.size() + 1);
           a.request_uri += '+';
           a.request_uri += digits;
         } else {
-          a.request_uri = trunk.strip_plus || trunk.uri_form == Form::digits ? digits : number;
+          a.request_uri = trunk.strip_plus || trunk.uri_form == Form::digits ? digits : carried;
         }
       }
       if (pass == 0 && d.attempts.size() == paths->size()) break;
     }
     d.routable = !d.attempts.empty();
     // An ordinary call's usage is the one through which its first attempt's route was found.
-    if (!d.emergency && d.routable)
+    if (!by_usage && d.routable)
       for (const auto& u : voice->usages)
         if (std::find(u.routes.begin(), u.routes.end(), first_route) != u.routes.end()) {
           d.usage = u.name;
           break;
         }
     if (!d.routable) {
-      if (d.emergency) {
+      if (by_usage) {
         d.failure = "no enabled route serves usage '" + str(d.usage) + "' with a pattern matching '" + str(number) + "' and a trunk";
       } else {
         std::string usages;
@@ -372,14 +385,14 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
       for (const auto& a : d.attempts) order += (order.empty() ? "" : " -> ") + str(a.trunk) + (a.trunk_down ? " (down)" : "");
       const auto& first = routes[static_cast<std::size_t>(first_route)];
       trace("route", str(d.attempts.front().route) + " via " + str(d.attempts.front().trunk),
-            d.emergency ? "usage '" + str(d.usage) + "', failover order " + order
+            by_usage ? "usage '" + str(d.usage) + "', failover order " + order
                         : "voice policy '" + str(d.voice_policy) + "' usage '" + str(d.usage) + "', route priority " + std::to_string(first.priority) +
                               " (usages in the policy's order, within a usage routes by priority); failover order " + order);
     }
   }
 
-  // Callback and notification.
-  if (d.emergency && e911) {
+  // Callback and notification (a test for the provider's line has a callback, and tells nobody).
+  if ((d.emergency || d.test_line) && e911) {
     const Snapshot::TrunkRec* first = first_trunk >= 0 ? &snap.trunk_at(first_trunk) : nullptr;
     std::string elin = loc >= 0 && first && !first->accepts_pidf_lo ? snap.location_first_elin(loc) : std::string();
     if (!elin.empty()) {
@@ -391,6 +404,8 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
     } else {
       trace("callback", "none", "the caller has no line URI; the PSAP cannot call back");
     }
+  }
+  if (d.emergency && e911) {
     d.notify = policy->notify;
     d.webhooks = policy->webhooks;
     d.emails = policy->emails;
@@ -414,6 +429,7 @@ Json Decision::to_json() const {
   j["call_type"] = call_type();
   j["emergency"] = emergency;
   j["test_call"] = test_call;
+  if (test_call) j["test_line"] = test_line;
   j["dialled"] = dialled;
   j["normalized"] = normalized;
   if (!emergency_number.empty()) j["emergency_number"] = emergency_number;

@@ -610,6 +610,12 @@ std::string_view Snapshot::location_status(int32_t index) const {
 }
 
 std::string Snapshot::location_first_elin(int32_t index) const {
+  auto all = location_elins(index);
+  return all.empty() ? std::string() : std::move(all.front());
+}
+
+std::vector<std::string> Snapshot::location_elins(int32_t index) const {
+  if (index < 0 || static_cast<std::size_t>(index) >= loc_offsets_.size()) return {};
   const std::string_view rec = record_of(loc_blob_, loc_offsets_, index);
   // elins is the fourth field from the end: elins, latitude, longitude, validation_status.
   std::size_t end = rec.size();
@@ -620,7 +626,11 @@ std::string Snapshot::location_first_elin(int32_t index) const {
   const std::string_view elins = rec.substr(start + 1, end - start - 1);
   if (elins.empty()) return {};
   const Json j = Json::parse(elins, nullptr, false);
-  return j.is_array() && !j.empty() && j[0].is_string() ? j[0].get<std::string>() : std::string();
+  std::vector<std::string> out;
+  if (j.is_array())
+    for (const auto& e : j)
+      if (e.is_string()) out.push_back(e.get<std::string>());
+  return out;
 }
 
 Civic Snapshot::location(int32_t index) const {
@@ -714,6 +724,8 @@ void Snapshot::compile_objects() {
     r.default_location_id = jstr(p, "default_location");
     r.default_location = r.default_location_id.empty() ? -1 : location_index(r.default_location_id);
     r.numbers = policy_emergency_numbers(p);
+    if (const std::string t = jstr(p, "test_number"); !t.empty()) r.test_number = t;
+    r.test_by_provider = jstr(p, "test_call_answer") == "provider";
     // The three kinds of target travel in the policy's JSON, which the format already carries
     // whole: a snapshot with webhooks or e-mails is still format 3.
     for (const auto& [field, list] : {std::pair{"notification_uris", &r.notify}, {"notification_webhooks", &r.webhooks}, {"notification_emails", &r.emails}})

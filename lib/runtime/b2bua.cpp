@@ -119,14 +119,6 @@ sip::HeaderList crossing_list(const sip::Message& from) {
 
 /// The part of `m`'s body of content type `wanted` (the whole body when that is its type, or the
 /// first such part of a multipart body); nullopt when there is none.
-/// The digits of a number (an ELIN as configured, dialled or normalised: +1 425..., 1425...).
-std::string digits_of(std::string_view number) {
-  std::string out;
-  for (char c : number)
-    if (c >= '0' && c <= '9') out += c;
-  return out;
-}
-
 std::optional<std::string> part_of(const sip::Message& m, std::string_view wanted) {
   const std::string_view type = sip::trim(m.first("Content-Type").value_or(""));
   auto is = [wanted](std::string_view t) {
@@ -258,7 +250,7 @@ struct B2bua::Call {
   bool ended = false;
 };
 
-B2bua::B2bua(Chain& chain) : chain_(chain) {
+B2bua::B2bua(Chain& chain) : chain_(chain), elins_(chain.options().callback_window) {
   // OPTIONS pings (Lync's SIP trunk keep-alives): every trunk with options_ping, at its interval,
   // the first one interval after start. A trunk that does not answer, or answers 503 or 408, is
   // tried last by the calls that follow, never skipped: an emergency call still reaches it.
@@ -510,22 +502,30 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   call.kind = d.call_type();
   call.record["dialled"] = d.normalized;
   if (call.kind == "emergency") ++emergency_;
-  if (d.test_call) return answer_test_call(call, facts, snap);
+  if (d.test_call && !d.test_line) return answer_test_call(call, facts, snap);
   if (d.emergency && d.elin_mode) {
-    // The PSAP will call the ELIN back: remember who it stands for now.
-    std::vector<std::string> desks(d.notify.begin(), d.notify.end());
-    elins_[digits_of(d.callback)] = ElinUse{caller, Clock::now(), std::move(desks)};
+    // The ELIN this call goes out with (DOMAIN.md §5): decide() names the location's first; the
+    // runtime, which knows which are in use, takes the first free one, else the one idle longest.
+    // The PSAP will call it back: remember whom it stands for now.
+    const auto all = snap->location_elins(d.location.index());
+    std::string why;
+    if (const std::size_t i = elins_.pick(all, caller, Clock::now(), &why); i < all.size()) {
+      d.callback = all[i];
+      call.record["elin_choice"] = why;
+    }
+    call.record["elin"] = d.callback;
+    elins_.map(d.callback, caller, std::vector<std::string>(d.notify.begin(), d.notify.end()), Clock::now());
   }
   if (!d.emergency) {
     // A call to an ELIN the runtime has sent: the PSAP calling back. Within the callback window
     // it reaches the last caller sent with it, later that call's security desk (DOMAIN.md §5).
-    if (auto e = elins_.find(digits_of(d.normalized)); e != elins_.end() && !e->first.empty()) {
+    if (auto cb = elins_.callback(d.normalized, Clock::now())) {
       call.record["elin"] = d.normalized;
-      if (Clock::now() - e->second.at <= chain_.options().callback_window) {
-        call.record["callback_for"] = e->second.caller;
-        return target_user(e->second.caller, "callback");
+      if (cb->in_window) {
+        call.record["callback_for"] = cb->caller;
+        return target_user(cb->caller, "callback");
       }
-      for (const std::string& desk : e->second.desks)
+      for (const std::string& desk : cb->desks)
         if (auto aor = Registrar::aor_of(desk); aor && snap->user(*aor)) {
           call.record["callback_for"] = "security desk (the callback window has passed)";
           return target_user(*aor, "callback");

@@ -12,6 +12,7 @@
 
 #include "e911/key_index.hpp"
 #include "e911/pattern.hpp"
+#include "e911/routing.hpp"
 #include "e911/phases.hpp"
 #include "e911/rows.hpp"
 #include "e911/schema_check.hpp"
@@ -111,8 +112,8 @@ const std::vector<Rule>& rules() {
       {"W302", "routing", "route pattern matches only one of 911 and +911",
        "depending on normalisation and on whether a trunk strips the plus, the number can arrive either way",
        "kind: VoiceRoute\nname: r\nnumber_pattern: '^911$'", "match both: '^\\+?911$'"},
-      {"E303", "routing", "first trunk of the emergency route does not accept PIDF-LO",
-       "in SIP trunk mode the provider routes on the PIDF-LO location; without it the call goes to the ECRC or fails",
+      {"E303", "routing", "first trunk of the emergency route does not accept PIDF-LO, and not every location has an ELIN",
+       "in SIP trunk mode the provider routes on the PIDF-LO location; a trunk without it runs in ELIN mode, where the caller's number is replaced by an ELIN of the location that the carrier's ALI maps to the address, so a location without an ELIN reaches the PSAP with no location at all",
        "kind: Trunk\nname: provider\nhost: 127.0.0.1\naccepts_pidf_lo: false", "set accepts_pidf_lo: true, or put a provider trunk first"},
       {"W304", "routing", "no fallback to a second trunk", "when the only trunk is down, emergency calls fail",
        "kind: VoiceRoute\nname: r\nnumber_pattern: '^\\+?911$'\ntrunks: [provider]", "add a backup trunk or a local PSTN fallback route"},
@@ -134,6 +135,9 @@ const std::vector<Rule>& rules() {
        "(RE2), so backreferences, lookahead and lookbehind, which need backtracking, do not compile",
        "kind: VoiceRoute\nname: r\nnumber_pattern: '^(911$'",
        "fix the expression; instead of lookaround, leave numbers to an earlier rule or narrow the pattern"},
+      {"E407", "conflicts", "the policy's test number is one of its emergency numbers",
+       "a test call is never sent to a PSAP as an emergency: a number that is both would make real emergency calls tests, or tests real calls",
+       "kind: LocationPolicy\nidentity: global\nemergency_dial_string: '933'\ntest_number: '933'", "pick another test number (933 when unset)"},
       {"E501", "Kari's Law", "dial-plan rule consumes or rewrites an emergency number",
        "Kari's Law: 911 must be dialable with no prefix; an outside-line rule like '^9(\\d+)$' -> '$1' turns 911 into 11",
        "kind: DialPlan\nname: global\nrules: [{pattern: '^9(\\d+)$', translation: '$1'}]",
@@ -463,6 +467,18 @@ void check_dispatchable(Ctx& c) {
   }
 }
 
+// How many locations have no ELIN, and one of them (empty when there is no location at all).
+std::pair<int64_t, std::string> locations_without_elin(Ctx& c) {
+  auto& db = const_cast<Store&>(c.store).db();
+  SQLite::Statement s(db, "SELECT (SELECT count(*) FROM location WHERE rev_removed IS NULL AND (elins IS NULL OR elins IN ('', '[]'))), "
+                          "(SELECT min(key) FROM location WHERE rev_removed IS NULL AND (elins IS NULL OR elins IN ('', '[]'))), "
+                          "(SELECT min(key) FROM location WHERE rev_removed IS NULL)");
+  s.executeStep();
+  const int64_t without = s.getColumn(0).getInt64();
+  std::string example = without > 0 ? s.getColumn(1).getString() : s.isColumnNull(2) ? std::string() : s.getColumn(2).getString();
+  return {without, example};
+}
+
 // Routing coverage, conflicts inside policies, Kari's Law: the small kinds, as objects.
 void check_policies(Ctx& c) {
   const Kind& pk = kind_by_noun("policy");
@@ -519,6 +535,17 @@ void check_policies(Ctx& c) {
       if (owner != dial_owner.end() && owner->second != id)
         c.add("E405", s, "/emergency_dial_mask", "mask '" + e.mask + "' is the emergency dial string of policy '" + owner->second + "'");
     }
+    {
+      const std::string test = p.value("test_number", std::string(routing::kTestNumber));
+      for (const auto& e : numbers)
+        if (e.dial == test || e.mask == test) {
+          c.add("E407", s, p.contains("test_number") ? "/test_number" : e.mask.empty() ? "/emergency_dial_string" : "/emergency_dial_mask",
+                "test number '" + test + "'" + (p.contains("test_number") ? "" : " (the default)") + " is also an emergency " +
+                    (e.mask.empty() ? "dial string" : "dial mask") + " of the policy",
+                "pick another test_number, or another emergency number");
+          break;
+        }
+    }
     for (const auto& e : numbers) {
       all_numbers.insert(e.dial);
       if (!e.mask.empty()) all_numbers.insert(e.mask);
@@ -565,10 +592,20 @@ void check_policies(Ctx& c) {
         const std::string t0 = first->obj["trunks"][0].get<std::string>();
         const auto ti = trunks.find(t0);
         const std::string route_name = first->obj["name"].get<std::string>();
-        if (ti != trunks.end() && !ti->second.value("accepts_pidf_lo", false) && pidf_reported.insert(route_name).second)
-          c.add("E303", subj(rk, route_name), "/trunks/0",
-                "first trunk '" + t0 + "' of emergency route '" + route_name + "' does not accept PIDF-LO",
-                "set accepts_pidf_lo: true on the provider trunk, or put it first");
+        // A first trunk that takes no PIDF-LO runs in ELIN mode (DOMAIN.md §5): the caller's number
+        // is replaced by an ELIN of the caller's location and the carrier's ALI maps it to the address.
+        // That is sound only when every location has an ELIN; a call from one without would reach the
+        // PSAP with neither a location nor a number its ALI knows.
+        if (ti != trunks.end() && !ti->second.value("accepts_pidf_lo", false) && pidf_reported.insert(route_name).second) {
+          const auto [without, example] = locations_without_elin(c);
+          if (without > 0 || example.empty())
+            c.add("E303", subj(rk, route_name), "/trunks/0",
+                  "first trunk '" + t0 + "' of emergency route '" + route_name + "' does not accept PIDF-LO" +
+                      (example.empty() ? std::string(" and no location has an ELIN")
+                                       : " and " + std::to_string(without) + " location" + (without == 1 ? " has" : "s have") +
+                                             " no ELIN for ELIN mode (e.g. '" + example + "')"),
+                  "set accepts_pidf_lo: true on the provider trunk, put a provider trunk first, or give every location an ELIN (elins: ['+14255550100'])");
+        }
       }
     }
     if (first_checked && all_trunks.size() < 2)

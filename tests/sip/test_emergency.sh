@@ -19,7 +19,8 @@
 #   5. test calls to 933 and urn:service:test.sos are answered by the runtime, which reads back
 #      the callback number, route and desk an emergency call would have, and hangs up;
 #   the global policy's webhook and e-mail address are told too (a recording HTTP server and SMTP
-#   server on loopback); and /metrics counts the desk's MESSAGEs.
+#   server, the webhook over HTTPS with a verified certificate, on loopback); and /metrics counts
+#   the desk's MESSAGEs and webhook deliveries.
 source "$(dirname "$0")/lib.sh" "$@"
 SHARED=$(cd "$ROOT/../shared" 2>/dev/null && pwd)
 command -v xmllint >/dev/null || { fail "xmllint is missing (scripts/install-deps installs libxml2-utils)"; finish; exit 1; }
@@ -37,10 +38,14 @@ display_name: Redmond Security
 YAML
 run apply -f "$WORK/desks.yaml"
 [ "$rc" -eq 0 ] || fail "apply desks: $err"
-# Beyond Lync: the global policy also tells a webhook and an e-mail address (a recording HTTP
-# server and a recording SMTP server, written here, on loopback).
+# Beyond Lync: the global policy also tells a webhook and an e-mail address (a recording HTTPS
+# server, its certificate made here and trusted through the runtime's notify_ca_file, and a
+# recording SMTP server, written here, on loopback).
+command -v openssl >/dev/null || { fail "openssl is missing (scripts/install-deps installs it)"; finish; exit 1; }
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 -addext 'subjectAltName=IP:127.0.0.1' \
+  -keyout "$WORK/hook-key.pem" -out "$WORK/hook-cert.pem" >"$WORK/openssl.out" 2>&1 || fail "openssl req: $(cat "$WORK/openssl.out")"
 python3 - "$WORK" <<'PY' &
-import http.server, json, socket, sys, threading
+import http.server, json, socket, ssl, sys, threading
 work = sys.argv[1]
 class Hook(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
@@ -49,6 +54,9 @@ class Hook(http.server.BaseHTTPRequestHandler):
         self.send_response(204); self.end_headers()
     def log_message(self, *a): pass
 hook = http.server.HTTPServer(('127.0.0.1', 5095), Hook)
+tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+tls.load_cert_chain(work + '/hook-cert.pem', work + '/hook-key.pem')
+hook.socket = tls.wrap_socket(hook.socket, server_side=True)
 threading.Thread(target=hook.serve_forever, daemon=True).start()
 smtp = socket.socket(); smtp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); smtp.bind(('127.0.0.1', 5096)); smtp.listen(4)
 smtp.settimeout(120)
@@ -73,7 +81,7 @@ while True:
     c.close()
 PY
 background+=("$!")
-run policy set global --notification-webhooks "http://127.0.0.1:5095/desk" --notification-emails "security@contoso.example"
+run policy set global --notification-webhooks "https://127.0.0.1:5095/desk" --notification-emails "security@contoso.example"
 [ "$rc" -eq 0 ] || fail "policy set global webhooks/emails: $err"
 run publish
 [ "$rc" -eq 0 ] || fail "publish: $err"
@@ -83,6 +91,7 @@ cat >"$WORK/serve.yaml" <<YAML
 smtp_url: 'smtp://127.0.0.1:5096'
 smtp_from: 'e911@contoso.example'
 smtp_starttls: false
+notify_ca_file: '$WORK/hook-cert.pem'
 YAML
 start_serve --config "$WORK/serve.yaml" --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 --token-file "$WORK/token" ||
   { finish; exit 1; }
@@ -298,6 +307,8 @@ done
 metrics=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" http://127.0.0.1:5081/metrics)
 grep -q 'e911_runtime_notifications_total{kind="sip",outcome="ok"} [1-9]' <<<"$metrics" ||
   fail "/metrics counts no delivered desk MESSAGE: $(grep notifications <<<"$metrics")"
+grep -q 'e911_runtime_notifications_total{kind="webhook",outcome="ok"} [1-9]' <<<"$metrics" ||
+  fail "/metrics counts no webhook delivered over HTTPS: $(grep notifications <<<"$metrics")"
 calls=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" 'http://127.0.0.1:5081/v1/calls?limit=10')
 printf '%s' "$calls" >"$WORK/calls.json"
 python3 - "$WORK/calls.json" <<'PY' || fail "/v1/calls: the emergency records lack their attempts, location or notifications: $(head -c 800 <<<"$calls")"

@@ -37,7 +37,8 @@ void deployment(Writer& w) {
                           {"emergency_dial_string", "911"}, {"notification_uris", {"sip:redmond@contoso.example"}},
                           {"conference_uri", "sip:+14255550199@contoso.example"}, {"conference_mode", "two-way"}, {"default_location", "lobby"}});
   w.put(K("policy"), Json{{"identity", "Executives"}, {"enhanced_emergency_services", true}, {"pstn_usage", "Emergency"},
-                          {"emergency_dial_string", "911"}, {"notification_uris", {"sip:exec@contoso.example"}}});
+                          {"emergency_dial_string", "911"}, {"notification_uris", {"sip:exec@contoso.example"}}, {"test_number", "9933"},
+                          {"test_call_answer", "provider"}});
   w.put(K("site"), Json{{"name", "Redmond"}, {"location_policy", "site:Redmond"}});
   w.put(K("site"), Json{{"name", "Austin"}});
   w.put(K("subnet"), Json{{"subnet", "10.1.0.0/16"}, {"site", "Redmond"}, {"location", "floor1"}});
@@ -151,6 +152,41 @@ TEST_CASE("emergency calls are recognised by dial string, mask, URN, tel URI and
   d = decide(*fx.snap, call("sip:alice@contoso.example", "urn:service:test.sos"));
   CHECK(d.test_call);
   CHECK_FALSE(d.emergency);
+}
+
+TEST_CASE("test calls: the policy's test number; the runtime answers, or the provider's test line") {
+  Fixture fx;
+  // Global: 933 (unset), answered by the runtime: a test, never routed.
+  auto d = decide(*fx.snap, call("sip:alice@contoso.example", "933"));
+  CHECK(d.test_call);
+  CHECK_FALSE(d.test_line);
+  CHECK_FALSE(d.emergency);
+  CHECK_FALSE(d.routable);
+  // Executives: 9933, the provider's test line: routed as 911 would be, carrying the test
+  // number (or the test URN to a trunk that wants a URN), located, and nobody told.
+  auto f = call("sip:carol@contoso.example", "9933");
+  f.source_ip = "10.2.0.7";  // Austin: no site policy, so carol's own applies
+  d = decide(*fx.snap, f);
+  CHECK(d.policy == "Executives");
+  CHECK(d.test_call);
+  CHECK(d.test_line);
+  CHECK_FALSE(d.emergency);
+  REQUIRE(d.routable);
+  REQUIRE(d.attempts.size() == 3);
+  CHECK(d.attempts[0].request_uri == "+9933");
+  CHECK(d.attempts[1].request_uri == "urn:service:test.sos");
+  CHECK(d.attempts[2].request_uri == "9933");
+  REQUIRE(d.location);
+  CHECK(d.location.id() == "elin-room");
+  CHECK(d.callback == "+14255550103");
+  CHECK_FALSE(d.notifies());
+  f.dialled = "urn:service:test.sos";
+  d = decide(*fx.snap, f);
+  REQUIRE(d.attempts.size() == 3);
+  CHECK(d.attempts[0].request_uri == "urn:service:test.sos");
+  // 933 is not carol's test number: an ordinary call.
+  f.dialled = "933";
+  CHECK_FALSE(decide(*fx.snap, f).test_call);
 }
 
 TEST_CASE("routes in priority order, each trunk in the form it wants, down trunks last") {

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <SQLiteCpp/SQLiteCpp.h>
 
 #include <catch2/catch.hpp>
@@ -134,10 +135,29 @@ TEST_CASE("W302 a pattern that matches only one of 911 and +911") {
         })).count("W302"));
 }
 
-TEST_CASE("E303 the emergency route's first trunk must take PIDF-LO") {
+TEST_CASE("E303 the emergency route's first trunk must take PIDF-LO, unless every location has an ELIN") {
   CHECK(codes(check([](Writer& w) {
           w.put(K("trunk"), Json{{"name", "primary"}, {"host", "127.0.0.1"}, {"accepts_pidf_lo", false}});
         })).count("E303"));
+  // ELIN gateway mode: a first trunk without PIDF-LO is sound when every location has an ELIN.
+  CHECK_FALSE(codes(check([](Writer& w) {
+                w.put(K("trunk"), Json{{"name", "primary"}, {"host", "127.0.0.1"}, {"accepts_pidf_lo", false}});
+                w.put(K("location"), Json{{"id", "b1"}, {"location", "B1 Floor 1"}, {"house_number", "1"}, {"street_name", "Main"},
+                                          {"city", "Redmond"}, {"state", "WA"}, {"country", "US"}, {"validation_status", "valid"},
+                                          {"elins", {"+14255550190", "+14255550191"}}});
+              })).count("E303"));
+  // One location without an ELIN is enough to refuse it, and the message names it.
+  const auto d = check([](Writer& w) {
+    w.put(K("trunk"), Json{{"name", "primary"}, {"host", "127.0.0.1"}, {"accepts_pidf_lo", false}});
+    w.put(K("location"), Json{{"id", "b1"}, {"location", "B1 Floor 1"}, {"house_number", "1"}, {"street_name", "Main"},
+                              {"city", "Redmond"}, {"state", "WA"}, {"country", "US"}, {"validation_status", "valid"},
+                              {"elins", {"+14255550190"}}});
+    w.put(K("location"), Json{{"id", "b2"}, {"location", "B2 Floor 1"}, {"house_number", "2"}, {"street_name", "Main"},
+                              {"city", "Redmond"}, {"state", "WA"}, {"country", "US"}, {"validation_status", "valid"}});
+  });
+  const auto e = std::find_if(d.begin(), d.end(), [](const Diagnostic& x) { return x.code == "E303"; });
+  REQUIRE(e != d.end());
+  CHECK_THAT(e->message, Catch::Contains("1 location has no ELIN for ELIN mode (e.g. 'b2')"));
 }
 
 TEST_CASE("W304 no fallback trunk") {

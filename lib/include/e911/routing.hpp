@@ -13,7 +13,7 @@ namespace e911::routing {
 /// What is known of a call when it arrives.
 /// The emergency test number (Teams' 933): like urn:service:test.sos, answered with a read-back
 /// of the callback number, location and route, never sent to a PSAP.
-inline constexpr std::string_view kTestNumber = "933";
+inline constexpr std::string_view kTestNumber = "933";  ///< a policy's test number when it sets none
 
 struct CallFacts {
   std::string caller;      ///< the caller's SIP URI (From / P-Asserted-Identity)
@@ -72,7 +72,8 @@ class LocationRef {
 struct Decision {
   std::shared_ptr<const Snapshot> snapshot;  ///< the snapshot decided on
   bool emergency = false;
-  bool test_call = false;           ///< urn:service:test.sos
+  bool test_call = false;           ///< urn:service:test.sos or the policy's test number
+  bool test_line = false;           ///< a test call the provider's test line answers (routed, located)
   /// "emergency", "test" or "ordinary".
   const char* call_type() const { return emergency ? "emergency" : test_call ? "test" : "ordinary"; }
   std::string dialled;              ///< as received

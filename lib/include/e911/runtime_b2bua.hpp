@@ -29,6 +29,7 @@
 #include <unordered_map>
 
 #include "e911/runtime_chain.hpp"
+#include "e911/runtime_elin.hpp"
 
 namespace e911::routing {
 struct CallFacts;
@@ -113,14 +114,8 @@ class B2bua {
   std::size_t emergency_ = 0;
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Delivery>> deliveries_;
-  /// ELIN gateway mode (DOMAIN.md §5): ELIN (its digits) -> the last caller sent with it, when,
-  /// and the security desk of that call, for PSAP callbacks.
-  struct ElinUse {
-    std::string caller;
-    std::chrono::steady_clock::time_point at;
-    std::vector<std::string> desks;
-  };
-  std::unordered_map<std::string, ElinUse> elins_;
+  /// ELIN gateway mode (DOMAIN.md §5): the ELINs sent and whom each stands for, for PSAP callbacks.
+  ElinPool elins_;
   struct TrunkHealth {
     bool down = false;
     bool in_flight = false;

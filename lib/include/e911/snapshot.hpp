@@ -93,6 +93,8 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
                                                                               : LocationStatus::unvalidated;
   }
   std::string location_first_elin(int32_t index) const;
+  /// Every ELIN of the location, in the order configured (ELIN gateway mode picks among them).
+  std::vector<std::string> location_elins(int32_t index) const;
   /// The index of location `id`, or -1.
   int32_t location_index(const std::string& id) const;
 
@@ -116,6 +118,8 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
     std::vector<std::string> webhooks;  ///< notification_webhooks: https:// URLs (http:// only to loopback)
     std::vector<std::string> emails;    ///< notification_emails: e-mail addresses
     int32_t default_location = -1;
+    std::string test_number = "933";    ///< test_number: dialled, a test call (RFC 6881)
+    bool test_by_provider = false;      ///< test_call_answer: provider (its test line), else the runtime
   };
   enum class UriForm : uint8_t { as_dialled, plus, digits, sos_urn };
   struct TrunkRec {
