@@ -10,7 +10,9 @@
 #   3. bob calls 911 from the same place while alice's ELIN is mapped: he gets the next, ...91;
 #   4. the PSAP calls back ...90 (and ...91 dialled without +1): alice's (bob's) phone rings;
 #   5. the PSAP calls alice's own DID: her phone rings too;
-#   6. the call records say which ELIN each call took, and why.
+#   6. alice dials the test number 933, which this policy has the provider's test line answer: the
+#      gateway gets INVITE 933 with her location's ELIN and no Priority: emergency;
+#   7. the call records say which ELIN each call took, and why.
 # The end of the callback window (30 minutes at least) is the unit test test_elin.cpp's.
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -69,6 +71,7 @@ enhanced_emergency_services: true
 pstn_usage: Emergency
 emergency_dial_string: '911'
 notification_uris: ['sip:security-desk@$DOMAIN']
+test_call_answer: provider
 ---
 kind: User
 sip_uri: 'sip:alice@$DOMAIN'
@@ -161,7 +164,19 @@ callback cb-bob 4255550191 5088
 # 5. Alice's own DID reaches her too.
 callback cb-did +14255550101 5090
 
-# 6. The records: which ELIN each emergency call took and why; whom each callback reached.
+# 6. A test call for the provider's test line (test_call_answer: provider).
+gateway gw-test
+gw=$sipp_pid
+call alice-933 uac_call.xml "sip:alice@$DOMAIN" "sip:933@$DOMAIN;user=phone" udp 5091
+expect_sipp alice-933 $?
+expect_peer gw-test "$gw"
+received gw-test '^INVITE ' >"$WORK/gw-test.sip"
+[[ $(head -1 "$WORK/gw-test.sip" | tr -d '\r') == "INVITE sip:933@127.0.0.1:5072;user=phone SIP/2.0" ]] ||
+  fail "test line: the gateway got '$(head -1 "$WORK/gw-test.sip")'"
+grep -qF 'P-Asserted-Identity: "Alice Anderson" <tel:+1425555019' "$WORK/gw-test.sip" || fail "test line: no ELIN callback: $(head -c 900 "$WORK/gw-test.sip")"
+! grep -qi '^Priority: emergency' "$WORK/gw-test.sip" || fail "test line: a test call went out as an emergency call"
+
+# 7. The records: which ELIN each emergency call took and why; whom each callback reached.
 calls=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" 'http://127.0.0.1:5081/v1/calls?limit=20')
 printf '%s' "$calls" >"$WORK/calls.json"
 python3 - "$WORK/calls.json" <<'PY' || fail "/v1/calls: ELIN records wrong: $(head -c 1500 "$WORK/calls.json")"
