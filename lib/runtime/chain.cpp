@@ -122,24 +122,44 @@ std::size_t Chain::emergency_calls() const { return b2bua_->emergency_calls(); }
 
 void Chain::add_transport(Transport* transport) { transports_.push_back(transport); }
 
-Transport* Chain::transport_for(const std::string& host) const {
+Transport* Chain::transport_for(const std::string& host, bool tls) const {
   std::error_code ec;
   const auto address = asio::ip::make_address(host, ec);
   if (ec) return nullptr;
-  for (Transport* t : transports_)
-    if (t->v6() == address.is_v6()) return t;
-  return nullptr;
+  // TLS leaves from a TLS listener when there is one (its address is where the peer comes back
+  // to); anything else from a UDP/TCP transport, else from whatever serves the family.
+  Transport* any = nullptr;
+  for (Transport* t : transports_) {
+    if (t->v6() != address.is_v6()) continue;
+    if (t->tls_listener() == tls) return t;
+    if (!any) any = t;
+  }
+  return any;
+}
+
+Transport* Chain::transport_to(const Destination& to) const {
+  // A connection the peer opened (a phone's, to the listener it chose) belongs to that listener.
+  if (to.stream && transports_.size() > 1)
+    for (Transport* t : transports_)
+      if (t->connected(to.to)) return t;
+  return transport_for(to.to.host, to.tls);
 }
 
 std::optional<std::pair<std::string, std::string>> Chain::local(const Destination& to) const {
-  Transport* t = transport_for(to.to.host);
+  Transport* t = transport_to(to);
   if (!t) return std::nullopt;
-  return std::pair<std::string, std::string>{to.stream ? "TCP" : "UDP", t->sent_by()};
+  return std::pair<std::string, std::string>{to.tls || (to.stream && t->tls_listener()) ? "TLS" : to.stream ? "TCP" : "UDP", t->sent_by()};
+}
+
+std::string Chain::transport_failure(const Destination& to) const {
+  Transport* t = transport_to(to);
+  return t ? t->failure(to.to, to.tls) : std::string();
 }
 
 bool Chain::connected(const sip::Endpoint& peer) const {
-  Transport* t = transport_for(peer.host);
-  return t && t->connected(peer);
+  for (Transport* t : transports_)
+    if (t->connected(peer)) return true;
+  return false;
 }
 
 bool Chain::ours(const sip::Via& via) const {
@@ -164,12 +184,13 @@ std::vector<std::string> Chain::domains(const Snapshot* snap) const {
 }
 
 void Chain::send(const Destination& to, std::string bytes, std::function<void()> failed) {
-  Transport* t = transport_for(to.to.host);
+  Transport* t = transport_to(to);
   if (!t) {
     if (failed) asio::post(io_, std::move(failed));
     return;
   }
-  t->send(to.to, to.stream, std::move(bytes), std::move(failed));
+  if (to.tls) t->send_tls(to.to, to.tls_name, std::move(bytes), std::move(failed));
+  else t->send(to.to, to.stream, std::move(bytes), std::move(failed));
 }
 
 void Chain::on_message(Inbound in) {

@@ -21,7 +21,9 @@ namespace {
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
                                  "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
                                  "max_connections", "max_message", "max_headers", "log_format",
-                                 "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file", "callback_window"};
+                                 "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file", "callback_window",
+                                 "admin_certificate", "admin_private_key", "tls_certificate", "tls_private_key", "tls_ca_file",
+                                 "tls_verify_clients"};
 
 const Json& serve_schema() {
   // Static: the schema check compiles a schema once and keeps it by address.
@@ -103,7 +105,7 @@ ServeConfig default_serve_config() {
 ListenSpec parse_listen_spec(const std::string& text) {
   ListenSpec spec;
   std::string rest = text;
-  for (const char* t : {"udp", "tcp"}) {
+  for (const char* t : {"udp", "tcp", "tls"}) {
     const std::string prefix = std::string(t) + ":";
     if (text.size() >= prefix.size() && std::equal(prefix.begin(), prefix.end(), text.begin(),
                                                    [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); })) {
@@ -112,8 +114,8 @@ ListenSpec parse_listen_spec(const std::string& text) {
     }
   }
   const std::string label = "listen address '" + excerpt(text) + "'";
-  if (spec.transport == "both" && (rest.rfind("tls:", 0) == 0 || rest.rfind("sctp:", 0) == 0 || rest.rfind("ws:", 0) == 0))
-    throw Error(ErrorKind::usage, label + ": only udp and tcp are served", "write udp:ADDR:PORT, tcp:ADDR:PORT or ADDR:PORT for both");
+  if (spec.transport == "both" && (rest.rfind("sctp:", 0) == 0 || rest.rfind("ws:", 0) == 0 || rest.rfind("wss:", 0) == 0))
+    throw Error(ErrorKind::usage, label + ": only udp, tcp and tls are served", "write udp:ADDR:PORT, tcp:ADDR:PORT, tls:ADDR:PORT or ADDR:PORT for both udp and tcp");
   parse_endpoint(rest, label, spec);
   return spec;
 }
@@ -159,7 +161,8 @@ ServeConfig load_serve_config(const std::string& path) {
         // Two spellings of one place would fail to bind at start; say so at the second.
         for (const auto& earlier : c.listen)
           if (earlier.address == spec.address && earlier.port == spec.port && spec.port != 0 &&
-              (earlier.transport == spec.transport || earlier.transport == "both" || spec.transport == "both"))
+              ((earlier.transport != "udp" && spec.transport != "udp") ||  // both take TCP connections
+               (earlier.transport != "tcp" && earlier.transport != "tls" && spec.transport != "tcp" && spec.transport != "tls")))
             throw Error(ErrorKind::usage, "listen address '" + excerpt((*it)[i].get<std::string>()) + "': " + spec.endpoint() + " is listed twice");
         c.listen.push_back(spec);
       } catch (const Error& e) {
@@ -211,6 +214,12 @@ ServeConfig load_serve_config(const std::string& path) {
   text_of("bindings", c.bindings);
   text_of("admin", c.admin);
   text_of("token_file", c.token_file);
+  text_of("admin_certificate", c.admin_certificate);
+  text_of("admin_private_key", c.admin_private_key);
+  text_of("tls_certificate", c.tls_certificate);
+  text_of("tls_private_key", c.tls_private_key);
+  text_of("tls_ca_file", c.tls_ca_file);
+  if (v.contains("tls_verify_clients")) c.tls_verify_clients = v["tls_verify_clients"].get<bool>();
   text_of("location_service", c.location_service);
   text_of("log_format", c.log_format);
   if (v.contains("threads")) c.threads = v["threads"].get<unsigned>();

@@ -1,5 +1,7 @@
-// UDP and TCP transports on asio (RFC 3261 §18, RFC 5626 §3.5.1 keep-alives).
+// UDP, TCP and TLS transports on asio (RFC 3261 §18, §26.3.1; RFC 5626 §3.5.1 keep-alives).
 #include "e911/runtime_transport.hpp"
+
+#include <asio/ssl.hpp>
 
 #include <array>
 #include <sys/socket.h>
@@ -7,6 +9,9 @@
 #include <functional>
 #include <map>
 #include <set>
+
+#include "e911/error.hpp"
+#include "e911/runtime_tls.hpp"
 
 namespace e911::runtime {
 
@@ -55,7 +60,13 @@ sip::Endpoint endpoint_of(const asio::ip::address& a, unsigned short port) {
   return sip::Endpoint{a.to_string(), port, false};
 }
 
-std::string remote_key(const sip::Endpoint& e) { return e.host + "|" + std::to_string(e.port); }
+// A TLS connection is kept apart from a plain one to the same peer: a request that must go over
+// TLS never takes a TCP connection, whatever is open.
+std::string remote_key(const sip::Endpoint& e, bool tls = false) { return e.host + "|" + std::to_string(e.port) + (tls ? "|tls" : ""); }
+
+// Connecting and the TLS handshake together take at most this long: a peer that takes the
+// connection and never answers it fails the request while a call can still go elsewhere.
+constexpr std::chrono::seconds kHandshakeTimeout{4};
 
 }  // namespace
 
@@ -65,6 +76,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         : socket(std::move(s)), idle(socket.get_executor()), framer(owner.options.limits), impl(owner.weak_from_this()),
           options(owner.options) {}
     asio::ip::tcp::socket socket;
+    std::unique_ptr<asio::ssl::stream<asio::ip::tcp::socket&>> tls;  ///< set on a TLS connection
+    bool handshaken = false;
     asio::steady_timer idle;
     sip::StreamFramer framer;
     std::weak_ptr<Impl> impl;
@@ -79,29 +92,65 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     bool close_after_write = false;
     bool closed = false;
     bool connecting = false;
-    std::string key;  ///< remote "host|port" in the owner's registry
+    std::string key;  ///< remote "host|port" ("host|port|tls") in the owner's registry
+    std::string failure;  ///< why connecting or the handshake failed, kept by the owner at close
 
-    void start() {
+    /// Makes this a TLS connection; `peer_name` (a client's) is what the peer's certificate must hold.
+    bool secure(asio::ssl::context& ctx, const std::string& peer_name = {}) {
+      tls = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket, ctx);
+      return peer_name.empty() || expect_peer(tls->native_handle(), peer_name);
+    }
+    void start(bool client = false) {
       std::error_code ec;
       const auto remote = socket.remote_endpoint(ec);
       if (ec) return close();
       source = endpoint_of(remote.address(), remote.port());
-      key = remote_key(source);
+      key = remote_key(source, tls != nullptr);
       if (auto owner = impl.lock()) owner->by_remote[key] = weak_from_this();
-      touch();
-      read();
+      if (!tls) {
+        touch();
+        return read();
+      }
+      connecting = true;  // writes wait in the queue until the handshake is done
+      handshake_deadline();
+      tls->async_handshake(client ? asio::ssl::stream_base::client : asio::ssl::stream_base::server,
+                           [self = shared_from_this()](const std::error_code& ec) {
+                             self->connecting = false;
+                             if (self->closed) return;
+                             if (ec) {
+                               self->failure = "TLS handshake failed: " + handshake_failure(self->tls->native_handle(), ec);
+                               return self->close();
+                             }
+                             self->handshaken = true;
+                             self->touch();
+                             self->read();
+                             if (!self->closed && !self->queue.empty()) self->flush();
+                           });
     }
-    /// An outbound connection: connects, then reads like an accepted one; what was written
-    /// meanwhile waits in the queue.
+    /// An outbound connection: connects (and with TLS shakes hands), then reads like an accepted
+    /// one; what was written meanwhile waits in the queue.
     void connect(const asio::ip::tcp::endpoint& to) {
       connecting = true;
+      if (tls) handshake_deadline();
       socket.async_connect(to, [self = shared_from_this()](const std::error_code& ec) {
-        self->connecting = false;
-        if (ec || self->closed) return self->close();
+        if (self->closed) return;
+        if (ec) {
+          self->failure = "cannot connect: " + ec.message();
+          return self->close();
+        }
         std::error_code nodelay;
         self->socket.set_option(asio::ip::tcp::no_delay(true), nodelay);
-        self->start();
-        if (!self->closed && !self->queue.empty()) self->flush();
+        self->connecting = self->tls != nullptr;
+        self->start(true);
+        if (!self->closed && !self->connecting && !self->queue.empty()) self->flush();
+      });
+    }
+    void handshake_deadline() {
+      idle.expires_after(std::min<std::chrono::steady_clock::duration>(kHandshakeTimeout, options.idle_timeout));
+      idle.async_wait([self = shared_from_this()](const std::error_code& ec) {
+        if (ec || self->closed) return;
+        self->failure = "no TLS handshake within " + std::to_string(kHandshakeTimeout.count()) + " s";
+        self->close();
       });
     }
     void touch() {
@@ -111,12 +160,14 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       });
     }
     void read() {
-      socket.async_read_some(asio::buffer(buffer), [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
+      auto done = [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
         if (ec || self->closed) return self->close();
         self->touch();
         self->received(std::string_view(self->buffer.data(), n));
         if (!self->closed && !self->close_after_write) self->read();
-      });
+      };
+      if (tls) tls->async_read_some(asio::buffer(buffer), std::move(done));
+      else socket.async_read_some(asio::buffer(buffer), std::move(done));
     }
     void received(std::string_view bytes) {
       framer.feed(bytes);
@@ -126,9 +177,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         auto owner = impl.lock();
         if (!owner) return close();
         std::weak_ptr<Connection> weak = weak_from_this();
-        owner->chain.on_message(Inbound{std::move(*message), source, true, [weak](const sip::Endpoint&, std::string out) {
+        owner->chain.on_message(Inbound{std::move(*message), source, true,
+                                        [weak](const sip::Endpoint&, std::string out) {
                                           if (auto c = weak.lock()) c->write(std::move(out));
-                                        }});
+                                        },
+                                        tls != nullptr});
       }
       for (std::size_t pongs = framer.take_pongs(); pongs > 0; --pongs) write("\r\n");
       if (framer.failed()) {
@@ -147,12 +200,14 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       if (queue.size() == 1 && !connecting) flush();
     }
     void flush() {
-      asio::async_write(socket, asio::buffer(queue.front().bytes), [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+      auto done = [self = shared_from_this()](const std::error_code& ec, std::size_t) {
         if (ec) return self->close();
         self->queue.pop_front();
         if (!self->queue.empty()) return self->flush();
         if (self->close_after_write) self->close();
-      });
+      };
+      if (tls) asio::async_write(*tls, asio::buffer(queue.front().bytes), std::move(done));
+      else asio::async_write(socket, asio::buffer(queue.front().bytes), std::move(done));
     }
     void close() {
       if (closed) return;
@@ -169,6 +224,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         owner->connections.erase(this);
         auto it = owner->by_remote.find(key);
         if (it != owner->by_remote.end() && it->second.lock().get() == this) owner->by_remote.erase(it);
+        if (!failure.empty()) owner->remember_failure(key, failure);
       }
     }
   };
@@ -186,10 +242,16 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   std::set<Connection*> connections;
   std::vector<std::weak_ptr<Connection>> all;
   std::map<std::string, std::weak_ptr<Connection>> by_remote;  ///< open connections by peer, either direction
+  std::map<std::string, std::string> failures;  ///< why the last connection to a peer failed to open
   bool closed = false;
   asio::ip::address address;
   unsigned short port = 0;
   bool serve_udp = true;  ///< false: datagrams other than responses to our requests are dropped
+
+  void remember_failure(const std::string& key, const std::string& why) {
+    if (failures.size() >= 1024) failures.clear();  // only the most recent matter, to the calls that hit them
+    failures[key] = why;
+  }
 
   void send_udp(const sip::Endpoint& to, const std::string& out) {
     std::error_code err;
@@ -223,6 +285,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         self->connections.insert(c.get());
         std::erase_if(self->all, [](const auto& w) { return w.expired(); });
         self->all.push_back(c);
+        if (self->options.tls_listen) c->secure(self->options.tls->server());
         c->start();
       }
       self->accept();
@@ -232,8 +295,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
 
 Transport::Transport(asio::io_context& io, Chain& chain, const ListenAddress& where, TransportOptions options)
     : impl_(std::make_shared<Impl>(io, chain, options)) {
+  if (options.tls_listen && (!options.tls || !options.tls->can_serve()))
+    throw Error(ErrorKind::usage, "listen 'tls:" + where.text() + "': no TLS certificate", "give tls_certificate and tls_private_key (--tls-certificate, --tls-private-key)");
   unsigned short port = where.port;
-  if (options.tcp || !options.udp) {
+  if (options.tcp || options.tls_listen || !options.udp) {
     const asio::ip::tcp::endpoint tcp_at(where.address, where.port);
     impl_->acceptor.open(tcp_at.protocol());
     impl_->acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true));
@@ -242,6 +307,14 @@ Transport::Transport(asio::io_context& io, Chain& chain, const ListenAddress& wh
     impl_->acceptor.listen();
     // With port 0, UDP takes the port TCP got so that one ADDR:PORT serves both.
     port = impl_->acceptor.local_endpoint().port();
+  }
+  if (options.tls_listen) {
+    // A TLS listener is that alone: UDP and TCP on the same address have ports of their own.
+    impl_->address = where.address;
+    impl_->port = port;
+    impl_->serve_udp = false;
+    impl_->accept();
+    return;
   }
   // The UDP socket is bound even when only TCP is served: requests the runtime sends over UDP
   // leave from it, and their responses come back to it.
@@ -268,7 +341,12 @@ Transport::Transport(asio::io_context& io, Chain& chain, const ListenAddress& wh
 
 Transport::~Transport() { close(); }
 
-unsigned short Transport::udp_port() const { return impl_->udp.local_endpoint().port(); }
+unsigned short Transport::udp_port() const {
+  std::error_code ec;
+  return impl_->udp.is_open() ? impl_->udp.local_endpoint(ec).port() : 0;
+}
+
+bool Transport::tls_listener() const { return impl_->options.tls_listen; }
 unsigned short Transport::tcp_port() const {
   std::error_code ec;
   return impl_->acceptor.is_open() ? impl_->acceptor.local_endpoint(ec).port() : 0;
@@ -276,6 +354,7 @@ unsigned short Transport::tcp_port() const {
 
 std::string Transport::describe() const {
   const std::string at = sent_by();
+  if (impl_->options.tls_listen) return "tls " + at;
   if (!impl_->serve_udp) return "tcp " + at;
   if (!impl_->acceptor.is_open()) return "udp " + at;
   return "udp " + at + ", tcp " + at;
@@ -292,13 +371,32 @@ bool Transport::connected(const sip::Endpoint& peer) const {
   std::error_code ec;
   const auto address = asio::ip::make_address(peer.host, ec);
   if (ec) return false;
-  auto it = impl_->by_remote.find(remote_key(sip::Endpoint{address.to_string(), peer.port, false}));
-  if (it == impl_->by_remote.end()) return false;
-  auto c = it->second.lock();
-  return c && !c->closed;
+  for (bool tls : {false, true}) {
+    auto it = impl_->by_remote.find(remote_key(sip::Endpoint{address.to_string(), peer.port, false}, tls));
+    if (it == impl_->by_remote.end()) continue;
+    if (auto c = it->second.lock(); c && !c->closed) return true;
+  }
+  return false;
+}
+
+std::string Transport::failure(const sip::Endpoint& peer, bool tls) const {
+  std::error_code ec;
+  const auto address = asio::ip::make_address(peer.host, ec);
+  if (ec) return {};
+  auto it = impl_->failures.find(remote_key(sip::Endpoint{address.to_string(), peer.port, false}, tls));
+  return it == impl_->failures.end() ? std::string() : it->second;
 }
 
 void Transport::send(const sip::Endpoint& to, bool stream, std::string bytes, std::function<void()> failed) {
+  deliver(to, stream, nullptr, std::move(bytes), std::move(failed));
+}
+
+void Transport::send_tls(const sip::Endpoint& to, const std::string& peer_name, std::string bytes, std::function<void()> failed) {
+  const std::string name = peer_name.empty() ? to.host : peer_name;
+  deliver(to, true, &name, std::move(bytes), std::move(failed));
+}
+
+void Transport::deliver(const sip::Endpoint& to, bool stream, const std::string* tls_name, std::string bytes, std::function<void()> failed) {
   auto fail = [&] {
     if (failed) asio::post(impl_->io, std::move(failed));
   };
@@ -307,17 +405,27 @@ void Transport::send(const sip::Endpoint& to, bool stream, std::string bytes, st
   const auto address = asio::ip::make_address(to.host, ec);
   if (ec || to.port <= 0 || to.port > 65535 || address.is_v6() != v6()) return fail();
   if (!stream) {
+    if (!impl_->udp.is_open()) return fail();
     std::error_code err;
     impl_->udp.send_to(asio::buffer(bytes), asio::ip::udp::endpoint(address, static_cast<unsigned short>(to.port)), 0, err);
     if (err) fail();
     return;
   }
   // RFC 3261 §18.1.1: reuse an open connection to the peer (one it opened to us included);
-  // else open one. Its failure reaches every write queued on it.
-  const std::string key = remote_key(sip::Endpoint{address.to_string(), to.port, false});
-  if (auto it = impl_->by_remote.find(key); it != impl_->by_remote.end())
-    if (auto c = it->second.lock(); c && !c->closed) return c->write(std::move(bytes), std::move(failed));
+  // else open one. Its failure reaches every write queued on it. A request that needs no TLS
+  // may take a TLS connection (a phone's, registered over TLS); one that needs TLS only a TLS one.
+  const sip::Endpoint peer{address.to_string(), to.port, false};
+  const std::string key = remote_key(peer, tls_name != nullptr);
+  for (const std::string& k : tls_name ? std::vector<std::string>{key} : std::vector<std::string>{key, remote_key(peer, true)})
+    if (auto it = impl_->by_remote.find(k); it != impl_->by_remote.end())
+      if (auto c = it->second.lock(); c && !c->closed) return c->write(std::move(bytes), std::move(failed));
+  if (tls_name && !impl_->options.tls) return fail();
   auto c = std::make_shared<Impl::Connection>(asio::ip::tcp::socket(impl_->io), *impl_);
+  if (tls_name && !c->secure(impl_->options.tls->client(), *tls_name)) {
+    impl_->remember_failure(key, "'" + *tls_name + "' cannot be checked in a certificate");
+    return fail();
+  }
+  impl_->failures.erase(key);
   c->key = key;
   impl_->by_remote[key] = c;
   impl_->connections.insert(c.get());

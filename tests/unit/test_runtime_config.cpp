@@ -92,7 +92,32 @@ TEST_CASE("a serve configuration file overrides the defaults it names, and says 
   CHECK(c.origin.at("admin") == f + ":8:8");
   CHECK(c.origin.at("idle_timeout") == "default");
   CHECK(c.origin.at("snapshot") == "default");
-  CHECK(c.origin.size() == 21);
+  CHECK(c.origin.size() == 27);
+}
+
+TEST_CASE("TLS settings: the listener's certificate and key, the CA, mutual TLS, the admin API's certificate") {
+  TempDb dir;
+  const ServeConfig c = load(dir,
+                             "listen: [tls:127.0.0.1:5061, udp:127.0.0.1:5061, tcp:127.0.0.1:5060]\n"
+                             "tls_certificate: /etc/e911ctl/sip.crt\n"
+                             "tls_private_key: /etc/e911ctl/sip.key\n"
+                             "tls_ca_file: /etc/e911ctl/ca.pem\n"
+                             "tls_verify_clients: true\n"
+                             "admin: 10.0.0.5:5080\n"
+                             "admin_certificate: /etc/e911ctl/admin.crt\n"
+                             "admin_private_key: /etc/e911ctl/admin.key\n");
+  REQUIRE(c.listen.size() == 3);
+  CHECK(c.listen[0] == ListenSpec{"tls", "127.0.0.1", 5061});
+  CHECK(c.tls_certificate == "/etc/e911ctl/sip.crt");
+  CHECK(c.tls_private_key == "/etc/e911ctl/sip.key");
+  CHECK(c.tls_ca_file == "/etc/e911ctl/ca.pem");
+  CHECK(c.tls_verify_clients);
+  CHECK(c.admin_certificate == "/etc/e911ctl/admin.crt");
+  CHECK(c.admin_private_key == "/etc/e911ctl/admin.key");
+  CHECK(c.origin.at("tls_verify_clients") == dir.file("serve.yaml") + ":5:21");
+  // TLS and TCP on one port both take connections: the second is refused.
+  CHECK(one(dir, "listen: [tls:127.0.0.1:5061, 127.0.0.1:5061]\n") == "E100 1:30");
+  CHECK(one(dir, "tls_verify_clients: 'yes'\n").rfind("E", 0) == 0);
 }
 
 TEST_CASE("the defaults: UDP and TCP on loopback port 5060, the admin API on 5080") {
@@ -191,6 +216,8 @@ TEST_CASE("listen specs: transport, IPv4, IPv6 in brackets, ports") {
   CHECK(parse_listen_spec("tcp:[::1]:5061").text() == "tcp:[::1]:5061");
   CHECK(parse_listen_spec("tcp:[::1]:5061").endpoint() == "[::1]:5061");
   CHECK(parse_listen_spec("10.0.0.1:5060").text() == "10.0.0.1:5060");
+  CHECK(parse_listen_spec("tls:10.0.0.1:5061").transport == "tls");
+  CHECK(parse_listen_spec("TLS:[::1]:5061").text() == "tls:[::1]:5061");
 }
 
 TEST_CASE("listen specs refuse names, bad ports and bad forms with a clear message") {
@@ -204,7 +231,7 @@ TEST_CASE("listen specs refuse names, bad ports and bad forms with a clear messa
   CHECK(usage_error("[::1]5060") == "listen address '[::1]5060': an IPv6 address is written [ADDR]:PORT");
   CHECK(usage_error("[fe80::1%eth0]:5060") == "listen address '[fe80::1%eth0]:5060': 'fe80::1%eth0' has a zone; give a global or loopback address");
   CHECK(usage_error("256.1.1.1:5060") == "listen address '256.1.1.1:5060': '256.1.1.1' is not an IP address");
-  CHECK(usage_error("tls:127.0.0.1:5061") == "listen address 'tls:127.0.0.1:5061': only udp and tcp are served");
+  CHECK(usage_error("ws:127.0.0.1:5062") == "listen address 'ws:127.0.0.1:5062': only udp, tcp and tls are served");
   CHECK(usage_error(":5060") == "listen address ':5060': no address; write ADDR:PORT");
   CHECK_THROWS_AS(parse_admin_address("localhost:5080"), Error);
   CHECK(parse_admin_address("[::1]:5080").endpoint() == "[::1]:5080");

@@ -46,14 +46,17 @@ using Sender = std::function<void(const sip::Endpoint& destination, std::string 
 struct Inbound {
   std::string bytes;
   sip::Endpoint source;  ///< the packet's real source address (IP literal, no brackets) and port
-  bool stream = false;   ///< came on a connection (TCP); else a datagram (UDP)
+  bool stream = false;   ///< came on a connection (TCP or TLS); else a datagram (UDP)
   Sender send;
+  bool tls = false;      ///< came on a TLS connection
 };
 
-/// Where the runtime sends a request it originates: an IP literal and port, over TCP or UDP.
+/// Where the runtime sends a request it originates: an IP literal and port, over TCP, TLS or UDP.
 struct Destination {
   sip::Endpoint to;
   bool stream = false;
+  bool tls = false;      ///< over TLS (stream too): never on a plain TCP connection
+  std::string tls_name;  ///< with tls: the name the peer's certificate must hold; empty: its address
 };
 
 /// What happened to a client transaction, for its owner.
@@ -135,11 +138,14 @@ class Chain {
   /// Sends bytes outside any transaction (ACK for a 2xx, 2xx retransmissions, requests toward a
   /// dialog peer whose failure only matters to the log).
   void send(const Destination& to, std::string bytes, std::function<void()> failed = {});
-  /// The transport name and sent-by (`UDP`, `127.0.0.1:5060`) a request to `to` leaves with;
-  /// nullopt when no transport serves its address family.
+  /// The transport name and sent-by (`UDP`, `127.0.0.1:5060`; `TLS` and a TLS listener's address
+  /// when there is one) a request to `to` leaves with; nullopt when no transport serves its
+  /// address family.
   std::optional<std::pair<std::string, std::string>> local(const Destination& to) const;
-  /// True when a TCP connection to `peer` is open (either side opened it).
+  /// True when a TCP or TLS connection to `peer` is open (either side opened it).
   bool connected(const sip::Endpoint& peer) const;
+  /// Why the last connection toward `to` failed to open (Transport::failure); empty when not known.
+  std::string transport_failure(const Destination& to) const;
   /// True when a Via sent-by and branch are ours (a request that looped back: 482).
   bool ours(const sip::Via& via) const;
 
@@ -156,7 +162,10 @@ class Chain {
   void dispatch(const sip::TransactionKey& key, const sip::Message& request, const Inbound& in, const sip::Endpoint& reply_to,
                 const std::string& top_via);
   std::string answer(const sip::Message& request, const std::string& top_via);
-  Transport* transport_for(const std::string& host) const;
+  Transport* transport_for(const std::string& host, bool tls = false) const;
+  /// The transport a request to `to` leaves from: the one with an open connection to it, else
+  /// transport_for.
+  Transport* transport_to(const Destination& to) const;
   /// `e911ctl/<version> snapshot/<revision in service or none>`, for the Server header.
   static std::string server_header(const std::shared_ptr<const Snapshot>& snap);
 

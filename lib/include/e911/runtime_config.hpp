@@ -12,7 +12,7 @@ namespace e911::runtime {
 
 /// One place SIP is served: a transport, an IP address (never a name) and a port.
 struct ListenSpec {
-  std::string transport = "both";  ///< "udp", "tcp" or "both"
+  std::string transport = "both";  ///< "udp", "tcp", "both" or "tls"
   std::string address;             ///< an IP literal as inet_ntop writes it: "127.0.0.1", "::1"
   unsigned short port = 5060;      ///< 0 picks a free port
 
@@ -31,6 +31,11 @@ struct ServeConfig {
   std::string bindings;              ///< empty: "<snapshot>.bindings" (see bindings_path)
   std::string admin = "127.0.0.1:5080";  ///< ADDR:PORT of the admin API; empty: no admin API
   std::string token_file = "/etc/e911ctl/admin.token";
+  std::string admin_certificate, admin_private_key;  ///< PEM files: the admin API over HTTPS; required off loopback
+  // SIP over TLS (runtime_tls.hpp): tls: listeners, trunks with transport tls.
+  std::string tls_certificate, tls_private_key;  ///< PEM files; both or neither
+  std::string tls_ca_file;                       ///< trusted for trunks and client certificates; empty: the system's
+  bool tls_verify_clients = false;               ///< tls: listeners require a client certificate
   std::string location_service;  ///< ADDR:PORT of the HELD location service (runtime_held.hpp); empty: off
   // Webhook and e-mail deliveries to the security desk (runtime_notify.hpp).
   std::string smtp_url;               ///< smtp://HOST[:PORT] (STARTTLS) or smtps://...; empty: e-mail targets fail
@@ -63,8 +68,8 @@ ServeConfig default_serve_config();
 /// Throws Error(failure) when the file cannot be read.
 ServeConfig load_serve_config(const std::string& path);
 
-/// Parses a place to listen: "udp:127.0.0.1:5060", "tcp:[::1]:5061", or "127.0.0.1:5060" for UDP
-/// and TCP both. The address must be an IP literal (IPv6 in brackets, no zone); a host name is
+/// Parses a place to listen: "udp:127.0.0.1:5060", "tcp:[::1]:5061", "tls:10.0.0.5:5061", or
+/// "127.0.0.1:5060" for UDP and TCP both. The address must be an IP literal (IPv6 in brackets, no zone); a host name is
 /// refused, as the runtime never resolves names. The port is 0 to 65535. Throws Error(usage) with
 /// a message that quotes `text` and says what is wrong.
 ListenSpec parse_listen_spec(const std::string& text);

@@ -1,8 +1,9 @@
 #pragma once
 // The SIP transports of the runtime on one asio io_context (RFC 3261 §18): a UDP socket and a TCP
-// acceptor on one address, IPv4 or IPv6. Datagrams and stream-framed messages go to the Chain;
-// responses go back on the socket they came on (UDP, to the Via's destination) or on the same
-// connection (TCP). No name is ever resolved.
+// acceptor on one address, IPv4 or IPv6, or a TLS acceptor alone (RFC 3261 §26.3.1). Datagrams
+// and stream-framed messages go to the Chain; responses go back on the socket they came on (UDP,
+// to the Via's destination) or on the same connection (TCP, TLS). Any transport may open TLS
+// connections to peers (trunks), verifying their certificates. No name is ever resolved.
 #include <asio.hpp>
 #include <chrono>
 #include <functional>
@@ -14,6 +15,8 @@
 #include "e911/sip_message.hpp"
 
 namespace e911::runtime {
+
+class TlsContexts;
 
 /// `127.0.0.1:5060` or `[::1]:5060` (an IP literal, never a name; port 0 picks a free one).
 struct ListenAddress {
@@ -30,20 +33,25 @@ struct TransportOptions {
   std::size_t max_connections = 1024;              ///< TCP connections beyond this are refused
   bool udp = true;                                 ///< receive datagrams (sending works either way)
   bool tcp = true;                                 ///< accept connections (connecting out works either way)
+  bool tls_listen = false;                         ///< accept TLS connections only (no UDP, no plain TCP)
+  std::shared_ptr<TlsContexts> tls;                ///< for TLS listeners and TLS connections out; null: no TLS
 };
 
 class Transport {
  public:
-  /// Binds and starts receiving; throws std::system_error when the address cannot be bound.
-  /// With port 0, TCP and UDP get the same free port when possible.
+  /// Binds and starts receiving; throws std::system_error when the address cannot be bound, and
+  /// Error(usage) for a TLS listener without a certificate. With port 0, TCP and UDP get the same
+  /// free port when possible.
   Transport(asio::io_context& io, Chain& chain, const ListenAddress& where, TransportOptions options = {});
   ~Transport();
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
-  unsigned short udp_port() const;
+  unsigned short udp_port() const;  ///< 0 for a TLS listener
   unsigned short tcp_port() const;
-  /// `udp 127.0.0.1:5060, tcp 127.0.0.1:5060`.
+  /// True for a TLS listener.
+  bool tls_listener() const;
+  /// `udp 127.0.0.1:5060, tcp 127.0.0.1:5060`, or `tls 127.0.0.1:5061`.
   std::string describe() const;
   /// This transport's address as a Via sent-by or Contact host-port: `127.0.0.1:5060`, `[::1]:5060`.
   std::string sent_by() const;
@@ -53,13 +61,24 @@ class Transport {
   /// connection to `to` (one the peer opened to us counts, RFC 3261 §18.1.1), else a new one.
   /// `failed` runs on the loop, never inside this call, when the bytes cannot be delivered: not
   /// an IP literal of this family, connection refused or reset before they were written.
+  /// With `stream`, an open TLS connection to `to` is taken as well as a TCP one.
   void send(const sip::Endpoint& to, bool stream, std::string bytes, std::function<void()> failed = {});
-  /// True when a TCP connection to `peer` (an IP literal) is open, whichever side opened it.
+  /// Sends bytes over TLS: on an open TLS connection to `to`, else a new one whose peer must
+  /// show a certificate valid under the TLS options' CA and naming `peer_name` (an IP literal or
+  /// a host name; empty: `to`'s address). `failed` as for send(): connecting, the handshake or
+  /// the check of the certificate failed (failure() says which), or there is no TLS.
+  void send_tls(const sip::Endpoint& to, const std::string& peer_name, std::string bytes, std::function<void()> failed = {});
+  /// Why the last connection this transport opened to `peer` (TLS or not) failed before it
+  /// carried anything: "TLS handshake failed: certificate verify failed: ...", "cannot connect:
+  /// Connection refused"; empty when it did not fail or is not known.
+  std::string failure(const sip::Endpoint& peer, bool tls) const;
+  /// True when a TCP or TLS connection to `peer` (an IP literal) is open, whichever side opened it.
   bool connected(const sip::Endpoint& peer) const;
   /// Stops receiving and closes every connection.
   void close();
 
  private:
+  void deliver(const sip::Endpoint& to, bool stream, const std::string* tls_name, std::string bytes, std::function<void()> failed);
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
