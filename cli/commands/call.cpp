@@ -19,6 +19,7 @@
 #include "e911/text.hpp"
 #include "e911/validate.hpp"
 #include "render/render.hpp"
+#include "runtime_target.hpp"
 
 namespace e911::cli {
 
@@ -50,7 +51,9 @@ std::size_t reload_runtimes(const Context& ctx, const std::vector<Json>& runtime
     ctx.note("runtime '" + name + "': loading revision " + std::to_string(snap.revision()));
     RuntimeReload r;
     try {
-      r = reload_runtime(AdminClient{url, runtime::read_token_file(token_file), token_file}, snap.revision(), snap.checksum(), ec ? path : absolute);
+      AdminClient client{url, runtime::read_token_file(token_file), token_file};
+      client.ca_file = rt.value("ca_file", default_runtime_ca_file());
+      r = reload_runtime(client, snap.revision(), snap.checksum(), ec ? path : absolute);
     } catch (const Error& e) {  // the token file: nothing was sent
       r.message = e.what();
     }

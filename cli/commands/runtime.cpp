@@ -49,7 +49,7 @@ AdminClient client_for(const Context& ctx, const RuntimeTarget& t) {
   if (t.runtime.empty()) throw Error(ErrorKind::usage, "--runtime is empty", "give the admin API's URL, such as --runtime http://127.0.0.1:5080");
   if (t.token_option->count() > 0 && t.token_file.empty())
     throw Error(ErrorKind::usage, "--token-file is empty", "give the file that holds the runtime's admin token");
-  std::string url = t.runtime, token_file = t.token_file;
+  std::string url = t.runtime, token_file = t.token_file, ca_file = t.ca_file;
   if (url.find("://") == std::string::npos) {
     std::vector<std::string> names;
     const auto stored = stored_runtime(ctx, url, names);
@@ -61,12 +61,21 @@ AdminClient client_for(const Context& ctx, const RuntimeTarget& t) {
     }
     url = stored->value("url", "");
     if (token_file.empty()) token_file = stored->value("token_file", "");
+    if (ca_file.empty()) ca_file = stored->value("ca_file", "");
   }
+  if (ca_file.empty()) ca_file = default_runtime_ca_file();
   if (token_file.empty()) {
     const char* env = std::getenv("E911_RUNTIME_TOKEN_FILE");
     token_file = env && *env ? env : kDefaultTokenFile;
   }
-  return AdminClient{url, runtime::read_token_file(token_file), token_file};
+  AdminClient client{url, runtime::read_token_file(token_file), token_file};
+  client.ca_file = ca_file;
+  return client;
+}
+
+std::string default_runtime_ca_file() {
+  const char* env = std::getenv("E911_RUNTIME_CA_FILE");
+  return env ? env : "";
 }
 
 void add_target_options(CLI::App& cmd, RuntimeTarget& t) {
@@ -84,6 +93,10 @@ void add_token_file_option(CLI::App& cmd, RuntimeTarget& t) {
                                               "$E911_RUNTIME_TOKEN_FILE, else ") +
                                       kDefaultTokenFile + ")")
                        ->type_name("FILE");
+  cmd.add_option("--ca-file", t.ca_file,
+                 "PEM CA bundle that signed an https:// runtime's certificate (default: the named runtime's ca_file, else "
+                 "$E911_RUNTIME_CA_FILE, else the system's)")
+      ->type_name("FILE");
 }
 
 namespace {

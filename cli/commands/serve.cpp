@@ -24,6 +24,7 @@
 #include "e911/runtime_notify.hpp"
 #include "e911/runtime_registrar.hpp"
 #include "e911/runtime_snapshot.hpp"
+#include "e911/runtime_tls.hpp"
 #include "e911/runtime_transport.hpp"
 #include "e911/snapshot.hpp"
 
@@ -37,6 +38,8 @@ struct ServeFlags {
   std::string config;
   std::vector<std::string> listen, domains;
   std::string snapshot, bindings, admin, token_file, location_service, log_format;
+  std::string admin_certificate, admin_private_key, tls_certificate, tls_private_key, tls_ca_file;
+  bool tls_verify_clients = false;
   std::optional<unsigned> idle, ring, drain, threads;
 };
 
@@ -66,12 +69,19 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<ServeFlags>();
   cmd->add_option("--config", f->config, "YAML settings (schemas/serve.schema.json); the options below override it");
   cmd->add_option("--listen", f->listen,
-                  "where to serve SIP: udp:ADDR:PORT, tcp:ADDR:PORT, or ADDR:PORT for both; IPv6 as [ADDR]:PORT; repeatable. Default: 127.0.0.1:5060");
+                  "where to serve SIP: udp:ADDR:PORT, tcp:ADDR:PORT, ADDR:PORT for both, or tls:ADDR:PORT; IPv6 as [ADDR]:PORT; repeatable. "
+                  "Default: 127.0.0.1:5060");
   cmd->add_option("--snapshot", f->snapshot, "published snapshot to serve. Default: $E911_SNAPSHOT, else the database path + .snapshot");
   cmd->add_option("--bindings", f->bindings, "file the registrations are kept in across restarts. Default: the snapshot path + .bindings");
   cmd->add_option("--domain", f->domains, "SIP domain served (Request-URI host of our users); repeatable. Default: the domains of the snapshot's users");
   cmd->add_option("--admin", f->admin, "ADDR:PORT of the admin HTTP API, or 'off'. Default: 127.0.0.1:5080 (only when its token file exists)");
   cmd->add_option("--token-file", f->token_file, "file holding the admin API's bearer token (mode 0600). Default: /etc/e911ctl/admin.token");
+  cmd->add_option("--admin-certificate", f->admin_certificate, "PEM certificate of the admin API, which then speaks HTTPS only; required off loopback");
+  cmd->add_option("--admin-private-key", f->admin_private_key, "PEM private key of --admin-certificate");
+  cmd->add_option("--tls-certificate", f->tls_certificate, "PEM certificate chain of tls: listeners, also shown to trunks that ask for one");
+  cmd->add_option("--tls-private-key", f->tls_private_key, "PEM private key of --tls-certificate");
+  cmd->add_option("--tls-ca-file", f->tls_ca_file, "PEM CA bundle trusted for TLS trunks and phones' certificates. Default: the system's");
+  cmd->add_flag("--tls-verify-clients", f->tls_verify_clients, "tls: listeners require a client certificate signed by --tls-ca-file");
   cmd->add_option("--location-service", f->location_service,
                   "ADDR:PORT of the location service for clients (HELD, RFC 5985, plain HTTP), or 'off'. Default: off");
   cmd->add_option("--ring-timeout", f->ring, "seconds a call to a user may ring before the caller gets 408. Default: 180");
@@ -97,6 +107,12 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       admin_explicit = true;
     }
     if (!f->token_file.empty()) c.token_file = f->token_file;
+    if (!f->admin_certificate.empty()) c.admin_certificate = f->admin_certificate;
+    if (!f->admin_private_key.empty()) c.admin_private_key = f->admin_private_key;
+    if (!f->tls_certificate.empty()) c.tls_certificate = f->tls_certificate;
+    if (!f->tls_private_key.empty()) c.tls_private_key = f->tls_private_key;
+    if (!f->tls_ca_file.empty()) c.tls_ca_file = f->tls_ca_file;
+    if (f->tls_verify_clients) c.tls_verify_clients = true;
     if (!f->location_service.empty()) c.location_service = f->location_service == "off" ? "" : f->location_service;
     if (f->ring) c.ring_timeout = std::chrono::seconds(*f->ring);
     if (f->idle) c.idle_timeout = std::chrono::seconds(*f->idle);
@@ -166,7 +182,10 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     runtime::Chain chain(io, limits, {}, &slot, core);
     chain_for_outcomes = &chain;
 
+    // TLS: the files are read once, here; a bad one stops the start rather than a call later.
+    runtime::TlsSettings tls_settings{c.tls_certificate, c.tls_private_key, c.tls_ca_file, c.tls_verify_clients};
     runtime::TransportOptions options;
+    options.tls = std::make_shared<runtime::TlsContexts>(tls_settings);
     options.limits = limits;
     options.idle_timeout = c.idle_timeout;
     options.max_connections = c.max_connections;
@@ -177,8 +196,9 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       auto where = runtime::parse_listen(spec.endpoint(), why);
       if (!where) throw Error(ErrorKind::usage, "listen '" + spec.text() + "': " + why, "see 'e911ctl serve --help'");
       runtime::TransportOptions o = options;
-      o.udp = spec.transport != "tcp";
-      o.tcp = spec.transport != "udp";
+      o.udp = spec.transport == "udp" || spec.transport == "both";
+      o.tcp = spec.transport == "tcp" || spec.transport == "both";
+      o.tls_listen = spec.transport == "tls";
       try {
         transports.push_back(std::make_unique<runtime::Transport>(io, chain, *where, o));
       } catch (const std::system_error& e) {
@@ -233,8 +253,10 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
         hooks.calls = [&](std::size_t limit) { return call_log.recent(limit); };
         hooks.registrations = [&] { return on_loop<Json>(io, [&] { return chain.registrar().to_json(unix_now()); }); };
         hooks.metrics = [&] { return metrics.prometheus(); };
-        admin = std::make_unique<runtime::AdminServer>(at.address, at.port, token, hooks);
-        log.event("info", "admin API listening", {{"admin", at.text().empty() ? c.admin : at.text()}, {"port", admin->port()}});
+        admin = std::make_unique<runtime::AdminServer>(at.address, at.port, token, hooks,
+                                                       runtime::AdminTls{c.admin_certificate, c.admin_private_key});
+        log.event("info", "admin API listening",
+                  {{"admin", at.text().empty() ? c.admin : at.text()}, {"port", admin->port()}, {"https", !c.admin_certificate.empty()}});
       }
     }
 

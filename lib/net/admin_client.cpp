@@ -2,8 +2,12 @@
 // the command line that made it.
 #include "e911/admin_client.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cctype>
+#include <string_view>
 
 #include "e911/error.hpp"
 #include "e911/http_client.hpp"
@@ -25,6 +29,19 @@ std::pair<std::string, std::string> error_of(const Json& body) {
   return {text("message"), text("hint")};
 }
 
+// True for the loopback literals and localhost in a URL's authority ("127.0.0.1:5080/x", "[::1]:80").
+bool loopback_host(std::string_view authority) {
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  std::string host;
+  if (!authority.empty() && authority.front() == '[') host = std::string(authority.substr(1, authority.find(']') - 1));
+  else host = std::string(authority.substr(0, authority.find(':')));
+  host = lowercase(host);
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, host.c_str(), buf) == 1) return buf[0] == 127;
+  if (inet_pton(AF_INET6, host.c_str(), buf) == 1) return IN6_IS_ADDR_LOOPBACK(reinterpret_cast<const in6_addr*>(buf));
+  return host == "localhost";
+}
+
 }  // namespace
 
 Json AdminClient::call(const std::string& method, const std::string& path) const {
@@ -34,13 +51,20 @@ Json AdminClient::call(const std::string& method, const std::string& path) const
                 "give the admin API's URL, such as --runtime http://127.0.0.1:5080");
   std::string base = url;
   while (base.size() > scheme.size() && base.back() == '/') base.pop_back();
+  if (scheme == "http://" && !loopback_host(base.substr(scheme.size())))
+    throw Error(ErrorKind::usage, "the runtime address '" + url + "' is plain http:// off loopback: the token would cross the network in the clear",
+                "give its https:// URL (a runtime whose admin API is not on loopback serves HTTPS only), with --ca-file for a private CA");
 
   HttpRequest request;
   request.method = method;
   request.url = base + path;
   request.headers = {"Authorization: Bearer " + token, "Accept: application/json"};
   request.timeout_ms = timeout_ms;
+  request.ca_file = ca_file;
   const HttpAnswer answer = http_exchange(request);
+  if (answer.status == 0 && scheme == "https://" && answer.error.find("certificate") != std::string::npos)
+    throw Error(ErrorKind::remote, "the runtime at '" + base + "' could not be reached: " + answer.error,
+                "give the CA bundle that signed its certificate with --ca-file (E911_RUNTIME_CA_FILE), or the runtime's ca_file");
   if (answer.status == 0)
     throw Error(ErrorKind::remote, "the runtime at '" + base + "' could not be reached: " + answer.error,
                 "is 'e911ctl serve' running with its admin API there? give its address with --runtime URL or E911_RUNTIME");

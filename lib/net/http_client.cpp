@@ -56,6 +56,7 @@ HttpAnswer http_exchange(const HttpRequest& request) {
   c.easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
   c.easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
   c.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!request.ca_file.empty()) c.easy_setopt(h, CURLOPT_CAINFO, request.ca_file.c_str());
   c.easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
   c.easy_setopt(h, CURLOPT_WRITEDATA, static_cast<void*>(&sink));
   c.easy_setopt(h, CURLOPT_ERRORBUFFER, error);

@@ -6,8 +6,12 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netdb.h>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <cctype>
@@ -33,13 +37,6 @@ constexpr std::size_t kDefaultCalls = 50, kMaxCalls = 10000;
 constexpr const char* kJson = "application/json";
 constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
-// Equal in time that depends only on the length of `given`, never on where the first difference is.
-bool same_token(std::string_view given, std::string_view expected) {
-  unsigned char diff = given.size() == expected.size() ? 0 : 1;
-  for (std::size_t i = 0; i < given.size(); ++i)
-    diff |= static_cast<unsigned char>(given[i] ^ (expected.empty() ? 0 : expected[i % expected.size()]));
-  return diff == 0;
-}
 
 void json_error(httplib::Response& res, int status, const std::string& message, const std::string& hint) {
   Json body = {{"error", {{"message", message}}}};
@@ -112,6 +109,19 @@ const std::array<Route, 6> kRoutes = {{
        call_hook(s, s.hooks.metrics, "metrics", res, [&](const auto& h) { res.set_content(h(), kPrometheus); });
      }},
 }};
+
+}  // namespace
+
+bool same_token(std::string_view given, std::string_view expected) {
+  // Digests of equal length, compared by OpenSSL's constant-time memcmp: neither where the
+  // first difference is nor the token's length shows in the time taken.
+  unsigned char a[SHA256_DIGEST_LENGTH], b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(given.data()), given.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+namespace {
 
 bool authorized(const State& s, const httplib::Request& req) {
   const std::string header = req.get_header_value("Authorization");
@@ -190,7 +200,7 @@ std::string read_token_file(const std::string& path) {
   return token;
 }
 
-AdminServer::AdminServer(const std::string& address, unsigned short port, std::string token, AdminHooks hooks) {
+AdminServer::AdminServer(const std::string& address, unsigned short port, std::string token, AdminHooks hooks, AdminTls tls) {
   const std::string host = without_brackets(address);
   unsigned char buf[sizeof(in6_addr)];
   int family = AF_UNSPEC;
@@ -200,11 +210,30 @@ AdminServer::AdminServer(const std::string& address, unsigned short port, std::s
     throw Error(ErrorKind::usage, "the admin address '" + address + "' is not an IP address",
                 "give an IPv4 or IPv6 address such as 127.0.0.1 or [::1]; names are never resolved");
   if (token.empty()) throw Error(ErrorKind::usage, "the admin API needs a token", "give --token-file");
+  if (tls.certificate.empty() != tls.private_key.empty())
+    throw Error(ErrorKind::usage, "the admin API's certificate and private key go together",
+                "give both admin_certificate and admin_private_key (--admin-certificate, --admin-private-key)");
+  const bool loopback = family == AF_INET ? buf[0] == 127 : IN6_IS_ADDR_LOOPBACK(reinterpret_cast<const in6_addr*>(buf));
+  if (!loopback && tls.certificate.empty())
+    throw Error(ErrorKind::usage, "the admin API on '" + address + "' would carry its token in the clear: off loopback it needs a certificate",
+                "give admin_certificate and admin_private_key (--admin-certificate, --admin-private-key), or bind it to 127.0.0.1");
 
   auto state = std::make_shared<State>();
   state->token = std::move(token);
   state->hooks = std::move(hooks);
-  server_ = std::make_unique<httplib::Server>();
+  if (tls.certificate.empty()) {
+    server_ = std::make_unique<httplib::Server>();
+  } else {
+    for (const std::string& file : {tls.certificate, tls.private_key})
+      if (::access(file.c_str(), R_OK) != 0)
+        throw Error(ErrorKind::failure, "cannot read the admin API's '" + file + "': " + std::strerror(errno), "check the path and its permissions");
+    auto secure = std::make_unique<httplib::SSLServer>(tls.certificate.c_str(), tls.private_key.c_str());
+    if (!secure->is_valid())
+      throw Error(ErrorKind::failure, "the admin API's certificate '" + tls.certificate + "' or key '" + tls.private_key + "' cannot be used",
+                  "give a PEM certificate and its unencrypted PEM key, which must match");
+    SSL_CTX_set_min_proto_version(secure->ssl_context(), TLS1_2_VERSION);
+    server_ = std::move(secure);
+  }
   httplib::Server& svr = *server_;
   // A few threads are plenty for an operator's commands and a Prometheus scraper; they never
   // compete with the SIP workers for more.

@@ -374,6 +374,32 @@ TEST_CASE("admin server: hooks not set, hooks that throw, bad addresses, a port 
   refused("example.com", 0, ErrorKind::usage);
   refused("127.0.0.1:80", 0, ErrorKind::usage);
   refused("::1", server.port(), ErrorKind::failure);
-  refused("192.0.2.1", 0, ErrorKind::failure);  // TEST-NET: not this machine's
+  refused("192.0.2.1", 0, ErrorKind::usage);  // off loopback without a certificate: the token would travel in the clear
+  refused("0.0.0.0", 0, ErrorKind::usage);
+  refused("[::]", 0, ErrorKind::usage);
   CHECK_THROWS_AS(AdminServer("127.0.0.1", 0, "", {}), Error);
+}
+
+TEST_CASE("admin server over HTTPS: refused off loopback without a certificate, files checked before binding") {
+  const auto error = [](const std::string& address, AdminTls tls) {
+    try {
+      AdminServer s(address, 0, kToken, {}, tls);
+    } catch (const Error& e) {
+      return std::to_string(static_cast<int>(e.kind)) + " " + e.what();
+    }
+    return std::string("bound");
+  };
+  CHECK(error("10.1.2.3", {}) == "2 the admin API on '10.1.2.3' would carry its token in the clear: off loopback it needs a certificate");
+  CHECK(error("127.0.0.1", {"/nonexistent/admin.crt", ""}) == "2 the admin API's certificate and private key go together");
+  CHECK_THAT(error("127.0.0.1", {"/nonexistent/admin.crt", "/nonexistent/admin.key"}),
+             Catch::StartsWith("1 cannot read the admin API's '/nonexistent/admin.crt'"));
+}
+
+TEST_CASE("the bearer token is compared whole, whatever its length") {
+  CHECK(same_token("s3cret-token", "s3cret-token"));
+  CHECK_FALSE(same_token("s3cret-tokeN", "s3cret-token"));
+  CHECK_FALSE(same_token("s3cret-token-and-more", "s3cret-token"));
+  CHECK_FALSE(same_token("s3cret", "s3cret-token"));
+  CHECK_FALSE(same_token("", "s3cret-token"));
+  CHECK_FALSE(same_token("s3cret-token", ""));
 }

@@ -12,9 +12,11 @@ struct AdminClient {
   std::string token;       ///< sent as Authorization: Bearer
   std::string token_file;  ///< where the token came from, named when the runtime refuses it
   long timeout_ms = 5000;
+  std::string ca_file;     ///< PEM bundle trusted for an https:// runtime's certificate; empty: the system's
 
   /// Sends `method` `path` (with its query, such as "/v1/calls?limit=5") and returns the JSON
-  /// answer. Throws Error(usage) when `url` is not http:// or https://; Error(remote) when no
+  /// answer. Throws Error(usage) when `url` is not http:// or https://, or is http:// to an
+  /// address other than loopback (the token would cross the network in the clear); Error(remote) when no
   /// answer came (refused, timed out), the hint naming --runtime; Error(failure) when the runtime
   /// refuses the token (401), does not know the route (404: an older runtime) or answers another
   /// error (with the runtime's message and hint), or when a success is not JSON.

@@ -12,6 +12,7 @@ struct HttpRequest {
   std::vector<std::string> headers;  ///< "Name: value"
   std::string body;                  ///< sent when not empty, or when the method is POST
   long timeout_ms = 5000;            ///< the whole exchange, connection included
+  std::string ca_file;               ///< PEM bundle trusted for an https:// server; empty: the system's
   std::size_t max_answer_bytes = 16u << 20;
 };
 

@@ -1,7 +1,9 @@
 #pragma once
 // The runtime's admin HTTP API (ARCHITECTURE.md "The runtime"), on cpp-httplib, on threads of
-// its own, bound to the loopback address by default. Every route but /healthz needs
-// `Authorization: Bearer <token>`; answers are JSON, except /healthz and /metrics.
+// its own, bound to the loopback address by default; bound to any other address it speaks HTTPS
+// only, with a certificate of its own. Every route but /healthz needs
+// `Authorization: Bearer <token>` (compared in constant time); answers are JSON, except /healthz
+// and /metrics.
 //
 //   GET  /healthz            200 "ok", no token
 //   GET  /v1/status          AdminHooks::status()
@@ -18,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "e911/json.hpp"
@@ -52,13 +55,25 @@ struct AdminHooks {
 /// or writable by group or others (mode & 077), which is refused as ssh refuses such keys.
 std::string read_token_file(const std::string& path);
 
+/// The admin API's certificate: with both files it serves HTTPS (TLS 1.2 at least) only.
+struct AdminTls {
+  std::string certificate;  ///< PEM chain
+  std::string private_key;  ///< PEM key of `certificate`
+};
+
+/// True when `token` equals `expected`, in a time that depends on neither's contents nor on
+/// `expected`'s length (both are hashed with SHA-256 and the digests compared with CRYPTO_memcmp).
+bool same_token(std::string_view given, std::string_view expected);
+
 /// The admin API, serving from construction to stop() or destruction.
 class AdminServer {
  public:
   /// Binds `address` (an IPv4 or IPv6 literal, brackets allowed, never a name to resolve) and
-  /// `port` (0 picks a free one) and starts serving on its own threads. Throws Error(usage) for an
-  /// address that is not an IP literal or an empty token, Error(failure) when it cannot bind.
-  AdminServer(const std::string& address, unsigned short port, std::string token, AdminHooks hooks);
+  /// `port` (0 picks a free one) and starts serving on its own threads, over HTTPS when `tls`
+  /// names its files. Throws Error(usage) for an address that is not an IP literal, an empty
+  /// token, an address other than loopback (127.0.0.0/8, ::1) without `tls`, or only one of its
+  /// files; Error(failure) when the certificate or key cannot be used or it cannot bind.
+  AdminServer(const std::string& address, unsigned short port, std::string token, AdminHooks hooks, AdminTls tls = {});
   /// Stops and joins.
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
