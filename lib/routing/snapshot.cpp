@@ -778,6 +778,10 @@ void Snapshot::compile_objects() {
     rec.host = jstr(t, "host");
     rec.port = t.value("port", 5060);
     rec.stream = jstr(t, "transport") != "udp";
+    rec.tls = jstr(t, "transport") == "tls";
+    rec.tls_server_name = jstr(t, "tls_server_name");
+    rec.tls_fallback = t.value("tls_fallback", false);
+    rec.tls_fallback_port = t.value("tls_fallback_port", 5060);
     rec.failover_seconds = t.value("failover_seconds", 10);
     rec.options_ping = t.value("options_ping", true);
     rec.options_interval = t.value("options_interval", 30);

@@ -82,6 +82,7 @@ void Metrics::transaction_started(bool client) { (client ? client_transactions_ 
 void Metrics::retransmission() { retransmissions_.fetch_add(1, kRelaxed); }
 
 void Metrics::parse_error() { parse_errors_.fetch_add(1, kRelaxed); }
+void Metrics::tls_fallback() { tls_fallbacks_.fetch_add(1, kRelaxed); }
 
 void Metrics::set_registrations(std::size_t n) { registrations_.store(n, kRelaxed); }
 
@@ -145,6 +146,9 @@ std::string Metrics::prometheus() const {
 
   header(out, "parse_errors_total", "counter", "SIP messages that did not parse.");
   sample(out, "parse_errors_total", "", parse_errors_.load(kRelaxed));
+
+  header(out, "tls_fallbacks_total", "counter", "Emergency calls tried again over TCP after TLS to a trunk failed (RFC 6881 SP-31).");
+  sample(out, "tls_fallbacks_total", "", tls_fallbacks_.load(kRelaxed));
 
   header(out, "registrations", "gauge", "Registered contacts bound.");
   sample(out, "registrations", "", registrations_.load(kRelaxed));

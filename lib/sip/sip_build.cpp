@@ -278,7 +278,8 @@ TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d,
   const routing::Attempt& a = d.attempts[c.attempt];
   const Json* trunk = snap.object("trunk", std::string(a.trunk));
   const std::string host = uri_host(trunk ? trunk->value("host", "") : "");
-  const std::string trunk_transport = trunk ? trunk->value("transport", "tcp") : "tcp";
+  std::string trunk_transport = trunk ? trunk->value("transport", "tcp") : "tcp";
+  if (c.tls_fallback && trunk_transport == "tls") trunk_transport = "tcp";
   const int port = trunk ? trunk->value("port", 5060) : 5060;
   const bool pidf_ok = trunk && trunk->value("accepts_pidf_lo", false);
   const bool pai = !trunk || trunk->value("forward_pai", true);

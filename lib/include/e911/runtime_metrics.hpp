@@ -10,6 +10,8 @@
 //   transactions_total{side}    counter    SIP transactions started, side="client"|"server"
 //   retransmissions_total       counter    SIP retransmissions sent
 //   parse_errors_total          counter    messages that did not parse
+//   tls_fallbacks_total         counter    emergency calls tried again over TCP after TLS to a trunk
+//                                          failed (RFC 6881 SP-31)
 //   registrations               gauge      registered contacts bound
 //   decision_seconds            histogram  time decide() took for one call, 1 us .. 100 ms buckets
 //   emergency_invite_seconds    histogram  an emergency INVITE's way through the runtime: from its
@@ -81,6 +83,8 @@ class Metrics {
   void transaction_started(bool client);
   void retransmission();
   void parse_error();
+  /// An emergency call's TLS to a trunk failed and it is tried again over TCP.
+  void tls_fallback();
   /// The registered contacts now bound (a gauge: the last value set is exported).
   void set_registrations(std::size_t n);
   /// How long one decide() took; negative durations count as 0.
@@ -106,7 +110,7 @@ class Metrics {
   std::atomic<std::int64_t> in_progress_{0};
   std::array<std::atomic<std::uint64_t>, kCells> calls_{};
   std::atomic<std::uint64_t> client_transactions_{0}, server_transactions_{0};
-  std::atomic<std::uint64_t> retransmissions_{0}, parse_errors_{0};
+  std::atomic<std::uint64_t> retransmissions_{0}, parse_errors_{0}, tls_fallbacks_{0};
   std::atomic<std::uint64_t> registrations_{0};
   std::array<std::atomic<std::uint64_t>, kBucketsNs.size() + 1> buckets_{};  // per bucket, not cumulative
   std::atomic<std::uint64_t> decision_ns_sum_{0};

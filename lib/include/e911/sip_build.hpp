@@ -28,6 +28,7 @@ struct InviteContext {
   std::optional<std::string> sdp;           ///< the caller's offer; nullopt: a sample offer; "": none (delayed offer)
   std::size_t attempt = 0;                  ///< which of the decision's attempts (trunk and Request-URI form)
   bool keep_udp = false;                    ///< stay on a UDP trunk's UDP even above kUdpLimit (the retry after TCP failed)
+  bool tls_fallback = false;                ///< a TLS trunk tried again over TCP (RFC 6881 SP-31): Via and Contact say TCP
 };
 
 /// An INVITE to a trunk, and what its sender needs to know of it.

@@ -129,6 +129,10 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
     std::string host;                        ///< where the runtime sends: an IP literal (names are not resolved)
     int port = 5060;
     bool stream = true;                      ///< transport tcp (or tls); false for udp
+    bool tls = false;                        ///< transport tls
+    std::string tls_server_name;             ///< the name its certificate must hold; empty: `host`
+    bool tls_fallback = false;               ///< an emergency call may retry over TCP when TLS fails (RFC 6881 SP-31)
+    int tls_fallback_port = 5060;            ///< the TCP port of that retry
     int failover_seconds = 10;               ///< unanswered (no 18x) this long: the next trunk
     bool options_ping = true;                ///< the runtime sends it OPTIONS to know it is alive
     int options_interval = 30;               ///< seconds between those OPTIONS
