@@ -189,6 +189,9 @@ struct Target {
   bool parallel = false;    ///< forked with the targets after it that are parallel too
   bool switched_to_tcp = false;  ///< over 1300 bytes: sent over TCP though the target is UDP
   bool keep_udp = false;         ///< the TCP attempt failed: this one stays on UDP
+  bool tls_fallback = false;     ///< a TLS trunk an emergency call may try again over TCP (RFC 6881 SP-31)
+  int tls_fallback_port = 0;     ///< the trunk's TCP port for that
+  bool fell_back = false;        ///< this is that try, TLS having failed
   std::size_t attempt = 0;       ///< a trunk's: which attempt of the decision it is
   std::string error;        ///< why it cannot be tried (then it fails at once)
 };
@@ -297,7 +300,7 @@ void B2bua::ping_trunks() {
     if (fresh) h.next = now + std::chrono::seconds(std::max(5, t.options_interval));
     if (h.in_flight || now < h.next) continue;
     h.next = now + std::chrono::seconds(std::max(5, t.options_interval));
-    const Destination to{sip::Endpoint{t.host, t.port, false}, t.stream};
+    const Destination to{sip::Endpoint{t.host, t.port, false}, t.stream, t.tls, t.tls_server_name};
     auto local = chain_.local(to);
     if (!local) continue;
     const std::string target = "sip:" + host_port(t.host, t.port);
@@ -411,7 +414,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
                  {"from", from_na ? from_na->uri_text : from},
                  {"request_uri", ruri},
                  {"source", host_port(in.source.host, in.source.port)},
-                 {"transport", in.stream ? "tcp" : "udp"},
+                 {"transport", in.tls ? "tls" : in.stream ? "tcp" : "udp"},
                  {"attempts", Json::array()}};
 
   // Shutting down (SIGTERM): new calls go elsewhere, but an emergency call is still taken
@@ -560,7 +563,9 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     t.label = "trunk '" + t.trunk_name + "' (route '" + t.route + "')";
     std::string number = a.request_uri;
     if (trunk) {
-      t.dest = Destination{sip::Endpoint{trunk->host, trunk->port, false}, trunk->stream};
+      t.dest = Destination{sip::Endpoint{trunk->host, trunk->port, false}, trunk->stream, trunk->tls, trunk->tls_server_name};
+      t.tls_fallback = trunk->tls && trunk->tls_fallback;
+      t.tls_fallback_port = trunk->tls_fallback_port;
       t.failover_seconds = trunk->failover_seconds;
       t.forward_pai = trunk->forward_pai;
       if (number.rfind("urn:", 0) == 0 || number.rfind("sip:", 0) == 0 || number.rfind("tel:", 0) == 0) t.request_uri = number;
@@ -646,6 +651,7 @@ void B2bua::start_branch(Call& call, std::size_t index) {
     ctx.sdp = part_of(a, "application/sdp").value_or(std::string());  // none: a delayed offer
     ctx.attempt = b.target.attempt;
     ctx.keep_udp = b.target.keep_udp;
+    ctx.tls_fallback = b.target.fell_back;
     sip::TrunkInvite inv = sip::build_trunk_invite(*call.provider->snapshot, *call.provider, call.facts, ctx);
     if (inv.text.empty()) return branch_failed(call, index, 500, "the INVITE could not be built", true);
     m = std::move(inv.text);
@@ -666,7 +672,7 @@ void B2bua::start_branch(Call& call, std::size_t index) {
   m.append("To: ").append(b.target.to).append("\r\n");
   m.append("Call-ID: ").append(b.dialog.call_id).append("\r\n");
   m.append("CSeq: 1 INVITE\r\n");
-  m.append("Contact: <sip:").append(sent_by).append(b.target.dest.stream ? ";transport=tcp" : "").append(">\r\n");
+  m.append("Contact: <sip:").append(sent_by).append(b.target.dest.tls ? ";transport=tls" : b.target.dest.stream ? ";transport=tcp" : "").append(">\r\n");
   m.append("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, UPDATE, INFO, PRACK, MESSAGE, NOTIFY\r\n");
   if (b.target.trunk && b.target.forward_pai && !callback.empty())
     m.append("P-Asserted-Identity: <").append(callback[0] == '+' ? "tel:" + callback : "sip:" + callback + "@invalid;user=phone").append(">\r\n");
@@ -698,7 +704,8 @@ void B2bua::send_branch_invite(Call& call, std::size_t index, std::string m, boo
   if (!b.tx) return branch_failed(call, index, 500, "the INVITE could not be built", true);
   if (Metrics* mt = chain_.options().metrics) mt->transaction_started(true);
   Json attempt = {{"target", b.target.label}, {"request_uri", b.target.request_uri},
-                  {"destination", host_port(b.target.dest.to.host, b.target.dest.to.port)}, {"transport", b.target.dest.stream ? "tcp" : "udp"}};
+                  {"destination", host_port(b.target.dest.to.host, b.target.dest.to.port)}, {"transport", b.target.dest.tls ? "tls" : b.target.dest.stream ? "tcp" : "udp"}};
+  if (b.target.fell_back) attempt["tls_fallback"] = true;
   if (call.provider) attempt["pidf_lo"] = with_pidf;
   call.record["attempts"].push_back(std::move(attempt));
   // The desk is told at the moment the call leaves (never before a trunk has it, never after).
@@ -789,7 +796,25 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
       again.label += " over UDP";
       call.pending.push_front(std::move(again));
     }
-    return branch_failed(call, index, 503, "transport failure", true);
+    const std::string why = b.target.dest.tls ? chain_.transport_failure(b.target.dest) : std::string();
+    if (b.target.tls_fallback && call.kind == "emergency" && !call.a_final) {
+      // RFC 6881 SP-31: an emergency call is never lost to TLS. The same trunk at once, over TCP.
+      Target again = b.target;
+      again.dest.tls = false;
+      again.dest.tls_name.clear();
+      again.dest.to.port = again.tls_fallback_port;
+      again.tls_fallback = false;
+      again.fell_back = true;
+      again.label += " over TCP";
+      call.pending.push_front(std::move(again));
+      call.record["tls_fallback"] = {{"trunk", b.target.trunk_name}, {"reason", why.empty() ? "transport failure" : why}};
+      if (Metrics* mt = chain_.options().metrics) mt->tls_fallback();
+      if (chain_.options().on_event)
+        chain_.options().on_event("warn", "TLS to trunk '" + b.target.trunk_name + "' failed (" + (why.empty() ? "transport failure" : why) +
+                                              "): the emergency call is tried again over TCP port " + std::to_string(b.target.tls_fallback_port) +
+                                              " (RFC 6881 SP-31)");
+    }
+    return branch_failed(call, index, 503, why.empty() ? "transport failure" : why, true);
   }
   const sip::Message& r = *e.response;
   const int status = r.status();
