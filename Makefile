@@ -35,6 +35,8 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= sip pidf held yaml csv
 SANITIZE_BUILD ?= build-sanitize
+# Tests run several times slower under the sanitizers: each one without a limit of its own gets this.
+SANITIZE_TIMEOUT ?= 1200
 
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DE911_FUZZ=ON
@@ -45,7 +47,7 @@ fuzz: deps
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DE911_SANITIZE=ON -DE911_FUZZ_TESTS=OFF
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
-	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout $(SANITIZE_TIMEOUT)
 
 clean:
 	rm -rf $(BUILD)
