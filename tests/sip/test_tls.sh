@@ -137,7 +137,16 @@ f = c["tls_fallback"]
 assert f["trunk"] == "provider-primary" and "certificate verify failed" in f["reason"], f
 PY
 grep -q 'TLS to trunk .provider-primary. failed.*tried again over TCP' "$WORK/serve.err" || fail "fallback: no log line says the call went over TCP"
-curl -s --max-time 5 --cacert "$PKI/ca.pem" -H @- "$ADMIN/metrics" <<<"Authorization: Bearer $(cat "$WORK/token")" >"$WORK/metrics.txt"
+# https_get PATH: the admin API's answer to GET PATH over HTTPS, the CA ours, the token from its file.
+https_get() {
+  python3 - "$ADMIN$1" "$PKI/ca.pem" "$WORK/token" <<'PY'
+import ssl, sys, urllib.request
+url, ca, token = sys.argv[1:4]
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + open(token).read().strip()})
+sys.stdout.write(urllib.request.urlopen(req, context=ssl.create_default_context(cafile=ca), timeout=5).read().decode())
+PY
+}
+https_get /metrics >"$WORK/metrics.txt" 2>&1
 grep -q '^e911_runtime_tls_fallbacks_total 1$' "$WORK/metrics.txt" || fail "fallback: /metrics does not count it: $(grep tls "$WORK/metrics.txt")"
 
 # 3. The same failure without tls_fallback: the next trunk, provider-backup (TCP 5071).
@@ -194,8 +203,13 @@ run runtime status --runtime "$ADMIN" --token-file "$WORK/token" --ca-file "$PKI
 run runtime status --runtime "$ADMIN" --token-file "$WORK/token"
 [ "$rc" -eq 4 ] || fail "runtime status over HTTPS without the CA: rc $rc, not 4"
 grep -q -- "--ca-file" <<<"$err" || fail "runtime status without the CA does not hint at --ca-file: $err"
-curl -s -o /dev/null -w '%{http_code}' --max-time 3 "http://127.0.0.1:5081/healthz" >"$WORK/plain.code" 2>/dev/null
-[ "$(cat "$WORK/plain.code")" = 200 ] && fail "the HTTPS admin API answered plain HTTP"
+python3 - <<'PY' && fail "the HTTPS admin API answered plain HTTP"
+import sys, urllib.request
+try:
+    sys.exit(0 if urllib.request.urlopen("http://127.0.0.1:5081/healthz", timeout=3).status == 200 else 1)
+except Exception:
+    sys.exit(1)
+PY
 run runtime status --runtime http://192.0.2.10:5081 --token-file "$WORK/token"
 [ "$rc" -eq 2 ] && grep -q "in the clear" <<<"$err" || fail "runtime status to http:// off loopback: rc $rc: $err"
 # Off loopback without a certificate: refused at start, before anything is bound.
