@@ -340,7 +340,7 @@ void B2bua::answer_a(Call& call, int status, const std::string& reason, const si
   sip::HeaderList headers = extra;
   if (status > 100) {
     if (auto local = chain_.local(call.a.dest))
-      headers.emplace_back("Contact", "<sip:" + local->second + (call.a.dest.stream ? ";transport=tcp" : "") + ">");
+      headers.emplace_back("Contact", "<sip:" + local->second + (local->first == "TLS" ? ";transport=tls" : call.a.dest.stream ? ";transport=tcp" : "") + ">");
   }
   std::string response = sip::make_response(call.a_invite, status, reason, call.a.local_tag, headers, call.a_top_via, body);
   if (status >= 200) {
@@ -963,7 +963,7 @@ void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const
   const std::string method(request.method());
   std::string extra;
   if (method == "INVITE" || method == "UPDATE")
-    if (auto local = chain_.local(d.dest)) extra = "Contact: <sip:" + local->second + (d.dest.stream ? ";transport=tcp" : "") + ">\r\n";
+    if (auto local = chain_.local(d.dest)) extra = "Contact: <sip:" + local->second + (local->first == "TLS" ? ";transport=tls" : d.dest.stream ? ";transport=tcp" : "") + ">\r\n";
   copy_crossing(request, extra);
   std::string m = dialog_request(chain_, d, method, ++d.local_cseq, std::max(0, max_forwards(request) - 1), extra, request.body());
   if (m.empty()) return chain_.respond(key, sip::make_response(request, 500, "Server Internal Error", {}, {}, top_via));
@@ -989,7 +989,7 @@ void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const
     sip::HeaderList extra = crossing_list(r);
     if (origin->method() == "INVITE" || origin->method() == "UPDATE") {
       const Dialog& back = from_a ? c->a : c->branches[static_cast<std::size_t>(c->winner)]->dialog;
-      if (auto l = chain_.local(back.dest)) extra.emplace_back("Contact", "<sip:" + l->second + (back.dest.stream ? ";transport=tcp" : "") + ">");
+      if (auto l = chain_.local(back.dest)) extra.emplace_back("Contact", "<sip:" + l->second + (l->first == "TLS" ? ";transport=tls" : back.dest.stream ? ";transport=tcp" : "") + ">");
     }
     chain_.respond(key, sip::make_response(*origin, r.status(), r.reason(), {}, extra, top_via, r.body()));
   });

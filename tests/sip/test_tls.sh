@@ -178,6 +178,9 @@ sipp_run phone-alice 127.0.0.1:5066 -sf "$SCENARIOS/uac_call_pidf.xml" -p 5091 -
 expect_sipp phone-alice $?
 expect_peer phone-provider "$prov_pid"
 said phone-tls '^handshake ok .*commonName=runtime' || true
+# The runtime's Contact sends the phone back to the TLS listener, over TLS.
+received phone-alice '^SIP/2.0 200 ' | grep -q '^Contact: <sip:127.0.0.1:5065;transport=tls>' ||
+  fail "phone: the 200 OK's Contact is not the TLS listener: $(received phone-alice '^SIP/2.0 200 ' | grep -i '^Contact')"
 last_call >"$WORK/phone.json" || fail "runtime calls over HTTPS failed"
 python3 - "$WORK/phone.json" <<'PY' || fail "phone: the call record does not say it came over TLS: $(head -c 900 "$WORK/phone.json")"
 import json, sys
