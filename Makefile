@@ -35,7 +35,8 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= sip pidf held yaml csv
 SANITIZE_BUILD ?= build-sanitize
-# Tests run several times slower under the sanitizers: each one without a limit of its own gets this.
+# Tests run several times slower under the sanitizers: each one without a limit of its own gets
+# SANITIZE_TIMEOUT seconds, and time bounds inside tests that honour E911_TEST_TIME_SCALE grow 5 times.
 SANITIZE_TIMEOUT ?= 1200
 
 fuzz: deps
@@ -47,7 +48,7 @@ fuzz: deps
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DE911_SANITIZE=ON -DE911_FUZZ_TESTS=OFF
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
-	cd $(SANITIZE_BUILD) && ctest --output-on-failure -j $(JOBS) --timeout $(SANITIZE_TIMEOUT)
+	cd $(SANITIZE_BUILD) && E911_TEST_TIME_SCALE=5 ctest --output-on-failure -j $(JOBS) --timeout $(SANITIZE_TIMEOUT)
 
 clean:
 	rm -rf $(BUILD)

@@ -33,13 +33,15 @@ finish() {
   fi
   echo "ok"
 }
-# Sends SIGTERM to the server in $server_pid and expects it gone within a second, with exit 0 and
-# "stopped by SIGTERM" in $WORK/serve.err; $1 names it in failures.
+# Sends SIGTERM to the server in $server_pid and expects it gone within a second (times
+# E911_TEST_TIME_SCALE, which make test-sanitize sets), with exit 0 and "stopped by SIGTERM" in
+# $WORK/serve.err; $1 names it in failures.
 expect_sigterm_exit() {
+  local scale=${E911_TEST_TIME_SCALE:-1}
   kill -TERM "$server_pid"
-  for _ in $(seq 10); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq $((10 * scale))); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$server_pid" 2>/dev/null; then
-    fail "$1 still runs a second after SIGTERM"
+    fail "$1 still runs $scale second(s) after SIGTERM"
   else
     wait "$server_pid"; rc=$?; server_pid=
     err=$(cat "$WORK/serve.err")
