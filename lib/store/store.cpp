@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdio>
 #include <cstdlib>
@@ -213,11 +214,14 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   namespace fs = std::filesystem;
   const bool in_memory = path.rfind(":memory:", 0) == 0;
   std::error_code ec;
-  if (!create || path.empty() || in_memory || fs::exists(path, ec)) return open_at(path, create);
+  if (!create || path.empty() || in_memory) return open_at(path, create);
+  remove_dead_drafts(path);
+  if (fs::exists(path, ec)) return open_at(path, create);
   const fs::path parent = fs::path(path).parent_path();
   if (!parent.empty()) fs::create_directories(parent, ec);
-  remove_dead_drafts(path);
-  const std::string draft = path + ".new." + std::to_string(::getpid());
+  // Unique in the process too: two Stores may be created at once (a test, a library user).
+  static std::atomic<unsigned> drafts{0};
+  const std::string draft = path + ".new." + std::to_string(::getpid()) + "." + std::to_string(drafts++);
   remove_database_files(draft);
   auto s = open_at(draft, true);
   s->settle_to_ = path;

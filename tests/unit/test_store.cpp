@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 #include <span>
 #include <set>
 
@@ -228,4 +229,53 @@ TEST_CASE("a bulk load drops a table's indexes and builds them again at commit",
     w.begin_bulk(location, 10, true, written);
     CHECK(index_names(*store) == before);
   }
+}
+
+TEST_CASE("a new store appears at its path, whole, only at its first commit", "[store][crash]") {
+  TempDb t;
+  namespace fs = std::filesystem;
+  auto in_dir = [&] {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator(t.dir)) names.insert(e.path().filename().string());
+    return names;
+  };
+  SECTION("a store never committed to leaves nothing") {
+    {
+      auto s = Store::open(t.path, true);
+      CHECK(s->head() == 1);
+      CHECK_FALSE(fs::exists(t.path));
+      CHECK_THROWS_AS(Store::open(t.path, false), Error);
+    }
+    CHECK(in_dir().empty());
+  }
+  SECTION("the first commit puts it there, and a second process reads it") {
+    auto s = Store::open(t.path, true);
+    CHECK(write(*s, [](Writer& w) { w.put(K("location"), loc("a")); }) == 2);
+    CHECK(s->path() == t.path);
+    for (const auto& name : in_dir()) CHECK(name.find(".new.") == std::string::npos);
+    CHECK(fs::exists(t.path));
+    auto other = Store::open(t.path, false);
+    CHECK(other->head() == 2);
+    CHECK(other->get(K("location"), "a"));
+    CHECK(write(*s, [](Writer& w) { w.put(K("location"), loc("b")); }) == 3);
+    CHECK(other->head() == 3);
+  }
+  SECTION("a draft left by a killed process is removed; another's store is never replaced") {
+    // No process has pid 2^22 + 1 (Linux's pid_max is at most 2^22).
+    { std::ofstream(t.path + ".new.4194305") << "left by a killed process"; }
+    auto s = Store::open(t.path, true);
+    CHECK_FALSE(fs::exists(t.path + ".new.4194305"));
+    { auto first = Store::open(t.path, true); first->settle(); }
+    CHECK_THROWS_AS(write(*s, [](Writer& w) { w.put(K("location"), loc("a")); }), Error);
+    CHECK(Store::open(t.path, false)->head() == 1);
+  }
+}
+
+TEST_CASE("a SQLite file with nothing in it, as a killed creation left it, is an empty file", "[store][crash]") {
+  TempDb t;
+  { SQLite::Database db(t.path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE); db.exec("PRAGMA journal_mode=WAL"); }
+  CHECK(std::filesystem::file_size(t.path) > 0);
+  CHECK_THROWS_AS(Store::open(t.path, false), Error);
+  auto s = Store::open(t.path, true);
+  CHECK(s->head() == 1);
 }

@@ -56,14 +56,15 @@ class Store {
   /// process may not write is opened read-only: every read works, a write fails clearly.
   ///
   /// A store that `create` brings into being is built under a draft name beside `path`
-  /// (`path.new.PID`: schema and revision 1) and appears at `path` only at settle(), that is at
+  /// (`path.new.PID.N`: schema and revision 1) and appears at `path` only at settle(), that is at
   /// the first Writer::commit(): a process killed before then leaves no store, and one killed
   /// after leaves a whole one, never a file that later commands refuse. A store never settled
-  /// is removed when it is destroyed (a first write that failed creates nothing).
+  /// is removed when it is destroyed (a first write that failed creates nothing); the drafts of
+  /// processes that were killed are removed by the next open with `create`.
   static std::unique_ptr<Store> open(const std::string& path, bool create);
   /// Puts a store that open() created at its path (a hard link, so a store another process made
-  /// there meanwhile is never replaced: that is Error(store)), on disk, folder included. Does
-  /// nothing for a store that existed. Writer::commit() calls it.
+  /// there meanwhile is never replaced: that is Error(store), and the Store may not be used after
+  /// it), on disk, folder included. Does nothing for a store that existed. Writer::commit() calls it.
   void settle();
   /// The SQLite application_id that marks an e911ctl store: the ASCII bytes of E911.
   static constexpr std::int32_t kApplicationId = 0x45393131;
