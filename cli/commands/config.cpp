@@ -19,13 +19,14 @@ Json change_json(const Change& c) {
     for (const auto& f : c.kind->fields) {
       const Json b = c.before.contains(f.name) ? c.before[f.name] : Json(nullptr);
       const Json a = c.after.contains(f.name) ? c.after[f.name] : Json(nullptr);
-      if (a != b) fields[f.name] = {{"before", b}, {"after", a}};
+      if (a != b) fields[f.name] = f.secret ? Json{{"before", b.is_null() ? b : Json("(hidden)")}, {"after", a.is_null() ? a : Json("(hidden)")}}
+                                            : Json{{"before", b}, {"after", a}};
     }
     j["fields"] = fields;
   } else if (c.type == ChangeType::added) {
-    j["after"] = c.after;
+    j["after"] = c.kind->redacted(c.after);
   } else {
-    j["before"] = c.before;
+    j["before"] = c.kind->redacted(c.before);
   }
   return j;
 }
@@ -47,7 +48,8 @@ void print_changes(std::ostream& out, const std::vector<Change>& changes, bool c
         const Json b = c.before.contains(f.name) ? c.before[f.name] : Json(nullptr);
         const Json a = c.after.contains(f.name) ? c.after[f.name] : Json(nullptr);
         if (a == b) continue;
-        out << "    " << f.name << ": " << (b.is_null() ? "(none)" : cell_text(b)) << " -> " << (a.is_null() ? "(none)" : cell_text(a))
+        const auto text = [&](const Json& v) { return v.is_null() ? std::string("(none)") : f.secret ? std::string("(hidden)") : cell_text(v); };
+        out << "    " << f.name << ": " << text(b) << " -> " << text(a)
             << "\n";
       }
     }

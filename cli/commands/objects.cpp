@@ -2,6 +2,7 @@
 // JSON Schema so that options, checks and documentation come from one definition.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 
 #include "context.hpp"
@@ -12,6 +13,8 @@
 #include "e911/catalog.hpp"
 #include "e911/error.hpp"
 #include "e911/schema_check.hpp"
+#include "e911/sip_digest.hpp"
+#include "e911/sip_uri.hpp"
 #include "e911/text.hpp"
 #include "e911/yaml_load.hpp"
 #include "render/render.hpp"
@@ -139,7 +142,7 @@ std::int64_t commit_or_exit(const Context& ctx, Writer& w, Store& store) {
 
 void emit_write(const Context& ctx, const Kind& kind, const std::string& key, const char* what, std::int64_t rev, const Json& obj) {
   Json model = {{"result", what}, {"kind", kind.name}, {"key", Kind::display_key(key)}, {"revision", rev}};
-  if (!obj.is_null()) model["object"] = obj;
+  if (!obj.is_null()) model["object"] = kind.redacted(obj);
   ctx.emit(kind.noun + ".set", model, [&](std::ostream& out) {
     out << subject(kind, key) << " " << what;
     if (rev) out << " (revision " << rev << ")";
@@ -150,6 +153,35 @@ void emit_write(const Context& ctx, const Kind& kind, const std::string& key, co
 // Location and voice policies: global, site:<name> or a tag; global is reset, never removed.
 bool is_policy(const Kind& kind) { return kind.noun == "policy" || kind.noun == "voicepolicy"; }
 std::string policy_word(const Kind& kind) { return kind.noun == "voicepolicy" ? "voice policy" : "policy"; }
+
+// A user's password, from `path` or stdin ("-"): the first line, without its line end. Never
+// an option's value, which `ps` and shell histories would show.
+std::string read_password(const std::string& path) {
+  std::string text;
+  if (path == "-") {
+    std::getline(std::cin, text);
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(ErrorKind::failure, "cannot read password file '" + path + "'", "give a file holding the password on its first line, or - for stdin");
+    std::getline(in, text);
+  }
+  if (!text.empty() && text.back() == '\r') text.pop_back();
+  if (text.empty()) throw Error(ErrorKind::invalid, "--password-file: '" + path + "' holds no password on its first line");
+  return text;
+}
+
+// Sets the digest secrets of user `obj` (runtime_auth.hpp): HA1 = H(user:realm:password) under
+// SHA-256 and MD5, the realm being the domain of its SIP URI. The password itself is not kept.
+void set_password(Json& obj, const std::string& password) {
+  const std::string uri_text = obj.value("sip_uri", "");
+  const auto uri = sip::parse_uri(uri_text);
+  if (!uri || !uri->has_user || uri->user.empty() || uri->host.empty())
+    throw Error(ErrorKind::invalid, "--password-file: '" + excerpt(uri_text) + "' is not a SIP URI with a user and a domain");
+  std::string realm = uri->host;
+  for (auto& c : realm) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  obj["ha1_sha256"] = sip::digest_ha1(sip::DigestAlgorithm::sha256, uri->user, realm, password);
+  obj["ha1_md5"] = sip::digest_ha1(sip::DigestAlgorithm::md5, uri->user, realm, password);
+}
 
 void add_key_positionals(CLI::App& cmd, const Kind& kind, std::vector<std::string>& parts) {
   parts.resize(kind.key_fields.size());
@@ -174,6 +206,7 @@ void register_write(CLI::App& noun, Context& ctx, const Kind& kind, bool add) {
     for (const auto& f : kind.fields) {
       if (f.key) continue;
       settable.push_back(f.name);
+      if (f.secret) continue;  // never on a command line: --password-file below
       std::string help = f.description;
       if (!f.enum_values.empty()) {
         help += " (";
@@ -200,6 +233,12 @@ void register_write(CLI::App& noun, Context& ctx, const Kind& kind, bool add) {
       cmd->add_option("--unset", *unset, "clear these fields (back to their default)")
           ->check(CLI::IsMember(settable))
           ->delimiter(',');
+    auto password_file = std::make_shared<std::string>();
+    if (kind.noun == "user")
+      cmd->add_option("--password-file", *password_file,
+                      "file whose first line is the user's SIP password, or - for stdin; only its digest hashes (ha1_sha256, ha1_md5) are kept")
+          ->type_name("FILE")
+          ->group("Fields");
     auto prefix_length = std::make_shared<int>(0);
     if (kind.noun == "subnet")
       cmd->add_option("--prefix-length", *prefix_length,
@@ -207,7 +246,7 @@ void register_write(CLI::App& noun, Context& ctx, const Kind& kind, bool add) {
           ->type_name("N")
           ->check(CLI::Range(1, 128));
     add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, &kind, cmd, parts, scalars, lists, unset, prefix_length, add] {
+    cmd->callback([&ctx, &kind, cmd, parts, scalars, lists, unset, prefix_length, password_file, add] {
       auto store = ctx.open_store(true);
       // Lync's LIS writes a subnet without its mask: the network-site subnet of that address, or
       // --prefix-length, gives it.
@@ -220,7 +259,7 @@ void register_write(CLI::App& noun, Context& ctx, const Kind& kind, bool add) {
       Json obj = existing.value_or(Json::object());
       for (std::size_t i = 0; i < kind.key_fields.size(); ++i) obj[kind.key_fields[i]] = (*parts)[i];
       for (const auto& f : kind.fields) {
-        if (f.key) continue;
+        if (f.key || f.secret) continue;
         const CLI::Option* opt = cmd->get_option("--" + dashed(f.name));
         if (!opt || opt->count() == 0) continue;
         if (f.type == FieldType::string_list)
@@ -233,6 +272,7 @@ void register_write(CLI::App& noun, Context& ctx, const Kind& kind, bool add) {
       }
       for (const auto& name : *unset) obj.erase(name);
       obj = normalize(kind, obj);
+      if (!password_file->empty()) set_password(obj, read_password(*password_file));
       check_or_exit(ctx, kind, key, obj);
       const auto what = w.put(kind, obj);
       const std::int64_t rev = commit_or_exit(ctx, w, *store);
@@ -252,7 +292,9 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     cmd->callback([&ctx, &kind] {
       auto store = ctx.open_store(false);
       if (ctx.format != "text") {
-        ctx.emit(kind.noun + ".list", Json{{"items", store->list(kind)}}, [](std::ostream&) {});
+        Json items = Json::array();
+        for (auto& obj : store->list(kind)) items.push_back(kind.redacted(std::move(obj)));
+        ctx.emit(kind.noun + ".list", Json{{"items", items}}, [](std::ostream&) {});
         return;
       }
       std::vector<std::vector<std::string>> rows;
@@ -276,8 +318,9 @@ void register_kind(CLI::App& app, Context& ctx, const Kind& kind) {
     cmd->callback([&ctx, &kind, parts] {
       auto store = ctx.open_store(false);
       const std::string key = join_key(kind, *parts);
-      const auto obj = store->get(kind, key);
+      auto obj = store->get(kind, key);
       if (!obj) not_found(*store, kind, key);
+      obj = kind.redacted(std::move(*obj));
       const auto users = store->referrers(kind, key, 20);
       Json model = {{"kind", kind.name}, {"object", *obj}};
       if (!users.empty()) model["used_by"] = users;

@@ -39,6 +39,8 @@ struct ServeFlags {
   std::vector<std::string> listen, domains;
   std::string snapshot, bindings, admin, token_file, location_service, log_format;
   std::string admin_certificate, admin_private_key, tls_certificate, tls_private_key, tls_ca_file;
+  std::string auth;
+  std::vector<std::string> trusted_networks;
   bool tls_verify_clients = false;
   std::optional<unsigned> idle, ring, drain, threads;
 };
@@ -82,6 +84,10 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
   cmd->add_option("--tls-private-key", f->tls_private_key, "PEM private key of --tls-certificate");
   cmd->add_option("--tls-ca-file", f->tls_ca_file, "PEM CA bundle trusted for TLS trunks and phones' certificates. Default: the system's");
   cmd->add_flag("--tls-verify-clients", f->tls_verify_clients, "tls: listeners require a client certificate signed by --tls-ca-file");
+  cmd->add_option("--auth", f->auth, "digest authentication of users without credentials: optional (served unchallenged) or required (refused). Default: optional")
+      ->check(CLI::IsMember({"optional", "required"}));
+  cmd->add_option("--trusted-network", f->trusted_networks, "CIDR whose REGISTERs and calls are never challenged; repeatable. Default: none (trunks' hosts always are)")
+      ->type_name("CIDR");
   cmd->add_option("--location-service", f->location_service,
                   "ADDR:PORT of the location service for clients (HELD, RFC 5985, plain HTTP), or 'off'. Default: off");
   cmd->add_option("--ring-timeout", f->ring, "seconds a call to a user may ring before the caller gets 408. Default: 180");
@@ -119,6 +125,16 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     if (f->drain) c.drain_timeout = std::chrono::seconds(*f->drain);
     if (f->threads) c.threads = *f->threads;
     if (!f->log_format.empty()) c.log_format = f->log_format;
+    if (!f->auth.empty()) c.auth = f->auth;
+    if (!f->trusted_networks.empty()) c.trusted_networks = f->trusted_networks;
+    runtime::AuthOptions auth{c.auth == "required", {}, c.auth_nonce_lifetime};
+    for (const auto& text : c.trusted_networks) {
+      auto net = runtime::parse_cidr(text);
+      if (!net)
+        throw Error(ErrorKind::usage, "trusted network '" + text + "' is not an IP network",
+                    "write ADDRESS/LENGTH with no host bits set, such as 10.20.0.0/16, or one address");
+      auth.trusted_networks.push_back(*net);
+    }
     if (c.threads != 1)
       throw Error(ErrorKind::usage, "--threads " + std::to_string(c.threads) + ": this build runs one SIP worker thread",
                   "leave --threads at 1; run one runtime per core behind DNS SRV to use more (ARCHITECTURE.md)");
@@ -150,6 +166,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     core.domains = c.domains;
     core.ring_timeout = c.ring_timeout;
     core.callback_window = c.callback_window;
+    core.auth = auth;
     core.bindings_path = c.bindings_path().empty() ? c.snapshot + ".bindings" : c.bindings_path();
     core.metrics = &metrics;
     core.call_log = &call_log;
@@ -349,7 +366,9 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
                {"domains", chain.domains(snap.get())},
                {"server", std::string("e911ctl/") + E911_VERSION},
                {"bindings", core.bindings_path},
-               {"registrations_restored", chain.registrar().size()}});
+               {"registrations_restored", chain.registrar().size()},
+               {"auth", c.auth},
+               {"trusted_networks", c.trusted_networks}});
     io.run();
     chain_for_outcomes = nullptr;
     notifier.stop(std::chrono::seconds(2));

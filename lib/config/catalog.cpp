@@ -62,6 +62,7 @@ static Kind load_kind(const std::string& noun) {
     f.description = prop.value("description", "");
     if (prop.contains("default")) f.default_value = prop["default"];
     f.ref_kind = prop.value("x-ref", "");
+    f.secret = prop.value("x-secret", false);
     f.key = std::find(k.key_fields.begin(), k.key_fields.end(), name) != k.key_fields.end();
     f.required = std::find(required.begin(), required.end(), name) != required.end();
     if (prop.contains("enum"))
@@ -94,6 +95,13 @@ const Kind& kind_by_noun(std::string_view noun) {
   for (const auto& k : kinds())
     if (k.noun == noun) return k;
   throw Error(ErrorKind::internal, "no kind with noun '" + std::string(noun) + "'");
+}
+
+Json Kind::redacted(Json obj) const {
+  if (!obj.is_object()) return obj;
+  for (const auto& f : fields)
+    if (f.secret && obj.contains(f.name) && !obj[f.name].is_null()) obj[f.name] = "(hidden)";
+  return obj;
 }
 
 const Field* Kind::field(std::string_view n) const {

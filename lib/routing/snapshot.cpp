@@ -740,7 +740,7 @@ void Snapshot::compile_objects() {
   for (const auto& [uri, u] : objects("user").items()) {
     const std::string line = jstr(u, "line_uri");
     user_recs_.emplace(uri, UserRec{jstr(u, "display_name"), line.rfind("tel:", 0) == 0 ? line.substr(4) : line, jstr(u, "location_policy"),
-                                    jstr(u, "voice_policy")});
+                                    jstr(u, "voice_policy"), jstr(u, "ha1_md5"), jstr(u, "ha1_sha256")});
     if (!line.empty()) {
       std::string number = line.rfind("tel:", 0) == 0 ? line.substr(4) : line;
       number = number.substr(0, number.find(';'));  // tel:+14255550101;ext=101: the number

@@ -442,6 +442,19 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
       if (auto na = sip::parse_name_addr(*pai))
         if (auto aor = Registrar::aor_of(na->uri_text); aor && (caller_user = snap->user(*aor))) caller = *aor;
   call.record["caller"] = caller;
+  // Ordinary and internal calls from phones prove who calls (runtime_auth.hpp): 401 or 403 here.
+  // Emergency and test calls never have to, and a caller who is no user is dealt with below.
+  // Asked once: a second check of the same INVITE would take its nonce count for a replay.
+  bool auth_passed = false;
+  auto authenticated = [&] {
+    if (!caller_user || auth_passed) return true;
+    Authenticator::Verdict v = chain_.auth().check(invite, in.source.host, caller, *snap, now);
+    if (v) return auth_passed = true;
+    call.record["failure"] = v.status == 401 ? std::string("challenged for credentials") : v.reason;
+    answer_a(call, v.status, v.reason, v.headers);
+    finish(call, "rejected", v.status);
+    return false;
+  };
 
   // To whom: a user's SIP URI in a domain served here forks to the user's phones.
   // Where a phone is reached: over TCP the connection it registered on while it is open (the
@@ -452,6 +465,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     // A PSAP calling back is never turned away, not even while draining.
     if (chain_.draining() && std::string_view(kind) != "callback") return refuse_draining();
     call.kind = kind;
+    if (std::string_view(kind) == "internal" && !authenticated()) return;
     call.record["callee"] = aor;
     const auto bindings = chain_.registrar().lookup(aor, now);
     for (const Binding& b : bindings) {
@@ -539,6 +553,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     }
   }
   if (chain_.draining() && !d.emergency) return refuse_draining();
+  if (!d.emergency && !d.test_call && !authenticated()) return;
   if (!d.emergency && !d.test_call)
     if (const std::string* user = snap->user_by_line(d.normalized)) return target_user(*user);
   if (!d.emergency && !d.test_call && !caller_user) {

@@ -74,6 +74,7 @@ Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, 
       timers_(timers),
       snapshots_(snapshots),
       options_(std::move(options)),
+      auth_(std::make_unique<Authenticator>(options_.auth, options_.metrics, options_.on_event)),
       registrar_(std::make_unique<Registrar>(options_.bindings_path)),
       b2bua_(std::make_unique<B2bua>(*this)),
       housekeeping_(io) {
@@ -312,7 +313,7 @@ void Chain::dispatch(const sip::TransactionKey& key, const sip::Message& request
   if (method == "INVITE") return b2bua_->on_invite(key, request, in, top_via);
   if (method == "REGISTER") {
     const std::shared_ptr<const Snapshot> snap = snapshots_ ? snapshots_->current() : nullptr;
-    Registrar::Answer a = registrar_->on_register(request, in.source, in.stream, snap.get(), domains(snap.get()), unix_now());
+    Registrar::Answer a = registrar_->on_register(request, in.source, in.stream, snap.get(), domains(snap.get()), unix_now(), auth_.get());
     if (options_.metrics) options_.metrics->set_registrations(registrar_->size());
     return respond(key, sip::make_response(request, a.status, a.reason, {}, a.headers, top_via));
   }

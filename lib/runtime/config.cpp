@@ -11,6 +11,7 @@
 #include "e911/catalog.hpp"
 #include "e911/diagnostic_error.hpp"
 #include "e911/error.hpp"
+#include "e911/runtime_auth.hpp"
 #include "e911/yaml_load.hpp"
 
 namespace e911::runtime {
@@ -23,7 +24,7 @@ constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",    
                                  "max_connections", "max_message", "max_headers", "log_format",
                                  "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file", "callback_window",
                                  "admin_certificate", "admin_private_key", "tls_certificate", "tls_private_key", "tls_ca_file",
-                                 "tls_verify_clients"};
+                                 "tls_verify_clients", "auth", "trusted_networks", "auth_nonce_lifetime"};
 
 const Json& serve_schema() {
   // Static: the schema check compiles a schema once and keeps it by address.
@@ -184,6 +185,12 @@ ServeConfig load_serve_config(const std::string& path) {
       bad("/location_service", e);
     }
   }
+  if (const auto it = v.find("trusted_networks"); it != v.end() && it->is_array() && !refused("/trusted_networks"))
+    for (std::size_t i = 0; i < it->size(); ++i)
+      if ((*it)[i].is_string() && !refused("/trusted_networks/" + std::to_string(i)) && !parse_cidr((*it)[i].get<std::string>()))
+        bad("/trusted_networks/" + std::to_string(i),
+            Error(ErrorKind::usage, "trusted network '" + excerpt((*it)[i].get<std::string>()) + "' is not an IP network",
+                  "write ADDRESS/LENGTH with no host bits set, such as 10.20.0.0/16, or one address"));
   if (has_errors(r.diagnostics)) {
     std::size_t errors = 0;
     for (const auto& d : r.diagnostics) errors += d.severity == Severity::error;
@@ -222,6 +229,9 @@ ServeConfig load_serve_config(const std::string& path) {
   if (v.contains("tls_verify_clients")) c.tls_verify_clients = v["tls_verify_clients"].get<bool>();
   text_of("location_service", c.location_service);
   text_of("log_format", c.log_format);
+  text_of("auth", c.auth);
+  if (v.contains("trusted_networks")) c.trusted_networks = v["trusted_networks"].get<std::vector<std::string>>();
+  seconds("auth_nonce_lifetime", c.auth_nonce_lifetime);
   if (v.contains("threads")) c.threads = v["threads"].get<unsigned>();
   seconds("idle_timeout", c.idle_timeout);
   seconds("ring_timeout", c.ring_timeout);

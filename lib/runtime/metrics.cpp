@@ -84,6 +84,9 @@ void Metrics::retransmission() { retransmissions_.fetch_add(1, kRelaxed); }
 void Metrics::parse_error() { parse_errors_.fetch_add(1, kRelaxed); }
 void Metrics::tls_fallback() { tls_fallbacks_.fetch_add(1, kRelaxed); }
 
+void Metrics::auth_challenge(bool invite) { auth_challenges_[invite ? 1 : 0].fetch_add(1, kRelaxed); }
+void Metrics::auth_failure(bool invite) { auth_failures_[invite ? 1 : 0].fetch_add(1, kRelaxed); }
+
 void Metrics::set_registrations(std::size_t n) { registrations_.store(n, kRelaxed); }
 
 void Metrics::observe_decision(std::chrono::nanoseconds d) {
@@ -152,6 +155,13 @@ std::string Metrics::prometheus() const {
 
   header(out, "registrations", "gauge", "Registered contacts bound.");
   sample(out, "registrations", "", registrations_.load(kRelaxed));
+
+  header(out, "auth_challenges_total", "counter", "Digest challenges (401) sent to REGISTERs and ordinary INVITEs.");
+  sample(out, "auth_challenges_total", "{method=\"REGISTER\"}", auth_challenges_[0].load(kRelaxed));
+  sample(out, "auth_challenges_total", "{method=\"INVITE\"}", auth_challenges_[1].load(kRelaxed));
+  header(out, "auth_failures_total", "counter", "REGISTERs and ordinary INVITEs refused (403) for their credentials.");
+  sample(out, "auth_failures_total", "{method=\"REGISTER\"}", auth_failures_[0].load(kRelaxed));
+  sample(out, "auth_failures_total", "{method=\"INVITE\"}", auth_failures_[1].load(kRelaxed));
 
   header(out, "notifications_total", "counter", "Webhook and e-mail notifications ended, by kind and outcome.");
   for (std::size_t k = 0; k < kNotificationKinds.size(); ++k)

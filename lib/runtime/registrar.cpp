@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "e911/error.hpp"
+#include "e911/runtime_auth.hpp"
 #include "e911/sip_text.hpp"
 #include "e911/sip_uri.hpp"
 
@@ -87,8 +88,8 @@ std::optional<std::string> Registrar::aor_of(std::string_view uri_text) {
 }
 
 Registrar::Answer Registrar::on_register(const sip::Message& request, const sip::Endpoint& source, bool stream, const Snapshot* snapshot,
-                                         const std::vector<std::string>& domains, std::int64_t now) {
-  // §10.3 steps 1-5: the domain and the user. No authentication in this build (issue 14).
+                                         const std::vector<std::string>& domains, std::int64_t now, Authenticator* auth) {
+  // §10.3 steps 1-5: the domain, the user, and its credentials.
   auto to = sip::parse_name_addr(request.first("To").value_or(""));
   if (!to) return {400, "Bad Request (To)", {}};
   std::optional<std::string> aor = aor_of(to->uri_text);
@@ -96,6 +97,8 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
   const std::string host = lower(to->uri.host);
   if (std::find(domains.begin(), domains.end(), host) == domains.end()) return {404, "Not Found (domain not served here)", {}};
   if (!snapshot || !snapshot->user(*aor)) return {404, "Not Found (no such user)", {}};
+  if (auth)
+    if (auto verdict = auth->check(request, source.host, *aor, *snapshot, now); !verdict) return {verdict.status, verdict.reason, verdict.headers};
 
   const std::string call_id(request.first("Call-ID").value_or(""));
   std::uint32_t cseq = 0;

@@ -22,6 +22,7 @@ struct Field {
   bool required = false;
   std::vector<std::string> enum_values;  ///< allowed values of an enumerated field, as text
   const Json* schema = nullptr;          ///< the property's schema
+  bool secret = false;  ///< x-secret: a credential; exported and applied, never shown (Kind::redacted)
 };
 
 /// A document kind (Location, Trunk, ...): its schema, CLI noun, table and fields.
@@ -41,6 +42,9 @@ struct Kind {
   std::string key_of(const Json& obj) const;
   /// The identity as people write it: key fields joined with a space.
   static std::string display_key(std::string_view key);
+  /// `obj` as show, list, set, diff and rollback print it: each secret field that is set reads
+  /// "(hidden)". Only export (a backup that restores) writes their values.
+  Json redacted(Json obj) const;
 };
 
 /// Every kind, in the order objects are applied and exported (referenced kinds first).

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "e911/runtime_auth.hpp"
 #include "e911/runtime_snapshot.hpp"
 #include "e911/runtime_timer_wheel.hpp"
 #include "e911/sip_message.hpp"
@@ -83,6 +84,7 @@ struct CoreOptions {
   /// Hands a call's webhook and e-mail deliveries to the notifier (Notifier::submit: never
   /// blocks); their outcomes come back through Chain::notification_outcome. Empty: none sent.
   std::function<std::size_t(const NotifyFacts&, const std::vector<NotifyTarget>&)> notify;
+  AuthOptions auth;                         ///< digest authentication of REGISTERs and ordinary calls
 };
 
 class Chain {
@@ -108,6 +110,8 @@ class Chain {
   std::size_t calls() const;
   std::size_t emergency_calls() const;
   Registrar& registrar() { return *registrar_; }
+  /// Digest authentication (runtime_auth.hpp), for the registrar and the B2BUA.
+  Authenticator& auth() { return *auth_; }
   const SnapshotSlot* snapshots() const { return snapshots_; }
   const CoreOptions& options() const { return options_; }
   const sip::TimerConfig& timers() const { return timers_; }
@@ -179,6 +183,7 @@ class Chain {
   std::unordered_map<sip::TransactionKey, std::unique_ptr<Live>, sip::TransactionKeyHash> live_;
   std::unordered_map<sip::TransactionKey, std::unique_ptr<ClientLive>, sip::TransactionKeyHash> client_live_;
   std::vector<Transport*> transports_;
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<B2bua> b2bua_;
   asio::steady_timer housekeeping_;

@@ -48,6 +48,10 @@ struct ServeConfig {
   std::chrono::minutes callback_window{30};  ///< ELIN -> last caller, for PSAP callbacks
   std::size_t max_connections = 1024, max_message = 65536, max_headers = 256;
   std::string log_format = "auto";  ///< auto | json | text
+  // Digest authentication (runtime_auth.hpp).
+  std::string auth = "optional";               ///< optional | required
+  std::vector<std::string> trusted_networks;   ///< CIDRs, each checked by parse_cidr
+  std::chrono::seconds auth_nonce_lifetime{300};
   /// For every key above (the YAML names: "listen", "idle_timeout"...), where its value came
   /// from: "default", "serve.yaml:3:9" (the value in the file), or the option that set it, such
   /// as "--listen", when the CLI overrides a value.
@@ -64,7 +68,8 @@ ServeConfig default_serve_config();
 /// DiagnosticError (kind invalid, exit 3) with every problem found, each at its file:line:col
 /// with the source to quote: YAML syntax E001, not a mapping or more than one document E002,
 /// an unknown key E004 (with the closest known one), a key given twice E006, a value of the wrong
-/// type or out of range, or a listen or admin address that is not an IP address and port, E100.
+/// type or out of range, a listen or admin address that is not an IP address and port, or a
+/// trusted network that is not CIDR, E100.
 /// Throws Error(failure) when the file cannot be read.
 ServeConfig load_serve_config(const std::string& path);
 

@@ -13,6 +13,9 @@
 //   tls_fallbacks_total         counter    emergency calls tried again over TCP after TLS to a trunk
 //                                          failed (RFC 6881 SP-31)
 //   registrations               gauge      registered contacts bound
+//   auth_challenges_total{method}  counter  401 digest challenges sent, method="REGISTER"|"INVITE"
+//   auth_failures_total{method}    counter  requests refused with 403 for their credentials (wrong
+//                                          password, another user's name, none set under auth: required)
 //   decision_seconds            histogram  time decide() took for one call, 1 us .. 100 ms buckets
 //   emergency_invite_seconds    histogram  an emergency INVITE's way through the runtime: from its
 //                                          handling to the provider's INVITE on the wire
@@ -85,6 +88,10 @@ class Metrics {
   void parse_error();
   /// An emergency call's TLS to a trunk failed and it is tried again over TCP.
   void tls_fallback();
+  /// A REGISTER (`invite` false) or an ordinary INVITE got a 401 digest challenge.
+  void auth_challenge(bool invite);
+  /// A REGISTER or an ordinary INVITE was refused (403) for its credentials.
+  void auth_failure(bool invite);
   /// The registered contacts now bound (a gauge: the last value set is exported).
   void set_registrations(std::size_t n);
   /// How long one decide() took; negative durations count as 0.
@@ -112,6 +119,7 @@ class Metrics {
   std::atomic<std::uint64_t> client_transactions_{0}, server_transactions_{0};
   std::atomic<std::uint64_t> retransmissions_{0}, parse_errors_{0}, tls_fallbacks_{0};
   std::atomic<std::uint64_t> registrations_{0};
+  std::array<std::atomic<std::uint64_t>, 2> auth_challenges_{}, auth_failures_{};  // [0] REGISTER, [1] INVITE
   std::array<std::atomic<std::uint64_t>, kBucketsNs.size() + 1> buckets_{};  // per bucket, not cumulative
   std::atomic<std::uint64_t> decision_ns_sum_{0};
   struct Latency {  ///< a histogram on kBucketsNs, wait-free to write

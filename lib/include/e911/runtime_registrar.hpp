@@ -33,6 +33,8 @@ struct Binding {
   float q = 1.0F;
 };
 
+class Authenticator;
+
 struct RegistrarOptions {
   std::int64_t default_expires = 3600;
   std::int64_t min_expires = 60;       ///< shorter is 423 Interval Too Brief
@@ -54,9 +56,10 @@ class Registrar {
   /// Handles a REGISTER that passed validation. `domains`: the hosts served (the To URI's host
   /// must be one of them); `now`: Unix seconds. 404 for a domain or user not in the snapshot,
   /// 400 for a bad Contact or Expires, 423 too brief, 403 too many contacts, 500 for an
-  /// out-of-order CSeq on the same Call-ID (§10.3 step 7).
+  /// out-of-order CSeq on the same Call-ID (§10.3 step 7). With `auth`, a user's REGISTER is
+  /// authenticated first (§10.3 step 3): 401 with its challenge, or 403 (runtime_auth.hpp).
   Answer on_register(const sip::Message& request, const sip::Endpoint& source, bool stream, const Snapshot* snapshot,
-                     const std::vector<std::string>& domains, std::int64_t now);
+                     const std::vector<std::string>& domains, std::int64_t now, Authenticator* auth = nullptr);
 
   /// The live bindings of `aor` (a user's SIP URI as the snapshot has it), best q first.
   std::vector<Binding> lookup(const std::string& aor, std::int64_t now) const;

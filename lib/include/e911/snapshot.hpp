@@ -140,6 +140,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   struct UserRec {
     std::string display_name, callback, policy;  ///< callback without "tel:"
     std::string voice_policy;                    ///< granted voice policy tag, or empty
+    std::string ha1_md5, ha1_sha256;             ///< digest secrets (runtime_auth.hpp), lower-case hex, or empty
   };
   struct SiteRec {
     std::string name, policy, default_location_id, dial_plan;  ///< dial_plan: "site:<name>" when it exists
