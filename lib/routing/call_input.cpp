@@ -84,6 +84,14 @@ std::string trimmed(const char* s) {
 
 }  // namespace
 
+bool pidf_declares_markup(std::string_view pidf) {
+  for (std::size_t at = pidf.find("<!"); at != std::string_view::npos; at = pidf.find("<!", at + 2)) {
+    const char next = at + 2 < pidf.size() ? pidf[at + 2] : '\0';
+    if ((next >= 'A' && next <= 'Z') || (next >= 'a' && next <= 'z')) return true;
+  }
+  return false;
+}
+
 void check_pidf(std::string_view pidf, const std::string& name) {
   const std::string what = "PIDF-LO '" + excerpt(name) + "'";
   if (pidf.size() > kMaxPidfBytes)

@@ -1,6 +1,8 @@
 // The B2BUA core: calls as a caller leg and outbound legs mapped to each other.
 #include "e911/runtime_b2bua.hpp"
 
+#include "e911/call_input.hpp"
+
 #include <charconv>
 #include <chrono>
 #include <deque>
@@ -512,6 +514,12 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   facts.dialled = ruri;
   facts.priority_emergency = sip::iequals(sip::trim(invite.first("Priority").value_or("")), "emergency");
   facts.pidf = pidf_of(invite);
+  if (!facts.pidf.empty() && routing::pidf_declares_markup(facts.pidf)) {
+    // A DOCTYPE or an ENTITY in a location is an attack on whoever parses it (the provider, the
+    // PSAP): it is not passed on, and the call is located by the LIS as if it had come without.
+    call.record["caller_pidf_refused"] = "it declares markup (a DOCTYPE or an ENTITY): located by the LIS instead";
+    facts.pidf.clear();
+  }
   facts.time = call.time;
   if (!trunks_.empty()) facts.trunks_down = trunks_down();
   routing::Decision d = routing::decide(*snap, facts, false);

@@ -403,6 +403,17 @@ void Chain::apply(const sip::TransactionKey& key, sip::Actions actions) {
   }
 }
 
+void Chain::stream_closed(const sip::Endpoint& peer) {
+  // Over TCP a response comes back on the connection the request went out on (RFC 3261 §18.2.2):
+  // once it is gone, an INVITE that had rung would otherwise wait for Timer C, minutes, and an
+  // emergency call with it. A transport error moves the call on to its next trunk at once.
+  std::vector<sip::TransactionKey> lost;
+  for (const auto& [key, live] : client_live_)
+    if (live->destination.stream && live->destination.to.host == peer.host && live->destination.to.port == peer.port) lost.push_back(key);
+  for (const sip::TransactionKey& key : lost)
+    if (sip::ClientTransaction* tx = table_.find_client(key)) apply_client(key, tx->on_transport_error());
+}
+
 void Chain::apply_client(const sip::TransactionKey& key, sip::Actions actions) {
   for (sip::Action& action : actions) {
     auto it = client_live_.find(key);

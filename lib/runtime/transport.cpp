@@ -221,6 +221,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         if (p.failed) asio::post(socket.get_executor(), std::move(p.failed));
       queue.clear();
       if (auto owner = impl.lock()) {
+        // The requests that went out on it will hear nothing more on it; told on the loop.
+        if (!key.empty())
+          asio::post(socket.get_executor(), [weak = impl, peer = source] {
+            if (auto o = weak.lock()) o->chain.stream_closed(peer);
+          });
         owner->connections.erase(this);
         auto it = owner->by_remote.find(key);
         if (it != owner->by_remote.end() && it->second.lock().get() == this) owner->by_remote.erase(it);

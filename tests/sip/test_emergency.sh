@@ -281,6 +281,7 @@ expect_peer fo-backup "$backup_pid"
 
 # 4. The primary takes the INVITE and never answers: the backup after the 10 s failover time.
 provider silent-primary uas_silent.xml 5070
+silent_pid=$sipp_pid
 provider silent-backup uas_provider.xml 5071
 backup_pid=$sipp_pid
 start=$(date +%s)
@@ -289,6 +290,26 @@ expect_sipp silent-alice $?
 took=$(($(date +%s) - start))
 [ "$took" -ge 9 ] && [ "$took" -le 20 ] || fail "silent: the call took ${took}s; the backup should answer after the 10 s failover time"
 expect_peer silent-backup "$backup_pid"
+
+# 4b. The primary rings, then dies (its process killed, its TCP connection closed): the call
+#     goes to the backup at once, not after Timer C's minutes (no failover timer runs after 180).
+wait "$silent_pid" 2>/dev/null  # the silent primary holds port 5070 for 14 s
+provider dying-primary uas_ring_then_die.xml 5070
+dying_pid=$sipp_pid
+provider dying-backup uas_provider.xml 5071
+backup_pid=$sipp_pid
+start=$(date +%s)
+emergency_call dying-alice uac_call_pidf.xml &
+caller_pid=$!
+for _ in $(seq 100); do grep -q 'SIP/2.0 180 Ringing' "$WORK/dying-primary.msgs" 2>/dev/null && break; sleep 0.1; done
+grep -q 'SIP/2.0 180 Ringing' "$WORK/dying-primary.msgs" 2>/dev/null || fail "dying: the primary never rang"
+pkill -KILL -P "$dying_pid" sipp 2>/dev/null || kill -KILL "$dying_pid" 2>/dev/null
+wait "$caller_pid"
+expect_sipp dying-alice $?
+took=$(($(date +%s) - start))
+[ "$took" -le 6 ] || fail "dying: the call took ${took}s after the primary died; the backup should have it at once"
+expect_peer dying-backup "$backup_pid"
+wait "$dying_pid" 2>/dev/null
 
 # 5. Test calls (933, urn:service:test.sos): answered by the runtime, read back, no trunk.
 for dial in "sip:933@$DOMAIN;user=phone" "urn:service:test.sos"; do

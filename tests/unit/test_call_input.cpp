@@ -305,3 +305,14 @@ TEST_CASE("hostile calls are refused or decided, never a crash, a hang or a stra
   CHECK(decided > 1000);
   CHECK(seconds < 20);
 }
+
+TEST_CASE("a PIDF-LO that declares markup is spotted without parsing it") {
+  using e911::routing::pidf_declares_markup;
+  CHECK(pidf_declares_markup("<?xml version=\"1.0\"?><!DOCTYPE p [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><presence>&x;</presence>"));
+  CHECK(pidf_declares_markup("<presence><!ENTITY a 'b'></presence>"));
+  CHECK(pidf_declares_markup("<!doctype presence><presence/>"));
+  CHECK_FALSE(pidf_declares_markup("<?xml version=\"1.0\"?><!-- a comment --><presence xmlns=\"urn:ietf:params:xml:ns:pidf\"/>"));
+  CHECK_FALSE(pidf_declares_markup("<presence><![CDATA[<!]]></presence>"));
+  CHECK_FALSE(pidf_declares_markup("<presence>a <! b</presence>"));
+  CHECK_FALSE(pidf_declares_markup("<!"));
+}

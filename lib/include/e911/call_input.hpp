@@ -21,6 +21,11 @@ inline constexpr std::size_t kMaxFactBytes = 1024;
 /// `name` says where it came from in messages. Throws Error(invalid) with what failed and where.
 void check_pidf(std::string_view pidf, const std::string& name);
 
+/// True when a PIDF-LO declares markup: "<!" and a letter (a DOCTYPE, an ENTITY), the way in of
+/// external entities and entity bombs, which no PIDF-LO needs. The runtime scans every caller's
+/// PIDF-LO with this (no parse on the hot path) and routes such a call on the LIS's location.
+bool pidf_declares_markup(std::string_view pidf);
+
 /// The source address of a call as subnets match it: an IPv4 address as written, an IPv6 address
 /// as written, except that an IPv4-mapped IPv6 address (::ffff:10.1.2.3) becomes its IPv4 address
 /// (the caller is on the IPv4 subnet; a dual-stack socket reports it so). Throws Error(usage) when

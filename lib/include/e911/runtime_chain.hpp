@@ -103,6 +103,9 @@ class Chain {
 
   /// Handles one message; every response to it goes through `in.send`.
   void on_message(Inbound in);
+  /// A TCP or TLS connection to `peer` closed: every client transaction whose request went to it
+  /// hears a transport error now (a trunk that died after ringing), not minutes later.
+  void stream_closed(const sip::Endpoint& peer);
 
   /// Transactions alive (for tests, status and logs).
   std::size_t transactions() const { return table_.size(); }
