@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -61,13 +62,44 @@ Log::Log(LogFormat format, std::ostream& out, Clock now) : format_(format), out_
 std::string Log::line(std::string_view level, std::string_view message, const Json& fields) const {
   const std::string time = rfc3339_ms(now_ ? now_() : std::chrono::system_clock::now());
   if (format_ == LogFormat::json && (fields.is_object() || fields.is_null())) {
-    // Written field by field, never copying the record: one line per call on a busy runtime.
-    auto str = [](std::string_view v) { return Json(std::string(v)).dump(-1, ' ', false, Json::error_handler_t::replace); };
-    std::string out = "{\"time\":" + str(time) + ",\"level\":" + str(level) + ",\"msg\":" + str(message);
+    // Written field by field into one string, never copying the record: one line per call on a
+    // busy runtime. One serializer appends every value where it belongs (no string per field).
+    std::string out;
+    out.reserve(1024);
+    nlohmann::detail::serializer<Json> json(nlohmann::detail::output_adapter<char>(out), ' ', Json::error_handler_t::replace);
+    auto str = [&](std::string_view v) {  // our own keys and words: escaped as JSON wants
+      if (std::any_of(v.begin(), v.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; }))
+        return json.dump(Json(std::string(v)), false, false, 0);  // not ASCII: checked as UTF-8
+      out += '"';
+      for (const char c : v) {
+        if (c == '"' || c == '\\') {
+          out += '\\';
+          out += c;
+        } else if (static_cast<unsigned char>(c) < 0x20) {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "\\u%04x", c);
+          out += hex;
+        } else {
+          out += c;
+        }
+      }
+      out += '"';
+    };
+    out += "{\"time\":";
+    str(time);
+    out += ",\"level\":";
+    str(level);
+    out += ",\"msg\":";
+    str(message);
     if (fields.is_object())
-      for (const auto& [k, v] : fields.items())
-        if (!reserved(k)) out += "," + str(k) + ":" + v.dump(-1, ' ', false, Json::error_handler_t::replace);
-    out += "}";
+      for (const auto& [k, v] : fields.items()) {
+        if (reserved(k)) continue;
+        out += ',';
+        str(k);
+        out += ':';
+        json.dump(v, false, false, 0);
+      }
+    out += '}';
     return out;
   }
   Json extra = fields.is_object() ? fields : Json{{"value", fields}};
@@ -92,7 +124,9 @@ void Log::event(std::string_view level, std::string_view message, const Json& fi
 
 void Log::call(const Json& record) {
   const bool failed = record.is_object() && record.contains("outcome") && record["outcome"] == "failed";
-  write(line(failed ? "warn" : "info", "call", record) + "\n");
+  std::string text = line(failed ? "warn" : "info", "call", record);
+  text += '\n';
+  write(text);
 }
 
 void Log::write(const std::string& text) {
