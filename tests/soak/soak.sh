@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Soak under load with faults (issue 14): `e911ctl serve` carries a mix of emergency and ordinary
+# calls for DURATION seconds (default 600) at RATE calls per second in all (default 1600: half
+# of the runtime's highest zero-failure emergency rate measured by tests/bench/runtime.sh, split
+# evenly between the two kinds), while:
+#   - the primary provider trunk dies (its sipp is killed, its TCP connection closes) at 1/5 of the
+#     run and comes back at 2/5 (the trunks are not pinged: the sipp providers answer no OPTIONS);
+#   - the security desk stops answering (killed) at 3/5 and comes back at 4/5;
+#   - a publish happens every 30 s (a policy description changes, `e911ctl publish` reloads the
+#     runtime through its admin API).
+# Printed: calls placed, answered and failed of each kind; how many emergency INVITEs each trunk
+# got; the runtime's own counts by kind and outcome (/metrics); resident memory and open file
+# descriptors at the start (after WARM seconds), every SAMPLE seconds, and at the end; the
+# publishes that took. Exit 0 when no emergency call failed for want of a trunk (the runtime
+# counted no emergency call as unroutable or failed), else 1.
+#
+# Peers: sipp (Debian sip-tester) with the runtime tests' scenarios (tests/sip/scenarios): a UAC
+# calling 911 with its client's PIDF-LO, a UAC calling an ordinary number, the primary and backup
+# providers (TCP 5070/5071), the PSTN gateway (UDP 5072) and the desk (UDP 5093). Everything on
+# 127.0.0.1, in a network namespace of its own when one can be made (root).
+#
+# Usage: tests/soak/soak.sh [build/e911ctl]   DURATION=600 RATE=1600 WARM=30 SAMPLE=30
+#
+# A call whose dialog was on the primary when it was killed fails at its BYE (the far end is gone)
+# even though its INVITE was answered: such failures are counted in the UAC's figures, and the
+# runtime's own count says whether any emergency call went unrouted.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+e911=$(cd "$(dirname "${1:-$root/build/e911ctl}")" && pwd)/$(basename "${1:-build/e911ctl}")
+[ -x "$e911" ] || { echo "soak.sh: no e911ctl at '$e911'" >&2; exit 2; }
+command -v sipp >/dev/null || { echo "soak.sh: sipp is missing (apt-get install sip-tester)" >&2; exit 2; }
+if [ -z "${E911_SOAK_NETNS:-}" ]; then
+  if command -v ip >/dev/null && unshare --net true 2>/dev/null; then
+    export E911_SOAK_NETNS=1
+    exec unshare --net bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "$e911"
+  fi
+  export E911_SOAK_NETNS=0
+fi
+
+duration=${DURATION:-600} rate=${RATE:-1600} warm=${WARM:-30} sample=${SAMPLE:-30}
+half=$((rate / 2))
+[ "$half" -ge 1 ] || { echo "soak.sh: RATE must be at least 2" >&2; exit 2; }
+scenarios=$root/tests/sip/scenarios
+work=$(mktemp -d "${TMPDIR:-/tmp}/e911-soak.XXXXXX")
+export E911_DB=$work/soak.db NO_COLOR=1
+SIP=5060 ADMIN=5081 PRIMARY=5070 BACKUP=5071 GATEWAY=5072 DESK=5093 EM_UAC=5091 ORD_UAC=5092
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+}
+trap cleanup EXIT
+log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
+
+cat >"$work/soak.yaml" <<YAML
+kind: PstnUsage
+name: Emergency
+position: 0
+---
+kind: PstnUsage
+name: Local
+position: 1
+---
+kind: Trunk
+name: provider-primary
+host: 127.0.0.1
+port: $PRIMARY
+transport: tcp
+accepts_pidf_lo: true
+failover_seconds: 2
+options_ping: false
+---
+kind: Trunk
+name: provider-backup
+host: 127.0.0.1
+port: $BACKUP
+transport: tcp
+accepts_pidf_lo: true
+failover_seconds: 2
+options_ping: false
+---
+kind: Trunk
+name: pstn-gateway
+host: 127.0.0.1
+port: $GATEWAY
+transport: udp
+options_ping: false
+---
+kind: VoiceRoute
+name: emergency
+number_pattern: '^\+?911$'
+pstn_usages: [Emergency]
+trunks: [provider-primary, provider-backup]
+---
+kind: VoiceRoute
+name: local
+number_pattern: '^\+1425\d{7}$'
+pstn_usages: [Local]
+trunks: [pstn-gateway]
+---
+kind: VoicePolicy
+identity: global
+pstn_usages: [Local]
+---
+kind: LocationPolicy
+identity: global
+enhanced_emergency_services: true
+pstn_usage: Emergency
+emergency_dial_string: '911'
+notification_uris: ['sip:desk@127.0.0.1:$DESK']
+---
+kind: User
+sip_uri: 'sip:alice@contoso.example'
+display_name: Alice Anderson
+line_uri: 'tel:+14255550101'
+YAML
+"$e911" apply -f "$work/soak.yaml" >/dev/null 2>"$work/apply.err" && "$e911" publish >/dev/null 2>>"$work/apply.err" ||
+  { echo "soak.sh: apply/publish failed: $(cat "$work/apply.err")" >&2; exit 1; }
+printf 'soak-token-%s\n' "$RANDOM$RANDOM" >"$work/token"
+chmod 600 "$work/token"
+"$e911" serve --listen "127.0.0.1:$SIP" --snapshot "$E911_DB.snapshot" --domain contoso.example --admin "127.0.0.1:$ADMIN" \
+  --token-file "$work/token" >"$work/serve.out" 2>"$work/serve.err" </dev/null &
+serve=$!
+pids+=("$serve")
+for _ in $(seq 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$ADMIN/healthz" 2>/dev/null && break; sleep 0.1; done
+"$e911" runtime add soak --url "http://127.0.0.1:$ADMIN" --token-file "$work/token" >/dev/null 2>"$work/runtime.err" ||
+  { echo "soak.sh: runtime add: $(cat "$work/runtime.err")" >&2; exit 1; }
+
+# peer NAME SCENARIO PORT TRANSPORT [ARGS...]: a sipp UAS for the whole run.
+peer() {
+  local name=$1 scenario=$2 port=$3 transport=$4
+  shift 4
+  (cd "$work" && exec timeout $((duration + 120)) sipp -sf "$scenarios/$scenario" -p "$port" -t "$transport" -i 127.0.0.1 -nostdin \
+     -l 100000 -trace_screen -screen_file "$work/$name.screen" "$@") >"$work/$name.out" 2>&1 </dev/null &
+  peer_pid=$!
+  pids+=("$peer_pid")
+}
+peer primary uas_provider.xml "$PRIMARY" t1
+primary=$peer_pid
+peer backup uas_provider.xml "$BACKUP" t1
+backup=$peer_pid
+peer gateway uas_answer.xml "$GATEWAY" u1
+peer desk uas_desk.xml "$DESK" u1
+desk=$peer_pid
+sleep 1
+
+# uac NAME SCENARIO PORT TO: RATE/2 calls a second for the whole run.
+uac() {
+  (cd "$work" && exec timeout $((duration + 90)) sipp "127.0.0.1:$SIP" -sf "$scenarios/$2" -p "$3" -t u1 -i 127.0.0.1 -nostdin \
+     -r "$half" -m $((half * duration)) -l $((half * 10)) -cid_str "caller-%u-%p@%s" \
+     -key from "sip:alice@contoso.example" -key to "$4" -trace_screen -screen_file "$work/$1.screen") >"$work/$1.out" 2>&1 </dev/null &
+  uac_pid=$!
+  pids+=("$uac_pid")
+}
+uac emergency uac_call_pidf.xml "$EM_UAC" "sip:911@contoso.example;user=phone"
+em_uac=$uac_pid
+uac ordinary uac_call.xml "$ORD_UAC" "sip:+14255550123@contoso.example;user=phone"
+ord_uac=$uac_pid
+
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$serve/status" 2>/dev/null; }
+fds() { ls "/proc/$serve/fd" 2>/dev/null | wc -l; }
+echo "seconds,rss_kb,fds" >"$work/samples.csv"
+start=$(date +%s) next_publish=30 next_sample=$warm publishes=0 published=0 events=()
+kill_at=$((duration / 5)) back_at=$((2 * duration / 5)) desk_off=$((3 * duration / 5)) desk_on=$((4 * duration / 5))
+log "soak: $duration s at $rate calls/s ($half emergency + $half ordinary), work in $work"
+while :; do
+  now=$(($(date +%s) - start))
+  [ "$now" -ge "$duration" ] && break
+  kill -0 "$serve" 2>/dev/null || { log "the runtime died"; break; }
+  if [ "$now" -ge "$next_sample" ]; then
+    echo "$now,$(rss),$(fds)" >>"$work/samples.csv"
+    next_sample=$((next_sample + sample))
+  fi
+  if [ -n "$primary" ] && [ "$now" -ge "$kill_at" ] && [ "$now" -lt "$back_at" ]; then
+    kill "$primary" 2>/dev/null; wait "$primary" 2>/dev/null; primary=
+    events+=("$now s: the primary trunk dies")
+  elif [ -z "$primary" ] && [ "$now" -ge "$back_at" ]; then
+    peer primary-again uas_provider.xml "$PRIMARY" t1
+    primary=$peer_pid
+    events+=("$now s: the primary trunk is back")
+  fi
+  if [ -n "$desk" ] && [ "$now" -ge "$desk_off" ] && [ "$now" -lt "$desk_on" ]; then
+    kill "$desk" 2>/dev/null; wait "$desk" 2>/dev/null; desk=
+    events+=("$now s: the security desk stops answering")
+  elif [ -z "$desk" ] && [ "$now" -ge "$desk_on" ]; then
+    peer desk-again uas_desk.xml "$DESK" u1
+    desk=$peer_pid
+    events+=("$now s: the security desk answers again")
+  fi
+  if [ "$now" -ge "$next_publish" ]; then
+    publishes=$((publishes + 1))
+    "$e911" policy set global --description "soak publish $publishes" >/dev/null 2>>"$work/publish.err" &&
+      "$e911" publish >/dev/null 2>>"$work/publish.err" && published=$((published + 1))
+    next_publish=$((next_publish + 30))
+  fi
+  sleep 1
+done
+echo "$(($(date +%s) - start)),$(rss),$(fds)" >>"$work/samples.csv"
+log "load ends; waiting for the calls in progress"
+for p in "$em_uac" "$ord_uac"; do
+  for _ in $(seq 120); do kill -0 "$p" 2>/dev/null || break; sleep 1; done
+  kill "$p" 2>/dev/null
+  wait "$p" 2>/dev/null
+done
+sleep 3
+# The peers print their counts as they stop.
+for p in "${pids[@]}"; do [ "$p" != "$serve" ] && kill "$p" 2>/dev/null; done
+sleep 2
+metrics=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$work/token")" "http://127.0.0.1:$ADMIN/metrics")
+printf '%s\n' "$metrics" >"$work/metrics.txt"
+
+# sipp's final counts, printed as it exits: "Successful call" and "Failed call", cumulative column.
+count() { awk -F'|' -v what="$2" '$1 ~ what {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$work/$1.out" 2>/dev/null; }
+got() { local n=0 f; for f in "$@"; do n=$((n + $(count "$f" 'Successful call'))); done; echo "$n"; }
+metric() { awk -v m="$1" 'index($0, m) == 1 {print $2; f = 1} END {if (!f) print 0}' <<<"$metrics"; }
+
+printf '\n== soak: %s s, %s calls/s (%s emergency + %s ordinary), e911ctl %s\n' "$duration" "$rate" "$half" "$half" "$("$e911" --version 2>/dev/null | head -1)"
+printf '%-34s %12s %12s\n' "" emergency ordinary
+printf '%-34s %12s %12s\n' "calls answered end to end (UAC)" "$(count emergency 'Successful call')" "$(count ordinary 'Successful call')"
+printf '%-34s %12s %12s\n' "calls failed (UAC)" "$(count emergency 'Failed call')" "$(count ordinary 'Failed call')"
+printf '%-34s %12s\n' "emergency calls answered by primary" "$(got primary primary-again)"
+printf '%-34s %12s\n' "emergency calls answered by backup" "$(got backup)"
+printf '%-34s %12s\n' "desk MESSAGEs taken" "$(got desk desk-again)"
+echo "runtime's own count (calls_total by kind and outcome):"
+grep '^e911_runtime_calls_total{' <<<"$metrics" | grep -v ' 0$' | sed 's/^/  /'
+grep '^e911_runtime_notifications_total{kind="sip"' <<<"$metrics" | grep -v ' 0$' | sed 's/^/  /'
+echo "publishes: $published of $publishes took"
+printf '%s\n' "${events[@]}" | sed 's/^/event: /'
+echo "resident memory and descriptors (seconds, kB, fds):"
+sed 1d "$work/samples.csv" | sed 's/^/  /'
+awk -F, 'NR == 2 {r0 = $2; f0 = $3} END {printf "start %.1f MB, %d fds; end %.1f MB, %d fds\n", r0 / 1024, f0, $2 / 1024, $3}' "$work/samples.csv"
+lost=0
+for outcome in unroutable failed no-answer busy rejected; do
+  n=$(metric "e911_runtime_calls_total{kind=\"emergency\",outcome=\"$outcome\"}")
+  lost=$((lost + ${n%.*}))
+done
+echo "emergency calls the runtime could not route or complete: $lost"
+[ "$lost" -eq 0 ]
