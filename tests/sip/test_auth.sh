@@ -10,8 +10,9 @@
 #      the right password is 200, a wrong one 403;
 #   4. carol (no credentials, auth optional) registers unchallenged: 200;
 #   5. alice's ordinary call without credentials is challenged (401); bob's call to carol is
-#      challenged and, answered with his password, rings carol; alice's 911 call from the same
-#      address, with no credentials, reaches the provider;
+#      challenged and, answered with his password, rings carol; alice's 911 calls from the same
+#      address, with no credentials and with wrong ones, reach the provider, and her test call
+#      (933) is answered;
 #   6. the secrets are not in the log, `user show` hides them, `export` keeps them;
 #      /metrics counts the challenges and the failures.
 source "$(dirname "$0")/lib.sh" "$@"
@@ -130,12 +131,24 @@ phone_sipp call-alice-911 "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/uac_call.xml" -p
 expect_sipp call-alice-911 $?
 expect_peer provider-911 "$prov_pid"
 received provider-911 '^INVITE ' | grep -q 'Priority: emergency' || fail "the provider's INVITE is not an emergency call"
+# The same with wrong credentials: still the provider's; and a test call (933) is answered.
+sipp_bg provider-911-bad -sf "$SCENARIOS/uas_answer.xml" -p 5070 -t t1 -m 1 -timeout 30s
+prov_pid=$sipp_pid
+wait_listening 5070 || fail "the provider does not listen on 5070"
+phone_sipp call-alice-911-bad "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/uac_call_bad_auth.xml" -p 5091 -t u1 -m 1 -timeout 25s \
+  -cid_str "caller-%u-%p@%s" -key from "sip:alice@$DOMAIN" -key to "sip:911@$DOMAIN;user=phone" -key user alice -key domain "$DOMAIN"
+expect_sipp call-alice-911-bad $?
+expect_peer provider-911-bad "$prov_pid"
+phone_sipp call-alice-933 "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/uac_test_call.xml" -p 5091 -t u1 -m 1 -timeout 20s \
+  -cid_str "caller-%u-%p@%s" -key from "sip:alice@$DOMAIN" -key to "sip:933@$DOMAIN;user=phone"
+expect_sipp call-alice-933 $?
 
 # 6. What the runtime tells.
 metrics=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" http://127.0.0.1:5081/metrics)
 grep -q 'e911_runtime_auth_challenges_total{method="REGISTER"} [1-9]' <<<"$metrics" || fail "/metrics counts no REGISTER challenge: $(grep auth_ <<<"$metrics")"
 grep -q 'e911_runtime_auth_challenges_total{method="INVITE"} 2$' <<<"$metrics" || fail "/metrics does not count two INVITE challenges: $(grep auth_ <<<"$metrics")"
 grep -q 'e911_runtime_auth_failures_total{method="REGISTER"} 2$' <<<"$metrics" || fail "/metrics does not count two REGISTER failures: $(grep auth_ <<<"$metrics")"
+grep -q 'e911_runtime_auth_failures_total{method="INVITE"} 0$' <<<"$metrics" || fail "/metrics counts an INVITE refused for credentials (the 911 call?): $(grep auth_ <<<"$metrics")"
 grep -q "auth: REGISTER for 'sip:bob@contoso.example' from $PHONE_IP refused: wrong credentials" "$WORK/serve.err" ||
   fail "no log line for bob's wrong password"
 grep -q "auth: INVITE for 'sip:alice@contoso.example' from $PHONE_IP challenged" "$WORK/serve.err" || fail "no log line for alice's challenged call"
