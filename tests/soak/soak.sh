@@ -159,6 +159,21 @@ em_uac=$uac_pid
 uac ordinary uac_call.xml "$ORD_UAC" "sip:+14255550123@contoso.example;user=phone"
 ord_uac=$uac_pid
 
+# fault NAME FROM UNTIL SCENARIO PORT TRANSPORT WHAT-DIES WHAT-IS-BACK: the peer whose pid is in
+# the variable NAME is killed once FROM is reached and started again (as NAME-again) at UNTIL.
+fault() {
+  local -n pid_of=$1
+  if [ -n "$pid_of" ] && [ "$now" -ge "$2" ] && [ "$now" -lt "$3" ]; then
+    kill "$pid_of" 2>/dev/null
+    wait "$pid_of" 2>/dev/null
+    pid_of=
+    events+=("$now s: $7")
+  elif [ -z "$pid_of" ] && [ "$now" -ge "$3" ]; then
+    peer "$1-again" "$4" "$5" "$6"
+    pid_of=$peer_pid
+    events+=("$now s: $8")
+  fi
+}
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$serve/status" 2>/dev/null; }
 fds() { ls "/proc/$serve/fd" 2>/dev/null | wc -l; }
 echo "seconds,rss_kb,fds" >"$work/samples.csv"
@@ -173,22 +188,8 @@ while :; do
     echo "$now,$(rss),$(fds)" >>"$work/samples.csv"
     next_sample=$((next_sample + sample))
   fi
-  if [ -n "$primary" ] && [ "$now" -ge "$kill_at" ] && [ "$now" -lt "$back_at" ]; then
-    kill "$primary" 2>/dev/null; wait "$primary" 2>/dev/null; primary=
-    events+=("$now s: the primary trunk dies")
-  elif [ -z "$primary" ] && [ "$now" -ge "$back_at" ]; then
-    peer primary-again uas_provider.xml "$PRIMARY" t1
-    primary=$peer_pid
-    events+=("$now s: the primary trunk is back")
-  fi
-  if [ -n "$desk" ] && [ "$now" -ge "$desk_off" ] && [ "$now" -lt "$desk_on" ]; then
-    kill "$desk" 2>/dev/null; wait "$desk" 2>/dev/null; desk=
-    events+=("$now s: the security desk stops answering")
-  elif [ -z "$desk" ] && [ "$now" -ge "$desk_on" ]; then
-    peer desk-again uas_desk.xml "$DESK" u1
-    desk=$peer_pid
-    events+=("$now s: the security desk answers again")
-  fi
+  fault primary "$kill_at" "$back_at" uas_provider.xml "$PRIMARY" t1 "the primary trunk dies" "the primary trunk is back"
+  fault desk "$desk_off" "$desk_on" uas_desk.xml "$DESK" u1 "the security desk stops answering" "the security desk answers again"
   if [ "$now" -ge "$next_publish" ]; then
     publishes=$((publishes + 1))
     "$e911" policy set global --description "soak publish $publishes" >/dev/null 2>>"$work/publish.err" &&
