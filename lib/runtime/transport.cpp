@@ -222,7 +222,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       queue.clear();
       if (auto owner = impl.lock()) {
         // The requests that went out on it will hear nothing more on it; told on the loop.
-        if (!key.empty())
+        if (!key.empty() && source.port != 0)  // it was open (a refused connect had no peer yet)
           asio::post(socket.get_executor(), [weak = impl, peer = source] {
             if (auto o = weak.lock()) o->chain.stream_closed(peer);
           });
