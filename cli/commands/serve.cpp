@@ -167,6 +167,8 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     core.ring_timeout = c.ring_timeout;
     core.callback_window = c.callback_window;
     core.auth = auth;
+    core.max_calls_per_source = c.max_calls_per_source;
+    core.max_calls = c.max_calls;
     core.bindings_path = c.bindings_path().empty() ? c.snapshot + ".bindings" : c.bindings_path();
     core.metrics = &metrics;
     core.call_log = &call_log;
@@ -206,6 +208,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     options.limits = limits;
     options.idle_timeout = c.idle_timeout;
     options.max_connections = c.max_connections;
+    options.max_connections_per_source = c.max_connections_per_source;
     std::vector<std::unique_ptr<runtime::Transport>> transports;
     Json listening = Json::array();
     for (const auto& spec : c.listen) {

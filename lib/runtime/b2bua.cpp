@@ -215,6 +215,8 @@ struct B2bua::Branch {
 struct B2bua::Call {
   std::uint64_t id = 0;
   std::string kind = "ordinary";  ///< internal, ordinary, emergency, test
+  std::string source;  ///< the INVITE's packet source address, counted in per_source_ until the call ends
+  bool refused_by_limit = false;  ///< 503 by a limit: counted and logged by the limits, no call line or record
   Clock::time_point started, answered_at;
   std::string time;
   // The caller's leg.
@@ -403,6 +405,8 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   }
   calls_.emplace(call.id, std::move(owned));
   ++active_;
+  call.source = in.source.host;
+  per_source_.add(call.source);
   dialogs_[call.a.call_id + '\x1f' + call.a.local_tag] = {call.id, 0};
   pending_[key] = call.id;
   if (Metrics* m = chain_.options().metrics) m->call_started();
@@ -467,6 +471,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     // A PSAP calling back is never turned away, not even while draining.
     if (chain_.draining() && std::string_view(kind) != "callback") return refuse_draining();
     call.kind = kind;
+    if (refused_by_limits(call, std::string_view(kind) == "internal", *snap)) return;
     if (std::string_view(kind) == "internal" && !authenticated()) return;
     call.record["callee"] = aor;
     const auto bindings = chain_.registrar().lookup(aor, now);
@@ -527,6 +532,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   call.kind = d.call_type();
   call.record["dialled"] = d.normalized;
   if (call.kind == "emergency") ++emergency_;
+  if (d.emergency || d.test_call) refused_by_limits(call, false, *snap);  // never refused: counted past a limit
   if (d.test_call && !d.test_line) return answer_test_call(call, facts, snap);
   if (d.emergency && d.elin_mode) {
     // The ELIN this call goes out with (DOMAIN.md §5): decide() names the location's first; the
@@ -561,6 +567,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     }
   }
   if (chain_.draining() && !d.emergency) return refuse_draining();
+  if (!d.emergency && !d.test_call && refused_by_limits(call, true, *snap)) return;
   if (!d.emergency && !d.test_call && !authenticated()) return;
   if (!d.emergency && !d.test_call)
     if (const std::string* user = snap->user_by_line(d.normalized)) return target_user(*user);
@@ -620,6 +627,46 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     return routing::decide(*s, facts, true).to_json();
   };
   start_next(call);
+}
+
+// Calls in progress hold memory, timers and the loop's time: past max_calls_per_source from one
+// address (the trunks' hosts are not limited: a gateway carries many callers) or past max_calls
+// in all, an ordinary or internal call gets 503 with Retry-After, before its authentication,
+// with no call line or record of its own (a flood writes one log line a source in 10 s, and
+// cannot push the emergency calls out of the ring of recent calls). Emergency, test and PSAP
+// callback calls are never refused: taken, counted in calls_over_limit_admitted_total and logged.
+bool B2bua::refused_by_limits(Call& call, bool may_refuse, const Snapshot& snap) {
+  const CoreOptions& o = chain_.options();
+  const std::size_t from_source = per_source_.count(call.source);  // this call included
+  bool per_source = o.max_calls_per_source != 0 && from_source > o.max_calls_per_source;
+  if (per_source) {
+    std::error_code ec;
+    const auto source = asio::ip::make_address(call.source, ec);
+    for (const auto& trunk : snap.trunks()) {
+      std::error_code tec;
+      if (!ec && asio::ip::make_address(trunk.host, tec) == source && !tec) per_source = false;
+    }
+  }
+  const bool total = o.max_calls != 0 && active_ > o.max_calls;
+  if (!per_source && !total) return false;
+  const std::string why = per_source ? std::to_string(from_source - 1) + " calls in progress from that address (max_calls_per_source " +
+                                           std::to_string(o.max_calls_per_source) + ")"
+                                     : std::to_string(active_ - 1) + " calls in progress (max_calls " + std::to_string(o.max_calls) + ")";
+  const char* limit = per_source ? "max_calls_per_source" : "max_calls";
+  if (!may_refuse) {
+    if (o.metrics) o.metrics->call_over_limit_admitted(per_source);
+    chain_.limit_log().refused(std::string("taken past ") + limit + " " + call.source,
+                               call.kind + " call from " + call.source + " taken though past a limit, as every " + call.kind + " call is: " + why);
+    return false;
+  }
+  if (o.metrics) o.metrics->call_refused(per_source);
+  chain_.limit_log().refused(std::string(limit) + (per_source ? " " + call.source : std::string()),
+                             call.kind + " call from " + call.source + " refused (503): " + why);
+  call.refused_by_limit = true;
+  answer_a(call, 503, per_source ? "Service Unavailable (too many calls from this address)" : "Service Unavailable (too many calls in progress)",
+           {{"Retry-After", "10"}});
+  finish(call, "rejected", 503);
+  return true;
 }
 
 void B2bua::start_next(Call& call) {
@@ -1023,6 +1070,7 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   if (call.ended) return;
   call.ended = true;
   --active_;
+  per_source_.remove(call.source);
   if (call.kind == "emergency") --emergency_;
   chain_.wheel().cancel(call.ring);
   if (call.a_acked || outcome != "answered") chain_.wheel().cancel(call.a_2xx_timer);
@@ -1037,8 +1085,8 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   if (call.winner >= 0) call.record["talk_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(end - call.answered_at).count();
   const CoreOptions& o = chain_.options();
   if (o.metrics) o.metrics->call_ended(call.kind, outcome);
-  if (o.on_call) o.on_call(call.record);
-  if (o.call_log) o.call_log->add(std::move(call.record), std::move(call.decision));
+  if (o.on_call && !call.refused_by_limit) o.on_call(call.record);
+  if (o.call_log && !call.refused_by_limit) o.call_log->add(std::move(call.record), std::move(call.decision));
   // The dialogs stay a little longer: late messages (a leg's 2xx retransmitted because our
   // ACK was lost, a 2xx racing a CANCEL) still find their call; then it goes. T4 (5 s) is
   // enough: once a call has ended by BYE no peer retransmits a 2xx, and retransmitted

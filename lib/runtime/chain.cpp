@@ -74,6 +74,7 @@ Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, 
       timers_(timers),
       snapshots_(snapshots),
       options_(std::move(options)),
+      limit_log_(options_.on_event),
       auth_(std::make_unique<Authenticator>(options_.auth, options_.metrics, options_.on_event)),
       registrar_(std::make_unique<Registrar>(options_.bindings_path)),
       b2bua_(std::make_unique<B2bua>(*this)),
@@ -87,6 +88,7 @@ Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, 
     housekeeping_.async_wait([this, weak](const std::error_code& ec) {
       if (ec) return;
       registrar_->sweep(unix_now());
+      limit_log_.flush();
       save_bindings();
       if (options_.metrics) options_.metrics->set_registrations(registrar_->size());
       if (auto next = weak.lock()) (*next)();

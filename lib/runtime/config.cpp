@@ -21,7 +21,8 @@ namespace {
 // Every key of the file, in the schema's order; each has an origin.
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
                                  "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
-                                 "max_connections", "max_message", "max_headers", "log_format",
+                                 "max_connections", "max_message", "max_headers",
+                                 "max_connections_per_source", "max_calls_per_source", "max_calls", "log_format",
                                  "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file", "callback_window",
                                  "admin_certificate", "admin_private_key", "tls_certificate", "tls_private_key", "tls_ca_file",
                                  "tls_verify_clients", "auth", "trusted_networks", "auth_nonce_lifetime"};
@@ -240,6 +241,9 @@ ServeConfig load_serve_config(const std::string& path) {
   count("max_connections", c.max_connections);
   count("max_message", c.max_message);
   count("max_headers", c.max_headers);
+  count("max_connections_per_source", c.max_connections_per_source);
+  count("max_calls_per_source", c.max_calls_per_source);
+  count("max_calls", c.max_calls);
   return c;
 }
 

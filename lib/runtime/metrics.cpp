@@ -116,6 +116,10 @@ void Metrics::notification(std::string_view kind, std::string_view outcome) {
   if (k < kNotificationKinds.size() && o < kNotificationOutcomes.size()) notifications_[k * kNotificationOutcomes.size() + o].fetch_add(1, kRelaxed);
 }
 
+void Metrics::connection_refused(bool per_source) { connections_refused_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
+void Metrics::call_refused(bool per_source) { calls_refused_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
+void Metrics::call_over_limit_admitted(bool per_source) { calls_over_limit_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
+
 std::uint64_t Metrics::calls_in_progress() const {
   const std::int64_t n = in_progress_.load(kRelaxed);
   return n > 0 ? static_cast<std::uint64_t>(n) : 0;
@@ -162,6 +166,16 @@ std::string Metrics::prometheus() const {
   header(out, "auth_failures_total", "counter", "REGISTERs and ordinary INVITEs refused (403) for their credentials.");
   sample(out, "auth_failures_total", "{method=\"REGISTER\"}", auth_failures_[0].load(kRelaxed));
   sample(out, "auth_failures_total", "{method=\"INVITE\"}", auth_failures_[1].load(kRelaxed));
+
+  header(out, "connections_refused_total", "counter", "TCP and TLS connections closed at accept by a limit, by the limit.");
+  sample(out, "connections_refused_total", "{reason=\"max_connections_per_source\"}", connections_refused_[0].load(kRelaxed));
+  sample(out, "connections_refused_total", "{reason=\"max_connections\"}", connections_refused_[1].load(kRelaxed));
+  header(out, "calls_refused_total", "counter", "Ordinary and internal calls refused with 503 by a limit, by the limit.");
+  sample(out, "calls_refused_total", "{reason=\"max_calls_per_source\"}", calls_refused_[0].load(kRelaxed));
+  sample(out, "calls_refused_total", "{reason=\"max_calls\"}", calls_refused_[1].load(kRelaxed));
+  header(out, "calls_over_limit_admitted_total", "counter", "Emergency, test and callback calls taken past a limit (never refused), by the limit.");
+  sample(out, "calls_over_limit_admitted_total", "{reason=\"max_calls_per_source\"}", calls_over_limit_[0].load(kRelaxed));
+  sample(out, "calls_over_limit_admitted_total", "{reason=\"max_calls\"}", calls_over_limit_[1].load(kRelaxed));
 
   header(out, "notifications_total", "counter", "Webhook and e-mail notifications ended, by kind and outcome.");
   for (std::size_t k = 0; k < kNotificationKinds.size(); ++k)

@@ -11,6 +11,8 @@
 #include <set>
 
 #include "e911/error.hpp"
+#include "e911/runtime_limits.hpp"
+#include "e911/runtime_metrics.hpp"
 #include "e911/runtime_tls.hpp"
 
 namespace e911::runtime {
@@ -93,6 +95,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     bool closed = false;
     bool connecting = false;
     std::string key;  ///< remote "host|port" ("host|port|tls") in the owner's registry
+    std::string accepted_from;  ///< an accepted connection: its source address, counted in the owner's `inbound`
     std::string failure;  ///< why connecting or the handshake failed, kept by the owner at close
 
     /// Makes this a TLS connection; `peer_name` (a client's) is what the peer's certificate must hold.
@@ -227,6 +230,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             if (auto o = weak.lock()) o->chain.stream_closed(peer);
           });
         owner->connections.erase(this);
+        if (!accepted_from.empty()) owner->inbound.remove(accepted_from);
         auto it = owner->by_remote.find(key);
         if (it != owner->by_remote.end() && it->second.lock().get() == this) owner->by_remote.erase(it);
         if (!failure.empty()) owner->remember_failure(key, failure);
@@ -248,6 +252,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   std::vector<std::weak_ptr<Connection>> all;
   std::map<std::string, std::weak_ptr<Connection>> by_remote;  ///< open connections by peer, either direction
   std::map<std::string, std::string> failures;  ///< why the last connection to a peer failed to open
+  PerSource inbound;  ///< accepted connections open, by source address
   bool closed = false;
   asio::ip::address address;
   unsigned short port = 0;
@@ -282,11 +287,41 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       self->receive();
     });
   }
+  // Limits at accept (runtime_limits.hpp): max_connections in all, max_connections_per_source
+  // from one address, so that one source cannot take every connection (nor every descriptor)
+  // from the phones that need one. A connection refused is reset at once, before any TLS
+  // handshake or read, counted and logged at most once per source in 10 s.
+  bool admit(asio::ip::tcp::socket& socket, std::string& from) {
+    std::error_code ec;
+    const auto remote = socket.remote_endpoint(ec);
+    if (ec) return false;  // gone already
+    from = remote.address().to_string();
+    const bool total = connections.size() >= options.max_connections;
+    const std::size_t open = inbound.count(from);
+    if (!total && (options.max_connections_per_source == 0 || open < options.max_connections_per_source)) return true;
+    const bool per_source = !total;
+    socket.set_option(asio::socket_base::linger(true, 0), ec);  // RST: nothing lingers for a flood
+    socket.close(ec);
+    if (Metrics* m = chain.options().metrics) m->connection_refused(per_source);
+    const std::string what = std::string(options.tls_listen ? "TLS" : "TCP") + " connection from " + from + " to " +
+                             (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" + std::to_string(port) + " refused: ";
+    if (per_source)
+      chain.limit_log().refused("max_connections_per_source " + from,
+                                what + std::to_string(open) + " already open from that address (max_connections_per_source " +
+                                    std::to_string(options.max_connections_per_source) + ")");
+    else
+      chain.limit_log().refused("max_connections " + from, what + std::to_string(connections.size()) + " connections open (max_connections " +
+                                                               std::to_string(options.max_connections) + ")");
+    return false;
+  }
   void accept() {
     acceptor.async_accept([self = shared_from_this()](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (self->closed || ec == asio::error::operation_aborted) return;
-      if (!ec && self->connections.size() < self->options.max_connections) {
+      std::string from;
+      if (!ec && self->admit(socket, from)) {
         auto c = std::make_shared<Connection>(std::move(socket), *self);
+        c->accepted_from = from;
+        self->inbound.add(from);
         self->connections.insert(c.get());
         std::erase_if(self->all, [](const auto& w) { return w.expired(); });
         self->all.push_back(c);

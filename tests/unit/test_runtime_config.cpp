@@ -92,7 +92,10 @@ TEST_CASE("a serve configuration file overrides the defaults it names, and says 
   CHECK(c.origin.at("admin") == f + ":8:8");
   CHECK(c.origin.at("idle_timeout") == "default");
   CHECK(c.origin.at("snapshot") == "default");
-  CHECK(c.origin.size() == 30);
+  CHECK(c.max_connections_per_source == 64);
+  CHECK(c.max_calls_per_source == 100);
+  CHECK(c.max_calls == 10000);
+  CHECK(c.origin.size() == 33);
 }
 
 TEST_CASE("TLS settings: the listener's certificate and key, the CA, mutual TLS, the admin API's certificate") {

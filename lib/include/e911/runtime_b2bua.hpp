@@ -30,6 +30,7 @@
 
 #include "e911/runtime_chain.hpp"
 #include "e911/runtime_elin.hpp"
+#include "e911/runtime_limits.hpp"
 
 namespace e911::routing {
 struct CallFacts;
@@ -106,12 +107,17 @@ class B2bua {
   static void delivery_retry_due(void* self, std::uint64_t id);
   static void ping_due(void* self, std::uint64_t unused);
   void ping_trunks();
+  /// The limits on calls in progress (CoreOptions::max_calls_per_source, max_calls): true when
+  /// `call` was refused (503 with Retry-After, ended); never when `may_refuse` is false (an
+  /// emergency, test or callback call), which is only counted and logged when past a limit.
+  bool refused_by_limits(Call& call, bool may_refuse, const Snapshot& snap);
   void trunk_health(const std::string& trunk, bool up, const std::string& why);
 
   Chain& chain_;
   std::uint64_t next_id_ = 1;
   std::size_t active_ = 0;
   std::size_t emergency_ = 0;
+  PerSource per_source_;  ///< calls in progress (active_) by the caller's source address
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Delivery>> deliveries_;
   /// ELIN gateway mode (DOMAIN.md §5): the ELINs sent and whom each stands for, for PSAP callbacks.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "e911/runtime_auth.hpp"
+#include "e911/runtime_limits.hpp"
 #include "e911/runtime_snapshot.hpp"
 #include "e911/runtime_timer_wheel.hpp"
 #include "e911/sip_message.hpp"
@@ -85,6 +86,12 @@ struct CoreOptions {
   /// blocks); their outcomes come back through Chain::notification_outcome. Empty: none sent.
   std::function<std::size_t(const NotifyFacts&, const std::vector<NotifyTarget>&)> notify;
   AuthOptions auth;                         ///< digest authentication of REGISTERs and ordinary calls
+  /// Ordinary and internal calls in progress one source address may hold (the trunks' hosts are
+  /// not limited: a gateway carries many callers); one more gets 503 with Retry-After. 0: no limit.
+  std::size_t max_calls_per_source = 100;
+  /// Ordinary and internal calls beyond this many calls in progress (of any kind) get 503 with
+  /// Retry-After. 0: no limit. Emergency, test and PSAP callback calls are never refused by either.
+  std::size_t max_calls = 10000;
 };
 
 class Chain {
@@ -131,6 +138,9 @@ class Chain {
   void notification_outcome(const DeliveryOutcome& outcome);
   /// Writes the bindings file now if it changed (also done every second while serving).
   void save_bindings();
+  /// The log lines of refusals by the limits (connections, calls), at most one per source and
+  /// limit in 10 s; the transports and the B2BUA write through it.
+  LimitLog& limit_log() { return limit_log_; }
 
   // For the transaction user (the B2BUA).
   /// Sends `response` (wire text) through server transaction `key`; ignored when it is gone.
@@ -182,6 +192,7 @@ class Chain {
   sip::TimerConfig timers_;
   const SnapshotSlot* snapshots_;
   CoreOptions options_;
+  LimitLog limit_log_;
   sip::TransactionTable table_;
   std::unordered_map<sip::TransactionKey, std::unique_ptr<Live>, sip::TransactionKeyHash> live_;
   std::unordered_map<sip::TransactionKey, std::unique_ptr<ClientLive>, sip::TransactionKeyHash> client_live_;

@@ -47,6 +47,11 @@ struct ServeConfig {
   std::chrono::seconds idle_timeout{300}, ring_timeout{180}, drain_timeout{30};
   std::chrono::minutes callback_window{30};  ///< ELIN -> last caller, for PSAP callbacks
   std::size_t max_connections = 1024, max_message = 65536, max_headers = 256;
+  // What one source may hold (runtime_limits.hpp); 0: no limit. Emergency, test and PSAP callback
+  // calls are never refused by a limit.
+  std::size_t max_connections_per_source = 64;  ///< TCP and TLS connections open from one address, on each listening address
+  std::size_t max_calls_per_source = 100;       ///< ordinary and internal calls in progress from one address (trunks' hosts not limited)
+  std::size_t max_calls = 10000;                ///< calls in progress beyond which ordinary and internal calls get 503
   std::string log_format = "auto";  ///< auto | json | text
   // Digest authentication (runtime_auth.hpp).
   std::string auth = "optional";               ///< optional | required

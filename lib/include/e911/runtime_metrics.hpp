@@ -22,6 +22,12 @@
 //   desk_notify_seconds         histogram  from the emergency INVITE's handling to the security desk's
 //                                          MESSAGE on the wire (the first one of the call)
 //   notifications_total{kind,outcome}  counter  security-desk MESSAGEs (kind="sip"), webhook and e-mail deliveries ended
+//   connections_refused_total{reason}  counter  TCP and TLS connections closed at accept, reason=
+//                               "max_connections_per_source"|"max_connections" (runtime_limits.hpp)
+//   calls_refused_total{reason}  counter  ordinary and internal calls refused with 503 by a limit,
+//                               reason="max_calls_per_source"|"max_calls"
+//   calls_over_limit_admitted_total{reason}  counter  emergency, test and PSAP callback calls taken
+//                               though their source or the runtime was past that limit (never refused)
 //   location_requests_total{outcome,source}  counter  HELD location requests answered (runtime_held.hpp):
 //                               outcome="found" with source="wap"|"port"|"chassis"|"subnet", or
 //                               outcome="notLocatable"|"cannotProvideLiType"|"badRequest"|"generalLisError"
@@ -105,6 +111,13 @@ class Metrics {
   void notification(std::string_view kind, std::string_view outcome);
   /// A HELD location request was answered (from the location service's threads).
   void location_request(LocationOutcome outcome);
+  /// A TCP or TLS connection was closed at accept: past max_connections_per_source
+  /// (`per_source`), else past max_connections.
+  void connection_refused(bool per_source);
+  /// An ordinary or internal call got 503: past max_calls_per_source (`per_source`), else max_calls.
+  void call_refused(bool per_source);
+  /// An emergency, test or callback call was taken past max_calls_per_source or max_calls.
+  void call_over_limit_admitted(bool per_source);
 
   std::uint64_t calls_in_progress() const;
   /// Every metric in the Prometheus text exposition format 0.0.4, with HELP and TYPE lines.
@@ -131,6 +144,8 @@ class Metrics {
   Latency emergency_invite_, desk_notify_;
   std::array<std::atomic<std::uint64_t>, kNotificationKinds.size() * kNotificationOutcomes.size()> notifications_{};
   std::array<std::atomic<std::uint64_t>, 8> location_requests_{};  // by LocationOutcome
+  // [0] per source, [1] in total: connections refused, calls refused, calls admitted past a limit.
+  std::array<std::atomic<std::uint64_t>, 2> connections_refused_{}, calls_refused_{}, calls_over_limit_{};
 
   mutable std::mutex other_mutex_;  // calls of a kind or outcome outside the tables
   std::map<std::pair<std::string, std::string>, std::uint64_t> other_calls_;

@@ -31,6 +31,9 @@ struct TransportOptions {
   sip::Limits limits;                              ///< max message size and header count
   std::chrono::seconds idle_timeout{300};          ///< a TCP connection silent this long is closed
   std::size_t max_connections = 1024;              ///< TCP connections beyond this are refused
+  /// TCP or TLS connections one source address may have open to this transport; one more is
+  /// closed at accept, counted (connections_refused_total) and logged (rate-limited). 0: no limit.
+  std::size_t max_connections_per_source = 64;
   bool udp = true;                                 ///< receive datagrams (sending works either way)
   bool tcp = true;                                 ///< accept connections (connecting out works either way)
   bool tls_listen = false;                         ///< accept TLS connections only (no UDP, no plain TCP)
