@@ -10,7 +10,7 @@
 #      address) with Retry-After; every emergency call reaches the provider's sipp and is
 #      answered. An emergency call and a test call (933) from 127.0.0.3 itself, past its limit,
 #      get through.
-#   2. 127.0.0.4 floods 200 more: past max_calls 30 they get 503 (too many calls in progress);
+#   2. 127.0.0.4 floods 200 more beside it: past max_calls 30 they get 503 (too many calls in progress);
 #      alice's emergency calls still go through, counted as taken past max_calls.
 #   3. 127.0.0.3 opens 40 TCP connections: 16 stay open (and carry SIP), 24 are reset at accept,
 #      so is a 41st; alice's emergency call over TCP and one from 127.0.0.3 over UDP get through.
@@ -102,7 +102,14 @@ expect_sipp flood-911 $? || echo "  (the emergency call from the flooding addres
 at "$FLOOD" flood-933 "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/uac_test_call.xml" -p 5095 -t u1 -m 1 -timeout 20s \
   -cid_str "caller-%u-%p@%s" -key from "sip:bob@$DOMAIN" -key to "sip:933@$DOMAIN;user=phone"
 expect_sipp flood-933 $? || echo "  (the test call from the flooding address $FLOOD failed)" >&2
+# 2. A second address, while the first still floods, past max_calls (30): 20 calls of 127.0.0.3
+#    and some of alice's are in progress. (127.0.0.3 is at its own limit already, so its calls
+#    are refused for that, whatever the second flood takes.)
+at_bg "$FLOOD2" flood-b "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/uac_503.xml" -p 5094 -t u1 -m 200 -r 100 -l 200 -recv_timeout 5000 -nd \
+  -timeout 30s -key from "sip:dave@$DOMAIN" -key to "$ordinary_to"
+flood_b_pid=$sipp_pid
 wait "$flood_a_pid"
+wait "$flood_b_pid"
 refused_a=$(sipp_stat flood-a "Successful call")
 let_in_a=$(sipp_stat flood-a "Failed call")
 [ "$refused_a" -eq 580 ] && [ "$let_in_a" -eq 20 ] ||
@@ -110,12 +117,6 @@ let_in_a=$(sipp_stat flood-a "Failed call")
 reason_a=$(received flood-a '^SIP/2\.0 503' | tr -d '\r')
 grep -q '^SIP/2.0 503 Service Unavailable (too many calls from this address)$' <<<"$reason_a" || fail "the flood's 503 does not say why: $(head -n1 <<<"$reason_a")"
 grep -q '^Retry-After: 10$' <<<"$reason_a" || fail "the flood's 503 has no Retry-After: $reason_a"
-
-# 2. A second address past max_calls (30): 20 calls of 127.0.0.3 and some of alice's are in progress.
-at_bg "$FLOOD2" flood-b "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/uac_503.xml" -p 5094 -t u1 -m 200 -r 100 -l 200 -recv_timeout 5000 -nd \
-  -timeout 30s -key from "sip:dave@$DOMAIN" -key to "$ordinary_to"
-flood_b_pid=$sipp_pid
-wait "$flood_b_pid"
 refused_b=$(sipp_stat flood-b "Successful call")
 [ "$refused_b" -ge 180 ] && [ "$refused_b" -lt 200 ] || fail "the flood from $FLOOD2: $refused_b of 200 refused past max_calls 30, not 180 to 199"
 received flood-b '^SIP/2\.0 503' | tr -d '\r' | grep -q '^SIP/2.0 503 Service Unavailable (too many calls in progress)$' ||
