@@ -303,15 +303,17 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     socket.set_option(asio::socket_base::linger(true, 0), ec);  // RST: nothing lingers for a flood
     socket.close(ec);
     if (Metrics* m = chain.options().metrics) m->connection_refused(per_source);
-    const std::string what = std::string(options.tls_listen ? "TLS" : "TCP") + " connection from " + from + " to " +
-                             (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" + std::to_string(port) + " refused: ";
+    // One line per listener, limit and source: each listener has limits of its own.
+    const std::string listener = (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" + std::to_string(port);
+    const std::string what = std::string(options.tls_listen ? "TLS" : "TCP") + " connection from " + from + " to " + listener + " refused: ";
     if (per_source)
-      chain.limit_log().refused("max_connections_per_source " + from,
+      chain.limit_log().refused("max_connections_per_source " + listener + " " + from,
                                 what + std::to_string(open) + " already open from that address (max_connections_per_source " +
                                     std::to_string(options.max_connections_per_source) + ")");
     else
-      chain.limit_log().refused("max_connections " + from, what + std::to_string(connections.size()) + " connections open (max_connections " +
-                                                               std::to_string(options.max_connections) + ")");
+      chain.limit_log().refused("max_connections " + listener + " " + from, what + std::to_string(connections.size()) +
+                                                                                " connections open (max_connections " +
+                                                                                std::to_string(options.max_connections) + ")");
     return false;
   }
   void accept() {

@@ -14,7 +14,8 @@
 #      alice's emergency calls still go through, counted as taken past max_calls.
 #   3. 127.0.0.3 opens 40 TCP connections: 16 stay open (and carry SIP), 24 are reset at accept,
 #      so is a 41st; alice's emergency call over TCP and one from 127.0.0.3 over UDP get through.
-#      127.0.0.4 and 127.0.0.5 then open 16 each: past max_connections 40 some are reset.
+#      127.0.0.4 and 127.0.0.5 then open 16 each: past max_connections 40 some are reset. At the
+#      tls: listener (limits of its own) 16 of 20 from 127.0.0.3 stay, and alice's TLS is served.
 #   4. /metrics counts every refusal by its reason; the log has one line per source and limit
 #      for each burst, and a later line with the count of those held back, which add up to the
 #      metric; no call line for a refused call.
@@ -41,7 +42,15 @@ run apply -f "$WORK/no-ping.yaml"
 [ "$rc" -eq 0 ] || fail "apply provider-primary without options_ping: $err"
 run publish
 [ "$rc" -eq 0 ] || fail "publish: $err"
-cat >"$WORK/serve.yaml" <<'EOF'
+# A tls: listener (5061) too, with a certificate of its own for 127.0.0.1.
+command -v openssl >/dev/null || { fail "openssl is missing (scripts/install-deps installs it)"; finish; exit 1; }
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj "/CN=127.0.0.1" \
+  -addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/tls.key" -out "$WORK/tls.crt" >"$WORK/openssl.log" 2>&1 ||
+  fail "openssl req failed: $(tail -n 3 "$WORK/openssl.log")"
+chmod 600 "$WORK/tls.key"
+cat >"$WORK/serve.yaml" <<EOF
+tls_certificate: '$WORK/tls.crt'
+tls_private_key: '$WORK/tls.key'
 max_connections: 40
 max_connections_per_source: 16
 max_calls_per_source: 20
@@ -50,7 +59,7 @@ log_format: json
 EOF
 printf 'limits-token-%s\n' "$RANDOM$RANDOM" >"$WORK/token"
 chmod 600 "$WORK/token"
-start_serve --config "$WORK/serve.yaml" --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 \
+start_serve --config "$WORK/serve.yaml" --listen tls:127.0.0.1:5061 --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 \
   --token-file "$WORK/token" || { finish; exit 1; }
 
 metrics() { curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" http://127.0.0.1:5081/metrics; }
@@ -185,8 +194,8 @@ got=$(cat "$WORK/conn-a.out")
 got=$(python3 - "$FLOOD" "$SIP_PORT" <<'PY'
 import socket, sys
 s = socket.socket(); s.bind((sys.argv[1], 0)); s.settimeout(2)
-s.connect(('127.0.0.1', int(sys.argv[2])))
 try:
+    s.connect(('127.0.0.1', int(sys.argv[2])))  # the reset may come before connect() returns
     print('reset' if s.recv(1) == b'' else 'open')
 except socket.timeout:
     print('open')
@@ -211,6 +220,47 @@ wait "$conn_a_pid"
 total_refused=$(metric 'e911_runtime_connections_refused_total{reason="max_connections"}')
 [ "$total_refused" -gt 0 ] || fail "48 connections from three addresses (max_connections 40) refused none as max_connections: $(cat "$WORK/conn-b.out" "$WORK/conn-c.out")"
 
+# The tls: listener has limits of its own: 20 connections from 127.0.0.3 that never start their
+# handshake, 16 stay (until the 4 s handshake deadline), 4 are reset at accept; beside them alice
+# completes a handshake and her OPTIONS over TLS gets 200.
+got=$(python3 - "$FLOOD" "$PHONE" "$WORK/tls.crt" <<'PY'
+import select, socket, ssl, sys, time
+flood, phone, ca = sys.argv[1:4]
+conns = []
+for _ in range(20):
+    s = socket.socket(); s.bind((flood, 0)); s.settimeout(2)
+    try:
+        s.connect(('127.0.0.1', 5061)); conns.append(s)
+    except OSError:
+        conns.append(None)  # reset before connect() returned
+time.sleep(1)
+reset = 0
+for s in conns:
+    if s is None:
+        reset += 1
+        continue
+    if select.select([s], [], [], 0)[0]:
+        try:
+            data = s.recv(1)
+        except OSError:
+            data = b''
+        reset += data == b''
+status = 'none'
+try:
+    with socket.create_connection(('127.0.0.1', 5061), timeout=3, source_address=(phone, 0)) as raw:
+        with ssl.create_default_context(cafile=ca).wrap_socket(raw, server_hostname='127.0.0.1') as t:
+            lp = t.getsockname()[1]
+            t.sendall(('OPTIONS sip:127.0.0.1:5061 SIP/2.0\r\nVia: SIP/2.0/TLS %s:%d;branch=z9hG4bKtls%d;rport\r\nMax-Forwards: 70\r\n'
+                       'From: <sip:alice@%s>;tag=t\r\nTo: <sip:127.0.0.1:5061>\r\nCall-ID: tls-%d@%s\r\nCSeq: 1 OPTIONS\r\n'
+                       'Content-Length: 0\r\n\r\n' % (phone, lp, lp, phone, lp, phone)).encode())
+            status = t.recv(65536).split(b' ')[1].decode()
+except Exception as e:
+    status = 'error: %s' % e
+print('open %d reset %d tls %s' % (len(conns) - reset, reset, status))
+PY
+)
+[ "$got" = "open 16 reset 4 tls 200" ] || fail "20 connections from $FLOOD to the tls: listener and alice's over TLS: '$got', not 'open 16 reset 4 tls 200'"
+
 expect_peer provider "$provider_pid"
 provider_answered=$(sipp_stat provider "Successful call")
 [ "$provider_answered" -eq "$emergency_calls" ] || fail "the provider answered $provider_answered of $emergency_calls emergency calls"
@@ -218,6 +268,7 @@ provider_answered=$(sipp_stat provider "Successful call")
 # 4. What the runtime tells. The lines held back are written once their 10 s have passed.
 first_call_line="limit: ordinary call from $FLOOD refused (503): 20 calls in progress from that address (max_calls_per_source 20)"
 for _ in $(seq 150); do grep -q "more like this not logged since the last line: TCP connection from $FLOOD " "$WORK/serve.err" &&
+  grep -q "more like this not logged since the last line: TLS connection from $FLOOD " "$WORK/serve.err" &&
   grep -q "more like this not logged since the last line: ordinary call from $FLOOD " "$WORK/serve.err" && break; sleep 0.1; done
 m=$(metrics)
 value() { awk -v m="$1" '$1 == m {print $2; found = 1} END {if (!found) print 0}' <<<"$m"; }
@@ -230,7 +281,7 @@ admitted_source=$(value 'e911_runtime_calls_over_limit_admitted_total{reason="ma
 admitted_total=$(value 'e911_runtime_calls_over_limit_admitted_total{reason="max_calls"}')
 [ "$admitted_total" -ge 1 ] || fail "calls_over_limit_admitted_total{max_calls} is $admitted_total: no emergency call was taken past max_calls"
 conn_refused=$(value 'e911_runtime_connections_refused_total{reason="max_connections_per_source"}')
-[ "$conn_refused" -eq 25 ] || fail "connections_refused_total{max_connections_per_source} is $conn_refused, not 25 (24 of the 40, then the 41st)"
+[ "$conn_refused" -eq 29 ] || fail "connections_refused_total{max_connections_per_source} is $conn_refused, not 29 (24 of the 40, the 41st, 4 over TLS)"
 emergency_answered=$(value 'e911_runtime_calls_total{kind="emergency",outcome="answered"}')
 emergency_other=$(grep -E '^e911_runtime_calls_total\{kind="emergency",outcome="[^"]*"\} [0-9]+' <<<"$m" | grep -v 'outcome="answered"' | awk '{s += $2} END {print s + 0}')
 [ "$emergency_answered" -eq "$emergency_calls" ] && [ "$emergency_other" -eq 0 ] ||
@@ -247,7 +298,11 @@ held=$(grep -o "limit: [0-9]* more like this not logged since the last line: ord
 lines=$(grep -c "\"msg\":\"limit: TCP connection from $FLOOD to 127.0.0.1:$SIP_PORT refused: 16 already open from that address (max_connections_per_source 16)\"" "$WORK/serve.err")
 [ "$lines" -eq 1 ] || fail "$lines log lines for the connections refused from $FLOOD, not 1"
 held=$(grep -o "limit: [0-9]* more like this not logged since the last line: TCP connection from $FLOOD " "$WORK/serve.err" | awk '{s += $2} END {print s + 0}')
-[ $((1 + held)) -eq "$conn_refused" ] || fail "the log tells of 1 + $held connections refused from $FLOOD, /metrics of $conn_refused"
+[ $((1 + held)) -eq 25 ] || fail "the log tells of 1 + $held TCP connections refused from $FLOOD, not 25"
+lines=$(grep -c "\"msg\":\"limit: TLS connection from $FLOOD to 127.0.0.1:5061 refused: 16 already open from that address (max_connections_per_source 16)\"" "$WORK/serve.err")
+[ "$lines" -eq 1 ] || fail "$lines log lines for the TLS connections refused from $FLOOD, not 1"
+held=$(grep -o "limit: [0-9]* more like this not logged since the last line: TLS connection from $FLOOD " "$WORK/serve.err" | awk '{s += $2} END {print s + 0}')
+[ $((1 + held)) -eq 4 ] || fail "the log tells of 1 + $held TLS connections refused from $FLOOD, not 4"
 grep -q "limit: emergency call from $FLOOD taken though past a limit" "$WORK/serve.err" || fail "no log line for the emergency call taken past its address's limit"
 grep -q "connections open (max_connections 40)" "$WORK/serve.err" || fail "no log line for a connection refused past max_connections"
 # A refused call has no call line: the call lines are the emergency, test and let-in calls only.
