@@ -36,15 +36,30 @@ constexpr std::array<Known, 40> kKnown{{
 }};
 
 const Known* known(std::string_view name) {
+  // Every header lookup and every parsed header line comes here: bucketed by first letter (and
+  // a table for the compact forms), so a lookup compares a handful of names, not forty.
+  struct Index {
+    std::array<const Known*, 256> compact{};
+    std::array<std::array<const Known*, 12>, 26> by_first{};  // null-terminated
+  };
+  static const Index index = [] {
+    Index x;
+    std::array<std::size_t, 26> used{};
+    for (const Known& k : kKnown) {
+      if (k.compact != 0) x.compact[static_cast<unsigned char>(k.compact)] = &k;
+      const unsigned char f = ascii_lower(static_cast<unsigned char>(k.name[0]));
+      if (f >= 'a' && f <= 'z') x.by_first[f - 'a'][used[f - 'a']++] = &k;  // at most 9 share a letter (C)
+    }
+    return x;
+  }();
   if (name.empty()) return nullptr;
   const unsigned char first = ascii_lower(static_cast<unsigned char>(name[0]));
-  if (name.size() == 1) {
-    for (const Known& k : kKnown)
-      if (k.compact != 0 && first == static_cast<unsigned char>(k.compact)) return &k;
-    return nullptr;
+  if (name.size() == 1) return index.compact[first];
+  if (first < 'a' || first > 'z') return nullptr;
+  for (const Known* k : index.by_first[first - 'a']) {
+    if (!k) break;
+    if (k->name.size() == name.size() && iequals(name, k->name)) return k;
   }
-  for (const Known& k : kKnown)
-    if (k.name.size() == name.size() && ascii_lower(static_cast<unsigned char>(k.name[0])) == first && iequals(name, k.name)) return &k;
   return nullptr;
 }
 
@@ -121,11 +136,9 @@ bool valid_via(std::string_view v, std::string* sent_by) {
     v = v.substr(p);
   }
   if (host.empty() || host.find('@') != std::string_view::npos) return false;
-  std::string hostport(host);
-  if (!parse_uri("sip:" + hostport)) return false;
-  if (sent_by) *sent_by = hostport;
-  std::vector<Param> params;
-  return parse_params(v, params);
+  if (!valid_hostport(host)) return false;
+  if (sent_by) *sent_by = std::string(host);
+  return valid_params(v);
 }
 
 Reject reject(int status, std::string reason) { return Reject{status, std::move(reason), {}}; }
@@ -238,7 +251,7 @@ Parsed parse(std::string buffer, Transport transport, const Limits& limits) {
     version = span(pos + sp2 + 1, line_end);
   }
 
-  struct RawHeader { Span name, value; };
+  struct RawHeader { Span name, value; const Known* known; };
   std::vector<RawHeader> raw;
   std::size_t content_length_lines = 0;
   std::optional<std::size_t> content_length;
@@ -255,8 +268,9 @@ Parsed parse(std::string buffer, Transport transport, const Limits& limits) {
     std::size_t vb = b + colon + 1, ve = e;
     while (vb < ve && is_lws(buffer[vb])) ++vb;
     while (ve > vb && is_lws(buffer[ve - 1])) --ve;
-    raw.push_back({Span{b, name.size()}, span(vb, ve)});
-    if (canonical(name) == "Content-Length") {
+    const Known* k = known(name);
+    raw.push_back({Span{b, name.size()}, span(vb, ve), k});
+    if (k && k->name == "Content-Length") {
       ++content_length_lines;
       auto n = number(std::string_view(buffer.data() + vb, ve - vb), limits.max_message);
       if (!n) {
@@ -289,7 +303,7 @@ Parsed parse(std::string buffer, Transport transport, const Limits& limits) {
   m.reason_ = view(reason);
   m.body_ = view(Span{body_begin, body_len});
   m.headers_.reserve(raw.size());
-  for (const RawHeader& h : raw) m.headers_.push_back({canonical(view(h.name)), view(h.value)});
+  for (const RawHeader& h : raw) m.headers_.push_back({h.known ? h.known->name : view(h.name), view(h.value)});
   Parsed p;
   p.message = std::move(m);
   return p;

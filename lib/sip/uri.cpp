@@ -2,6 +2,7 @@
 // calls invalid and lenient on characters the grammar allows.
 #include "e911/sip_uri.hpp"
 
+#include <array>
 #include <cctype>
 
 #include "e911/sip_text.hpp"
@@ -162,10 +163,21 @@ bool take_quoted(std::string_view& s, std::string& out) {
   return false;
 }
 
+bool scan_params(std::string_view s, std::vector<Param>* out, std::string* error);
+
 }  // namespace
 
 bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("-.!%*_+`'~").find(c) != std::string_view::npos;
+  // RFC 3261 token: alphanum and -.!%*_+`'~. A table: every header name, parameter and method
+  // of every message goes through here.
+  static constexpr auto kToken = [] {
+    std::array<bool, 256> t{};
+    for (int c = '0'; c <= '9'; ++c) t[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) t[c] = t[c - 32] = true;
+    for (char c : std::string_view("-.!%*_+`'~")) t[static_cast<unsigned char>(c)] = true;
+    return t;
+  }();
+  return kToken[static_cast<unsigned char>(c)];
 }
 
 bool is_token(std::string_view text) {
@@ -229,7 +241,21 @@ std::optional<Uri> parse_uri(std::string_view text, std::string* error) {
   return u;
 }
 
-bool parse_params(std::string_view s, std::vector<Param>& out, std::string* error) {
+bool parse_params(std::string_view s, std::vector<Param>& out, std::string* error) { return scan_params(s, &out, error); }
+
+bool valid_params(std::string_view s) { return scan_params(s, nullptr, nullptr); }
+
+bool valid_hostport(std::string_view hostport) {
+  // What parse_uri("sip:" + hostport) accepts, without building the URI.
+  if (hostport.empty() || has_space_or_ctl(hostport) || hostport.find_first_of("@?;") != std::string_view::npos) {
+    return parse_uri("sip:" + std::string(hostport)).has_value();
+  }
+  Uri u;
+  return parse_host(hostport, u, nullptr);
+}
+
+namespace {
+bool scan_params(std::string_view s, std::vector<Param>* out, std::string* error) {
   s = trim(s);
   while (!s.empty()) {
     if (s.front() != ';') return fail(error, "expected ';' before parameter");
@@ -254,10 +280,11 @@ bool parse_params(std::string_view s, std::vector<Param>& out, std::string* erro
       }
       s = trim(s);
     }
-    out.push_back(std::move(p));
+    if (out) out->push_back(std::move(p));
   }
   return true;
 }
+}  // namespace
 
 std::string NameAddr::tag() const {
   for (const Param& p : params)

@@ -62,6 +62,11 @@ std::optional<NameAddr> parse_name_addr(std::string_view text, std::string* erro
 /// Parses `;name[=value]` parameters with LWS around `;` and `=` (values: token, host or quoted
 /// string, unquoted into Param::value). Returns false with `*error` for an empty name or value.
 bool parse_params(std::string_view text, std::vector<Param>& out, std::string* error = nullptr);
+/// parse_params without keeping the parameters: true when `text` is a valid parameter list.
+bool valid_params(std::string_view text);
+/// True when `hostport` (a Via sent-by: host, [IPv6], optional :port) is what parse_uri accepts
+/// after "sip:", without building the URI.
+bool valid_hostport(std::string_view hostport);
 
 /// Decodes %HH escapes; nullopt for a `%` not followed by two hex digits.
 std::optional<std::string> percent_decode(std::string_view text);
