@@ -22,7 +22,10 @@
 #        QUICK=1 tests/bench/runtime.sh [build/e911ctl] under 2 minutes: 2 s steps, no bisection,
 #                                                       10,000 users and 1,000 calls held
 # Environment: STEP_SECONDS, RATES ("100 200 ..."), CPU_RATE, WARM, WINDOW, USERS, HELD override
-# the defaults below.
+# the defaults below. CPU_ONLY=1 skips the ladders and the memory figures (only the CPU per call of
+# each proxy, at CPU_RATE); PERF_DATA=FILE records `perf record -g` of e911ctl serve over the CPU
+# window into FILE (read it with `perf report -i FILE`; PERF_OPTS="--call-graph dwarf" for whole
+# stacks); NO_KAMAILIO=1 leaves Kamailio out (a quicker profile of e911ctl alone).
 #
 # Kamailio: Debian's kamailio package (installed here with apt-get when missing; the tests never
 # need it). Its configuration is written to the scratch directory: modules tm, sl, rr, maxfwd and
@@ -403,6 +406,7 @@ ladder() {
   local label=$1 r lo=0 hi=0 why_hi=
   shift
   best=0 why=
+  if [ "${CPU_ONLY:-0}" = 1 ]; then best=1 why="not measured (CPU_ONLY)"; return; fi
   calls "$label" 10 10 "$@"  # one small probe: a proxy that fails every call says so at once
   if [ "$ok" != 1 ]; then why=${first_failure:-"$failed of 10 calls failed"}; return; fi
   for r in $rates; do
@@ -429,7 +433,11 @@ cpu() {
   local label=$1 pid=$2 t1 t2
   shift 2
   rm -f "$work/cpu.t1" "$work/cpu.t2"
-  (sleep "$warm"; ticks "$pid" >"$work/cpu.t1"; sleep "$window"; ticks "$pid" >"$work/cpu.t2") &
+  local perf=
+  [ -n "${PERF_DATA:-}" ] && [ "$label" = e911ctl ] && perf="$PERF_DATA"
+  (sleep "$warm"; ticks "$pid" >"$work/cpu.t1"
+   if [ -n "$perf" ]; then perf record -q ${PERF_OPTS:--g} -o "$perf" -p "$pid" -- sleep "$window" >/dev/null 2>&1; else sleep "$window"; fi
+   ticks "$pid" >"$work/cpu.t2") &
   local sampler=$!
   calls "$label-cpu" "$cpu_rate" $((cpu_rate * (warm + window + 5))) "$@"
   wait "$sampler" 2>/dev/null
@@ -444,13 +452,13 @@ echo "runtime figures: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(
 
 # ---------------------------------------------------------------- sipp to sipp: the harness
 start_uas uas.xml || { log "the sipp UAS did not start"; exit 1; }
-if [ "${QUICK:-0}" != 1 ]; then
+if [ "${QUICK:-0}" != 1 ] && [ "${CPU_ONLY:-0}" != 1 ]; then
   ladder direct "127.0.0.1:$UAS_PORT"
   fig[direct]=$best fig[direct_why]=$why
 fi
 
 # ---------------------------------------------------------------- Kamailio
-if command -v kamailio >/dev/null; then
+if command -v kamailio >/dev/null && [ "${NO_KAMAILIO:-0}" != 1 ]; then
   kamailio -c -f "$work/kamailio.cfg" >"$work/kamailio-check.log" 2>&1 || { log "kamailio refuses its configuration:"; tail -5 "$work/kamailio-check.log" >&2; }
   kamailio -f "$work/kamailio.cfg" -DD -E -m 256 -M 16 >"$work/kamailio.log" 2>&1 </dev/null &
   kam_pid=$!
@@ -589,7 +597,7 @@ fi
 stop "$uas_pid"
 
 # ---------------------------------------------------------------- memory
-[ "$mode" = emergency ] && users=0
+{ [ "$mode" = emergency ] || [ "${CPU_ONLY:-0}" = 1 ]; } && users=0
 if [ "$users" -gt 0 ]; then
 log "memory: a store of $users users"
 python3 - "$users" >"$work/users.yaml" <<'PY'
@@ -653,6 +661,7 @@ cell() {  # value why: the value, or "failed: why"
   if [ -n "$1" ] && [ "$1" != 0 ]; then echo "$1"; else echo "failed${2:+: $2}"; fi
 }
 printf '\n%-52s %-22s %s\n' "$mode calls, sipp UAC -> proxy -> sipp UAS, UDP$([ "$mode" = emergency ] && echo ' (e911ctl: TCP + desk)')" "Kamailio ${fig[kam_version]:-}" "e911ctl serve"
+[ "${CPU_ONLY:-0}" = 1 ] && fig[kam]= fig[e911]= fig[kam_why]="not measured" fig[e911_why]="not measured (CPU_ONLY)"
 printf '%-52s %-22s %s\n' "highest rate with zero failed calls (calls/s)" "$(cell "${fig[kam]:-}" "${fig[kam_why]:-}" | cut -c1-22)" "$(cell "${fig[e911]:-}" "${fig[e911_why]:-}")"
 printf '%-52s %-22s %s\n' "CPU s per 1000 calls, $cpu_rate/s, ${window}s after ${warm}s" "$(cell "${fig[kam_cpu]:-}" "${fig[kam_cpu_why]:-}" | cut -c1-22)" "$(cell "${fig[e911_cpu]:-}" "${fig[e911_cpu_why]:-}")"
 printf '%-52s %-22s %s\n' "processes / worker threads" "${fig[kam_procs]:-?} / 1 UDP worker" "1 / 1"
