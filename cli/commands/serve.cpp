@@ -16,6 +16,7 @@
 #include "context.hpp"
 #include "e911/error.hpp"
 #include "e911/runtime_admin.hpp"
+#include "e911/runtime_call_record.hpp"
 #include "e911/runtime_chain.hpp"
 #include "e911/runtime_config.hpp"
 #include "e911/runtime_held.hpp"
@@ -172,7 +173,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     core.bindings_path = c.bindings_path().empty() ? c.snapshot + ".bindings" : c.bindings_path();
     core.metrics = &metrics;
     core.call_log = &call_log;
-    core.on_call = [&log](const Json& record) { log.call(record); };
+    core.on_call = [&log](const runtime::CallRecord& record) { log.call(record); };
     core.on_event = [&log](const std::string& level, const std::string& message) { log.event(level, message); };
     sip::Limits limits;
     limits.max_message = c.max_message;

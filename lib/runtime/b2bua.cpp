@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "e911/routing.hpp"
+#include "e911/runtime_call_record.hpp"
 #include "e911/runtime_log.hpp"
 #include "e911/runtime_metrics.hpp"
 #include "e911/runtime_notify.hpp"
@@ -252,7 +253,7 @@ struct B2bua::Call {
   bool self_answered = false;
   std::string readback;
   // The record, and the decision's trace on demand.
-  Json record;
+  CallRecord record;
   std::function<Json()> decision;
   bool ended = false;
 };
@@ -369,7 +370,7 @@ void B2bua::retransmit_2xx(std::uint64_t id) {
   call->a_2xx_elapsed += call->a_2xx_interval;
   if (call->a_2xx_elapsed >= 64 * chain_.timers().t1) {
     // No ACK: the caller is gone (§13.3.1.4: the UAS ends the dialog).
-    call->record["note"] = "no ACK from the caller for the 2xx";
+    call->record.set("note", "no ACK from the caller for the 2xx");
     bye(*call, false);
     bye(*call, true);
     return finish(*call, "failed", 408);
@@ -414,14 +415,13 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   const std::string ruri(invite.uri());
   const std::string from(invite.first("From").value_or(""));
   auto from_na = sip::parse_name_addr(from);
-  call.record = {{"id", call.id},
-                 {"time", call.time},
-                 {"call_id", call.a.call_id},
-                 {"from", from_na ? from_na->uri_text : from},
-                 {"request_uri", ruri},
-                 {"source", host_port(in.source.host, in.source.port)},
-                 {"transport", in.tls ? "tls" : in.stream ? "tcp" : "udp"},
-                 {"attempts", Json::array()}};
+  call.record.set("id", call.id);
+  call.record.set("time", call.time);
+  call.record.set("call_id", call.a.call_id);
+  call.record.set("from", from_na ? from_na->uri_text : from);
+  call.record.set("request_uri", ruri);
+  call.record.set("source", host_port(in.source.host, in.source.port));
+  call.record.set("transport", in.tls ? "tls" : in.stream ? "tcp" : "udp");
 
   // Shutting down (SIGTERM): new calls go elsewhere, but an emergency call is still taken
   // (below, once decide() has said what it is) and the drain waits for it.
@@ -432,10 +432,10 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   const std::shared_ptr<const Snapshot> snap = chain_.snapshots() ? chain_.snapshots()->current() : nullptr;
   if (!snap) {
     answer_a(call, 503, "Service Unavailable (no snapshot in service)", {{"Retry-After", "30"}});
-    call.record["failure"] = "no snapshot in service: publish one and start the runtime with --snapshot";
+    call.record.set("failure", "no snapshot in service: publish one and start the runtime with --snapshot");
     return finish(call, "failed", 503);
   }
-  call.record["snapshot"] = snap->revision();
+  call.record.set("snapshot", snap->revision());
   const std::vector<std::string> domains = chain_.domains(snap.get());
   const std::int64_t now = unix_now();
 
@@ -447,7 +447,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     if (auto pai = invite.first("P-Asserted-Identity"))
       if (auto na = sip::parse_name_addr(*pai))
         if (auto aor = Registrar::aor_of(na->uri_text); aor && (caller_user = snap->user(*aor))) caller = *aor;
-  call.record["caller"] = caller;
+  call.record.set("caller", caller);
   // Ordinary and internal calls from phones prove who calls (runtime_auth.hpp): 401 or 403 here.
   // Emergency and test calls never have to, and a caller who is no user is dealt with below.
   // Asked once: a second check of the same INVITE would take its nonce count for a replay.
@@ -456,7 +456,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     if (!caller_user || auth_passed) return true;
     Authenticator::Verdict v = chain_.auth().check(invite, in.source.host, caller, *snap, now);
     if (v) return auth_passed = true;
-    call.record["failure"] = v.status == 401 ? std::string("challenged for credentials") : v.reason;
+    call.record.set("failure", v.status == 401 ? std::string("challenged for credentials") : v.reason);
     answer_a(call, v.status, v.reason, v.headers);
     finish(call, "rejected", v.status);
     return false;
@@ -473,7 +473,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     call.kind = kind;
     if (refused_by_limits(call, std::string_view(kind) == "internal", *snap)) return;
     if (std::string_view(kind) == "internal" && !authenticated()) return;
-    call.record["callee"] = aor;
+    call.record.set("callee", aor);
     const auto bindings = chain_.registrar().lookup(aor, now);
     for (const Binding& b : bindings) {
       Target t;
@@ -485,7 +485,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
       call.pending.push_back(std::move(t));
     }
     if (bindings.empty()) {
-      call.record["failure"] = "'" + aor + "' has no registered phone";
+      call.record.set("failure", "'" + aor + "' has no registered phone");
       answer_a(call, 480, "Temporarily Unavailable");
       return finish(call, "failed", 480);
     }
@@ -505,7 +505,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
         if (snap->user("sip:" + uri->user + "@" + domain)) return target_user("sip:" + uri->user + "@" + domain);
       // A name in a domain served here that no user has (a number goes on to decide()).
       if (uri->user.find_first_not_of("0123456789+*#-.()") != std::string::npos) {
-        call.record["failure"] = "no user '" + aor + "' in the snapshot";
+        call.record.set("failure", "no user '" + aor + "' in the snapshot");
         answer_a(call, 404, "Not Found");
         return finish(call, "failed", 404);
       }
@@ -522,7 +522,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   if (!facts.pidf.empty() && routing::pidf_declares_markup(facts.pidf)) {
     // A DOCTYPE or an ENTITY in a location is an attack on whoever parses it (the provider, the
     // PSAP): it is not passed on, and the call is located by the LIS as if it had come without.
-    call.record["caller_pidf_refused"] = "it declares markup (a DOCTYPE or an ENTITY): located by the LIS instead";
+    call.record.set("caller_pidf_refused", "it declares markup (a DOCTYPE or an ENTITY): located by the LIS instead");
     facts.pidf.clear();
   }
   facts.time = call.time;
@@ -530,7 +530,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   routing::Decision d = routing::decide(*snap, facts, false);
   if (Metrics* m = chain_.options().metrics) m->observe_decision(Clock::now() - decide_start);
   call.kind = d.call_type();
-  call.record["dialled"] = d.normalized;
+  call.record.set("dialled", d.normalized);
   if (call.kind == "emergency") ++emergency_;
   if (d.emergency || d.test_call) refused_by_limits(call, false, *snap);  // never refused: counted past a limit
   if (d.test_call && !d.test_line) return answer_test_call(call, facts, snap);
@@ -542,26 +542,26 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     std::string why;
     if (const std::size_t i = elins_.pick(all, caller, Clock::now(), &why); i < all.size()) {
       d.callback = all[i];
-      call.record["elin_choice"] = why;
+      call.record.set("elin_choice", why);
     }
-    call.record["elin"] = d.callback;
+    call.record.set("elin", d.callback);
     elins_.map(d.callback, caller, std::vector<std::string>(d.notify.begin(), d.notify.end()), Clock::now());
   }
   if (!d.emergency) {
     // A call to an ELIN the runtime has sent: the PSAP calling back. Within the callback window
     // it reaches the last caller sent with it, later that call's security desk (DOMAIN.md §5).
     if (auto cb = elins_.callback(d.normalized, Clock::now())) {
-      call.record["elin"] = d.normalized;
+      call.record.set("elin", d.normalized);
       if (cb->in_window) {
-        call.record["callback_for"] = cb->caller;
+        call.record.set("callback_for", cb->caller);
         return target_user(cb->caller, "callback");
       }
       for (const std::string& desk : cb->desks)
         if (auto aor = Registrar::aor_of(desk); aor && snap->user(*aor)) {
-          call.record["callback_for"] = "security desk (the callback window has passed)";
+          call.record.set("callback_for", "security desk (the callback window has passed)");
           return target_user(*aor, "callback");
         }
-      call.record["failure"] = "ELIN " + d.normalized + ": the callback window has passed and no security desk is a user here";
+      call.record.set("failure", "ELIN " + d.normalized + ": the callback window has passed and no security desk is a user here");
       answer_a(call, 480, "Temporarily Unavailable");
       return finish(call, "failed", 480);
     }
@@ -573,12 +573,12 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     if (const std::string* user = snap->user_by_line(d.normalized)) return target_user(*user);
   if (!d.emergency && !d.test_call && !caller_user) {
     // Only the users of the snapshot may call out (toll fraud); emergency calls are never refused.
-    call.record["failure"] = "caller '" + caller + "' is not a user of the snapshot: only users call out";
+    call.record.set("failure", "caller '" + caller + "' is not a user of the snapshot: only users call out");
     answer_a(call, 403, "Forbidden (not a user of this runtime)");
     return finish(call, "rejected", 403);
   }
   if (!d.routable) {
-    call.record["failure"] = d.failure;
+    call.record.set("failure", d.failure);
     answer_a(call, d.emergency ? 503 : 404, d.emergency ? "Service Unavailable (no emergency route)" : "Not Found (no route)");
     return finish(call, "unroutable", d.emergency ? 503 : 404);
   }
@@ -607,16 +607,16 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     t.to = "<" + t.request_uri + ">";
     call.pending.push_back(std::move(t));
   }
-  call.record["callback"] = d.callback;
-  if (d.emergency || d.test_call) call.record["policy"] = std::string(d.policy);
-  else call.record["voice_policy"] = std::string(d.voice_policy);
-  call.record["user_name"] = std::string(d.user_name);
+  call.record.set("callback", d.callback);
+  if (d.emergency || d.test_call) call.record.set("policy", std::string(d.policy));
+  else call.record.set("voice_policy", std::string(d.voice_policy));
+  call.record.set("user_name", std::string(d.user_name));
   if (d.emergency || d.test_call) {
     call.facts = facts;
     call.provider = std::make_unique<routing::Decision>(d);
-    call.record["location_source"] = std::string(to_string(d.location_source));
-    call.record["method"] = d.method;
-    if (d.location) call.record["location"] = d.location->to_json();
+    call.record.set("location_source", std::string(to_string(d.location_source)));
+    call.record.set("method", d.method);
+    if (d.location) call.record.set_json("location", d.location->to_json());
   }
   // The decision with its trace is computed only when the record is read (/v1/calls): the same
   // pure decide() on the same snapshot and facts gives the same answer, and the hot path builds
@@ -702,11 +702,11 @@ void B2bua::start_branch(Call& call, std::size_t index) {
   // From: the caller; on a trunk, its callback number when it has one (Lync's Mediation Server
   // presents the line URI), with P-Asserted-Identity when the trunk wants it.
   std::string from = call.a.remote_uri;
-  const std::string callback = call.record.value("callback", "");
+  const std::string callback(call.record.str("callback"));
   if (b.target.trunk && !callback.empty()) {
     std::string host = "invalid";
     if (auto na = sip::parse_name_addr(call.a.remote_uri); na && !na->uri.host.empty()) host = na->uri.host;
-    const std::string name = call.record.value("user_name", "");
+    const std::string name(call.record.str("user_name"));
     from = (name.empty() ? "" : "\"" + name + "\" ") + "<sip:" + callback + "@" + host + ";user=phone>";
   }
   b.dialog.local_uri = from;
@@ -773,11 +773,13 @@ void B2bua::send_branch_invite(Call& call, std::size_t index, std::string m, boo
   b.tx = chain_.request(std::move(m), b.target.dest, [this, id, index](const ClientEvent& e) { on_branch_event(id, index, e); });
   if (!b.tx) return branch_failed(call, index, 500, "the INVITE could not be built", true);
   if (Metrics* mt = chain_.options().metrics) mt->transaction_started(true);
-  Json attempt = {{"target", b.target.label}, {"request_uri", b.target.request_uri},
-                  {"destination", host_port(b.target.dest.to.host, b.target.dest.to.port)}, {"transport", b.target.dest.tls ? "tls" : b.target.dest.stream ? "tcp" : "udp"}};
-  if (b.target.fell_back) attempt["tls_fallback"] = true;
-  if (call.provider) attempt["pidf_lo"] = with_pidf;
-  call.record["attempts"].push_back(std::move(attempt));
+  CallRecord::Attempt& attempt = call.record.attempts.emplace_back();
+  attempt.target = b.target.label;
+  attempt.request_uri = b.target.request_uri;
+  attempt.destination = host_port(b.target.dest.to.host, b.target.dest.to.port);
+  attempt.transport = b.target.dest.tls ? "tls" : b.target.dest.stream ? "tcp" : "udp";
+  if (b.target.fell_back) attempt.tls_fallback = 1;
+  if (call.provider) attempt.pidf_lo = with_pidf ? 1 : 0;
   // The desk is told at the moment the call leaves (never before a trunk has it, never after).
   if (call.provider && !call.notified) {
     if (Metrics* mt = chain_.options().metrics; mt && call.kind == "emergency") mt->observe_emergency_invite(Clock::now() - call.started);
@@ -798,11 +800,12 @@ void B2bua::branch_failed(Call& call, std::size_t index, int status, const std::
   b.reason = reason;
   chain_.wheel().cancel(b.failover);
   // The record: the attempt's outcome.
-  for (auto& a : call.record["attempts"])
-    if (a.value("target", "") == b.target.label && !a.contains("status")) {
-      a["status"] = status;
-      a["reason"] = reason;
-      a["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
+  for (auto& a : call.record.attempts)
+    if (a.target == b.target.label && a.status == 0) {
+      a.status = status;
+      a.has_reason = true;
+      a.reason = reason;
+      a.ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
       break;
     }
   if (call.a_final) return;
@@ -832,7 +835,7 @@ void B2bua::branch_failed(Call& call, std::size_t index, int status, const std::
     reason_out = status_out == 408 ? "Request Timeout" : status_out == 503 ? "Service Unavailable" : reason_out;
   }
   if (reason_out.empty()) reason_out = status_out == 408 ? "Request Timeout" : "Service Unavailable";
-  call.record["failure"] = "every attempt failed";
+  call.record.set("failure", "every attempt failed");
   answer_a(call, status_out, reason_out, call.best_headers);
   const std::string outcome = status_out == 486 || status_out == 600 ? "busy" : status_out == 408 || status_out == 480 ? "no-answer" : "failed";
   finish(call, outcome, status_out);
@@ -877,7 +880,7 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
       again.fell_back = true;
       again.label += " over TCP";
       call.pending.push_front(std::move(again));
-      call.record["tls_fallback"] = {{"trunk", b.target.trunk_name}, {"reason", why.empty() ? "transport failure" : why}};
+      call.record.set_json("tls_fallback", Json{{"trunk", b.target.trunk_name}, {"reason", why.empty() ? "transport failure" : why}});
       if (Metrics* mt = chain_.options().metrics) mt->tls_fallback();
       if (chain_.options().on_event)
         chain_.options().on_event("warn", "TLS to trunk '" + b.target.trunk_name + "' failed (" + (why.empty() ? "transport failure" : why) +
@@ -931,16 +934,16 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
     b.status = status;
     chain_.wheel().cancel(b.failover);
     chain_.wheel().cancel(call.ring);
-    for (auto& a : call.record["attempts"])
-      if (a.value("target", "") == b.target.label && !a.contains("status")) {
-        a["status"] = status;
-        a["ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
+    for (auto& a : call.record.attempts)
+      if (a.target == b.target.label && a.status == 0) {
+        a.status = status;
+        a.ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
         break;
       }
     cancel_branches(call, call.winner);
     call.pending.clear();
     call.answered_at = Clock::now();
-    call.record["answered_by"] = b.target.label;
+    call.record.set("answered_by", b.target.label);
     answer_a(call, status, std::string(r.reason()), crossing_list(r), r.body());
     return;
   }
@@ -959,7 +962,7 @@ bool B2bua::on_cancel(const sip::TransactionKey& invite) {
   if (it == pending_.end()) return false;
   Call* call = find(it->second);
   if (!call || call->a_final) return false;
-  call->record["failure"] = "cancelled by the caller";
+  call->record.set("failure", "cancelled by the caller");
   cancel_branches(*call, -1);
   call->pending.clear();
   answer_a(*call, 487, "Request Terminated");
@@ -1022,7 +1025,7 @@ void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& req
       chain_.wheel().cancel(call->a_2xx_timer);
     }
     bye(*call, !from_a);
-    call->record["ended_by"] = from_a ? "caller" : "callee";
+    call->record.set("ended_by", from_a ? "caller" : "callee");
     return finish(*call, "answered", 200);
   }
   relay(*call, from_a, key, request, top_via);
@@ -1078,15 +1081,15 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
     chain_.wheel().cancel(b->failover);
   pending_.erase(call.a_key);
   const auto end = Clock::now();
-  call.record["kind"] = call.kind;
-  call.record["outcome"] = outcome;
-  call.record["status"] = status;
-  call.record["duration_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(end - call.started).count();
-  if (call.winner >= 0) call.record["talk_ms"] = std::chrono::duration_cast<std::chrono::milliseconds>(end - call.answered_at).count();
+  call.record.set("kind", call.kind);
+  call.record.set("outcome", outcome);
+  call.record.set("status", status);
+  call.record.set("duration_ms", std::chrono::duration_cast<std::chrono::milliseconds>(end - call.started).count());
+  if (call.winner >= 0) call.record.set("talk_ms", std::chrono::duration_cast<std::chrono::milliseconds>(end - call.answered_at).count());
   const CoreOptions& o = chain_.options();
   if (o.metrics) o.metrics->call_ended(call.kind, outcome);
   if (o.on_call && !call.refused_by_limit) o.on_call(call.record);
-  if (o.call_log && !call.refused_by_limit) o.call_log->add(std::move(call.record), std::move(call.decision));
+  if (o.call_log && !call.refused_by_limit) o.call_log->add_text(call.record.json_text(), std::move(call.decision));
   // The dialogs stay a little longer: late messages (a leg's 2xx retransmitted because our
   // ACK was lost, a 2xx racing a CANCEL) still find their call; then it goes. T4 (5 s) is
   // enough: once a call has ended by BYE no peer retransmits a 2xx, and retransmitted
@@ -1130,7 +1133,7 @@ void B2bua::notify_desk(Call& call) {
   call.notified = true;
   const routing::Decision& d = *call.provider;
   if (!d.notifies()) return;
-  call.record["notifications"] = Json::array();
+  call.record.notifications_said = true;
   if ((!d.webhooks.empty() || !d.emails.empty()) && chain_.options().notify) {
     // Beyond Lync: the same facts as JSON to webhooks and as text to e-mail addresses, on the
     // notifier's own thread (submit never blocks; a full queue is a "dropped" outcome).
@@ -1187,7 +1190,7 @@ void B2bua::notify_desk(Call& call) {
       why = "not a SIP URI";
     }
     if (to.empty()) {
-      call.record["notifications"].push_back({{"kind", "sip"}, {"target", target}, {"outcome", "failed"}, {"attempts", 0}, {"detail", why}});
+      call.record.notifications.push_back({{"kind", "sip"}, {"target", target}, {"outcome", "failed"}, {"attempts", 0}, {"detail", why}});
       if (Metrics* m = chain_.options().metrics) m->notification("sip", "failed");
       continue;
     }
@@ -1269,7 +1272,7 @@ void B2bua::delivery_done(std::uint64_t id, bool ok, const std::string& detail) 
   if (Metrics* m = chain_.options().metrics) m->notification("sip", ok ? "ok" : "failed");
   auto c = calls_.find(del.call);
   if (c != calls_.end() && !c->second->ended) {
-    c->second->record["notifications"].push_back(std::move(outcome));
+    c->second->record.notifications.push_back(std::move(outcome));
   } else if (chain_.options().on_event) {
     // The call was over before the desk answered: its record is written; this line completes it.
     chain_.options().on_event(ok ? "info" : "warn", "security desk notification of call " + std::to_string(del.call) + " to " + del.target +
@@ -1284,7 +1287,7 @@ void B2bua::on_notify_outcome(const DeliveryOutcome& o) {
   std::from_chars(o.call_id.data(), o.call_id.data() + o.call_id.size(), id);
   auto c = calls_.find(id);
   if (c != calls_.end() && !c->second->ended) {
-    c->second->record["notifications"].push_back(o.to_json());
+    c->second->record.notifications.push_back(o.to_json());
   } else if (chain_.options().on_event) {
     chain_.options().on_event(o.result == DeliveryResult::ok ? "info" : "warn",
                               std::string(to_string(o.kind)) + " notification of call " + o.call_id + " to " + o.target + ": " +
@@ -1327,13 +1330,14 @@ void B2bua::answer_test_call(Call& call, const routing::CallFacts& facts, const 
   text += "  Security desk: " + (desks.empty() ? std::string("none") : desks) + "\r\n";
   call.readback = text;
   call.self_answered = true;
-  call.record["callback"] = e.callback;
-  call.record["policy"] = std::string(e.policy);
-  call.record["location_source"] = std::string(to_string(e.location_source));
-  call.record["method"] = e.method;
-  if (e.location) call.record["location"] = e.location->to_json();
-  call.record["would_route"] = e.attempts.empty() ? Json(nullptr) : Json(std::string(e.attempts.front().trunk));
-  call.record["answered_by"] = "the runtime (test call)";
+  call.record.set("callback", e.callback);
+  call.record.set("policy", std::string(e.policy));
+  call.record.set("location_source", std::string(to_string(e.location_source)));
+  call.record.set("method", e.method);
+  if (e.location) call.record.set_json("location", e.location->to_json());
+  if (e.attempts.empty()) call.record.set_null("would_route");
+  else call.record.set("would_route", std::string(e.attempts.front().trunk));
+  call.record.set("answered_by", "the runtime (test call)");
   // The answer: the caller's media declined (port 0, RFC 3264 §6), so no media is expected.
   std::string sdp = "v=0\r\no=e911ctl 1 1 IN IP4 0.0.0.0\r\ns=emergency test call\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n";
   bool any = false;
@@ -1365,7 +1369,7 @@ void B2bua::test_call_acked(Call& call) {
   std::string m = dialog_request(chain_, call.a, "MESSAGE", ++call.a.local_cseq, 70, "Content-Type: text/plain;charset=utf-8\r\n", call.readback);
   if (!m.empty()) chain_.request(std::move(m), call.a.dest, [](const ClientEvent&) {});
   bye(call, true);
-  call.record["ended_by"] = "runtime (read-back sent)";
+  call.record.set("ended_by", "runtime (read-back sent)");
   finish(call, "answered", 200);
 }
 
@@ -1375,7 +1379,7 @@ void B2bua::ring_expired(void* self, std::uint64_t id) {
   if (!c) return;
   c->ring = TimerWheel::Handle{};
   if (c->winner >= 0 || c->a_final) return;
-  c->record["failure"] = "no answer within the ring timeout";
+  c->record.set("failure", "no answer within the ring timeout");
   me.cancel_branches(*c, -1);
   c->pending.clear();
   me.answer_a(*c, 408, "Request Timeout");

@@ -69,7 +69,11 @@ struct Chain::ClientLive {
 
 Chain::Chain(asio::io_context& io, sip::Limits limits, sip::TimerConfig timers, const SnapshotSlot* snapshots, CoreOptions options)
     : io_(io),
-      wheel_(io),
+      // A tick of T1/10, at most 50 ms: expiries of one tick share one wake-up (under load a
+      // 10 ms tick woke the loop a hundred times a second for timers nobody waits on: J, K, L,
+      // the linger of ended calls), and a retransmission is never more than a tenth of T1 late.
+      wheel_(io, std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(timers.t1) / 10, std::chrono::milliseconds(1),
+                            std::chrono::milliseconds(50))),
       limits_(limits),
       timers_(timers),
       snapshots_(snapshots),

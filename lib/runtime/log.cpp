@@ -1,5 +1,7 @@
 #include "e911/runtime_log.hpp"
 
+#include "e911/runtime_call_record.hpp"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -126,6 +128,22 @@ void Log::call(const Json& record) {
   const bool failed = record.is_object() && record.contains("outcome") && record["outcome"] == "failed";
   std::string text = line(failed ? "warn" : "info", "call", record);
   text += '\n';
+  write(text);
+}
+
+void Log::call(const CallRecord& record) {
+  const bool failed = record.str("outcome") == "failed";
+  if (format_ != LogFormat::json) return call(record.to_json());
+  // JSON: the line's time, level and msg, then the record's fields (its own "time", the call's
+  // start, is the one field a log line has already).
+  std::string text;
+  text.reserve(1536);
+  text += "{\"time\":";
+  append_json_string(text, rfc3339_ms(now_ ? now_() : std::chrono::system_clock::now()));
+  text += failed ? ",\"level\":\"warn\"" : ",\"level\":\"info\"";
+  text += ",\"msg\":\"call\"";
+  record.append_fields(text, reserved);
+  text += "}\n";
   write(text);
 }
 

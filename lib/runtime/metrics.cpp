@@ -216,7 +216,11 @@ CallLog::CallLog(std::size_t capacity) : ring_(std::max<std::size_t>(capacity, 1
 void CallLog::add(Json record) { add(std::move(record), nullptr); }
 
 void CallLog::add(Json record, std::function<Json()> decision) {
-  Entry entry{std::make_shared<const Json>(std::move(record)),
+  add_text(record.dump(-1, ' ', false, Json::error_handler_t::replace), std::move(decision));
+}
+
+void CallLog::add_text(std::string record, std::function<Json()> decision) {
+  Entry entry{std::make_shared<const std::string>(std::move(record)),
               decision ? std::make_shared<const std::function<Json()>>(std::move(decision)) : nullptr};
   Entry dropped;  // freed after the lock is released
   std::lock_guard lock(mutex_);
@@ -235,7 +239,8 @@ Json CallLog::recent(std::size_t limit) const {
   }
   Json out = Json::array();
   for (const auto& e : picked) {
-    Json r = *e.record;
+    Json r = Json::parse(*e.record, nullptr, false);
+    if (r.is_discarded()) r = Json{{"error", "the record could not be read back"}};
     if (e.decision) {
       try {
         r["decision"] = (*e.decision)();

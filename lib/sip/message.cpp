@@ -175,6 +175,28 @@ std::vector<std::string_view> Message::values(std::string_view name) const {
   return out;
 }
 
+std::string_view first_list_item(std::string_view value) {
+  // split_list(value).front(), without the vector: the top Via of every message is read so.
+  bool quoted = false;
+  int angle = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    char c = value[i];
+    if (quoted) {
+      if (c == '\\') ++i;
+      else if (c == '"') quoted = false;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == '<') {
+      ++angle;
+    } else if (c == '>' && angle > 0) {
+      --angle;
+    } else if (c == ',' && angle == 0) {
+      return trim(value.substr(0, i));
+    }
+  }
+  return trim(value);
+}
+
 std::vector<std::string_view> split_list(std::string_view value) {
   std::vector<std::string_view> out;
   bool quoted = false;

@@ -44,8 +44,7 @@ int status_of(std::string_view text) {
 std::string derived_request(const Message& invite, std::string_view method, std::string_view to) {
   std::string out;
   out.append(method).append(" ").append(invite.uri()).append(" SIP/2.0\r\n");
-  auto vias = invite.values("Via");
-  if (!vias.empty()) out.append("Via: ").append(vias.front()).append("\r\n");
+  if (auto via = invite.first("Via")) out.append("Via: ").append(first_list_item(*via)).append("\r\n");
   for (auto route : invite.values("Route")) out.append("Route: ").append(route).append("\r\n");
   out.append("Max-Forwards: 70\r\n");
   if (auto from = invite.first("From")) out.append("From: ").append(*from).append("\r\n");

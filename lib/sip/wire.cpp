@@ -227,9 +227,9 @@ std::optional<Via> parse_via(std::string_view v) {
 }
 
 std::optional<Via> top_via(const Message& request) {
-  auto vias = request.values("Via");
-  if (vias.empty()) return std::nullopt;
-  return parse_via(vias.front());
+  auto via = request.first("Via");
+  if (!via) return std::nullopt;
+  return parse_via(first_list_item(*via));
 }
 
 std::optional<std::string> stamp_received(const Message& request, std::string_view source_ip, int source_port) {

@@ -36,6 +36,7 @@ class Registrar;
 class B2bua;
 class Metrics;
 class CallLog;
+class CallRecord;
 struct NotifyFacts;
 struct NotifyTarget;
 struct DeliveryOutcome;
@@ -80,7 +81,7 @@ struct CoreOptions {
   std::string bindings_path;                ///< where registrations are kept ("" : memory only)
   Metrics* metrics = nullptr;               ///< counters (may be null)
   CallLog* call_log = nullptr;              ///< recent calls (may be null)
-  std::function<void(const Json&)> on_call; ///< one record per finished call (the log line)
+  std::function<void(const CallRecord&)> on_call; ///< one record per finished call (the log line)
   std::function<void(const std::string& level, const std::string& message)> on_event;  ///< other log lines
   /// Hands a call's webhook and e-mail deliveries to the notifier (Notifier::submit: never
   /// blocks); their outcomes come back through Chain::notification_outcome. Empty: none sent.

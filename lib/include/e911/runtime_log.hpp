@@ -47,6 +47,8 @@ class Log {
   /// duration_ms, ...) on one line at level info, message "call". A record whose "outcome" is
   /// "failed" is logged at level warn.
   void call(const Json& record);
+  /// The same from the runtime's own record, written straight from its fields.
+  void call(const class CallRecord& record);
 
   /// The line an event would be written as, without its newline (for tests and for callers that
   /// send the line elsewhere too).

@@ -171,6 +171,9 @@ class CallLog {
   /// (recent(), on the reader's thread): a busy runtime does not build a trace per call that
   /// nobody asks for. `decision` must be safe to call from another thread.
   void add(Json record, std::function<Json()> decision);
+  /// The same with the record already written as one JSON object (CallRecord::json_text): the
+  /// ring keeps the text, and parses it only when it is read.
+  void add_text(std::string record, std::function<Json()> decision);
   /// A JSON array of at most `limit` records, newest first.
   Json recent(std::size_t limit) const;
   std::size_t capacity() const { return ring_.size(); }
@@ -178,7 +181,7 @@ class CallLog {
  private:
   mutable std::mutex mutex_;
   struct Entry {
-    std::shared_ptr<const Json> record;
+    std::shared_ptr<const std::string> record;  // one JSON object
     std::shared_ptr<const std::function<Json()>> decision;  // may be null
   };
   std::vector<Entry> ring_;  // readers copy pointers under the lock, JSON after

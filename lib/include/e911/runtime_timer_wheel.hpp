@@ -11,8 +11,8 @@
 // its slot comes round), and the expiries of one tick share one wake-up.
 //
 // Precision: a timer fires at the first tick at or after its deadline, never before it; the tick
-// (10 ms by default) is far below the 500 ms of T1, the shortest RFC 3261 timer that matters on
-// the wire. One wheel belongs to one io_context thread: nothing in it takes a lock.
+// (10 ms by default; the runtime's chain uses T1/10, at most 50 ms) is far below the 500 ms of T1,
+// the shortest RFC 3261 timer that matters on the wire. One wheel belongs to one io_context thread: nothing in it takes a lock.
 #include <asio.hpp>
 #include <chrono>
 #include <cstdint>

@@ -98,6 +98,8 @@ std::string serialise(const Message& message);
 /// Splits a comma-separated header value at commas outside quoted strings and `<...>`,
 /// trimming LWS around each element; empty elements are kept.
 std::vector<std::string_view> split_list(std::string_view value);
+/// The first item of split_list(value), without building the list.
+std::string_view first_list_item(std::string_view value);
 
 /// The answer a request gets instead of being processed.
 struct Reject {
