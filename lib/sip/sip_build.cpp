@@ -4,11 +4,35 @@
 #include <cstdint>
 #include <cstdio>
 #include <sstream>
+#include <type_traits>
 #include <string_view>
 
 namespace e911::sip {
 
 namespace {
+
+/// What the builders write into: a string with `<<` for text and numbers, without the locale
+/// and stream state an ostringstream sets up for every message (an emergency call builds three:
+/// the PIDF-LO, the provider's INVITE and the desk's MESSAGE).
+struct Text {
+  std::string s;
+  Text() { s.reserve(1024); }
+  Text& operator<<(std::string_view v) {
+    s.append(v);
+    return *this;
+  }
+  Text& operator<<(char c) {
+    s += c;
+    return *this;
+  }
+  template <class N, std::enable_if_t<std::is_integral_v<N> && !std::is_same_v<N, char> && !std::is_same_v<N, bool>, int> = 0>
+  Text& operator<<(N n) {
+    s += std::to_string(n);
+    return *this;
+  }
+  std::string str() && { return std::move(s); }
+};
+
 
 // The civic fields in RFC 5139 schema order, with Lync's mapping and the label the security desk
 // reads. One table serves the PIDF-LO and the notification, so they can never list different fields.
@@ -237,7 +261,7 @@ std::string trim(const std::string& s) {
 std::string build_pidf(const Civic& loc, const std::string& entity, const std::string& method, const std::string& conference_uri,
                        const std::string& conference_mode, const std::string& policy_tag, const std::string& timestamp) {
   const bool extension = !conference_uri.empty() || !policy_tag.empty();
-  std::ostringstream o;
+  Text o;
   o << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
        "<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10\" "
        "xmlns:ca=\"urn:ietf:params:xml:ns:pidf:geopriv10:civicAddr\" xmlns:gbp=\"urn:ietf:params:xml:ns:pidf:geopriv10:basicPolicy\" "
@@ -269,7 +293,7 @@ std::string build_pidf(const Civic& loc, const std::string& entity, const std::s
   o << "    </status>\n";
   if (!timestamp.empty()) o << "    <timestamp>" << xml(timestamp) << "</timestamp>\n";
   o << "  </tuple>\n</presence>\n";
-  return o.str();
+  return std::move(o).str();
 }
 
 TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c) {
@@ -328,7 +352,7 @@ TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d,
   auto text = [&](const std::string& transport) {
     std::string t = transport;
     for (auto& ch : t) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    std::ostringstream m;
+    Text m;
     m << "INVITE " << ruri << " SIP/2.0\r\n"
       << "Via: SIP/2.0/" << upper(transport) << " " << c.sent_by << ";branch=" << (c.branch.empty() ? "z9hG4bK" + c.tag : c.branch) << ";rport\r\n"
       << "Max-Forwards: 70\r\n"
@@ -343,7 +367,7 @@ TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d,
     if (!pidf.empty()) m << "Geolocation: <cid:" << cid << ">\r\nGeolocation-Routing: yes\r\n";
     if (!content_type.empty()) m << "Content-Type: " << content_type << "\r\n";
     m << "Content-Length: " << body.size() << "\r\n\r\n" << body;
-    return m.str();
+    return std::move(m).str();
   };
   out.stream = trunk_transport != "udp";
   out.text = text(trunk_transport);
@@ -372,7 +396,7 @@ std::string build_notification(const routing::Decision& d, const routing::CallFa
   const std::string& call_id = c.call_id;
   const std::string caller = f.caller.empty() ? d.caller : f.caller;
   const std::string to = target.find(':') == std::string::npos ? "sip:" + target : target;
-  std::ostringstream b;
+  Text b;
   b << (d.test_call ? "Test emergency call to " : "Emergency call to ")
     << one_line(d.emergency_number.empty() ? (d.normalized.empty() ? d.dialled : d.normalized) : std::string(d.emergency_number)) << "\n";
   b << "Caller: " << (d.user_name.empty() ? "" : one_line(std::string(d.user_name)) + " ") << "<" << one_line(caller) << ">\n";
@@ -402,9 +426,9 @@ std::string build_notification(const routing::Decision& d, const routing::CallFa
     b << "Location: none known; the provider's operator will ask the caller\n";
   }
   b << "Method: " << (d.method.empty() ? "none" : one_line(d.method)) << "\n";
-  const std::string body = crlf(b.str());
+  const std::string body = crlf(std::move(b).str());
   const std::string id = fnv_hex(call_id + "\x1f" + to);
-  std::ostringstream m;
+  Text m;
   m << "MESSAGE " << (c.request_uri.empty() ? to : c.request_uri) << " SIP/2.0\r\n"
     << "Via: SIP/2.0/" << upper(c.transport) << " " << c.sent_by << ";branch=" << (c.branch.empty() ? "z9hG4bK" + id : c.branch) << ";rport\r\n"
     << "Max-Forwards: 70\r\n"
@@ -417,7 +441,7 @@ std::string build_notification(const routing::Decision& d, const routing::CallFa
     << "Content-Type: text/plain;charset=utf-8\r\n"
     << "Content-Length: " << body.size() << "\r\n\r\n"
     << body;
-  return m.str();
+  return std::move(m).str();
 }
 
 }  // namespace e911::sip
