@@ -1046,7 +1046,8 @@ std::shared_ptr<Snapshot> Snapshot::from_payload(std::string payload) {
   s->loc_blob_ = in.str();
   in.need(static_cast<std::size_t>(nloc) * 4);
   s->loc_offsets_.resize(nloc);
-  std::memcpy(s->loc_offsets_.data(), payload.data() + in.pos, static_cast<std::size_t>(nloc) * 4);
+  // An empty vector's data() may be null, and memcpy from or to null is undefined even for 0 bytes.
+  if (nloc != 0) std::memcpy(s->loc_offsets_.data(), payload.data() + in.pos, static_cast<std::size_t>(nloc) * 4);
   in.pos += static_cast<std::size_t>(nloc) * 4;
   for (uint32_t o : s->loc_offsets_)
     if (o > s->loc_blob_.size()) throw Error(ErrorKind::invalid, "snapshot is corrupt: a location record is out of range");
