@@ -1,10 +1,19 @@
 #pragma once
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 
 #include "e911/store.hpp"
+
+// How many times longer a time bound of a test may be: E911_TEST_TIME_SCALE, which make
+// test-sanitize sets to 5 (ASan and UBSan make every call several times slower), else 1.
+inline double time_scale() {
+  const char* v = std::getenv("E911_TEST_TIME_SCALE");
+  const double s = v ? std::atof(v) : 0;
+  return s > 1 ? s : 1;
+}
 
 // A fresh database file in its own temporary directory, removed afterwards.
 struct TempDb {
