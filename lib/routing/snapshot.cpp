@@ -168,21 +168,21 @@ Json Civic::to_json() const {
 // ---- build ---------------------------------------------------------------------------------
 
 struct Snapshot::Filter {
-  std::string subnets, waps, switches, ports;  // SQL lists for "key IN (...)"
+  // The candidate keys of each table, as JSON arrays bound to :keys (never SQL text: a port ID
+  // is whatever the phone or the command line says).
+  std::string subnets, waps, switches, ports;
 };
 
 namespace {
 
-std::string sql_list(const std::set<std::string>& values) {
-  std::string out = "(";
-  for (const auto& v : values) {
-    if (out.size() > 1) out += ',';
-    out += '\'';
-    for (char c : v) out += c == '\'' ? std::string("''") : std::string(1, c);
-    out += '\'';
-  }
-  if (values.empty()) out += "NULL";
-  return out + ")";
+// Selects the rows whose key is one of the JSON array bound to :keys.
+constexpr const char* kKeyInList = " AND key IN (SELECT value FROM json_each(:keys))";
+
+std::string json_list(const std::set<std::string>& values) {
+  Json list = Json::array();
+  for (const auto& v : values) list.push_back(v);
+  // Text that is not UTF-8 matches no key (keys are checked UTF-8 where they enter).
+  return list.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 // A MAC-like identifier as people may have stored it: either case, '-' or ':' separators.
@@ -246,10 +246,10 @@ std::shared_ptr<const Snapshot> Snapshot::build_for_call(const Store& store, con
     for (const auto& c : switches)
       for (const auto& p : spellings) ports.insert(c + "|" + p);
   }
-  f.subnets = sql_list(nets);
-  f.waps = sql_list(waps);
-  f.switches = sql_list(switches);
-  f.ports = sql_list(ports);
+  f.subnets = json_list(nets);
+  f.waps = json_list(waps);
+  f.switches = json_list(switches);
+  f.ports = json_list(ports);
   return build_impl(store, 0, &f);
 }
 
@@ -291,7 +291,7 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
     for (const char* f : kLocationFields) cols += std::string(", ") + f;
     // Rowid order: ordering by key would read a million rows through the index, at random.
     // A call's snapshot reads only the locations its candidate elements and defaults name.
-    std::string loc_where = " NOT INDEXED WHERE " + alive;
+    std::string loc_where = " NOT INDEXED WHERE " + alive, loc_keys;
     if (filter) {
       std::set<std::string> ids;
       for (const char* noun : {"policy", "site"})
@@ -300,13 +300,16 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
       const std::pair<const char*, const std::string*> tables[] = {
           {"subnet", &filter->subnets}, {"wap", &filter->waps}, {"switch", &filter->switches}, {"port", &filter->ports}};
       for (const auto& [table, list] : tables) {
-        SQLite::Statement q(db, std::string("SELECT location FROM ") + table + " WHERE " + alive + " AND key IN " + *list);
-        while (q.executeStep())
-          if (!q.getColumn(0).isNull()) ids.insert(q.getColumn(0).getString());
+        Rows q(db, std::string("SELECT location FROM ") + table + " WHERE " + alive + kKeyInList);
+        q.bind(":rev", rev).bind(":keys", *list);
+        while (q.next())
+          if (!q.null(0)) ids.insert(std::string(q.text(0)));
       }
-      loc_where = " WHERE " + alive + " AND key IN " + sql_list(ids);
+      loc_where = " WHERE " + alive + kKeyInList;
+      loc_keys = json_list(ids);
     }
     Rows loc(db, "SELECT key" + cols + " FROM location" + loc_where);
+    loc.bind(":rev", rev).bind(":keys", loc_keys);
     // max(rowid) bounds the rows (it is read from the b-tree's edge): reserving for it keeps a
     // million-location blob from being copied and faulted in again at every doubling.
     if (!filter) {
@@ -329,7 +332,9 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
     for (const auto& [name, site] : s->objects_["site"].items()) s->site_names_.push_back(name);
     std::unordered_map<std::string, int32_t> site_index;
     for (std::size_t i = 0; i < s->site_names_.size(); ++i) site_index.emplace(s->site_names_[i], static_cast<int32_t>(i));
-    Rows sub(db, "SELECT key, location, site FROM subnet" + (filter ? " WHERE " + alive + " AND key IN " + filter->subnets : " NOT INDEXED WHERE " + alive));
+    Rows sub(db, "SELECT key, location, site FROM subnet" + (filter ? " WHERE " + alive + kKeyInList : " NOT INDEXED WHERE " + alive));
+    sub.bind(":rev", rev);
+    if (filter) sub.bind(":keys", filter->subnets);
     std::string site_name;
     while (sub.next()) {
       SubnetRec r{std::string(sub.text(0)), loc_of(sub, 1), -1};
@@ -341,7 +346,9 @@ std::shared_ptr<const Snapshot> Snapshot::build_impl(const Store& store, std::in
       s->subnets_.push_back(std::move(r));
     }
     auto elements = [&](const char* table, std::vector<std::pair<std::string, int32_t>>& out, const std::string* list) {
-      Rows st(db, std::string("SELECT key, location FROM ") + table + (filter ? " WHERE " + alive + " AND key IN " + *list : " NOT INDEXED WHERE " + alive));
+      Rows st(db, std::string("SELECT key, location FROM ") + table + (filter ? " WHERE " + alive + kKeyInList : " NOT INDEXED WHERE " + alive));
+      st.bind(":rev", rev);
+      if (list) st.bind(":keys", *list);
       while (st.next()) out.emplace_back(std::string(st.text(0)), loc_of(st, 1));
     };
     elements("wap", s->waps_, filter ? &filter->waps : nullptr);

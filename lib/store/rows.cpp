@@ -17,6 +17,20 @@ Rows::Rows(SQLite::Database& db, const std::string& sql) : db_(db.getHandle()) {
 
 Rows::~Rows() { sqlite3_finalize(st_); }
 
+Rows& Rows::bind(const char* name, std::int64_t value) {
+  const int i = sqlite3_bind_parameter_index(st_, name);
+  if (i > 0 && sqlite3_bind_int64(st_, i, value) != SQLITE_OK)
+    throw Error(ErrorKind::store, std::string("cannot read the store: ") + sqlite3_errmsg(db_));
+  return *this;
+}
+
+Rows& Rows::bind(const char* name, const std::string& value) {
+  const int i = sqlite3_bind_parameter_index(st_, name);
+  if (i > 0 && sqlite3_bind_text(st_, i, value.data(), static_cast<int>(value.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+    throw Error(ErrorKind::store, std::string("cannot read the store: ") + sqlite3_errmsg(db_));
+  return *this;
+}
+
 bool Rows::next() {
   const int rc = sqlite3_step(st_);
   if (rc == SQLITE_ROW) return true;

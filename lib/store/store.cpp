@@ -397,13 +397,13 @@ std::optional<Json> Store::get(const Kind& kind, const std::string& key) const {
 
 std::string Store::alive_at(std::int64_t rev) {
   if (rev <= 0) return "rev_removed IS NULL";
-  const std::string r = std::to_string(rev);
-  return "rev_added <= " + r + " AND (rev_removed IS NULL OR rev_removed > " + r + ")";
+  return "rev_added <= :rev AND (rev_removed IS NULL OR rev_removed > :rev)";
 }
 
 void Store::for_each(const Kind& kind, const std::function<void(Json&&)>& fn, std::int64_t rev) const {
   store_call("cannot read " + kind.noun, [&] {
     SQLite::Statement st(*db_, "SELECT " + column_list(kind) + " FROM " + kind.table + " WHERE " + alive_at(rev) + " ORDER BY key");
+    if (rev > 0) st.bind(":rev", static_cast<int64_t>(rev));
     while (st.executeStep()) fn(row_to_json(kind, st, 0));
     return 0;
   });
@@ -548,6 +548,14 @@ std::string insert_sql(const Kind& k, std::size_t rows, std::uint64_t fields = ~
     q += ")";
   }
   return q;
+}
+
+// An identifier (an index's name, read from sqlite_master) as SQL text: double-quoted, its own
+// quotes doubled. Identifiers cannot be bound; values always are.
+std::string quoted_identifier(const std::string& name) {
+  std::string out = "\"";
+  for (const char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
 }
 
 // Rows per statement of Writer::insert_text_rows: each step of a statement opens a cursor, seeks
@@ -700,7 +708,7 @@ void Writer::begin_bulk(const Kind& kind, std::size_t expected_rows, bool refere
         b.key_index = {name, sql};
         continue;
       }
-      db.exec("DROP INDEX \"" + name + "\"");
+      db.exec("DROP INDEX " + quoted_identifier(name));
       b.dropped_indexes.push_back(sql);
     }
     return 0;
@@ -720,7 +728,7 @@ void Writer::bulk_keys(const Kind& kind, std::span<const std::string* const> key
   // The first key out of order: from here on the index costs a random insert per row, so it goes
   // now and is built at commit with the others.
   stmts_.erase(&kind);
-  store_.db().exec("DROP INDEX \"" + b.key_index.first + "\"");
+  store_.db().exec("DROP INDEX " + quoted_identifier(b.key_index.first));
   b.dropped_indexes.push_back(b.key_index.second);
   b.key_index = {};
 }

@@ -23,6 +23,12 @@ class Rows {
   Rows(const Rows&) = delete;
   Rows& operator=(const Rows&) = delete;
 
+  /// Binds `value` to the named parameter `name` (":keys"): values reach SQL only this way,
+  /// never in its text. A statement without that parameter is left as it is (Store::alive_at
+  /// has :rev only for a past revision). Throws Error(store) when SQLite refuses the value.
+  Rows& bind(const char* name, std::int64_t value);
+  Rows& bind(const char* name, const std::string& value);  ///< copied by SQLite
+
   /// The next row: true when there is one. Throws Error(store) on a read error.
   bool next();
   bool null(int col) const;

@@ -82,7 +82,9 @@ class Store {
   std::optional<Json> get(const Kind& kind, const std::string& key) const;
   /// Calls `fn` with every object of `kind` as of revision `rev` (0: current), ordered by key.
   void for_each(const Kind& kind, const std::function<void(Json&&)>& fn, std::int64_t rev = 0) const;
-  /// The SQL condition selecting the rows alive at revision `rev` (0: current) of a table.
+  /// The SQL condition selecting the rows alive at revision `rev` (0: current) of a table. For a
+  /// past revision it holds the parameter :rev, which the caller binds to `rev`: the revision
+  /// never enters the SQL text.
   static std::string alive_at(std::int64_t rev);
   /// Every current object of `kind`, ordered by key.
   std::vector<Json> list(const Kind& kind) const;
