@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "context.hpp"
 #include "e911/apply.hpp"
+#include "e911/durable_file.hpp"
 #include "e911/error.hpp"
 #include "e911/yaml_load.hpp"
 #include "render/render.hpp"
@@ -170,14 +172,10 @@ void register_config_commands(CLI::App& app, Context& ctx) {
         export_yaml(*store, std::cout, kinds_wanted);
         return;
       }
-      const std::string tmp = *out_file + ".tmp";
-      {
-        std::ofstream f(tmp, std::ios::binary);
-        if (!f) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
-        export_yaml(*store, f, kinds_wanted);
-        if (!f.flush()) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
-      }
-      if (std::rename(tmp.c_str(), out_file->c_str()) != 0) throw Error(ErrorKind::failure, "cannot write '" + *out_file + "'");
+      // An export carries users' digest secrets: written whole, mode 0600 (durable_file.hpp).
+      std::ostringstream text;
+      export_yaml(*store, text, kinds_wanted);
+      write_file_durably(*out_file, {text.view()});
       ctx.note("exported revision " + std::to_string(store->head()) + " to '" + *out_file + "'");
     });
   }

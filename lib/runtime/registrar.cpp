@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "e911/durable_file.hpp"
 #include "e911/error.hpp"
 #include "e911/runtime_auth.hpp"
 #include "e911/sip_text.hpp"
@@ -255,21 +256,13 @@ void Registrar::save() {
       text += ",\"cseq\":" + std::to_string(b.cseq) + ",\"q\":" + q + "}";
     }
   text += "\n]}\n";
-  const std::string tmp = path_ + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      dirty_ = true;
-      throw Error(ErrorKind::failure, "cannot write bindings file '" + tmp + "'", "check the folder exists and the runtime may write it");
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path_, ec);
-  if (ec) {
+  // Private to the runtime's user (contacts, Call-IDs: who is where), mode 0600 whatever the
+  // umask; whole or absent, never flushed (saved once a second: a lost second costs a REGISTER).
+  try {
+    write_file_durably(path_, {text}, false);
+  } catch (const Error& e) {
     dirty_ = true;
-    throw Error(ErrorKind::failure, "cannot replace bindings file '" + path_ + "': " + ec.message(), "check the folder is writable");
+    throw Error(ErrorKind::failure, std::string("cannot write the bindings: ") + e.what(), "check the folder exists and the runtime may write it");
   }
 }
 

@@ -218,11 +218,19 @@ std::unique_ptr<Store> Store::open(const std::string& path, bool create) {
   remove_dead_drafts(path);
   if (fs::exists(path, ec)) return open_at(path, create);
   const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (!parent.empty()) create_folders(parent.string());
   // Unique in the process too: two Stores may be created at once (a test, a library user).
   static std::atomic<unsigned> drafts{0};
   const std::string draft = path + ".new." + std::to_string(::getpid()) + "." + std::to_string(drafts++);
   remove_database_files(draft);
+  // The store holds users' digest secrets: its file is made here, mode 0600 whatever the umask,
+  // before SQLite opens it (SQLite would make it 0644). Its -wal, -shm and -journal files take
+  // the store's mode from SQLite, and the store keeps this inode when it settles at `path`.
+  if (const int fd = create_private_file(draft); fd >= 0) {
+    ::close(fd);
+  } else {
+    throw Error(ErrorKind::store, "cannot create '" + path + "': " + std::strerror(errno), "check that the folder exists and may be written");
+  }
   auto s = open_at(draft, true);
   s->settle_to_ = path;
   return s;
@@ -298,8 +306,7 @@ std::unique_ptr<Store> Store::open_at(const std::string& path, bool create) {
                                       : "e911ctl never changes another program's file; give the path of an e911ctl store, or a new one");
   if (!exists && !in_memory) {
     const fs::path parent = fs::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty()) fs::create_directories(parent, ec);
+    if (!parent.empty()) create_folders(parent.string());
   }
   // A read may be made where the process cannot write (a store in another user's folder): then
   // nothing is changed, not even the journal mode.

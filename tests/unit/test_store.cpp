@@ -1,4 +1,6 @@
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -7,6 +9,7 @@
 #include <span>
 #include <set>
 
+#include "e911/durable_file.hpp"
 #include "e911/error.hpp"
 #include "e911/store.hpp"
 #include "helpers.hpp"
@@ -278,4 +281,54 @@ TEST_CASE("a SQLite file with nothing in it, as a killed creation left it, is an
   CHECK_THROWS_AS(Store::open(t.path, false), Error);
   auto s = Store::open(t.path, true);
   CHECK(s->head() == 1);
+}
+
+// Issue 14: files that can hold users' digest secrets are private whatever the umask.
+namespace {
+unsigned mode_of(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0xFFFFu;
+}
+struct Umask {
+  mode_t old;
+  explicit Umask(mode_t m) : old(::umask(m)) {}
+  ~Umask() { ::umask(old); }
+};
+}  // namespace
+
+TEST_CASE("a new store, its -wal and -shm are mode 0600 under umask 000", "[store][security]") {
+  TempDb t;
+  Umask open_to_all(0);
+  auto s = Store::open(t.path, true);
+  CHECK(write(*s, [](Writer& w) { w.put(K("location"), loc("a")); }) == 2);  // settles at t.path
+  CHECK(write(*s, [](Writer& w) { w.put(K("location"), loc("b")); }) == 3);
+  CHECK(mode_of(t.path) == 0600);
+  // Open in WAL mode: the log and the shared-memory index are beside it, with its mode.
+  CHECK(mode_of(t.path + "-wal") == 0600);
+  CHECK(mode_of(t.path + "-shm") == 0600);
+}
+
+TEST_CASE("write_file_durably: 0600 under umask 000; a group's read is kept, others' never", "[store][security]") {
+  TempDb t;
+  Umask open_to_all(0);
+  const std::string f = t.file("snap");
+  write_file_durably(f, {"one"});
+  CHECK(mode_of(f) == 0600);
+  ::chmod(f.c_str(), 0666);  // shared with everyone by hand
+  write_file_durably(f, {"two"});
+  CHECK(mode_of(f) == 0640);  // the group keeps reading, others lose everything
+  ::chmod(f.c_str(), 0604);
+  write_file_durably(f, {"three"}, false);
+  CHECK(mode_of(f) == 0600);
+  std::ifstream in(f);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(text == "three");
+  // A link planted at the temporary name is replaced, never written through.
+  const std::string victim = t.file("victim");
+  { std::ofstream(victim) << "untouched"; }
+  std::filesystem::create_symlink(victim, f + ".tmp." + std::to_string(::getpid()));
+  write_file_durably(f, {"four"});
+  std::ifstream v(victim);
+  std::string kept((std::istreambuf_iterator<char>(v)), std::istreambuf_iterator<char>());
+  CHECK(kept == "untouched");
 }
