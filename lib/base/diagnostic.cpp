@@ -100,7 +100,7 @@ std::string format_diagnostic(const Diagnostic& d, const SourceSet* sources, boo
   if (!d.code.empty()) out += "[" + d.code + "]";
   // Messages quote what came in: shown, never obeyed by the terminal.
   out += std::string(reset) + ": " + escape_controls(d.message) + "\n";
-  if (sources && !d.where.file.empty() && d.where.line > 0) {
+  if (sources && !d.hide_source && !d.where.file.empty() && d.where.line > 0) {
     const std::string text = sources->line(d.where.file, d.where.line);
     if (!text.empty()) {
       const std::string gutter = std::to_string(d.where.line);

@@ -69,7 +69,7 @@ std::string escape_pointer(const std::string& s) {
 // A value as a message quotes it: cut after about 80 bytes, escapes for what a terminal or JSON
 // output cannot carry as is.
 std::string shown(const Json& v) {
-  if (v.is_string()) return excerpt(v.get_ref<const std::string&>());
+  if (v.is_string()) return excerpt(url_without_userinfo(v.get_ref<const std::string&>()));  // a URL's credential: masked
   return excerpt(v.dump(-1, ' ', false, Json::error_handler_t::replace));
 }
 
@@ -246,6 +246,7 @@ struct SchemaNode {
   std::string pattern_text, format;
   std::optional<double> minimum, maximum;
   bool unique = false, closed = false;
+  bool secret = false;  // x-secret: a credential, never quoted
   std::unique_ptr<SchemaNode> items;
   std::vector<std::string> required;
   std::map<std::string, std::unique_ptr<SchemaNode>, std::less<>> properties;
@@ -278,6 +279,7 @@ struct SchemaNode {
       maximum_text = it->dump();
     }
     unique = schema.value("uniqueItems", false);
+    secret = schema.value("x-secret", false);
     closed = schema.contains("additionalProperties") && schema["additionalProperties"] == false;
     if (auto it = schema.find("items"); it != schema.end()) items = std::make_unique<SchemaNode>(*it);
     if (auto it = schema.find("required"); it != schema.end()) required = it->get<std::vector<std::string>>();
@@ -299,8 +301,12 @@ const SchemaNode& compiled(const Json& schema) {
 
 void check_string(const SchemaNode& n, const std::string& s, const std::string& ptr, std::vector<SchemaViolation>& out) {
   const std::size_t len = utf8_length(s);
+  // A credential is never quoted, nor a URL's user and password.
+  const bool url = n.format == "admin-url" || n.format == "webhook-url";
+  const bool secret = n.secret || (url && url_has_userinfo(s));
+  const std::size_t first = out.size();
   // The quoted value only matters for a message: build it when there is one.
-  auto v = [&] { return excerpt(s); };
+  auto v = [&] { return n.secret ? std::string("(hidden)") : excerpt(url ? url_without_userinfo(s) : s); };
   if (n.min_length && len < *n.min_length)
     out.push_back({ptr, len == 0 ? "must not be empty" : "'" + v() + "' is shorter than " + std::to_string(*n.min_length) + " characters"});
   if (n.max_length && len > *n.max_length) {
@@ -312,11 +318,24 @@ void check_string(const SchemaNode& n, const std::string& s, const std::string& 
     out.push_back({ptr, "'" + v() + "' does not match the pattern " + n.pattern_text});
   if (!n.format.empty()) {
     std::string why;
-    if (!check_format(n.format, s, why)) out.push_back({ptr, why});
+    if (!check_format(n.format, s, why)) out.push_back({ptr, n.secret ? std::string("'(hidden)' is not of format " + n.format) : why});
   }
+  if (secret)
+    for (std::size_t i = first; i < out.size(); ++i) out[i].secret = true;
 }
 
 void check(const SchemaNode& n, const Json& v, const std::string& ptr, std::vector<SchemaViolation>& out) {
+  // A credential is never quoted: its violations say "(hidden)" where others show the value.
+  auto shown = [&](const Json& x) { return n.secret ? std::string("(hidden)") : e911::shown(x); };
+  struct MarkSecret {
+    const SchemaNode& n;
+    std::vector<SchemaViolation>& out;
+    std::size_t first;
+    ~MarkSecret() {
+      if (n.secret)
+        for (std::size_t i = first; i < out.size(); ++i) out[i].secret = true;
+    }
+  } mark{n, out, out.size()};
   if (n.const_value && v != *n.const_value) {
     out.push_back({ptr, "must be " + n.const_value->dump()});
     return;
@@ -355,7 +374,8 @@ void check(const SchemaNode& n, const Json& v, const std::string& ptr, std::vect
       for (std::size_t i = 0; i < v.size(); ++i)
         for (std::size_t j = 0; j < i; ++j)
           if (v[i] == v[j]) {
-            out.push_back({ptr + "/" + std::to_string(i), "'" + shown(v[i]) + "' is listed twice"});
+            out.push_back({ptr + "/" + std::to_string(i), "'" + shown(v[i]) + "' is listed twice",
+                           v[i].is_string() && url_has_userinfo(v[i].get_ref<const std::string&>())});
             break;
           }
     }
@@ -467,8 +487,34 @@ bool is_ipv4(const std::string& h) {
 
 }  // namespace
 
+namespace {
+
+// Where a URL's authority starts and ends in `s`; npos when `s` has no "://".
+std::pair<std::size_t, std::size_t> authority_of(const std::string& s) {
+  const auto sep = s.find("://");
+  if (sep == std::string::npos) return {std::string::npos, std::string::npos};
+  const std::size_t start = sep + 3;
+  return {start, std::min(s.find_first_of("/?#", start), s.size())};
+}
+
+}  // namespace
+
+bool url_has_userinfo(const std::string& s) {
+  const auto [start, end] = authority_of(s);
+  return start != std::string::npos && s.substr(start, end - start).find('@') != std::string::npos;
+}
+
+std::string url_without_userinfo(const std::string& s) {
+  const auto [start, end] = authority_of(s);
+  if (start == std::string::npos) return s;
+  const auto at = s.substr(start, end - start).rfind('@');
+  if (at == std::string::npos) return s;
+  return s.substr(0, start) + "***" + s.substr(start + at);
+}
+
 std::string url_problem(const std::string& s, bool webhook) {
-  const std::string shown = "'" + excerpt(s) + "'";
+  // Quoted with its user and password masked: a refusal is no place for the credential either.
+  const std::string shown = "'" + excerpt(url_without_userinfo(s)) + "'";
   const std::string example = webhook ? "https://alerts.contoso.example/e911" : "http://127.0.0.1:5080";
   const auto sep = s.find("://");
   std::string scheme = sep == std::string::npos ? std::string() : s.substr(0, sep);

@@ -526,6 +526,7 @@ void parse_one(const std::string& name, int offset, const std::string& chunk, Lo
   for (const auto& v : check_schema(doc.kind->schema, value)) {
     if (under_any(conv.refused, v.pointer)) continue;  // reported once, by the converter
     Diagnostic d{Severity::error, "E005", v.message, doc.mark_of(v.pointer), {}, {}};
+    d.hide_source = v.secret;
     if (v.message.rfind("unknown field", 0) == 0) {
       d.code = "E004";
       const auto km = doc.key_marks.find(v.pointer);
@@ -628,6 +629,7 @@ SettingsResult parse_settings(const std::string& name, const std::string& text, 
     for (const auto& v : check_schema(schema, value)) {
       if (under_any(conv.refused, v.pointer)) continue;  // reported once, by the converter
       Diagnostic d{Severity::error, "E100", v.message, r.document.mark_of(v.pointer), {}, {}, v.pointer};
+      d.hide_source = v.secret;
       if (v.message.rfind("unknown field", 0) == 0 && v.pointer.find('/', 1) == std::string::npos) {
         d.code = "E004";
         if (const auto km = r.document.key_marks.find(v.pointer); km != r.document.key_marks.end()) d.where = km->second;

@@ -249,7 +249,7 @@ void ProviderSettings::resolve() {
   std::string scheme = url.substr(0, std::min<std::size_t>(url.size(), 8));
   std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (scheme != "https://")
-    throw Error(ErrorKind::usage, "the provider endpoint '" + url + "' is not https://",
+    throw Error(ErrorKind::usage, "the provider endpoint '" + url_without_userinfo(url) + "' is not https://",
                 "addresses go to the provider only over verified TLS; give its https:// URL");
   check_range(timeout_ms, 1, 600000, "the timeout (ms)");
   check_range(retries, 0, 10, "the retries");
@@ -398,7 +398,7 @@ std::vector<AddressResult> validate_addresses(const ProviderSettings& s, const s
       complete();
     }
     if (answered == 0 && lost_in_a_row > 0 && transfers.running() == 0 && retries.empty())
-      throw Error(ErrorKind::remote, "the provider at '" + s.url + "' could not be reached: " + last_error,
+      throw Error(ErrorKind::remote, "the provider at '" + url_without_userinfo(s.url) + "' could not be reached: " + last_error,
                   "check the URL, the network and the certificates; nothing was changed");
     if (finished) continue;  // fill the freed slots before waiting
 

@@ -11,6 +11,7 @@
 
 #include "e911/error.hpp"
 #include "e911/http_client.hpp"
+#include "e911/schema_check.hpp"
 
 namespace e911 {
 
@@ -45,6 +46,10 @@ bool loopback_host(std::string_view authority) {
 }  // namespace
 
 Json AdminClient::call(const std::string& method, const std::string& path) const {
+  // The token is the only credential, and a URL is shown in every error: none in it.
+  if (url_has_userinfo(url))
+    throw Error(ErrorKind::usage, "the runtime address '" + url_without_userinfo(url) + "' holds a user name or password",
+                "the admin API takes its bearer token from --token-file: give the URL without the part before @");
   const std::string scheme = lowercase(url.substr(0, url.find("://") == std::string::npos ? 0 : url.find("://") + 3));
   if (scheme != "http://" && scheme != "https://")
     throw Error(ErrorKind::usage, "the runtime address '" + url + "' is not an http:// URL",

@@ -97,7 +97,8 @@ bool is_loopback(const std::string& host) {
   return false;
 }
 
-// A URL as it may be shown: a password in the user part and the query replaced by "***".
+// A URL as it may be shown: its user part (user:password@, or a token as the user name) and
+// its query replaced by "***".
 std::string redact_url(const std::string& url) {
   std::string out = url;
   const auto sep = out.find("://");
@@ -105,10 +106,7 @@ std::string redact_url(const std::string& url) {
     const auto end = out.find_first_of("/?#", sep + 3);
     const std::string authority = out.substr(sep + 3, end == std::string::npos ? std::string::npos : end - (sep + 3));
     const auto at = authority.rfind('@');
-    if (at != std::string::npos) {
-      const auto colon = authority.find(':');
-      if (colon != std::string::npos && colon < at) out.replace(sep + 3 + colon + 1, at - colon - 1, "***");
-    }
+    if (at != std::string::npos) out.replace(sep + 3, at, "***");
   }
   if (const auto q = out.find('?'); q != std::string::npos) {
     const auto hash = out.find('#', q);
@@ -572,6 +570,12 @@ Notifier::Notifier(NotifierConfig config, OutcomeCallback on_outcome, Metrics* m
     const UrlParts u = split_url(config.smtp_url);
     if (!u.ok || (u.scheme != "smtp" && u.scheme != "smtps") || has_control_or_space(config.smtp_url))
       invalid("the SMTP server '" + one_line(redact_url(config.smtp_url)) + "' is not an smtp:// or smtps:// URL");
+    // Credentials live in smtp_credentials_file (mode 0600), never in a URL that a setting,
+    // an error or a process listing may show.
+    if (const auto sep = config.smtp_url.find("://");
+        config.smtp_url.substr(sep + 3, config.smtp_url.find_first_of("/?#", sep + 3) - (sep + 3)).find('@') != std::string::npos)
+      invalid("the SMTP server '" + one_line(redact_url(config.smtp_url)) + "' holds a user name or password",
+              "put user:password on one line of a file of mode 0600 and name it in smtp_credentials_file");
     if (u.scheme == "smtp" && !config.smtp_starttls && !is_loopback(u.host))
       invalid("plain SMTP to '" + one_line(u.host) + "' would send the call's facts unencrypted", "use STARTTLS or smtps://; plain SMTP is taken only to a loopback server");
     if (const std::string problem = email_problem(config.smtp_from); !problem.empty())

@@ -298,7 +298,37 @@ TEST_CASE("E111 and E112 notification webhooks and e-mail targets") {
   // The messages say what is wrong, not only that something is.
   CHECK(url_problem("http://alerts.contoso.example/e911", true).find("use https://") != std::string::npos);
   CHECK(url_problem("https://u:p@alerts.contoso.example/", true).find("user name or password") != std::string::npos);
+  // ... and never repeat a credential: the user part is masked.
+  CHECK(url_problem("https://bot:pl4nted@alerts.contoso.example/", true) ==
+        "'https://***@alerts.contoso.example/' holds a user name or password; the store and the snapshot are no place for secrets");
+  CHECK(url_problem("http://t0ken@127.0.0.1:5080", false).find("t0ken") == std::string::npos);
+  CHECK(url_problem("https://bot:pl4nted@alerts contoso/", true).find("pl4nted") == std::string::npos);
   CHECK(email_problem("mailto:desk@contoso.example").find("write the address alone: 'desk@contoso.example'") != std::string::npos);
+}
+
+TEST_CASE("schema messages never quote a credential") {
+  const Json& user = kind_by_noun("user").schema;
+  const std::string upper(64, 'A');  // an HA1 in capitals: a real secret, refused by the pattern
+  const auto v = check_schema(user, Json{{"kind", "User"}, {"sip_uri", "sip:alice@contoso.example"}, {"ha1_sha256", upper}});
+  REQUIRE(v.size() == 1);
+  CHECK(v[0].pointer == "/ha1_sha256");
+  CHECK(v[0].secret);
+  CHECK(v[0].message.find(upper) == std::string::npos);
+  CHECK(v[0].message.find("(hidden)") != std::string::npos);
+  const auto n = check_schema(user, Json{{"kind", "User"}, {"sip_uri", "sip:alice@contoso.example"}, {"ha1_md5", 42}});
+  REQUIRE(n.size() == 1);
+  CHECK(n[0].message.find("42") == std::string::npos);
+  const Json& policy = kind_by_noun("policy").schema;
+  const auto w = check_schema(policy, Json{{"kind", "LocationPolicy"}, {"identity", "global"},
+                                          {"notification_webhooks", Json::array({"https://bot:pl4nted@alerts.contoso.example/"})}});
+  REQUIRE(w.size() == 1);
+  CHECK(w[0].secret);
+  CHECK(w[0].message.find("pl4nted") == std::string::npos);
+  // Other fields are quoted as always.
+  const auto c = check_schema(user, Json{{"kind", "User"}, {"sip_uri", "sip:alice@contoso.example"}, {"display_name", 42}});
+  REQUIRE(c.size() == 1);
+  CHECK_FALSE(c[0].secret);
+  CHECK(c[0].message.find("42") != std::string::npos);
 }
 
 TEST_CASE("E113 a runtime's admin URL and token file") {

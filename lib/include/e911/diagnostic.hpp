@@ -27,6 +27,7 @@ struct Diagnostic {
   std::string subject;  ///< the object (`location 'b1-f2'`) when the problem is in the store
   std::string hint;     ///< how to fix it, may be empty
   std::string pointer;  ///< JSON pointer of the field inside the subject, when known
+  bool hide_source = false;  ///< the line holds a credential: format_diagnostic does not quote it
 };
 
 /// The text of the files a run read, so diagnostics can quote the offending line.

@@ -11,6 +11,10 @@ namespace e911 {
 struct SchemaViolation {
   std::string pointer;  ///< e.g. "/notification_uris/1"; "" for the document itself
   std::string message;  ///< lowercase, no final period
+  /// The value is a credential (a field marked x-secret) or holds one (a URL's user:password@):
+  /// the message quotes it as "(hidden)" or with the user part masked, and a caller must not
+  /// quote its source line either.
+  bool secret = false;
 };
 
 /// Checks `value` against `schema`: the JSON Schema draft-07 subset the project's schemas use
@@ -46,10 +50,16 @@ bool is_bssid(const std::string& text);
 /// True when `text` is a sip: or sips: URI with a user or host part.
 bool is_sip_uri(const std::string& text);
 /// Why `text` is not an http(s) URL of a host (a name, an IPv4 address or a bracketed IPv6 one)
-/// with an optional port, without user or password; empty when it is one. An admin API's base URL
+/// with an optional port, without user or password; empty when it is one. The reason quotes the
+/// URL with any user and password masked (url_without_userinfo). An admin API's base URL
 /// (`webhook` false) may have a path but no query or fragment; a webhook (`webhook` true) must be
 /// https://, except to a loopback address (127.0.0.0/8, [::1]), and has no fragment.
 std::string url_problem(const std::string& text, bool webhook);
+/// True when the URL `text` has a user part (user:password@ or user@) before its host.
+bool url_has_userinfo(const std::string& text);
+/// `text` with the user part of a URL's authority replaced by "***" ("https://***@host/x"); other
+/// text as it is.
+std::string url_without_userinfo(const std::string& text);
 /// Why `text` is not an e-mail address (a dot-atom mailbox of at most 64 characters, @, a domain
 /// name); empty when it is one.
 std::string email_problem(const std::string& text);
