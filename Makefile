@@ -38,6 +38,11 @@ SANITIZE_BUILD ?= build-sanitize
 # Tests run several times slower under the sanitizers: each one without a limit of its own gets
 # SANITIZE_TIMEOUT seconds, and time bounds inside tests that honour E911_TEST_TIME_SCALE grow 5 times.
 SANITIZE_TIMEOUT ?= 1200
+# Every report of ASan and LeakSanitizer goes to a file here, whichever process made it (a runtime in
+# the background whose stderr a test throws away, a command whose failure a test expects: both exit
+# 1 after a report), and any file here fails the run. UBSan (built not to recover) still writes to
+# stderr, but exits 99, which no test expects.
+SANITIZE_LOGS = $(abspath $(SANITIZE_BUILD))/sanitizer-logs
 
 fuzz: deps
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DE911_FUZZ=ON
@@ -48,7 +53,11 @@ fuzz: deps
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DE911_SANITIZE=ON -DE911_FUZZ_TESTS=OFF
 	cmake --build $(SANITIZE_BUILD) -j $(JOBS)
-	cd $(SANITIZE_BUILD) && E911_TEST_TIME_SCALE=5 ctest --output-on-failure -j $(JOBS) --timeout $(SANITIZE_TIMEOUT)
+	rm -rf $(SANITIZE_LOGS) && mkdir -p $(SANITIZE_LOGS)
+	cd $(SANITIZE_BUILD) && E911_TEST_TIME_SCALE=5 ASAN_OPTIONS=log_path=$(SANITIZE_LOGS)/asan \
+	  UBSAN_OPTIONS=print_stacktrace=1:exitcode=99 ctest --output-on-failure -j $(JOBS) --timeout $(SANITIZE_TIMEOUT); \
+	  rc=$$?; for f in $(SANITIZE_LOGS)/*; do [ -e "$$f" ] || continue; echo "=== $$f"; cat "$$f"; rc=1; done; \
+	  [ $$rc -eq 0 ] || echo "test-sanitize: failed (sanitizer reports, if any, are above and in $(SANITIZE_LOGS))"; exit $$rc
 
 clean:
 	rm -rf $(BUILD)
