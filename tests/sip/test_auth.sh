@@ -14,7 +14,11 @@
 #      address, with no credentials and with wrong ones, reach the provider, and her test call
 #      (933) is answered;
 #   6. the secrets are not in the log, `user show` hides them, `export` keeps them;
-#      /metrics counts the challenges and the failures.
+#      /metrics counts the challenges and the failures;
+#   7. what a phone sends as credentials goes nowhere: alice's call with an Authorization and a
+#      Proxy-Authorization header of planted values is refused (403), and no planted value, no
+#      HA1, no password and not the admin token is in the runtime's log or in what its admin API
+#      tells (/v1/calls, which has the refused call, /v1/status, /v1/registrations, /metrics).
 source "$(dirname "$0")/lib.sh" "$@"
 PHONE_IP=127.0.0.2
 publish_samples || { finish; exit 1; }
@@ -153,5 +157,43 @@ grep -q "auth: REGISTER for 'sip:bob@contoso.example' from $PHONE_IP refused: wr
   fail "no log line for bob's wrong password"
 grep -q "auth: INVITE for 'sip:alice@contoso.example' from $PHONE_IP challenged" "$WORK/serve.err" || fail "no log line for alice's challenged call"
 grep -qi "$ha1\|correct horse\|battery" "$WORK/serve.err" && fail "the runtime's log carries a secret"
+
+# 7. Planted credentials in an INVITE, then everything the runtime says.
+mark=$RANDOM$RANDOM
+got=$(python3 - "$PHONE_IP" "$SIP_PORT" "$DOMAIN" "$mark" <<'PY' 2>"$WORK/planted.err"
+import random, socket, sys
+ip, port, domain, mark = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, 0)); s.settimeout(3)
+lp = s.getsockname()[1]
+branch, cid = 'z9hG4bKplant%d' % random.randrange(10**9), 'planted-%s@%s' % (mark, ip)
+to = 'sip:+14255550123@%s;user=phone' % domain
+sdp = 'v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n' % (ip, ip)
+head = ('Via: SIP/2.0/UDP %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\nFrom: <sip:alice@%s>;tag=plant\r\n' % (ip, lp, branch, domain))
+invite = ('INVITE %s SIP/2.0\r\n%sTo: <%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@%s:%d>\r\n'
+          'Authorization: Digest username="alice", realm="%s", nonce="nonce-%s", uri="%s", response="resp-%s", '
+          'algorithm=SHA-256, cnonce="cnonce-%s", qop=auth, nc=00000001\r\n'
+          'Proxy-Authorization: Digest username="alice", realm="proxy.example", nonce="pnonce-%s", uri="%s", response="presp-%s"\r\n'
+          'Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s'
+          % (to, head, to, cid, ip, lp, domain, mark, to, mark, mark, mark, to, mark, len(sdp), sdp))
+s.sendto(invite.encode(), ('127.0.0.1', port))
+while True:
+    data = s.recv(65535).decode()
+    status = int(data.split(' ', 2)[1])
+    if status >= 200: break
+to_line = [l for l in data.split('\r\n') if l.lower().startswith('to:')][0]
+s.sendto(('ACK %s SIP/2.0\r\n%s%s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n' % (to, head, to_line, cid)).encode(), ('127.0.0.1', port))
+print(status)
+PY
+)
+[ "$got" = 403 ] || fail "alice's call with planted credentials got '$got', not 403: $(cat "$WORK/planted.err")"
+ha1_md5=$(python3 -c 'import hashlib; print(hashlib.md5(b"alice:contoso.example:correct horse").hexdigest())')
+token=$(tr -d '\n' <"$WORK/token")
+said=$(for p in /v1/calls /v1/status /v1/registrations /metrics; do curl -s -m 5 -H "Authorization: Bearer $token" "http://127.0.0.1:5081$p"; echo; done)
+grep -q "planted-$mark" <<<"$said" || fail "/v1/calls has no record of the call with planted credentials (the checks below would prove nothing)"
+for secret in "resp-$mark" "nonce-$mark" "presp-$mark" "pnonce-$mark" "$ha1" "$ha1_md5" "correct horse" "battery staple" "$token"; do
+  grep -qF -- "$secret" "$WORK/serve.err" && fail "the runtime's log carries '$secret'"
+  grep -qF -- "$secret" <<<"$said" && fail "the admin API tells '$secret'"
+done
+grep -qi 'authorization' "$WORK/serve.err" && fail "the runtime's log names an Authorization header: $(grep -i authorization "$WORK/serve.err" | head -n 2)"
 expect_serving "after the authentications"
 finish
