@@ -175,11 +175,13 @@ std::vector<std::string_view> Message::values(std::string_view name) const {
   return out;
 }
 
-std::string_view first_list_item(std::string_view value) {
-  // split_list(value).front(), without the vector: the top Via of every message is read so.
+namespace {
+/// Where the list item starting at `start` ends: the next comma outside quotes and angle
+/// brackets, else the end of `value`.
+std::size_t list_item_end(std::string_view value, std::size_t start) {
   bool quoted = false;
   int angle = 0;
-  for (std::size_t i = 0; i < value.size(); ++i) {
+  for (std::size_t i = start; i < value.size(); ++i) {
     char c = value[i];
     if (quoted) {
       if (c == '\\') ++i;
@@ -191,35 +193,27 @@ std::string_view first_list_item(std::string_view value) {
     } else if (c == '>' && angle > 0) {
       --angle;
     } else if (c == ',' && angle == 0) {
-      return trim(value.substr(0, i));
+      return i;
     }
   }
-  return trim(value);
+  return value.size();
+}
+}  // namespace
+
+std::string_view first_list_item(std::string_view value) {
+  // split_list(value).front(), without the vector: the top Via of every message is read so.
+  return trim(value.substr(0, list_item_end(value, 0)));
 }
 
 std::vector<std::string_view> split_list(std::string_view value) {
   std::vector<std::string_view> out;
-  bool quoted = false;
-  int angle = 0;
   std::size_t start = 0;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    char c = value[i];
-    if (quoted) {
-      if (c == '\\') ++i;
-      else if (c == '"') quoted = false;
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == '<') {
-      ++angle;
-    } else if (c == '>' && angle > 0) {
-      --angle;
-    } else if (c == ',' && angle == 0) {
-      out.push_back(trim(value.substr(start, i - start)));
-      start = i + 1;
-    }
+  while (true) {
+    const std::size_t end = list_item_end(value, start);
+    out.push_back(trim(value.substr(start, end - start)));
+    if (end >= value.size()) return out;
+    start = end + 1;
   }
-  out.push_back(trim(value.substr(std::min(start, value.size()))));
-  return out;
 }
 
 Parsed parse(std::string buffer, Transport transport, const Limits& limits) {
