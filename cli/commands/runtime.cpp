@@ -192,14 +192,34 @@ void register_runtime_commands(CLI::App& app, Context& ctx) {
     });
   }
   {
-    CLI::App* cmd = group->add_subcommand("calls", "the most recent calls, newest first, with their decision and attempts");
+    CLI::App* cmd = group->add_subcommand("calls", "the most recent calls, newest first, with their decision and attempts; --active: the calls in progress");
     auto t = std::make_shared<RuntimeTarget>();
     auto limit = std::make_shared<std::size_t>(50);
+    auto active = std::make_shared<bool>(false);
     add_target_options(*cmd, *t);
     cmd->add_option("-n,--limit", *limit, "show at most this many calls (1 to 10000)")->check(CLI::Range(1, 10000))->default_str("50");
+    cmd->add_flag("--active", *active, "the calls in progress now, oldest first, with where each stands (trying, ringing, answered, connected)");
     add_format_option(*cmd, ctx);
-    cmd->callback([&ctx, t, limit] {
+    cmd->callback([&ctx, t, limit, active] {
       const AdminClient c = client_for(ctx, *t);
+      if (*active) {
+        const Json model = model_of(c, c.call("GET", "/v1/calls/active?limit=" + std::to_string(*limit)));
+        ctx.emit("runtime.calls.active", model, [&](std::ostream& out) {
+          std::vector<std::vector<std::string>> rows;
+          for (const auto& call : model["items"]) {
+            std::vector<std::string> row;
+            for (const char* f : {"id", "kind", "state", "age_seconds", "from", "request_uri", "answered_by"}) row.push_back(text_of(field(call, f)));
+            if (!row[3].empty()) row[3] = duration_text(field(call, "age_seconds"));
+            rows.push_back(std::move(row));
+          }
+          out << text_of(field(model, "total")) << " calls in progress, " << text_of(field(model, "emergency")) << " of them emergency calls";
+          if (field(model, "total").is_number() && field(model, "total").get<double>() > static_cast<double>(rows.size()))
+            out << " (the oldest " << rows.size() << " shown)";
+          out << "\n";
+          if (!rows.empty()) print_table(out, {"id", "kind", "state", "age", "from", "to", "answered-by"}, rows, ctx.color);
+        });
+        return;
+      }
       const Json model = model_of(c, c.call("GET", "/v1/calls?limit=" + std::to_string(*limit)));
       ctx.emit("runtime.calls", model, [&](std::ostream& out) {
         std::vector<std::vector<std::string>> rows;

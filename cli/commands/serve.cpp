@@ -166,6 +166,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     runtime::CoreOptions core;
     core.domains = c.domains;
     core.ring_timeout = c.ring_timeout;
+    core.dialog_keepalive = c.dialog_keepalive;
     core.callback_window = c.callback_window;
     core.auth = auth;
     core.max_calls_per_source = c.max_calls_per_source;
@@ -272,6 +273,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
           return Json{{"reloaded", r.swapped}, {"message", r.message}, {"revision", snap ? Json(snap->revision()) : Json(nullptr)}};
         };
         hooks.calls = [&](std::size_t limit) { return call_log.recent(limit); };
+        hooks.active_calls = [&](std::size_t limit) { return on_loop<Json>(io, [&, limit] { return chain.active_calls(limit); }); };
         hooks.registrations = [&] { return on_loop<Json>(io, [&] { return chain.registrar().to_json(unix_now()); }); };
         hooks.metrics = [&] { return metrics.prometheus(); };
         admin = std::make_unique<runtime::AdminServer>(at.address, at.port, token, hooks,

@@ -88,7 +88,7 @@ std::optional<std::size_t> limit_of(const httplib::Request& req) {
   return n;
 }
 
-const std::array<Route, 6> kRoutes = {{
+const std::array<Route, 7> kRoutes = {{
     {"/healthz", "GET", false, [](State&, const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); }},
     {"/v1/status", "GET", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.status, "status", res); }},
     {"/v1/reload", "POST", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.reload, "reload", res); }},
@@ -101,6 +101,16 @@ const std::array<Route, 6> kRoutes = {{
          return;
        }
        call_hook(s, s.hooks.calls, "calls", res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
+     }},
+    {"/v1/calls/active", "GET", true,
+     [](State& s, const httplib::Request& req, httplib::Response& res) {
+       const auto limit = limit_of(req);
+       if (!limit) {
+         json_error(res, 400, "limit '" + req.get_param_value("limit") + "' is not a whole number from 1 to " + std::to_string(kMaxCalls),
+                    "ask for /v1/calls/active?limit=50");
+         return;
+       }
+       call_hook(s, s.hooks.active_calls, "active calls", res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
      }},
     {"/v1/registrations", "GET", true,
      [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.registrations, "registrations", res); }},
@@ -161,7 +171,7 @@ void dispatch(State& s, const httplib::Request& req, httplib::Response& res) {
     return;
   }
   json_error(res, 404, "no route '" + req.path + "'",
-             "the routes are /healthz, /v1/status, /v1/reload, /v1/calls, /v1/registrations and /metrics");
+             "the routes are /healthz, /v1/status, /v1/reload, /v1/calls, /v1/calls/active, /v1/registrations and /metrics");
 }
 
 std::string without_brackets(const std::string& address) {

@@ -3,6 +3,7 @@
 
 #include "e911/call_input.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <deque>
@@ -241,6 +242,10 @@ struct B2bua::Call {
   bool a_acked = false;
   std::string b_ack;  ///< the ACK sent to the winner, sent again on its 2xx retransmissions
   TimerWheel::Handle ring;
+  // Connected, both sides are asked every dialog_keepalive whether they still hold the dialog
+  // (an OPTIONS in it): a side that answers 481 or 408, or not at all, is gone, and the call ends.
+  TimerWheel::Handle keepalive;
+  bool probing[2] = {false, false};  ///< an OPTIONS is out to the caller [0] / the winner [1]
   // An emergency or test call to the provider: its INVITEs are built from the decision by the
   // builder `call dry-run` shows (sip::build_trunk_invite), so what the operator is shown is
   // what the provider gets.
@@ -899,6 +904,12 @@ void B2bua::on_branch_event(std::uint64_t id, std::size_t index, const ClientEve
       if (b.tx) chain_.cancel(*b.tx);
       return;
     }
+    // RFC 3261 §16.6 step 11 (Timer C): a trunk that rings gets ring_timeout from its latest
+    // provisional answer; then it is cancelled and the next trunk tried. Without it a trunk that
+    // dies after ringing (a UDP peer: no connection tells) would hold the call for ever.
+    if (b.target.trunk)
+      chain_.wheel().restart(b.failover, chain_.options().ring_timeout, &B2bua::trunk_ring_expired, this,
+                             (call.id << 16) | (index & 0xffff));
     if (call.a_final) return;
     // §12.1: an early dialog; the caller hears the ringing (with early media when it has a body).
     answer_a(call, status, std::string(r.reason()), crossing_list(r), r.body());
@@ -981,6 +992,8 @@ void B2bua::on_ack(const sip::Message& ack) {
   if (cseq_number(ack) != cseq_number(call->a_invite)) return;  // an ACK of a re-INVITE: absorbed
   call->a_acked = true;
   chain_.wheel().cancel(call->a_2xx_timer);
+  if (chain_.options().dialog_keepalive.count() > 0)
+    chain_.wheel().restart(call->keepalive, chain_.options().dialog_keepalive, &B2bua::keepalive_due, this, call->id);
   // The winner's ACK, with the caller's body (a delayed offer's answer).
   Branch& b = *call->branches[static_cast<std::size_t>(call->winner)];
   Dialog& d = b.dialog;
@@ -1076,6 +1089,7 @@ void B2bua::finish(Call& call, const std::string& outcome, int status) {
   per_source_.remove(call.source);
   if (call.kind == "emergency") --emergency_;
   chain_.wheel().cancel(call.ring);
+  chain_.wheel().cancel(call.keepalive);
   if (call.a_acked || outcome != "answered") chain_.wheel().cancel(call.a_2xx_timer);
   for (auto& b : call.branches)
     chain_.wheel().cancel(b->failover);
@@ -1400,6 +1414,77 @@ void B2bua::failover_expired(void* self, std::uint64_t id_and_branch) {
   me.branch_failed(*c, index, 408, "no answer within the trunk's failover time (" + std::to_string(br.target.failover_seconds) + " s)", true);
 }
 
+void B2bua::trunk_ring_expired(void* self, std::uint64_t id_and_branch) {
+  auto& me = *static_cast<B2bua*>(self);
+  const std::uint64_t id = id_and_branch >> 16;
+  const std::size_t index = id_and_branch & 0xffff;
+  Call* c = me.find(id);
+  if (!c || c->a_final || index >= c->branches.size()) return;
+  Branch& br = *c->branches[index];
+  br.failover = TimerWheel::Handle{};
+  if (br.done) return;
+  br.cancel_wanted = true;
+  if (br.tx) me.chain_.cancel(*br.tx);
+  me.branch_failed(*c, index, 408,
+                   "rang " + std::to_string(me.chain_.options().ring_timeout.count()) + " s without an answer (ring_timeout, RFC 3261 Timer C)", true);
+}
+
+void B2bua::keepalive_due(void* self, std::uint64_t id) { static_cast<B2bua*>(self)->probe_dialogs(id); }
+
+void B2bua::probe_dialogs(std::uint64_t id) {
+  Call* call = find(id);
+  if (!call || call->winner < 0) return;
+  call->keepalive = TimerWheel::Handle{};
+  // RFC 5057 §5.1: an OPTIONS inside the dialog, answered 481 or 408 or not at all (a transaction
+  // timeout or a transport failure), means the peer holds the dialog no longer; any other answer
+  // (200, 405, 501...) proves it does. One probe to each side at a time.
+  for (int side = 0; side < 2; ++side) {
+    if (call->probing[side]) continue;
+    Dialog& d = side == 0 ? call->a : call->branches[static_cast<std::size_t>(call->winner)]->dialog;
+    std::string m = dialog_request(chain_, d, "OPTIONS", ++d.local_cseq, 70);
+    if (m.empty()) continue;
+    call->probing[side] = true;
+    auto tx = chain_.request(std::move(m), d.dest, [this, id, side](const ClientEvent& e) {
+      Call* c = find(id);
+      if (!c) return;
+      if (e.kind == ClientEvent::Kind::response && e.response->status() < 200) return;
+      c->probing[side] = false;
+      std::string gone;
+      const bool silent = e.kind != ClientEvent::Kind::response;
+      if (e.kind == ClientEvent::Kind::timeout) gone = "no answer";
+      else if (e.kind == ClientEvent::Kind::transport_error) gone = "transport failure";
+      else if (e.response->status() == 481 || e.response->status() == 408)
+        gone = std::to_string(e.response->status()) + " " + std::string(e.response->reason());
+      if (gone.empty()) return;
+      // An emergency call is never hung up on its caller because the provider's side is silent
+      // (an SBC that ignores OPTIONS in a dialog, a congested path): only the provider's 481 or
+      // 408 ends it, or a BYE. The caller, if the PSAP is truly gone, hears silence and hangs up.
+      if (silent && side == 1 && c->kind == "emergency") {
+        if (chain_.options().on_event)
+          chain_.options().on_event("warn", "emergency call " + std::to_string(id) + " (Call-ID " + c->a.call_id + "): " + gone +
+                                                " from the provider to an in-dialog OPTIONS; the call is kept (only a BYE, 481 or 408 ends it)");
+        return;
+      }
+      dialog_gone(*c, side == 0, gone);
+    });
+    if (!tx) call->probing[side] = false;
+  }
+  chain_.wheel().restart(call->keepalive, chain_.options().dialog_keepalive, &B2bua::keepalive_due, this, id);
+}
+
+void B2bua::dialog_gone(Call& call, bool caller, const std::string& why) {
+  // The side that is gone gets no BYE (it has no dialog to end); the other side does, so a PSAP
+  // sees the caller hang up (and may call back) rather than talk to silence.
+  bye(call, !caller);
+  const std::string who = caller ? "caller" : "callee";
+  call.record.set("ended_by", "runtime (the " + who + " no longer holds the dialog: " + why + " to an in-dialog OPTIONS)");
+  if (chain_.options().on_event)
+    chain_.options().on_event("warn", std::string(call.kind == "emergency" ? "emergency call " : "call ") + std::to_string(call.id) + " (Call-ID " +
+                                          call.a.call_id + ") ended: the " + who + " no longer holds the dialog (" + why +
+                                          " to an in-dialog OPTIONS); BYE sent to the " + (caller ? "callee" : "caller"));
+  finish(call, "answered", 200);
+}
+
 void B2bua::retransmit_2xx_due(void* self, std::uint64_t id) { static_cast<B2bua*>(self)->retransmit_2xx(id); }
 
 void B2bua::linger_over(void* self, std::uint64_t id) { static_cast<B2bua*>(self)->end_call(id); }
@@ -1412,6 +1497,43 @@ void B2bua::end_call(std::uint64_t id) {
   for (auto& b : call.branches) dialogs_.erase(b->dialog.call_id + '\x1f' + b->dialog.local_tag);
   pending_.erase(call.a_key);
   calls_.erase(it);
+}
+
+Json B2bua::active_json(std::size_t limit) const {
+  std::vector<const Call*> up;
+  up.reserve(active_);
+  for (const auto& [id, call] : calls_)
+    if (!call->ended) up.push_back(call.get());
+  std::sort(up.begin(), up.end(), [](const Call* a, const Call* b) { return a->id < b->id; });
+  const auto now = Clock::now();
+  Json items = Json::array();
+  for (const Call* c : up) {
+    if (items.size() >= limit) break;
+    // Where the call stands: still choosing a leg, ringing, answered but without the caller's
+    // ACK, or connected (both sides answered; it ends with a BYE from either).
+    const bool ringing = std::any_of(c->branches.begin(), c->branches.end(), [](const auto& b) { return b->provisional && !b->done; });
+    const char* state = c->winner >= 0 || c->self_answered ? (c->a_acked ? "connected" : "answered, awaiting the caller's ACK")
+                        : ringing                          ? "ringing"
+                                                           : "trying";
+    Json legs = Json::array();
+    for (const auto& b : c->branches)
+      legs.push_back({{"target", b->target.label},
+                      {"state", b->done ? "ended" : b->provisional ? "ringing" : "trying"},
+                      {"status", b->status}});
+    items.push_back({{"id", c->id},
+                     {"kind", c->kind},
+                     {"state", state},
+                     {"age_seconds", std::chrono::duration_cast<std::chrono::seconds>(now - c->started).count()},
+                     {"from", c->a.remote_uri},
+                     {"request_uri", std::string(c->a_invite.uri())},
+                     {"source", c->source},
+                     {"call_id", c->a.call_id},
+                     {"answered_by", c->winner >= 0 ? c->branches[static_cast<std::size_t>(c->winner)]->target.label
+                                     : c->self_answered ? std::string("the runtime (test call)")
+                                                        : std::string()},
+                     {"legs", std::move(legs)}});
+  }
+  return Json{{"total", active_}, {"emergency", emergency_}, {"items", std::move(items)}};
 }
 
 }  // namespace e911::runtime

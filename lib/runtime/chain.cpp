@@ -126,6 +126,7 @@ void Chain::save_bindings() {
 std::size_t Chain::calls() const { return b2bua_->calls(); }
 void Chain::notification_outcome(const DeliveryOutcome& outcome) { b2bua_->on_notify_outcome(outcome); }
 std::size_t Chain::emergency_calls() const { return b2bua_->emergency_calls(); }
+Json Chain::active_calls(std::size_t limit) const { return b2bua_->active_json(limit); }
 
 void Chain::add_transport(Transport* transport) { transports_.push_back(transport); }
 

@@ -20,7 +20,7 @@ namespace {
 
 // Every key of the file, in the schema's order; each has an origin.
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
-                                 "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "drain_timeout",
+                                 "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "dialog_keepalive", "drain_timeout",
                                  "max_connections", "max_message", "max_headers",
                                  "max_connections_per_source", "max_calls_per_source", "max_calls", "log_format",
                                  "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file", "callback_window",
@@ -236,6 +236,7 @@ ServeConfig load_serve_config(const std::string& path) {
   if (v.contains("threads")) c.threads = v["threads"].get<unsigned>();
   seconds("idle_timeout", c.idle_timeout);
   seconds("ring_timeout", c.ring_timeout);
+  seconds("dialog_keepalive", c.dialog_keepalive);
   if (v.contains("callback_window")) c.callback_window = std::chrono::minutes(v["callback_window"].get<long long>());
   seconds("drain_timeout", c.drain_timeout);
   count("max_connections", c.max_connections);

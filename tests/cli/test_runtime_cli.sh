@@ -63,6 +63,17 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["items
   "$WORK/doc.json" || fail "runtime calls --limit 1 --format json"
 run runtime calls --runtime "$url" --limit 0
 expect_rc 2 "runtime calls --limit 0"
+# --active: the calls in progress, oldest first, with their state.
+run runtime calls --runtime "$url" --active
+expect_rc 0 "runtime calls --active"
+expect_out "2 calls in progress, 1 of them emergency calls"
+expect_out "1m 35s"
+[ "$(sed -n 3p <<<"$out" | awk '{print $2, $3}')" = "emergency connected" ] || fail "runtime calls --active: the oldest call is not first: $out"
+contract runtime calls --runtime "$url" --active --limit 1
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["total"] == 2 and len(d["items"]) == 1 and d["items"][0]["state"] == "connected", d' \
+  "$WORK/doc.json" || fail "runtime calls --active --limit 1 --format json"
+run runtime calls --runtime "$url" --active --limit 1
+expect_out "(the oldest 1 shown)"
 
 # registrations: one row per binding.
 run runtime registrations --runtime "$url"

@@ -60,6 +60,20 @@ int main(int argc, char** argv) {
     return Json{{"reloaded", true}, {"message", "snapshot revision 8 in service (was 7)"}};
   };
   hooks.calls = [&calls](std::size_t n) { return calls.recent(n); };
+  // One emergency call connected for 95 s and one ordinary call ringing, as B2bua::active_json says them.
+  hooks.active_calls = [](std::size_t n) {
+    Json items = Json::array();
+    items.push_back({{"id", 41}, {"kind", "emergency"}, {"state", "connected"}, {"age_seconds", 95}, {"from", "<sip:alice@contoso.example>"},
+                     {"request_uri", "sip:911@contoso.example;user=phone"}, {"source", "10.10.1.20"}, {"call_id", "c3@10.10.1.20"},
+                     {"answered_by", "trunk 'provider-primary' (route 'emergency')"},
+                     {"legs", Json::array({{{"target", "trunk 'provider-primary' (route 'emergency')"}, {"state", "ended"}, {"status", 200}}})}});
+    items.push_back({{"id", 42}, {"kind", "ordinary"}, {"state", "ringing"}, {"age_seconds", 3}, {"from", "<sip:bob@contoso.example>"},
+                     {"request_uri", "sip:+14255550123@contoso.example;user=phone"}, {"source", "10.10.1.21"}, {"call_id", "d4@10.10.1.21"},
+                     {"answered_by", ""},
+                     {"legs", Json::array({{{"target", "trunk 'pstn-gateway' (route 'local')"}, {"state", "ringing"}, {"status", 0}}})}});
+    while (items.size() > n) items.erase(items.end() - 1);
+    return Json{{"total", 2}, {"emergency", 1}, {"items", items}};
+  };
   hooks.registrations = [] {
     return Json::array({{{"aor", "sip:alice@contoso.example"}, {"contact", "sip:alice@10.10.1.20:5060"}, {"source", "10.10.1.20:5060"},
                          {"transport", "udp"}, {"expires_in", 3412}, {"call_id", "r1@10.10.1.20"}},

@@ -70,7 +70,8 @@ TEST_CASE("a serve configuration file overrides the defaults it names, and says 
                              "threads: 2\n"
                              "ring_timeout: 60\n"
                              "admin: ''\n"
-                             "log_format: json\n");
+                             "log_format: json\n"
+                             "dialog_keepalive: 0\n");
   REQUIRE(c.listen.size() == 2);
   CHECK(c.listen[0] == ListenSpec{"udp", "127.0.0.1", 5070});
   CHECK(c.listen[1] == ListenSpec{"tcp", "::1", 5071});
@@ -79,6 +80,7 @@ TEST_CASE("a serve configuration file overrides the defaults it names, and says 
   CHECK(c.ring_timeout == 60s);
   CHECK(c.admin.empty());
   CHECK(c.log_format == "json");
+  CHECK(c.dialog_keepalive == 0s);  // 0: connected calls are never probed
   // What the file does not name keeps its default.
   CHECK(c.idle_timeout == 300s);
   CHECK(c.drain_timeout == 30s);
@@ -95,7 +97,8 @@ TEST_CASE("a serve configuration file overrides the defaults it names, and says 
   CHECK(c.max_connections_per_source == 64);
   CHECK(c.max_calls_per_source == 100);
   CHECK(c.max_calls == 10000);
-  CHECK(c.origin.size() == 33);
+  CHECK(c.origin.at("dialog_keepalive") == f + ":10:19");
+  CHECK(c.origin.size() == 34);
 }
 
 TEST_CASE("TLS settings: the listener's certificate and key, the CA, mutual TLS, the admin API's certificate") {

@@ -42,6 +42,8 @@ struct AdminHooks {
   std::function<Json()> reload;
   /// The most recent calls, newest first, at most the count given (CallLog::recent).
   std::function<Json(std::size_t)> calls;
+  /// The calls in progress, oldest first, at most the count given (B2bua::active_json).
+  std::function<Json(std::size_t)> active_calls;
   /// One object per binding, live ones only: [{"aor", "contact", "source" (ADDR:PORT), "transport",
   ///  "expires_in" (seconds), "call_id"}, ...] (Registrar::to_json)
   std::function<Json()> registrations;

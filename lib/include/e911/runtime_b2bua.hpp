@@ -17,7 +17,12 @@
 // - In-dialog requests cross over from either side with their bodies: BYE (answered at once and
 //   the call ends), re-INVITE, UPDATE, INFO, PRACK, MESSAGE, NOTIFY, OPTIONS; their responses
 //   come back.
-// - A call that rings longer than the ring timeout gets 408.
+// - A call that rings longer than the ring timeout gets 408; a trunk that rings that long is
+//   cancelled and the next one tried (RFC 3261 Timer C).
+// - A connected call is kept honest (CoreOptions::dialog_keepalive): both sides get an OPTIONS
+//   in the dialog now and then, and one that answers 481 or 408, or not at all, is gone (RFC
+//   5057): the other side gets a BYE and the call ends, rather than be held for ever. The
+//   provider's silence never ends an emergency call (only its 481, 408 or BYE does).
 //
 // The facts decide() needs come from the message and the socket: the packet's source address
 // (never a Via), From or P-Asserted-Identity, the Request-URI, Priority and a PIDF-LO body. The
@@ -28,6 +33,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "e911/json.hpp"
 #include "e911/runtime_chain.hpp"
 #include "e911/runtime_elin.hpp"
 #include "e911/runtime_limits.hpp"
@@ -69,6 +75,10 @@ class B2bua {
   std::size_t calls() const { return active_; }
   /// Emergency calls not yet finished (a drain waits for them past its timeout).
   std::size_t emergency_calls() const { return emergency_; }
+  /// The calls in progress, oldest first, at most `limit` of them: {"total", "emergency",
+  /// "items": [{"id", "kind", "state", "age_seconds", "from", "request_uri", "source",
+  /// "call_id", "answered_by", "legs": [{"target", "state", "status"}]}]} (GET /v1/calls/active).
+  Json active_json(std::size_t limit) const;
 
   struct Call;
   struct Branch;
@@ -94,6 +104,10 @@ class B2bua {
   static void failover_expired(void* self, std::uint64_t id_and_branch);
   static void retransmit_2xx_due(void* self, std::uint64_t id);
   static void linger_over(void* self, std::uint64_t id);
+  static void trunk_ring_expired(void* self, std::uint64_t id_and_branch);
+  static void keepalive_due(void* self, std::uint64_t id);
+  void probe_dialogs(std::uint64_t id);
+  void dialog_gone(Call& call, bool caller, const std::string& why);
   void relay(Call& call, bool from_a, const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via);
   void bye(Call& call, bool to_a);
   Call* find(std::uint64_t id);

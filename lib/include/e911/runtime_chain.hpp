@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "e911/json.hpp"
 #include "e911/runtime_auth.hpp"
 #include "e911/runtime_limits.hpp"
 #include "e911/runtime_snapshot.hpp"
@@ -77,6 +78,9 @@ sip::Endpoint reply_destination(const std::optional<sip::Via>& top, const sip::E
 struct CoreOptions {
   std::vector<std::string> domains;         ///< SIP domains served; empty: the snapshot users' domains
   std::chrono::seconds ring_timeout{180};   ///< a call not answered this long gets 408
+  /// A connected call's sides are asked this often whether they still hold the dialog (an
+  /// OPTIONS in it, RFC 5057): one gone ends the call. 0: never asked.
+  std::chrono::seconds dialog_keepalive{60};
   std::chrono::minutes callback_window{30}; ///< ELIN gateway mode: an ELIN rings its last caller this long
   std::string bindings_path;                ///< where registrations are kept ("" : memory only)
   Metrics* metrics = nullptr;               ///< counters (may be null)
@@ -120,6 +124,8 @@ class Chain {
   /// Calls in progress, and of them emergency calls.
   std::size_t calls() const;
   std::size_t emergency_calls() const;
+  /// The calls in progress and their state (B2bua::active_json).
+  Json active_calls(std::size_t limit) const;
   Registrar& registrar() { return *registrar_; }
   /// Digest authentication (runtime_auth.hpp), for the registrar and the B2BUA.
   Authenticator& auth() { return *auth_; }

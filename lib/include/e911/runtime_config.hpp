@@ -45,6 +45,7 @@ struct ServeConfig {
   std::string notify_ca_file;         ///< PEM bundle trusted for webhooks and SMTP; empty: the system's
   unsigned threads = 1;
   std::chrono::seconds idle_timeout{300}, ring_timeout{180}, drain_timeout{30};
+  std::chrono::seconds dialog_keepalive{60};  ///< OPTIONS in a connected call's dialogs this often; 0: never
   std::chrono::minutes callback_window{30};  ///< ELIN -> last caller, for PSAP callbacks
   std::size_t max_connections = 1024, max_message = 65536, max_headers = 256;
   // What one source may hold (runtime_limits.hpp); 0: no limit. Emergency, test and PSAP callback
