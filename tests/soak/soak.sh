@@ -19,7 +19,7 @@
 # providers (TCP 5070/5071), the PSTN gateway (UDP 5072) and the desk (UDP 5093). Everything on
 # 127.0.0.1, in a network namespace of its own when one can be made (root).
 #
-# Usage: tests/soak/soak.sh [build/e911ctl]   DURATION=600 RATE=1600 WARM=30 SAMPLE=30
+# Usage: tests/soak/soak.sh [build/e911ctl]   DURATION=600 RATE=1600 WARM=30 SAMPLE=30 KEEPALIVE=10
 #
 # A call whose dialog was on the primary when it was killed fails at its BYE (the far end is gone)
 # even though its INVITE was answered: such failures are counted in the UAC's figures, and the
@@ -120,7 +120,10 @@ YAML
   { echo "soak.sh: apply/publish failed: $(cat "$work/apply.err")" >&2; exit 1; }
 printf 'soak-token-%s\n' "$RANDOM$RANDOM" >"$work/token"
 chmod 600 "$work/token"
-"$e911" serve --listen "127.0.0.1:$SIP" --snapshot "$E911_DB.snapshot" --domain contoso.example --admin "127.0.0.1:$ADMIN" \
+# Connected calls are probed every 10 s (dialog_keepalive): a call whose caller vanished without
+# a BYE (a BYE lost under load, a UAC killed at the end) is ended by the runtime, not held.
+printf 'dialog_keepalive: %s\n' "${KEEPALIVE:-10}" >"$work/serve.yaml"
+"$e911" serve --config "$work/serve.yaml" --listen "127.0.0.1:$SIP" --snapshot "$E911_DB.snapshot" --domain contoso.example --admin "127.0.0.1:$ADMIN" \
   --token-file "$work/token" >"$work/serve.out" 2>"$work/serve.err" </dev/null &
 serve=$!
 pids+=("$serve")
@@ -132,7 +135,7 @@ for _ in $(seq 100); do curl -s -m 1 -o /dev/null "http://127.0.0.1:$ADMIN/healt
 peer() {
   local name=$1 scenario=$2 port=$3 transport=$4
   shift 4
-  (cd "$work" && exec timeout $((duration + 120)) sipp -sf "$scenarios/$scenario" -p "$port" -t "$transport" -i 127.0.0.1 -nostdin \
+  (cd "$work" && exec timeout $((duration + 120)) sipp -sf "$scenarios/$scenario" -p "$port" -t "$transport" -i 127.0.0.1 -nostdin -aa \
      -l 100000 -trace_screen -screen_file "$work/$name.screen" "$@") >"$work/$name.out" 2>&1 </dev/null &
   peer_pid=$!
   pids+=("$peer_pid")
@@ -148,7 +151,7 @@ sleep 1
 
 # uac NAME SCENARIO PORT TO: RATE/2 calls a second for the whole run.
 uac() {
-  (cd "$work" && exec timeout $((duration + 90)) sipp "127.0.0.1:$SIP" -sf "$scenarios/$2" -p "$3" -t u1 -i 127.0.0.1 -nostdin \
+  (cd "$work" && exec timeout $((duration + 90)) sipp "127.0.0.1:$SIP" -sf "$scenarios/$2" -p "$3" -t u1 -i 127.0.0.1 -nostdin -aa \
      -r "$half" -m $((half * duration)) -l $((half * 10)) -cid_str "caller-%u-%p@%s" \
      -key from "sip:alice@contoso.example" -key to "$4" -trace_screen -screen_file "$work/$1.screen") >"$work/$1.out" 2>&1 </dev/null &
   uac_pid=$!
@@ -211,6 +214,18 @@ for p in "${pids[@]}"; do [ "$p" != "$serve" ] && kill "$p" 2>/dev/null; done
 sleep 2
 metrics=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$work/token")" "http://127.0.0.1:$ADMIN/metrics")
 printf '%s\n' "$metrics" >"$work/metrics.txt"
+# The calls the runtime still holds, with their state: every peer has stopped, so each one left
+# is a call that nothing will end but the runtime's own timers.
+# A dialog whose peer was killed ends once its probe goes unanswered (dialog_keepalive + 32 s):
+# wait for that, bounded, and say how long it took.
+active() { curl -s -m 10 -H "Authorization: Bearer $(cat "$work/token")" "http://127.0.0.1:$ADMIN/v1/calls/active?limit=${1:-1}"; }
+reap_start=$(date +%s)
+for _ in $(seq $((${KEEPALIVE:-10} + 60))); do
+  [ "$(active | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])' 2>/dev/null)" = 0 ] && break
+  sleep 1
+done
+reaped_in=$(($(date +%s) - reap_start))
+active 10000 >"$work/active.json"
 
 # sipp's final counts, printed as it exits: "Successful call" and "Failed call", cumulative column.
 count() { awk -F'|' -v what="$2" '$1 ~ what {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$work/$1.out" 2>/dev/null; }
@@ -237,5 +252,16 @@ for outcome in unroutable failed no-answer busy rejected; do
   n=$(metric "e911_runtime_calls_total{kind=\"emergency\",outcome=\"$outcome\"}")
   lost=$((lost + ${n%.*}))
 done
+python3 - "$work/active.json" "$reaped_in" <<'PY'
+import collections, json, sys
+try:
+    a = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"calls still in progress: unknown ({e})")
+    sys.exit(0)
+print(f"calls still in progress after the drain (and {sys.argv[2]} s for the dialog probes): {a['total']} ({a['emergency']} emergency)")
+for (kind, state), n in sorted(collections.Counter((c["kind"], c["state"]) for c in a["items"]).items()):
+    print(f"  {n:8d} {kind}: {state}")
+PY
 echo "emergency calls the runtime could not route or complete: $lost"
 [ "$lost" -eq 0 ]
