@@ -249,7 +249,7 @@ struct B2bua::Call {
   // An emergency or test call to the provider: its INVITEs are built from the decision by the
   // builder `call dry-run` shows (sip::build_trunk_invite), so what the operator is shown is
   // what the provider gets.
-  std::unique_ptr<routing::Decision> provider;
+  std::shared_ptr<routing::Decision> provider;
   routing::CallFacts facts;
   bool notified = false;  ///< the security desk has been sent its MESSAGEs
   bool desk_timed = false;  ///< its first MESSAGE's delay is in desk_notify_seconds
@@ -618,7 +618,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   call.record.set("user_name", std::string(d.user_name));
   if (d.emergency || d.test_call) {
     call.facts = facts;
-    call.provider = std::make_unique<routing::Decision>(d);
+    call.provider = std::make_shared<routing::Decision>(d);
     call.record.set("location_source", std::string(to_string(d.location_source)));
     call.record.set("method", d.method);
     if (d.location) call.record.set_json("location", d.location->to_json());
@@ -1138,6 +1138,10 @@ struct B2bua::Delivery {
   int attempts = 0;
   int status = 0;
   std::string last;          ///< the last failure
+  // What the MESSAGE says, held by the delivery itself: a retry after the call has ended (a short
+  // call, a desk that was slow) still tells the desk, from the same decision and facts.
+  std::shared_ptr<const routing::Decision> decision;
+  std::shared_ptr<const routing::CallFacts> facts;
   TimerWheel::Handle retry;
   Clock::time_point started;
 };
@@ -1183,6 +1187,7 @@ void B2bua::notify_desk(Call& call) {
   if (d.notify.empty()) return;
   const std::vector<std::string> domains = chain_.domains(d.snapshot.get());
   const std::int64_t now = unix_now();
+  std::shared_ptr<const routing::CallFacts> desk_facts;  // one copy for every MESSAGE of this call
   for (const std::string& target : d.notify) {
     const std::string uri = target.find(':') == std::string::npos ? "sip:" + target : target;
     std::vector<std::pair<std::string, Destination>> to;
@@ -1208,10 +1213,13 @@ void B2bua::notify_desk(Call& call) {
       if (Metrics* m = chain_.options().metrics) m->notification("sip", "failed");
       continue;
     }
+    if (!desk_facts) desk_facts = std::make_shared<const routing::CallFacts>(call.facts);
     for (auto& [request_uri, dest] : to) {
       const std::uint64_t id = next_delivery_++;
       Delivery& del = *(deliveries_[id] = std::make_unique<Delivery>());
       del.call = call.id;
+      del.decision = call.provider;
+      del.facts = desk_facts;
       del.target = target;
       del.request_uri = request_uri;
       del.dest = dest;
@@ -1225,11 +1233,9 @@ void B2bua::send_delivery(std::uint64_t id) {
   auto it = deliveries_.find(id);
   if (it == deliveries_.end()) return;
   Delivery& del = *it->second;
-  auto c = calls_.find(del.call);
   auto local = chain_.local(del.dest);
-  if (c == calls_.end() || !c->second->provider || !local) {
-    return delivery_done(id, false, c == calls_.end() ? "the call is gone" : "no transport for " + del.dest.to.host);
-  }
+  if (!del.decision || !del.facts) return delivery_done(id, false, "nothing to tell (the call has no decision)");
+  if (!local) return delivery_done(id, false, "no transport for " + del.dest.to.host);
   ++del.attempts;
   sip::NotificationContext ctx;
   ctx.call_id = token() + "@e911ctl";
@@ -1238,11 +1244,10 @@ void B2bua::send_delivery(std::uint64_t id) {
   ctx.branch = std::string(kBranchPrefix) + token();
   ctx.tag = token();
   ctx.request_uri = del.request_uri;
-  const Call& call = *c->second;
-  std::string text = sip::build_notification(*call.provider, call.facts, del.target, ctx);
+  std::string text = sip::build_notification(*del.decision, *del.facts, del.target, ctx);
   auto key = chain_.request(std::move(text), del.dest, [this, id](const ClientEvent& e) { on_delivery_event(id, e); });
   if (!key) return delivery_done(id, false, "the MESSAGE could not be built");
-  if (del.attempts == 1 && !c->second->desk_timed) {
+  if (auto c = calls_.find(del.call); del.attempts == 1 && c != calls_.end() && !c->second->desk_timed) {
     c->second->desk_timed = true;
     if (Metrics* m = chain_.options().metrics) m->observe_desk_notify(Clock::now() - c->second->started);
   }
