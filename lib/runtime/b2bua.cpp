@@ -1139,9 +1139,13 @@ struct B2bua::Delivery {
   int status = 0;
   std::string last;          ///< the last failure
   // What the MESSAGE says, held by the delivery itself: a retry after the call has ended (a short
-  // call, a desk that was slow) still tells the desk, from the same decision and facts.
+  // call, a desk that was slow) still tells the desk. The decision and facts serve the first
+  // attempt only (they may hold a whole snapshot); then the MESSAGE's text is kept, and each retry
+  // is that text with a Call-ID, branch and tag of its own (a new request, RFC 3261 §8.2.2.2).
   std::shared_ptr<const routing::Decision> decision;
   std::shared_ptr<const routing::CallFacts> facts;
+  std::string text;
+  std::string call_id, branch, tag;  ///< the last attempt's, replaced in `text` by the next
   TimerWheel::Handle retry;
   Clock::time_point started;
 };
@@ -1234,18 +1238,35 @@ void B2bua::send_delivery(std::uint64_t id) {
   if (it == deliveries_.end()) return;
   Delivery& del = *it->second;
   auto local = chain_.local(del.dest);
-  if (!del.decision || !del.facts) return delivery_done(id, false, "nothing to tell (the call has no decision)");
   if (!local) return delivery_done(id, false, "no transport for " + del.dest.to.host);
   ++del.attempts;
-  sip::NotificationContext ctx;
-  ctx.call_id = token() + "@e911ctl";
-  ctx.sent_by = local->second;
-  ctx.transport = del.dest.stream ? "TCP" : "UDP";
-  ctx.branch = std::string(kBranchPrefix) + token();
-  ctx.tag = token();
-  ctx.request_uri = del.request_uri;
-  std::string text = sip::build_notification(*del.decision, *del.facts, del.target, ctx);
-  auto key = chain_.request(std::move(text), del.dest, [this, id](const ClientEvent& e) { on_delivery_event(id, e); });
+  std::string call_id = token() + "@e911ctl", branch = std::string(kBranchPrefix) + token(), tag = token();
+  if (del.text.empty()) {
+    if (!del.decision || !del.facts) return delivery_done(id, false, "nothing to tell (the call has no decision)");
+    sip::NotificationContext ctx;
+    ctx.call_id = call_id;
+    ctx.sent_by = local->second;
+    ctx.transport = del.dest.stream ? "TCP" : "UDP";
+    ctx.branch = branch;
+    ctx.tag = tag;
+    ctx.request_uri = del.request_uri;
+    del.text = sip::build_notification(*del.decision, *del.facts, del.target, ctx);
+    del.decision.reset();
+    del.facts.reset();
+  } else {
+    // The tokens are random and of fixed length: each occurs once in the headers, never in the body.
+    const auto swap = [&](const std::string& prefix, const std::string& old_value, const std::string& value) {
+      const std::size_t at = del.text.find(prefix + old_value);
+      if (at != std::string::npos) del.text.replace(at + prefix.size(), old_value.size(), value);
+    };
+    swap("\r\nCall-ID: ", del.call_id, call_id);
+    swap(";branch=", del.branch, branch);
+    swap(";tag=", del.tag, tag);
+  }
+  del.call_id = std::move(call_id);
+  del.branch = std::move(branch);
+  del.tag = std::move(tag);
+  auto key = chain_.request(del.text, del.dest, [this, id](const ClientEvent& e) { on_delivery_event(id, e); });
   if (!key) return delivery_done(id, false, "the MESSAGE could not be built");
   if (auto c = calls_.find(del.call); del.attempts == 1 && c != calls_.end() && !c->second->desk_timed) {
     c->second->desk_timed = true;
@@ -1405,33 +1426,25 @@ void B2bua::ring_expired(void* self, std::uint64_t id) {
   me.finish(*c, "no-answer", 408);
 }
 
-void B2bua::failover_expired(void* self, std::uint64_t id_and_branch) {
-  auto& me = *static_cast<B2bua*>(self);
-  const std::uint64_t id = id_and_branch >> 16;
-  const std::size_t index = id_and_branch & 0xffff;
-  Call* c = me.find(id);
-  if (!c || c->a_final || index >= c->branches.size()) return;
-  Branch& br = *c->branches[index];
-  br.failover = TimerWheel::Handle{};
-  if (br.done || br.provisional) return;
-  br.cancel_wanted = true;
-  if (br.tx) me.chain_.cancel(*br.tx);
-  me.branch_failed(*c, index, 408, "no answer within the trunk's failover time (" + std::to_string(br.target.failover_seconds) + " s)", true);
-}
+void B2bua::failover_expired(void* self, std::uint64_t id_and_branch) { static_cast<B2bua*>(self)->expire_branch(id_and_branch, false); }
 
-void B2bua::trunk_ring_expired(void* self, std::uint64_t id_and_branch) {
-  auto& me = *static_cast<B2bua*>(self);
+void B2bua::trunk_ring_expired(void* self, std::uint64_t id_and_branch) { static_cast<B2bua*>(self)->expire_branch(id_and_branch, true); }
+
+void B2bua::expire_branch(std::uint64_t id_and_branch, bool ringing) {
   const std::uint64_t id = id_and_branch >> 16;
   const std::size_t index = id_and_branch & 0xffff;
-  Call* c = me.find(id);
+  Call* c = find(id);
   if (!c || c->a_final || index >= c->branches.size()) return;
   Branch& br = *c->branches[index];
   br.failover = TimerWheel::Handle{};
-  if (br.done) return;
+  // The failover timer is for a trunk that has not answered at all; once it rings, Timer C.
+  if (br.done || (!ringing && br.provisional)) return;
   br.cancel_wanted = true;
-  if (br.tx) me.chain_.cancel(*br.tx);
-  me.branch_failed(*c, index, 408,
-                   "rang " + std::to_string(me.chain_.options().ring_timeout.count()) + " s without an answer (ring_timeout, RFC 3261 Timer C)", true);
+  if (br.tx) chain_.cancel(*br.tx);
+  branch_failed(*c, index, 408,
+                ringing ? "rang " + std::to_string(chain_.options().ring_timeout.count()) + " s without an answer (ring_timeout, RFC 3261 Timer C)"
+                        : "no answer within the trunk's failover time (" + std::to_string(br.target.failover_seconds) + " s)",
+                true);
 }
 
 void B2bua::keepalive_due(void* self, std::uint64_t id) { static_cast<B2bua*>(self)->probe_dialogs(id); }

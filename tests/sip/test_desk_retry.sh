@@ -28,6 +28,13 @@ desk_pid=$sipp_pid
 wait_listening 5093 || fail "the desk does not listen on 5093"
 expect_peer desk "$desk_pid"
 grep -qF 'Callback: +14255550101' "$WORK/desk.msgs" || fail "the retried MESSAGE lacks the callback number: $(received desk '^MESSAGE' | head -c 600)"
+# The retry is a new request (RFC 3261 §8.2.2.2): its own Call-ID, branch and From tag.
+first=$(received slow-desk '^MESSAGE') retry=$(received desk '^MESSAGE')
+for h in '^Call-ID:' 'branch=[^;]*' 'tag=[^;>]*'; do
+  a=$(grep -oE -- "$h.*" <<<"$first" | head -1) b=$(grep -oE -- "$h.*" <<<"$retry" | head -1)
+  [ -n "$a" ] && [ -n "$b" ] && [ "$a" != "$b" ] || fail "the retry repeats the first MESSAGE's '$h' ('$a' and '$b')"
+done
+[ "$(sed -n '/^Emergency call/,$p' <<<"$first")" = "$(sed -n '/^Emergency call/,$p' <<<"$retry")" ] || fail "the retry's text differs from the first MESSAGE's"
 for _ in $(seq 100); do grep -q "security desk notification of call [0-9]* to sip:desk@127.0.0.1:5093: delivered after 2 attempt(s): 200" "$WORK/serve.err" && break; sleep 0.1; done
 grep -q "security desk notification of call [0-9]* to sip:desk@127.0.0.1:5093: delivered after 2 attempt(s): 200" "$WORK/serve.err" ||
   fail "no 'delivered after 2 attempt(s)' line: $(grep 'security desk notification' "$WORK/serve.err" | tail -2)"

@@ -105,6 +105,7 @@ class B2bua {
   static void retransmit_2xx_due(void* self, std::uint64_t id);
   static void linger_over(void* self, std::uint64_t id);
   static void trunk_ring_expired(void* self, std::uint64_t id_and_branch);
+  void expire_branch(std::uint64_t id_and_branch, bool ringing);
   static void keepalive_due(void* self, std::uint64_t id);
   void probe_dialogs(std::uint64_t id);
   void dialog_gone(Call& call, bool caller, const std::string& why);
