@@ -88,29 +88,27 @@ std::optional<std::size_t> limit_of(const httplib::Request& req) {
   return n;
 }
 
+// A list route with ?limit=N (1 to kMaxCalls): a bad limit is a 400 that shows a good request.
+template <typename Hook>
+void answer_limited(State& s, const Hook& hook, const char* what, const std::string& path, const httplib::Request& req, httplib::Response& res) {
+  const auto limit = limit_of(req);
+  if (!limit) {
+    json_error(res, 400, "limit '" + req.get_param_value("limit") + "' is not a whole number from 1 to " + std::to_string(kMaxCalls),
+               "ask for " + path + "?limit=50");
+    return;
+  }
+  call_hook(s, hook, what, res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
+}
+
 const std::array<Route, 7> kRoutes = {{
     {"/healthz", "GET", false, [](State&, const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); }},
     {"/v1/status", "GET", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.status, "status", res); }},
     {"/v1/reload", "POST", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.reload, "reload", res); }},
     {"/v1/calls", "GET", true,
-     [](State& s, const httplib::Request& req, httplib::Response& res) {
-       const auto limit = limit_of(req);
-       if (!limit) {
-         json_error(res, 400, "limit '" + req.get_param_value("limit") + "' is not a whole number from 1 to " + std::to_string(kMaxCalls),
-                    "ask for /v1/calls?limit=50");
-         return;
-       }
-       call_hook(s, s.hooks.calls, "calls", res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
-     }},
+     [](State& s, const httplib::Request& req, httplib::Response& res) { answer_limited(s, s.hooks.calls, "calls", "/v1/calls", req, res); }},
     {"/v1/calls/active", "GET", true,
      [](State& s, const httplib::Request& req, httplib::Response& res) {
-       const auto limit = limit_of(req);
-       if (!limit) {
-         json_error(res, 400, "limit '" + req.get_param_value("limit") + "' is not a whole number from 1 to " + std::to_string(kMaxCalls),
-                    "ask for /v1/calls/active?limit=50");
-         return;
-       }
-       call_hook(s, s.hooks.active_calls, "active calls", res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
+       answer_limited(s, s.hooks.active_calls, "active calls", "/v1/calls/active", req, res);
      }},
     {"/v1/registrations", "GET", true,
      [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.registrations, "registrations", res); }},
