@@ -21,6 +21,7 @@
 #include "e911/runtime_config.hpp"
 #include "e911/runtime_held.hpp"
 #include "e911/runtime_log.hpp"
+#include "e911/runtime_memory.hpp"
 #include "e911/runtime_metrics.hpp"
 #include "e911/runtime_notify.hpp"
 #include "e911/runtime_registrar.hpp"
@@ -313,6 +314,26 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     };
     wait_hangup();
 
+    // Free heap over 64 MB (a burst that has passed: a desk outage's retries, a flood of calls)
+    // goes back to the system once a minute; less is kept for the next calls (mallopt above).
+    asio::steady_timer trim_timer(io);
+    std::function<void()> trim_later = [&] {
+      trim_timer.expires_after(std::chrono::seconds(60));
+      trim_timer.async_wait([&](const std::error_code& ec) {
+        if (ec) return;
+        const runtime::Trim t = runtime::trim_heap(std::uint64_t{64} << 20);
+        if (t.trimmed) {
+          const std::uint64_t released = t.resident_before > t.resident_after ? t.resident_before - t.resident_after : 0;
+          metrics.heap_trimmed(released);
+          log.event("info", "free heap given back to the system",
+                    {{"heap_free_mb", t.heap_free >> 20}, {"released_mb", released >> 20}, {"resident_mb", t.resident_after >> 20},
+                     {"took_ms", static_cast<double>(t.took.count()) / 1000.0}});
+        }
+        trim_later();
+      });
+    };
+    trim_later();
+
     // SIGTERM/SIGINT: stop taking calls (503 to new INVITEs), let those in progress end within
     // the drain timeout, then stop. A second signal stops at once.
     int stopped_by = 0;
@@ -320,6 +341,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     asio::steady_timer drain_poll(io);
     const auto stop_now = [&] {
       drain_poll.cancel();
+      trim_timer.cancel();
       for (auto& t : transports) t->close();
       hangup.cancel();
       chain.save_bindings();

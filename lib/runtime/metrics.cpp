@@ -1,6 +1,8 @@
 // The runtime's metrics and recent calls (see runtime_metrics.hpp).
 #include "e911/runtime_metrics.hpp"
 
+#include "e911/runtime_memory.hpp"
+
 #include <algorithm>
 #include <iterator>
 
@@ -119,6 +121,10 @@ void Metrics::notification(std::string_view kind, std::string_view outcome) {
 void Metrics::connection_refused(bool per_source) { connections_refused_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
 void Metrics::call_refused(bool per_source) { calls_refused_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
 void Metrics::call_over_limit_admitted(bool per_source) { calls_over_limit_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
+void Metrics::heap_trimmed(std::uint64_t released) {
+  heap_trims_.fetch_add(1, kRelaxed);
+  heap_released_.fetch_add(released, kRelaxed);
+}
 
 std::uint64_t Metrics::calls_in_progress() const {
   const std::int64_t n = in_progress_.load(kRelaxed);
@@ -156,6 +162,21 @@ std::string Metrics::prometheus() const {
 
   header(out, "tls_fallbacks_total", "counter", "Emergency calls tried again over TCP after TLS to a trunk failed (RFC 6881 SP-31).");
   sample(out, "tls_fallbacks_total", "", tls_fallbacks_.load(kRelaxed));
+
+  {
+    const MemoryUse mem = memory_use();
+    header(out, "heap_bytes", "gauge", "Heap memory by state: in use, or free and kept for the next calls.");
+    sample(out, "heap_bytes", "{state=\"in_use\"}", mem.heap_in_use);
+    sample(out, "heap_bytes", "{state=\"free\"}", mem.heap_free);
+    header(out, "heap_trims_total", "counter", "Times free heap over 64 MB was given back to the system.");
+    sample(out, "heap_trims_total", "", heap_trims_.load(kRelaxed));
+    header(out, "heap_released_bytes_total", "counter", "Resident memory given back to the system by those trims.");
+    sample(out, "heap_released_bytes_total", "", heap_released_.load(kRelaxed));
+    out += "# HELP process_resident_memory_bytes Resident memory size in bytes.\n# TYPE process_resident_memory_bytes gauge\n";
+    out += "process_resident_memory_bytes " + std::to_string(mem.resident) + "\n";
+    out += "# HELP process_open_fds Number of open file descriptors.\n# TYPE process_open_fds gauge\n";
+    out += "process_open_fds " + std::to_string(mem.open_fds) + "\n";
+  }
 
   header(out, "registrations", "gauge", "Registered contacts bound.");
   sample(out, "registrations", "", registrations_.load(kRelaxed));

@@ -1,6 +1,7 @@
 // The runtime's timing wheel: see runtime_timer_wheel.hpp for why it exists.
 #include "e911/runtime_timer_wheel.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace e911::runtime {
@@ -22,6 +23,12 @@ std::uint32_t TimerWheel::allocate() {
   }
   entries_.emplace_back();
   return static_cast<std::uint32_t>(entries_.size() - 1);
+}
+
+std::size_t TimerWheel::reserved() const {
+  std::size_t n = 0;
+  for (const std::vector<Ref>& slot : slots_) n += slot.capacity();
+  return n;
 }
 
 void TimerWheel::release(std::uint32_t index) {
@@ -86,15 +93,20 @@ void TimerWheel::expire() {
   // Tick by tick, so that a timer started by a callback for the next tick is found in this pass.
   while (done_ < now) {
     const std::uint64_t t = ++done_;
-    std::vector<Ref>& slot = slots_[t % n];
+    std::vector<Ref>& slot = slots_[t % n];  // slots_ itself never grows: the reference holds
     if (slot.empty()) continue;
-    firing_.clear();
-    firing_.swap(slot);
-    for (const Ref& r : firing_) {
+    // In place: what stays (a later turn of the wheel) is compacted to the front, and a callback
+    // may append to this very slot (a timer a whole turn away), read by index as the loop goes.
+    // No buffer changes hands between slots: swapping each slot's buffer with a spare carried
+    // the largest buffer seen from slot to slot until every slot held one that size, memory
+    // that grew with uptime (22 MB after 5 minutes at 400 calls/s) and was never given back.
+    std::size_t keep = 0;
+    for (std::size_t i = 0; i < slot.size(); ++i) {
+      const Ref r = slot[i];
       Entry& e = entries_[r.index];
       if (!e.armed || e.generation != r.generation) continue;  // cancelled (or fired and reused)
       if (e.due > t) {                                          // a later turn of the wheel
-        slot.push_back(r);
+        slot[keep++] = r;
         continue;
       }
       const Fn fn = e.fn;
@@ -102,11 +114,20 @@ void TimerWheel::expire() {
       const std::uint64_t argument = e.argument;
       std::function<void()> slow = std::move(e.slow);
       release(r.index);
-      // `e` may be reused by the callback from here on.
+      // `e` may be reused by the callback from here on, and `slot` appended to.
       if (fn)
         fn(context, argument);
       else if (slow)
         slow();
+    }
+    slot.resize(keep);
+    // A burst (an outage's retransmissions) leaves a large buffer behind: give it back once the
+    // slot holds a quarter of it, so the wheel's memory follows the timers running now.
+    if (slot.capacity() > kSlotKeep && slot.size() < slot.capacity() / 4) {
+      std::vector<Ref> smaller;
+      smaller.reserve(std::max(kSlotKeep, 2 * slot.size()));
+      smaller.assign(slot.begin(), slot.end());
+      slot.swap(smaller);
     }
   }
   if (live_ == 0) return;

@@ -125,14 +125,21 @@ std::string make_ack(const Message& invite, const Message& response) {
 
 ClientTransaction::ClientTransaction(Message request, bool reliable, TimerConfig config)
     : request_(std::move(request)),
+      key_(client_key(request_)),
       bytes_(serialise(request_)),
       reliable_(reliable),
       invite_(request_.method() == "INVITE"),
       config_(config),
       state_(invite_ ? TxState::calling : TxState::trying) {}
 
+void ClientTransaction::shed() {
+  request_ = Message{};
+  std::string().swap(bytes_);
+}
+
 Actions ClientTransaction::terminate(Actions actions) {
   state_ = TxState::terminated;
+  shed();
   actions.push_back(report(Kind::terminated));
   return actions;
 }
@@ -175,6 +182,7 @@ Actions ClientTransaction::invite_response(const Message& response, int status) 
         }
         out.push_back(start_timer(Timer::M, 64 * config_.t1));
         state_ = TxState::accepted;
+        shed();
         return out;
       }
       {
@@ -188,6 +196,7 @@ Actions ClientTransaction::invite_response(const Message& response, int status) 
         state_ = TxState::completed;
         if (reliable_) return terminate(std::move(out));
         out.push_back(start_timer(Timer::D, Duration{32000}));
+        shed();
         return out;
       }
     case TxState::completed:
@@ -219,6 +228,7 @@ Actions ClientTransaction::non_invite_response(const Message& response, int stat
         state_ = TxState::completed;
         if (reliable_) return terminate(std::move(out));
         out.push_back(start_timer(Timer::K, config_.t4));
+        shed();
         return out;
       }
     default:
@@ -278,14 +288,22 @@ std::optional<std::string> ClientTransaction::cancel() const {
 
 ServerTransaction::ServerTransaction(Message request, bool reliable, TimerConfig config, std::string top_via)
     : request_(std::move(request)),
+      key_(server_key(request_)),
       reliable_(reliable),
       invite_(request_.method() == "INVITE"),
       config_(config),
       top_via_(std::move(top_via)),
       state_(invite_ ? TxState::proceeding : TxState::trying) {}
 
+void ServerTransaction::shed() {
+  request_ = Message{};
+  std::string().swap(top_via_);
+  if (state_ == TxState::accepted) std::string().swap(last_response_);
+}
+
 Actions ServerTransaction::terminate(Actions actions) {
   state_ = TxState::terminated;
+  shed();
   actions.push_back(report(Kind::terminated));
   return actions;
 }
@@ -349,6 +367,7 @@ Actions ServerTransaction::invite_tu_response(std::string response, int status) 
     // RFC 6026 §8.5: 2xx → Accepted, Timer L = 64*T1.
     state_ = TxState::accepted;
     out.push_back(start_timer(Timer::L, 64 * config_.t1));
+    shed();
     return out;
   }
   // §17.2.1: 300-699 → Completed, Timer G = T1 (UDP), Timer H = 64*T1.
@@ -356,6 +375,7 @@ Actions ServerTransaction::invite_tu_response(std::string response, int status) 
   interval_ = config_.t1;
   if (!reliable_) out.push_back(start_timer(Timer::G, interval_));
   out.push_back(start_timer(Timer::H, 64 * config_.t1));
+  shed();
   return out;
 }
 
@@ -371,6 +391,7 @@ Actions ServerTransaction::non_invite_tu_response(std::string response, int stat
   state_ = TxState::completed;
   if (reliable_) return terminate(std::move(out));
   out.push_back(start_timer(Timer::J, 64 * config_.t1));
+  shed();
   return out;
 }
 

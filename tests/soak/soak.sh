@@ -21,6 +21,9 @@
 # 127.0.0.1, in a network namespace of its own when one can be made (root).
 #
 # Usage: tests/soak/soak.sh [build/e911ctl]   DURATION=600 RATE=800 WARM=30 SAMPLE=30 KEEPALIVE=10
+#        FAULTS=0 leaves the trunk and the desk alone (load and publishes only).
+#        SERVE_WRAP="heaptrack -o /tmp/serve" runs the runtime under a profiler; memory and
+#        descriptors are then read from the runtime itself, not from the wrapper.
 #
 # A call whose dialog was on the primary when it was killed fails at its BYE (the far end is gone)
 # even though its INVITE was answered: such failures are counted in the UAC's figures, and the
@@ -124,7 +127,7 @@ chmod 600 "$work/token"
 # Connected calls are probed every 10 s (dialog_keepalive): a call whose caller vanished without
 # a BYE (a BYE lost under load, a UAC killed at the end) is ended by the runtime, not held.
 printf 'dialog_keepalive: %s\n' "${KEEPALIVE:-10}" >"$work/serve.yaml"
-"$e911" serve --config "$work/serve.yaml" --listen "127.0.0.1:$SIP" --snapshot "$E911_DB.snapshot" --domain contoso.example --admin "127.0.0.1:$ADMIN" \
+${SERVE_WRAP:-} "$e911" serve --config "$work/serve.yaml" --listen "127.0.0.1:$SIP" --snapshot "$E911_DB.snapshot" --domain contoso.example --admin "127.0.0.1:$ADMIN" \
   --token-file "$work/token" >"$work/serve.out" 2>"$work/serve.err" </dev/null &
 serve=$!
 pids+=("$serve")
@@ -178,8 +181,18 @@ fault() {
     events+=("$now s: $8")
   fi
 }
-rss() { awk '/^VmRSS/ {print $2}' "/proc/$serve/status" 2>/dev/null; }
-fds() { ls "/proc/$serve/fd" 2>/dev/null | wc -l; }
+# The runtime's own process: under SERVE_WRAP, the wrapper's descendant that listens on the port.
+runtime_pid=$serve
+if [ -n "${SERVE_WRAP:-}" ]; then
+  for _ in $(seq 50); do
+    runtime_pid=$(pgrep -n -f -- "serve --config $work/serve.yaml" | grep -v "^$serve\$" | head -1)
+    [ -n "$runtime_pid" ] && [ "$(readlink "/proc/$runtime_pid/exe")" = "$e911" ] && break
+    sleep 0.1
+  done
+  pids=("$runtime_pid" "${pids[@]}")
+fi
+rss() { awk '/^VmRSS/ {print $2}' "/proc/$runtime_pid/status" 2>/dev/null; }
+fds() { ls "/proc/$runtime_pid/fd" 2>/dev/null | wc -l; }
 echo "seconds,rss_kb,fds" >"$work/samples.csv"
 start=$(date +%s) next_publish=30 next_sample=$warm publishes=0 published=0 events=()
 kill_at=$((duration / 5)) back_at=$((2 * duration / 5)) desk_off=$((3 * duration / 5)) desk_on=$((4 * duration / 5))
@@ -192,8 +205,8 @@ while :; do
     echo "$now,$(rss),$(fds)" >>"$work/samples.csv"
     next_sample=$((next_sample + sample))
   fi
-  fault primary "$kill_at" "$back_at" uas_provider.xml "$PRIMARY" t1 "the primary trunk dies" "the primary trunk is back"
-  fault desk "$desk_off" "$desk_on" uas_desk.xml "$DESK" u1 "the security desk stops answering" "the security desk answers again"
+  [ "${FAULTS:-1}" = 0 ] || fault primary "$kill_at" "$back_at" uas_provider.xml "$PRIMARY" t1 "the primary trunk dies" "the primary trunk is back"
+  [ "${FAULTS:-1}" = 0 ] || fault desk "$desk_off" "$desk_on" uas_desk.xml "$DESK" u1 "the security desk stops answering" "the security desk answers again"
   if [ "$now" -ge "$next_publish" ]; then
     publishes=$((publishes + 1))
     "$e911" policy set global --description "soak publish $publishes" >/dev/null 2>>"$work/publish.err" &&
@@ -211,7 +224,7 @@ for p in "$em_uac" "$ord_uac"; do
 done
 sleep 3
 # The peers print their counts as they stop.
-for p in "${pids[@]}"; do [ "$p" != "$serve" ] && kill "$p" 2>/dev/null; done
+for p in "${pids[@]}"; do [ "$p" != "$serve" ] && [ "$p" != "$runtime_pid" ] && kill "$p" 2>/dev/null; done
 sleep 2
 metrics=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$work/token")" "http://127.0.0.1:$ADMIN/metrics")
 printf '%s\n' "$metrics" >"$work/metrics.txt"
@@ -229,7 +242,10 @@ reaped_in=$(($(date +%s) - reap_start))
 active 10000 >"$work/active.json"
 
 # sipp's final counts, printed as it exits: "Successful call" and "Failed call", cumulative column.
-count() { awk -F'|' -v what="$2" '$1 ~ what {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$work/$1.out" 2>/dev/null; }
+count() {
+  [ -f "$work/$1.out" ] || { echo 0; return; }
+  awk -F'|' -v what="$2" '$1 ~ what {gsub(/ /, "", $3); v = $3} END {print v + 0}' "$work/$1.out"
+}
 got() { local n=0 f; for f in "$@"; do n=$((n + $(count "$f" 'Successful call'))); done; echo "$n"; }
 metric() { awk -v m="$1" 'index($0, m) == 1 {print $2; f = 1} END {if (!f) print 0}' <<<"$metrics"; }
 

@@ -174,6 +174,14 @@ TEST_CASE("metrics: counters, gauges and the histogram in the exposition format"
   CHECK(e.samples.at("e911_runtime_transactions_total{side=\"server\"}") == 2);
   CHECK(e.samples.at("e911_runtime_retransmissions_total") == 1);
   CHECK(e.samples.at("e911_runtime_parse_errors_total") == 1);
+  // The process's own memory and descriptors, read at the scrape.
+  CHECK(e.types.at("process_resident_memory_bytes") == "gauge");
+  CHECK(e.samples.at("process_resident_memory_bytes") > 1e6);
+  CHECK(e.samples.at("process_open_fds") >= 3);
+  CHECK(e.types.at("e911_runtime_heap_bytes") == "gauge");
+  CHECK(e.samples.count("e911_runtime_heap_bytes{state=\"in_use\"}") == 1);
+  CHECK(e.samples.count("e911_runtime_heap_bytes{state=\"free\"}") == 1);
+  CHECK(e.samples.at("e911_runtime_heap_trims_total") == 0);
   CHECK(e.samples.at("e911_runtime_registrations") == 42);
   CHECK(e.samples.at("e911_runtime_decision_seconds_bucket{le=\"0.000001\"}") == 3);
   CHECK(e.samples.at("e911_runtime_decision_seconds_bucket{le=\"0.00005\"}") == 4);

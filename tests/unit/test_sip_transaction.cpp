@@ -486,3 +486,55 @@ TEST_CASE("TransactionTable: requests by branch, sent-by and method; ACK and CAN
   CHECK(old.key->branch.rfind("rfc2543|", 0) == 0);
   CHECK(old.key->method == "INVITE");
 }
+
+TEST_CASE("a transaction past its final response holds only what it may still send") {
+  // Accepted and Completed last 32 s on UDP (Timers L, M, D, J): a busy runtime holds tens of
+  // thousands of transactions there, so they keep the one message they may resend, and their key.
+  Message invite = must_parse(invite_text());
+  const std::size_t invite_bytes = invite.size();
+
+  ClientTransaction accepted(invite, false);
+  accepted.start();
+  CHECK(accepted.held_bytes() >= 2 * invite_bytes);  // the request, and the text Timer A resends
+  accepted.on_response(response(invite, 200, "OK"));
+  CHECK(accepted.state() == TxState::accepted);
+  CHECK(accepted.held_bytes() == 0);
+  REQUIRE(accepted.key());
+  CHECK(accepted.key()->branch == "z9hG4bKinv1");
+  CHECK(kinds(accepted.on_response(response(invite, 200, "OK"))) == std::vector{Kind::to_tu});
+
+  ClientTransaction completed(invite, false);
+  completed.start();
+  completed.on_response(response(invite, 180, "Ringing"));
+  CHECK(completed.cancel());  // Proceeding still has its request, for the CANCEL
+  Actions final = completed.on_response(response(invite, 486, "Busy Here"));
+  REQUIRE(kinds(final) == std::vector{Kind::to_tu, Kind::send, Kind::start_timer});
+  CHECK(completed.held_bytes() == final[1].bytes.size());  // the ACK alone
+  Actions again = completed.on_response(response(invite, 486, "Busy Here"));
+  REQUIRE(kinds(again) == std::vector{Kind::send});
+  CHECK(again[0].bytes == final[1].bytes);
+
+  ServerTransaction answered(invite, false);
+  answered.start();
+  answered.on_tu_response(make_response(invite, 200, "OK", "s1"));
+  CHECK(answered.state() == TxState::accepted);
+  CHECK(answered.held_bytes() == 0);  // the TU retransmits its 2xx (RFC 6026 8.7)
+  CHECK(answered.on_request(invite).empty());
+
+  ServerTransaction refused(invite, false);
+  refused.start();
+  const std::string busy = make_response(invite, 486, "Busy Here", "s1");
+  refused.on_tu_response(busy);
+  CHECK(refused.held_bytes() == busy.size());  // the response Timer G resends
+  Actions resent = refused.on_request(invite);
+  REQUIRE(kinds(resent) == std::vector{Kind::send});
+  CHECK(resent[0].bytes == busy);
+
+  Message options = must_parse(options_text());
+  ServerTransaction non_invite(options, false);
+  non_invite.start();
+  const std::string ok = make_response(options, 200, "OK", "s2");
+  non_invite.on_tu_response(ok);
+  CHECK(non_invite.held_bytes() == ok.size());
+  CHECK(non_invite.on_request(options)[0].bytes == ok);
+}

@@ -111,3 +111,27 @@ TEST_CASE("a wheel destroyed with timers pending runs none of them") {
   run_for(io, milliseconds(60));
   CHECK(f.order.empty());
 }
+
+TEST_CASE("a burst of timers in one tick leaves no large buffer behind in the wheel") {
+  // 20,000 timers due in the same tick (an outage's retransmissions), then one timer in each
+  // tick for a whole turn of the wheel: the burst's slot gives its buffer back once it is empty,
+  // and no other slot inherits it (a 5-minute soak at 400 calls/s once held 22 MB this way).
+  asio::io_context io;
+  runtime::TimerWheel wheel(io, milliseconds(5), 64);
+  Fired f;
+  for (std::uint64_t i = 0; i < 20000; ++i) wheel.start(milliseconds(10), &record, &f, i);
+  CHECK(wheel.reserved() >= 20000);
+  // Bounded waits, long enough for a loaded (or sanitized) machine: each ends once all fired.
+  auto run_until = [&](std::size_t fired) {
+    for (int i = 0; i < 100 && f.order.size() < fired; ++i) run_for(io, milliseconds(50));
+  };
+  run_until(20000);
+  REQUIRE(f.order.size() == 20000);
+  for (std::size_t turn = 1; turn <= 2; ++turn) {
+    for (std::uint64_t i = 0; i < 64; ++i) wheel.start(milliseconds(5 * (i + 1)), &record, &f, i);
+    run_until(20000 + 64 * turn);
+  }
+  CHECK(f.order.size() == 20000 + 128);
+  CHECK(wheel.size() == 0);
+  CHECK(wheel.reserved() <= 64 * 8 + 64);
+}

@@ -28,6 +28,11 @@
 //                               reason="max_calls_per_source"|"max_calls"
 //   calls_over_limit_admitted_total{reason}  counter  emergency, test and PSAP callback calls taken
 //                               though their source or the runtime was past that limit (never refused)
+//   heap_bytes{state}           gauge      malloc's heap, state="in_use"|"free" (free: kept for the next
+//                                          calls, given back once over 64 MB: runtime_memory.hpp)
+//   heap_trims_total            counter    times free heap was given back to the system
+//   heap_released_bytes_total   counter    resident memory those trims gave back
+// and the two standard process metrics, unprefixed: process_resident_memory_bytes, process_open_fds.
 //   location_requests_total{outcome,source}  counter  HELD location requests answered (runtime_held.hpp):
 //                               outcome="found" with source="wap"|"port"|"chassis"|"subnet", or
 //                               outcome="notLocatable"|"cannotProvideLiType"|"badRequest"|"generalLisError"
@@ -118,6 +123,8 @@ class Metrics {
   void call_refused(bool per_source);
   /// An emergency, test or callback call was taken past max_calls_per_source or max_calls.
   void call_over_limit_admitted(bool per_source);
+  /// Free heap was given back to the system; resident memory fell by `released` bytes.
+  void heap_trimmed(std::uint64_t released);
 
   std::uint64_t calls_in_progress() const;
   /// Every metric in the Prometheus text exposition format 0.0.4, with HELP and TYPE lines.
@@ -146,6 +153,7 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, 8> location_requests_{};  // by LocationOutcome
   // [0] per source, [1] in total: connections refused, calls refused, calls admitted past a limit.
   std::array<std::atomic<std::uint64_t>, 2> connections_refused_{}, calls_refused_{}, calls_over_limit_{};
+  std::atomic<std::uint64_t> heap_trims_{0}, heap_released_{0};
 
   mutable std::mutex other_mutex_;  // calls of a kind or outcome outside the tables
   std::map<std::pair<std::string, std::string>, std::uint64_t> other_calls_;

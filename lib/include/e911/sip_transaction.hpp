@@ -127,14 +127,21 @@ class ClientTransaction {
 
   TxState state() const { return state_; }
   bool invite() const { return invite_; }
-  const Message& request() const { return request_; }
-  std::optional<TransactionKey> key() const { return client_key(request_); }
+  const std::optional<TransactionKey>& key() const { return key_; }
+  /// Octets of message text the transaction holds (its request, the copy it retransmits, the
+  /// ACK it resends): what a transaction costs while its timers run down.
+  std::size_t held_bytes() const { return request_.size() + bytes_.size() + ack_.size(); }
 
  private:
   Actions invite_response(const Message& response, int status);
   Actions non_invite_response(const Message& response, int status);
   Actions terminate(Actions actions);
+  /// Lets go of the request and its wire text once a final response came: nothing is sent
+  /// again from here (an INVITE's Accepted state only passes 2xx up, Completed resends ack_), and
+  /// a busy runtime holds tens of thousands of such transactions for their 32 s (Timers M, D).
+  void shed();
   Message request_;
+  std::optional<TransactionKey> key_;
   std::string bytes_;
   bool reliable_;
   bool invite_;
@@ -161,14 +168,20 @@ class ServerTransaction {
 
   TxState state() const { return state_; }
   bool invite() const { return invite_; }
-  const Message& request() const { return request_; }
-  std::optional<TransactionKey> key() const { return server_key(request_); }
+  const std::optional<TransactionKey>& key() const { return key_; }
+  /// Octets of message text the transaction holds (its request, the response it resends).
+  std::size_t held_bytes() const { return request_.size() + top_via_.size() + last_response_.size(); }
 
  private:
   Actions invite_tu_response(std::string response, int status);
   Actions non_invite_tu_response(std::string response, int status);
   Actions terminate(Actions actions);
+  /// Lets go of the request (and in Accepted of the 2xx, which the TU retransmits) once a final
+  /// response is sent: a retransmitted request is answered from last_response_ alone, and
+  /// Accepted (Timer L) and Completed (Timers H, J) last 32 s on UDP.
+  void shed();
   Message request_;
+  std::optional<TransactionKey> key_;
   bool reliable_;
   bool invite_;
   TimerConfig config_;

@@ -1,0 +1,64 @@
+// The runtime's memory, read from /proc and malloc: see runtime_memory.hpp.
+#include "e911/runtime_memory.hpp"
+
+#include <dirent.h>
+#include <malloc.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace e911::runtime {
+
+namespace {
+
+std::uint64_t resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? static_cast<std::uint64_t>(resident) * 4096u : 0;
+}
+
+std::size_t count_fds() {
+  DIR* d = opendir("/proc/self/fd");
+  if (!d) return 0;
+  std::size_t n = 0;
+  while (const dirent* e = readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  closedir(d);
+  return n > 0 ? n - 1 : 0;  // the directory's own descriptor, open while it is read
+}
+
+}  // namespace
+
+MemoryUse memory_use() {
+  MemoryUse m;
+  m.resident = resident_bytes();
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 mi = mallinfo2();
+  m.heap_in_use = mi.uordblks + mi.hblkhd;  // small blocks from the arenas, large ones mmap'ed
+  m.heap_free = mi.fordblks;
+#endif
+  m.open_fds = count_fds();
+  return m;
+}
+
+Trim trim_heap(std::uint64_t slack) {
+  Trim t;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  t.heap_free = mallinfo2().fordblks;
+  if (t.heap_free <= slack) return t;
+  const auto start = std::chrono::steady_clock::now();
+  t.resident_before = resident_bytes();
+  malloc_trim(static_cast<std::size_t>(slack));
+  t.resident_after = resident_bytes();
+  t.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  t.trimmed = true;
+#else
+  (void)slack;
+#endif
+  return t;
+}
+
+}  // namespace e911::runtime
