@@ -193,7 +193,15 @@ if [ -n "${SERVE_WRAP:-}" ]; then
 fi
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$runtime_pid/status" 2>/dev/null; }
 fds() { ls "/proc/$runtime_pid/fd" 2>/dev/null | wc -l; }
-echo "seconds,rss_kb,fds" >"$work/samples.csv"
+# The heap in use and free, from the runtime's /metrics, in kB: what the calls hold, apart from
+# the free memory malloc keeps (up to 64 MB, then given back once a minute: e911ctl-serve(8)).
+heap() {
+  curl -s -m 5 -H "Authorization: Bearer $(cat "$work/token")" "http://127.0.0.1:$ADMIN/metrics" 2>/dev/null |
+    awk '/^e911_runtime_heap_bytes\{state="in_use"\}/ {u = $2} /^e911_runtime_heap_bytes\{state="free"\}/ {f = $2}
+         END {printf "%d,%d", u / 1024, f / 1024}'
+}
+sample_now() { echo "$1,$(rss),$(heap),$(fds)" >>"$work/samples.csv"; }
+echo "seconds,rss_kb,heap_in_use_kb,heap_free_kb,fds" >"$work/samples.csv"
 start=$(date +%s) next_publish=30 next_sample=$warm publishes=0 published=0 events=()
 kill_at=$((duration / 5)) back_at=$((2 * duration / 5)) desk_off=$((3 * duration / 5)) desk_on=$((4 * duration / 5))
 log "soak: $duration s at $rate calls/s ($half emergency + $half ordinary), work in $work"
@@ -202,7 +210,7 @@ while :; do
   [ "$now" -ge "$duration" ] && break
   kill -0 "$serve" 2>/dev/null || { log "the runtime died"; break; }
   if [ "$now" -ge "$next_sample" ]; then
-    echo "$now,$(rss),$(fds)" >>"$work/samples.csv"
+    sample_now "$now"
     next_sample=$((next_sample + sample))
   fi
   [ "${FAULTS:-1}" = 0 ] || fault primary "$kill_at" "$back_at" uas_provider.xml "$PRIMARY" t1 "the primary trunk dies" "the primary trunk is back"
@@ -215,7 +223,8 @@ while :; do
   fi
   sleep 1
 done
-echo "$(($(date +%s) - start)),$(rss),$(fds)" >>"$work/samples.csv"
+sample_now "$(($(date +%s) - start))"
+load_end=$(date +%s)
 log "load ends; waiting for the calls in progress"
 for p in "$em_uac" "$ord_uac"; do
   for _ in $(seq 120); do kill -0 "$p" 2>/dev/null || break; sleep 1; done
@@ -240,6 +249,10 @@ for _ in $(seq $((${KEEPALIVE:-10} + 60))); do
 done
 reaped_in=$(($(date +%s) - reap_start))
 active 10000 >"$work/active.json"
+# At rest: once the last transactions have run out (32 s) and the runtime's once-a-minute trim
+# has had its turn, what is still held is what the runtime keeps between calls.
+while [ $(($(date +%s) - load_end)) -lt 95 ]; do sleep 1; done
+sample_now "$(($(date +%s) - start)) (at rest)"
 
 # sipp's final counts, printed as it exits: "Successful call" and "Failed call", cumulative column.
 count() {
@@ -261,9 +274,11 @@ grep '^e911_runtime_calls_total{' <<<"$metrics" | grep -v ' 0$' | sed 's/^/  /'
 grep '^e911_runtime_notifications_total{kind="sip"' <<<"$metrics" | grep -v ' 0$' | sed 's/^/  /'
 echo "publishes: $published of $publishes took"
 printf '%s\n' "${events[@]}" | sed 's/^/event: /'
-echo "resident memory and descriptors (seconds, kB, fds):"
+echo "memory and descriptors (seconds, resident kB, heap in use kB, heap free kB, fds):"
 sed 1d "$work/samples.csv" | sed 's/^/  /'
-awk -F, 'NR == 2 {r0 = $2; f0 = $3} END {printf "start %.1f MB, %d fds; end %.1f MB, %d fds\n", r0 / 1024, f0, $2 / 1024, $3}' "$work/samples.csv"
+awk -F, 'NR == 2 {r0 = $2; h0 = $3; f0 = $5} NR > 1 && $1 !~ /rest/ {r1 = $2; h1 = $3; f1 = $5} $1 ~ /rest/ {r2 = $2; h2 = $3; f2 = $5}
+  END {printf "start %.1f MB resident, %.1f MB heap in use, %d fds; end of load %.1f MB, %.1f MB, %d fds; at rest %.1f MB, %.1f MB, %d fds\n",
+       r0 / 1024, h0 / 1024, f0, r1 / 1024, h1 / 1024, f1, r2 / 1024, h2 / 1024, f2}' "$work/samples.csv"
 lost=0
 for outcome in unroutable failed no-answer busy rejected; do
   n=$(metric "e911_runtime_calls_total{kind=\"emergency\",outcome=\"$outcome\"}")

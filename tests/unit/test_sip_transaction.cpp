@@ -531,6 +531,13 @@ TEST_CASE("a transaction past its final response holds only what it may still se
   CHECK(resent[0].bytes == busy);
 
   Message options = must_parse(options_text());
+  ClientTransaction asking(options, false);
+  CHECK(asking.held_bytes() == serialise(options).size());  // the text Timer E resends, alone
+  Actions sent = asking.start();
+  REQUIRE(kinds(sent)[0] == Kind::send);
+  CHECK(sent[0].bytes == serialise(options));
+  CHECK(asking.key() == client_key(options));
+
   ServerTransaction non_invite(options, false);
   non_invite.start();
   const std::string ok = make_response(options, 200, "OK", "s2");
