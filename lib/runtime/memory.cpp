@@ -44,19 +44,27 @@ MemoryUse memory_use() {
   return m;
 }
 
-Trim trim_heap(std::uint64_t slack) {
+Trim HeapTrimmer::run() {
   Trim t;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-  t.heap_free = mallinfo2().fordblks;
-  if (t.heap_free <= slack) return t;
-  const auto start = std::chrono::steady_clock::now();
+  const struct mallinfo2 before = mallinfo2();
+  const std::uint64_t in_use = before.uordblks + before.hblkhd;
+  t.heap_free = before.fordblks;
   t.resident_before = resident_bytes();
-  malloc_trim(static_cast<std::size_t>(slack));
-  t.resident_after = resident_bytes();
+  const std::uint64_t beyond = t.resident_before > in_use ? t.resident_before - in_use : 0;
+  if (t.heap_free <= slack_ || beyond <= floor_ + slack_) {
+    // Less than the slack to give back. A heap that shrank below the last trim's mark lowers it.
+    if (beyond < floor_) floor_ = beyond;
+    return t;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  malloc_trim(static_cast<std::size_t>(slack_));
   t.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  t.resident_after = resident_bytes();
+  const struct mallinfo2 after = mallinfo2();
+  const std::uint64_t in_use_after = after.uordblks + after.hblkhd;
+  floor_ = t.resident_after > in_use_after ? t.resident_after - in_use_after : 0;
   t.trimmed = true;
-#else
-  (void)slack;
 #endif
   return t;
 }
