@@ -75,6 +75,16 @@ publish_samples() {
   [ -s "$E911_DB.snapshot" ] || { fail "publish wrote no $E911_DB.snapshot"; return 1; }
 }
 
+# The samples published with provider-primary's OPTIONS keep-alive off: a sipp provider answers
+# no OPTIONS outside a dialog, and would be logged as down.
+publish_samples_unpinged() {
+  publish_samples || return 1
+  run trunk set provider-primary --options-ping false
+  [ "$rc" -eq 0 ] || { fail "trunk set provider-primary: $err"; return 1; }
+  run publish
+  [ "$rc" -eq 0 ] || { fail "publish: $err"; return 1; }
+}
+
 # The status code of the answer to one OPTIONS sent over UDP to 127.0.0.1:$1 (default the
 # runtime), or nothing when none comes within a second.
 options_status() {
@@ -115,6 +125,19 @@ start_serve() {
   if ! kill -0 "$server_pid" 2>/dev/null; then wait "$server_pid"; server_pid=; fi
   return 1  # finish shows its log
 }
+# serve_with_admin CONFIG [ARGS...]: start_serve with CONFIG (serve.yaml text) as its --config,
+# the published snapshot, $DOMAIN, and the admin API on 127.0.0.1:5081 behind a fresh token;
+# `admin PATH` then asks that API.
+serve_with_admin() {
+  local config=$1
+  shift
+  printf 'test-token-%s\n' "$RANDOM$RANDOM" >"$WORK/token"
+  chmod 600 "$WORK/token"
+  printf '%s\n' "$config" >"$WORK/serve.yaml"
+  start_serve --config "$WORK/serve.yaml" --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 \
+    --token-file "$WORK/token" "$@"
+}
+admin() { curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" "http://127.0.0.1:5081$1"; }
 stop_serve() {
   [ -n "$server_pid" ] || return 0
   kill "$server_pid" 2>/dev/null

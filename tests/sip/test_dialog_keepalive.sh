@@ -11,17 +11,8 @@
 #     ends with the caller's BYE.
 # At the end no call is left in progress (GET /v1/calls/active).
 source "$(dirname "$0")/lib.sh" "$@"
-publish_samples || { finish; exit 1; }
-run trunk set provider-primary --options-ping false
-[ "$rc" -eq 0 ] || fail "trunk set provider-primary: $err"
-run publish
-[ "$rc" -eq 0 ] || fail "publish: $err"
-printf 'keepalive-token-%s\n' "$RANDOM$RANDOM" >"$WORK/token"
-chmod 600 "$WORK/token"
-printf 'dialog_keepalive: 1\n' >"$WORK/serve.yaml"
-start_serve --config "$WORK/serve.yaml" --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 \
-  --token-file "$WORK/token" || { finish; exit 1; }
-admin() { curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" "http://127.0.0.1:5081$1"; }
+publish_samples_unpinged || { finish; exit 1; }
+serve_with_admin 'dialog_keepalive: 1' || { finish; exit 1; }
 # ended_by CALL_ID_PREFIX: the ended_by of the call record whose Call-ID starts with the prefix
 # (empty while the call is in progress or unknown).
 ended_by() {

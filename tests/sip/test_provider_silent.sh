@@ -8,17 +8,8 @@
 #   - the call ends with the caller's own BYE, which reaches the provider;
 #   - its record says the caller ended it, and no call is left in progress.
 source "$(dirname "$0")/lib.sh" "$@"
-publish_samples || { finish; exit 1; }
-run trunk set provider-primary --options-ping false
-[ "$rc" -eq 0 ] || fail "trunk set provider-primary: $err"
-run publish
-[ "$rc" -eq 0 ] || fail "publish: $err"
-printf 'silent-token-%s\n' "$RANDOM$RANDOM" >"$WORK/token"
-chmod 600 "$WORK/token"
-printf 'dialog_keepalive: 1\n' >"$WORK/serve.yaml"
-start_serve --config "$WORK/serve.yaml" --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 \
-  --token-file "$WORK/token" || { finish; exit 1; }
-admin() { curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" "http://127.0.0.1:5081$1"; }
+publish_samples_unpinged || { finish; exit 1; }
+serve_with_admin 'dialog_keepalive: 1' || { finish; exit 1; }
 
 sipp_bg provider -sf "$SCENARIOS/uas_provider_deaf.xml" -p 5070 -t t1 -m 1 -timeout 70s
 provider_pid=$sipp_pid
