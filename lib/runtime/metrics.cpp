@@ -168,7 +168,7 @@ std::string Metrics::prometheus() const {
     header(out, "heap_bytes", "gauge", "Heap memory by state: in use, or free and kept for the next calls.");
     sample(out, "heap_bytes", "{state=\"in_use\"}", mem.heap_in_use);
     sample(out, "heap_bytes", "{state=\"free\"}", mem.heap_free);
-    header(out, "heap_trims_total", "counter", "Times free heap over 64 MB was given back to the system.");
+    header(out, "heap_trims_total", "counter", "Times free heap was given back to the system (64 MB or more since the last time).");
     sample(out, "heap_trims_total", "", heap_trims_.load(kRelaxed));
     header(out, "heap_released_bytes_total", "counter", "Resident memory given back to the system by those trims.");
     sample(out, "heap_released_bytes_total", "", heap_released_.load(kRelaxed));
