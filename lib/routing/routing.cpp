@@ -15,6 +15,24 @@ struct Dialled {
   std::string form;  // digits, tel, sip, urn
 };
 
+// RFC 3261 §19.1.4 (and RFC 3986 for tel and urn): an escaped character is the character, so
+// sip:%39%31%31@host is 911. A '%' not followed by two hex digits stays as it is.
+std::string unescape(const std::string& s) {
+  if (s.find('%') == std::string::npos) return s;
+  const auto hex = [](char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1; };
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
+      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
 Dialled parse_dialled(const std::string& d) {
   Dialled r;
   const auto plain = [](char c) { return (c >= '0' && c <= '9') || c == '+' || c == '*' || c == '#'; };
@@ -30,7 +48,8 @@ Dialled parse_dialled(const std::string& d) {
   }();
   if (lower.rfind("urn:service:", 0) == 0) {
     r.form = "urn";
-    const std::string service = lower.substr(12);
+    std::string service = unescape(lower.substr(12));
+    for (char& c : service) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     r.test_urn = service.rfind("test.sos", 0) == 0;
     r.sos_urn = !r.test_urn && (service == "sos" || service.rfind("sos.", 0) == 0);
     return r;
@@ -48,7 +67,8 @@ Dialled parse_dialled(const std::string& d) {
   } else {
     r.form = "digits";
   }
-  rest = rest.substr(0, rest.find(';'));
+  // Split at ';' before unescaping: an escaped ';' is part of the number, never a parameter.
+  rest = unescape(rest.substr(0, rest.find(';')));
   for (char c : rest)
     if ((c >= '0' && c <= '9') || c == '+' || c == '*' || c == '#') r.number += c;
   return r;

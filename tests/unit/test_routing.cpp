@@ -154,6 +154,22 @@ TEST_CASE("emergency calls are recognised by dial string, mask, URN, tel URI and
   CHECK_FALSE(d.emergency);
 }
 
+TEST_CASE("an escaped character in the dialled user part is the character (RFC 3261 19.1.4)") {
+  Fixture fx;
+  for (const char* dial : {"sip:%39%31%31@contoso.example;user=phone", "sip:9%311@contoso.example", "tel:%39%311", "urn:service:%73os",
+                           "urn:service:sos%2Efire"}) {
+    INFO(dial);
+    const auto d = decide(*fx.snap, call("sip:alice@contoso.example", dial));
+    CHECK(d.emergency);
+    CHECK(d.routable);
+  }
+  // An escaped ';' is part of the user, not a parameter; a stray '%' stays a '%'.
+  CHECK(decide(*fx.snap, call("sip:alice@contoso.example", "sip:91%3B1@contoso.example")).emergency);
+  CHECK_FALSE(decide(*fx.snap, call("sip:alice@contoso.example", "sip:9%1@contoso.example")).emergency);
+  CHECK_FALSE(decide(*fx.snap, call("sip:alice@contoso.example", "sip:%33%39%33%31%33%31@contoso.example")).emergency);
+  CHECK(decide(*fx.snap, call("sip:alice@contoso.example", "urn:service:test%2esos")).test_call);
+}
+
 TEST_CASE("test calls: the policy's test number; the runtime answers, or the provider's test line") {
   Fixture fx;
   // Global: 933 (unset), answered by the runtime: a test, never routed.
