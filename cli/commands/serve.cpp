@@ -172,6 +172,8 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     core.auth = auth;
     core.max_calls_per_source = c.max_calls_per_source;
     core.max_calls = c.max_calls;
+    core.max_transactions_per_source = c.max_transactions_per_source;
+    core.max_transactions = c.max_transactions;
     core.bindings_path = c.bindings_path().empty() ? c.snapshot + ".bindings" : c.bindings_path();
     core.metrics = &metrics;
     core.call_log = &call_log;
@@ -212,6 +214,20 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     options.idle_timeout = c.idle_timeout;
     options.max_connections = c.max_connections;
     options.max_connections_per_source = c.max_connections_per_source;
+    // Descriptors: every listener may hold max_connections, and the trunks, HTTP and files need
+    // their own. Too few and a flood takes the one the provider's TCP trunk needs (issue 24).
+    {
+      const runtime::DescriptorCheck d = runtime::ensure_descriptors(c.max_connections * c.listen.size());
+      if (d.raised_from != 0)
+        log.event("info", "descriptor limit raised for the connections allowed",
+                  {{"rlimit_nofile", d.limit}, {"was", d.raised_from}, {"wanted", d.wanted}});
+      if (d.limit < d.wanted)
+        log.event("warn",
+                  "RLIMIT_NOFILE " + std::to_string(d.limit) + " is below the " + std::to_string(d.wanted) + " descriptors " +
+                      std::to_string(c.listen.size()) + " listener(s) of max_connections " + std::to_string(c.max_connections) +
+                      " need: accepted connections are capped at " + std::to_string(d.connections) + " in all, 128 descriptors kept for trunks",
+                  {{"rlimit_nofile", d.limit}, {"hint", "raise LimitNOFILE= in the systemd unit (or ulimit -n), or lower max_connections"}});
+    }
     std::vector<std::unique_ptr<runtime::Transport>> transports;
     Json listening = Json::array();
     for (const auto& spec : c.listen) {

@@ -1019,6 +1019,11 @@ void B2bua::bye(Call& call, bool to_a) {
   chain_.request(std::move(m), d->dest, [](const ClientEvent&) {});
 }
 
+bool B2bua::knows_dialog(const sip::Message& request) const {
+  const std::string dkey = std::string(request.first("Call-ID").value_or("")) + '\x1f' + tag_of(request.first("To").value_or(""));
+  return dialogs_.count(dkey) != 0;
+}
+
 void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via) {
   const std::string dkey = std::string(request.first("Call-ID").value_or("")) + '\x1f' + tag_of(request.first("To").value_or(""));
   auto it = dialogs_.find(dkey);
@@ -1041,6 +1046,7 @@ void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& req
     call->record.set("ended_by", from_a ? "caller" : "callee");
     return finish(*call, "answered", 200);
   }
+  if (call->self_answered) return answer_in_test_call(key, request, top_via);
   relay(*call, from_a, key, request, top_via);
 }
 
@@ -1401,6 +1407,17 @@ void B2bua::answer_test_call(Call& call, const routing::CallFacts& facts, const 
   }
   if (!any) sdp += "m=audio 0 RTP/AVP 0\r\n";
   answer_a(call, 200, "OK", {{"Content-Type", "application/sdp"}}, sdp);
+}
+
+// A test call has no other leg to relay to: the runtime is the callee. It takes no new media
+// (the answer declined every stream) and keeps nothing the caller sends in the dialog.
+void B2bua::answer_in_test_call(const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via) {
+  const std::string_view method = request.method();
+  if (method == "INVITE" || method == "UPDATE")
+    return chain_.respond(key, sip::make_response(request, 488, "Not Acceptable Here", {}, {{"Warning", "399 e911ctl \"an emergency test call takes no media\""}}, top_via));
+  if (method == "OPTIONS" || method == "INFO" || method == "MESSAGE" || method == "NOTIFY")
+    return chain_.respond(key, sip::make_response(request, 200, "OK", {}, {}, top_via));
+  chain_.respond(key, sip::make_response(request, 405, "Method Not Allowed", {}, {{"Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY"}}, top_via));
 }
 
 void B2bua::test_call_acked(Call& call) {

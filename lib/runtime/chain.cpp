@@ -5,6 +5,7 @@
 #include <array>
 
 #include "e911/runtime_b2bua.hpp"
+#include "e911/runtime_limits.hpp"
 #include "e911/runtime_metrics.hpp"
 #include "e911/runtime_registrar.hpp"
 #include "e911/runtime_transport.hpp"
@@ -48,6 +49,7 @@ constexpr std::size_t kTimers = static_cast<std::size_t>(sip::Timer::trying) + 1
 struct Chain::Live {
   Chain* chain = nullptr;
   sip::TransactionKey key;
+  std::string counted_source;  ///< set when counted in server_by_source_ (a sheddable request)
   Sender send;
   sip::Endpoint destination;
   std::array<TimerWheel::Handle, kTimers> timers;  ///< by sip::Timer
@@ -269,6 +271,12 @@ void Chain::on_message(Inbound in) {
     }
     case sip::TransactionTable::Route::Kind::new_server: {
       if (ack) return;
+      // OPTIONS outside a dialog is answered statelessly (RFC 3261 §8.2.7): the answer holds no
+      // state and is the same for a retransmission, so a flood of them with fresh branches costs
+      // no memory (issue 24: it kept 32 s of transactions, 1 GB in 12 s).
+      if (!reject && message.method() == "OPTIONS" && !has_to_tag(message)) return in.send(destination, answer(message, top_via));
+      const bool can_shed = sheddable(message);
+      if (can_shed && shed(message, in, destination, top_via)) return;
       sip::ServerTransaction* tx = table_.add(sip::ServerTransaction(message, in.stream, timers_, top_via));
       if (!tx) break;  // answered statelessly below
       if (options_.metrics) options_.metrics->transaction_started(false);
@@ -278,6 +286,11 @@ void Chain::on_message(Inbound in) {
       live->key = key;
       live->send = in.send;
       live->destination = destination;
+      if (can_shed) {
+        live->counted_source = in.source.host;
+        server_by_source_.add(in.source.host);
+        ++sheddable_;
+      }
       live_[key] = std::move(live);
       apply(key, tx->start());
       if (!table_.find_server(key)) return;
@@ -300,6 +313,30 @@ void Chain::on_message(Inbound in) {
   if (ack) return;
   if (reject) return in.send(destination, sip::make_response(message, *reject, {}, top_via, kAllowed));
   in.send(destination, answer(message, top_via));
+}
+
+bool Chain::sheddable(const sip::Message& request) const {
+  if (request.method() == "INVITE") return false;
+  return !has_to_tag(request) || !b2bua_->knows_dialog(request);
+}
+
+bool Chain::shed(const sip::Message& request, const Inbound& in, const sip::Endpoint& destination, const std::string& top_via) {
+  const std::size_t per_source = options_.max_transactions_per_source, total = options_.max_transactions;
+  const std::size_t held = server_by_source_.count(in.source.host);
+  const bool by_source = per_source != 0 && held >= per_source;
+  if (!by_source && (total == 0 || sheddable_ < total)) return false;
+  if (options_.metrics) options_.metrics->request_shed(by_source);
+  const std::string what = std::string(request.method()) + " from " + in.source.host + " answered 503 without a transaction: ";
+  if (by_source)
+    limit_log_.refused("max_transactions_per_source " + in.source.host,
+                       what + std::to_string(held) + " requests of that address are still in their transactions (max_transactions_per_source " +
+                           std::to_string(per_source) + ")");
+  else
+    limit_log_.refused("max_transactions " + in.source.host, what + std::to_string(sheddable_) +
+                                                                 " requests outside calls are in their transactions (max_transactions " +
+                                                                 std::to_string(total) + ")");
+  in.send(destination, sip::make_response(request, 503, "Service Unavailable", {}, {{"Retry-After", "5"}}, top_via));
+  return true;
 }
 
 void Chain::dispatch(const sip::TransactionKey& key, const sip::Message& request, const Inbound& in, const sip::Endpoint& reply_to,
@@ -518,6 +555,10 @@ void Chain::drop(const sip::TransactionKey& key) {
     return;
   }
   it->second->stop_all(wheel_);
+  if (!it->second->counted_source.empty()) {
+    server_by_source_.remove(it->second->counted_source);
+    --sheddable_;
+  }
   table_.remove_server(key);  // `key` may be the live entry's own: erased last
   live_.erase(it);
 }

@@ -22,7 +22,8 @@ namespace {
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
                                  "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "dialog_keepalive", "drain_timeout",
                                  "max_connections", "max_message", "max_headers",
-                                 "max_connections_per_source", "max_calls_per_source", "max_calls", "log_format",
+                                 "max_connections_per_source", "max_calls_per_source", "max_calls",
+                                 "max_transactions_per_source", "max_transactions", "log_format",
                                  "smtp_url",     "smtp_from",    "smtp_credentials_file", "smtp_starttls", "notify_ca_file", "callback_window",
                                  "admin_certificate", "admin_private_key", "tls_certificate", "tls_private_key", "tls_ca_file",
                                  "tls_verify_clients", "auth", "trusted_networks", "auth_nonce_lifetime"};
@@ -245,6 +246,8 @@ ServeConfig load_serve_config(const std::string& path) {
   count("max_connections_per_source", c.max_connections_per_source);
   count("max_calls_per_source", c.max_calls_per_source);
   count("max_calls", c.max_calls);
+  count("max_transactions_per_source", c.max_transactions_per_source);
+  count("max_transactions", c.max_transactions);
   return c;
 }
 

@@ -119,6 +119,9 @@ void Metrics::notification(std::string_view kind, std::string_view outcome) {
 }
 
 void Metrics::connection_refused(bool per_source) { connections_refused_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
+void Metrics::connection_evicted() { connections_evicted_.fetch_add(1, kRelaxed); }
+void Metrics::accept_failed() { accept_failures_.fetch_add(1, kRelaxed); }
+void Metrics::request_shed(bool per_source) { requests_shed_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
 void Metrics::call_refused(bool per_source) { calls_refused_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
 void Metrics::call_over_limit_admitted(bool per_source) { calls_over_limit_[per_source ? 0 : 1].fetch_add(1, kRelaxed); }
 void Metrics::heap_trimmed(std::uint64_t released) {
@@ -191,6 +194,13 @@ std::string Metrics::prometheus() const {
   header(out, "connections_refused_total", "counter", "TCP and TLS connections closed at accept by a limit, by the limit.");
   sample(out, "connections_refused_total", "{reason=\"max_connections_per_source\"}", connections_refused_[0].load(kRelaxed));
   sample(out, "connections_refused_total", "{reason=\"max_connections\"}", connections_refused_[1].load(kRelaxed));
+  header(out, "connections_evicted_total", "counter", "Idle TCP and TLS connections of the busiest source closed to make room for another source's.");
+  sample(out, "connections_evicted_total", "", connections_evicted_.load(kRelaxed));
+  header(out, "accept_failures_total", "counter", "Connections a listener could not accept for want of descriptors or memory (it pauses 100 ms).");
+  sample(out, "accept_failures_total", "", accept_failures_.load(kRelaxed));
+  header(out, "requests_shed_total", "counter", "Requests outside a call answered 503 without a transaction, past a limit on server transactions.");
+  sample(out, "requests_shed_total", "{reason=\"max_transactions_per_source\"}", requests_shed_[0].load(kRelaxed));
+  sample(out, "requests_shed_total", "{reason=\"max_transactions\"}", requests_shed_[1].load(kRelaxed));
   header(out, "calls_refused_total", "counter", "Ordinary and internal calls refused with 503 by a limit, by the limit.");
   sample(out, "calls_refused_total", "{reason=\"max_calls_per_source\"}", calls_refused_[0].load(kRelaxed));
   sample(out, "calls_refused_total", "{reason=\"max_calls\"}", calls_refused_[1].load(kRelaxed));

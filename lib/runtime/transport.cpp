@@ -4,6 +4,8 @@
 #include <asio/ssl.hpp>
 
 #include <array>
+#include <atomic>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <deque>
 #include <functional>
@@ -70,7 +72,55 @@ std::string remote_key(const sip::Endpoint& e, bool tls = false) { return e.host
 // connection and never answers it fails the request while a call can still go elsewhere.
 constexpr std::chrono::seconds kHandshakeTimeout{4};
 
+// Descriptors accepted connections may never take (issue 24): the trunks' connections, the
+// listeners, HELD and the admin API, log and snapshot files, webhooks. With RLIMIT_NOFILE at
+// 1024, a flood of connections otherwise took the last descriptor and the provider's TCP trunk
+// could not be reached: the 911 call went to the PSTN gateway without its location.
+constexpr std::size_t kReservedDescriptors = 128;
+// Connections accepted and open, on every listener of the process (each has its own limits, but
+// the descriptors are shared).
+std::atomic<std::size_t> g_accepted{0};
+
+std::size_t nofile_soft() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) return std::size_t(1) << 20;
+  return static_cast<std::size_t>(r.rlim_cur);
+}
+// Accepted connections the descriptors allow, whatever max_connections says; read once (serve
+// raises the limit before any listener starts: ensure_descriptors).
+std::size_t descriptor_budget() {
+  static const std::size_t budget = [] {
+    const std::size_t n = nofile_soft();
+    return n > 2 * kReservedDescriptors ? n - kReservedDescriptors : n / 2;
+  }();
+  return budget;
+}
+
+// After a failed accept that is not the peer's doing (no descriptor left, no memory) the listener
+// waits this long before the next one, instead of spinning on the same error.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
+
+bool resource_exhausted(const std::error_code& ec) {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system || ec == std::errc::no_buffer_space ||
+         ec == std::errc::not_enough_memory;
+}
+
 }  // namespace
+
+DescriptorCheck ensure_descriptors(std::size_t connections) {
+  DescriptorCheck out;
+  out.wanted = connections + kReservedDescriptors;
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY && r.rlim_cur < out.wanted) {
+    // Raise the soft limit as far as the hard one allows: no privilege needed.
+    rlimit raised = r;
+    raised.rlim_cur = r.rlim_max == RLIM_INFINITY ? out.wanted : std::min<rlim_t>(r.rlim_max, out.wanted);
+    if (raised.rlim_cur > r.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) out.raised_from = static_cast<std::size_t>(r.rlim_cur);
+  }
+  out.limit = nofile_soft();
+  out.connections = std::min(connections, descriptor_budget());
+  return out;
+}
 
 struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   struct Connection : std::enable_shared_from_this<Connection> {
@@ -92,11 +142,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     };
     std::deque<Pending> queue;
     bool close_after_write = false;
+    bool writing = false;  ///< an async write of queue.front() is in flight: its bytes must outlive it
     bool closed = false;
     bool connecting = false;
     std::string key;  ///< remote "host|port" ("host|port|tls") in the owner's registry
     std::string accepted_from;  ///< an accepted connection: its source address, counted in the owner's `inbound`
     std::string failure;  ///< why connecting or the handshake failed, kept by the owner at close
+    std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();  ///< its last bytes read
 
     /// Makes this a TLS connection; `peer_name` (a client's) is what the peer's certificate must hold.
     bool secure(asio::ssl::context& ctx, const std::string& peer_name = {}) {
@@ -157,6 +209,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       });
     }
     void touch() {
+      last_active = std::chrono::steady_clock::now();
       idle.expires_after(options.idle_timeout);
       idle.async_wait([self = shared_from_this()](const std::error_code& ec) {
         if (!ec) self->close();
@@ -203,7 +256,13 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       if (queue.size() == 1 && !connecting) flush();
     }
     void flush() {
+      if (writing || closed || queue.empty()) return;
+      writing = true;
       auto done = [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+        self->writing = false;
+        // Closed meanwhile (the peer went, a framing error): close() already failed the queue
+        // and kept only the bytes this write was reading; nothing is left to pop or send.
+        if (self->closed) return self->queue.clear();
         if (ec) return self->close();
         self->queue.pop_front();
         if (!self->queue.empty()) return self->flush();
@@ -222,7 +281,8 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       // Whatever was not written failed: its owners hear it on the loop, never inside this call.
       for (auto& p : queue)
         if (p.failed) asio::post(socket.get_executor(), std::move(p.failed));
-      queue.clear();
+      // A write in flight still reads queue.front() until its handler runs: keep those bytes.
+      queue.erase(writing && !queue.empty() ? queue.begin() + 1 : queue.begin(), queue.end());
       if (auto owner = impl.lock()) {
         // The requests that went out on it will hear nothing more on it; told on the loop.
         if (!key.empty() && source.port != 0)  // it was open (a refused connect had no peer yet)
@@ -230,7 +290,10 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
             if (auto o = weak.lock()) o->chain.stream_closed(peer);
           });
         owner->connections.erase(this);
-        if (!accepted_from.empty()) owner->inbound.remove(accepted_from);
+        if (!accepted_from.empty()) {
+          owner->inbound.remove(accepted_from);
+          g_accepted.fetch_sub(1, std::memory_order_relaxed);
+        }
         auto it = owner->by_remote.find(key);
         if (it != owner->by_remote.end() && it->second.lock().get() == this) owner->by_remote.erase(it);
         if (!failure.empty()) owner->remember_failure(key, failure);
@@ -239,13 +302,14 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
   };
 
   Impl(asio::io_context& io_, Chain& chain_, TransportOptions options_)
-      : io(io_), chain(chain_), options(options_), udp(io_), acceptor(io_) {}
+      : io(io_), chain(chain_), options(options_), udp(io_), acceptor(io_), backoff(io_) {}
 
   asio::io_context& io;
   Chain& chain;
   TransportOptions options;
   asio::ip::udp::socket udp;
   asio::ip::tcp::acceptor acceptor;
+  asio::steady_timer backoff;  ///< the pause after an accept that failed for want of descriptors
   asio::ip::udp::endpoint from;
   std::array<char, 65536> datagram{};
   std::set<Connection*> connections;
@@ -287,42 +351,84 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       self->receive();
     });
   }
-  // Limits at accept (runtime_limits.hpp): max_connections in all, max_connections_per_source
-  // from one address, so that one source cannot take every connection (nor every descriptor)
-  // from the phones that need one. A connection refused is reset at once, before any TLS
-  // handshake or read, counted and logged at most once per source in 10 s.
+  // Limits at accept (runtime_limits.hpp): max_connections_per_source from one address, so
+  // that one source cannot take every connection from the phones that need one; max_connections
+  // in all (and the descriptors the process has, less a reserve for the trunks). A table full of
+  // other sources' connections never shuts a new source out: the oldest idle connection of the
+  // busiest source makes room (issue 24: 17 addresses holding 64 idle connections each made
+  // every new connection, a 911 included, fail). A connection refused is reset at once, before
+  // any TLS handshake or read; refusals and evictions are counted and logged at most once per
+  // source in 10 s.
   bool admit(asio::ip::tcp::socket& socket, std::string& from) {
     std::error_code ec;
     const auto remote = socket.remote_endpoint(ec);
     if (ec) return false;  // gone already
     from = remote.address().to_string();
-    const bool total = connections.size() >= options.max_connections;
     const std::size_t open = inbound.count(from);
-    if (!total && (options.max_connections_per_source == 0 || open < options.max_connections_per_source)) return true;
-    const bool per_source = !total;
+    const bool per_source = options.max_connections_per_source != 0 && open >= options.max_connections_per_source;
+    const bool full = connections.size() >= options.max_connections || g_accepted.load(std::memory_order_relaxed) >= descriptor_budget();
+    if (!per_source && (!full || evict_for(from, open))) return true;
     socket.set_option(asio::socket_base::linger(true, 0), ec);  // RST: nothing lingers for a flood
     socket.close(ec);
     if (Metrics* m = chain.options().metrics) m->connection_refused(per_source);
-    // One line per listener, limit and source: each listener has limits of its own.
-    const std::string listener = (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" + std::to_string(port);
-    const std::string what = std::string(options.tls_listen ? "TLS" : "TCP") + " connection from " + from + " to " + listener + " refused: ";
+    const std::string what = std::string(options.tls_listen ? "TLS" : "TCP") + " connection from " + from + " to " + listener() + " refused: ";
     if (per_source)
-      chain.limit_log().refused("max_connections_per_source " + listener + " " + from,
+      chain.limit_log().refused("max_connections_per_source " + listener() + " " + from,
                                 what + std::to_string(open) + " already open from that address (max_connections_per_source " +
                                     std::to_string(options.max_connections_per_source) + ")");
     else
-      chain.limit_log().refused("max_connections " + listener + " " + from, what + std::to_string(connections.size()) +
-                                                                                " connections open (max_connections " +
-                                                                                std::to_string(options.max_connections) + ")");
+      chain.limit_log().refused("max_connections " + listener() + " " + from,
+                                what + std::to_string(connections.size()) + " connections open (max_connections " +
+                                    std::to_string(options.max_connections) + ", descriptors for " + std::to_string(descriptor_budget()) +
+                                    "), all from sources holding no more than this one");
     return false;
+  }
+  std::string listener() const { return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" + std::to_string(port); }
+  // Closes the longest-idle accepted connection of the source holding the most, when that is
+  // more than `newcomer` (holding `held`) does. Returns true when room was made.
+  bool evict_for(const std::string& newcomer, std::size_t held) {
+    std::string busiest;
+    std::size_t most = held;
+    for (const Connection* c : connections)
+      if (!c->accepted_from.empty() && c->accepted_from != busiest)
+        if (const std::size_t n = inbound.count(c->accepted_from); n > most) most = n, busiest = c->accepted_from;
+    if (busiest.empty()) return false;
+    Connection* victim = nullptr;
+    for (Connection* c : connections)
+      if (c->accepted_from == busiest && !c->closed && (!victim || c->last_active < victim->last_active)) victim = c;
+    if (!victim) return false;
+    const auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - victim->last_active).count();
+    if (Metrics* m = chain.options().metrics) m->connection_evicted();
+    chain.limit_log().refused("evicted " + listener() + " " + busiest,
+                              std::string(options.tls_listen ? "TLS" : "TCP") + " connection from " + busiest + " to " + listener() +
+                                  " closed, idle " + std::to_string(idle_s) + " s: the connection table is full (" +
+                                  std::to_string(connections.size()) + " open) and " + busiest + " holds the most (" + std::to_string(most) +
+                                  "); room made for " + newcomer);
+    auto keep = victim->shared_from_this();  // close() takes it out of `connections`
+    victim->close();
+    return true;
   }
   void accept() {
     acceptor.async_accept([self = shared_from_this()](const std::error_code& ec, asio::ip::tcp::socket socket) {
       if (self->closed || ec == asio::error::operation_aborted) return;
+      if (resource_exhausted(ec)) {
+        // Out of descriptors (or memory) for the moment: the connection waits in the backlog. Try
+        // again shortly rather than at once: accepting in a loop on the same error took a whole core.
+        if (Metrics* m = self->chain.options().metrics) m->accept_failed();
+        self->chain.limit_log().refused("accept " + self->listener(), std::string(self->options.tls_listen ? "TLS" : "TCP") + " listener " +
+                                                                         self->listener() + " cannot accept: " + ec.message() +
+                                                                         " (RLIMIT_NOFILE " + std::to_string(nofile_soft()) + ")");
+        self->backoff.expires_after(kAcceptBackoff);
+        self->backoff.async_wait([self](const std::error_code& e) {
+          if (!e && !self->closed) self->accept();
+        });
+        return;
+      }
       std::string from;
       if (!ec && self->admit(socket, from)) {
         auto c = std::make_shared<Connection>(std::move(socket), *self);
         c->accepted_from = from;
+        g_accepted.fetch_add(1, std::memory_order_relaxed);
         self->inbound.add(from);
         self->connections.insert(c.get());
         std::erase_if(self->all, [](const auto& w) { return w.expired(); });
@@ -484,6 +590,7 @@ void Transport::close() {
   std::error_code ignored;
   impl_->udp.close(ignored);
   impl_->acceptor.close(ignored);
+  impl_->backoff.cancel();
   for (auto& weak : impl_->all)
     if (auto c = weak.lock()) c->close();
   impl_->all.clear();

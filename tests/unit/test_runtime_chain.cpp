@@ -32,8 +32,9 @@ struct Rig {
   asio::io_context io;
   sip::TimerConfig timers{std::chrono::milliseconds(20), std::chrono::milliseconds(80), std::chrono::milliseconds(100),
                           std::chrono::milliseconds(200)};
-  runtime::Chain chain{io, {}, timers};
+  runtime::Chain chain;
   std::vector<Sent> sent;
+  explicit Rig(runtime::CoreOptions options = {}) : chain(io, {}, timers, nullptr, std::move(options)) {}
   void in(std::string bytes, sip::Endpoint source = {"127.0.0.1", 5070, false}, bool stream = false) {
     chain.on_message(runtime::Inbound{std::move(bytes), source, stream,
                                       [this](const sip::Endpoint& to, std::string b) { sent.push_back({to, std::move(b)}); }});
@@ -42,7 +43,7 @@ struct Rig {
 
 }  // namespace
 
-TEST_CASE("chain: OPTIONS gets 200, its retransmission the same 200 from the transaction") {
+TEST_CASE("chain: OPTIONS outside a dialog gets 200 without a transaction, its retransmission the same 200") {
   Rig rig;
   rig.in(request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo1;rport"));
   REQUIRE(rig.sent.size() == 1);
@@ -53,7 +54,42 @@ TEST_CASE("chain: OPTIONS gets 200, its retransmission the same 200 from the tra
   rig.in(request("OPTIONS", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKo1;rport"));
   REQUIRE(rig.sent.size() == 2);
   CHECK(rig.sent[1].bytes == rig.sent[0].bytes);
-  CHECK(rig.chain.transactions() == 1);
+  // Stateless (issue 24): a flood of OPTIONS with fresh branches held 32 s of transactions each.
+  CHECK(rig.chain.transactions() == 0);
+}
+
+TEST_CASE("chain: requests outside calls past max_transactions_per_source get 503 without a transaction; INVITEs never") {
+  runtime::CoreOptions o;
+  o.max_transactions_per_source = 3;
+  o.max_transactions = 5;
+  Rig rig(o);
+  for (int i = 0; i < 5; ++i) rig.in(request("MESSAGE", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKm" + std::to_string(i)));
+  REQUIRE(rig.sent.size() == 5);
+  for (int i = 0; i < 3; ++i) CHECK(status_line(rig.sent[i].bytes) == "SIP/2.0 403 Forbidden");
+  for (int i = 3; i < 5; ++i) {
+    CHECK(status_line(rig.sent[i].bytes) == "SIP/2.0 503 Service Unavailable");
+    CHECK(rig.sent[i].bytes.find("Retry-After: 5\r\n") != std::string::npos);
+  }
+  CHECK(rig.chain.transactions() == 3);
+  // An INVITE from that source is never shed: an emergency call may be in it (without a
+  // snapshot it gets 503 "no snapshot in service", not the limit's Retry-After: 5).
+  rig.in(request("INVITE", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKinv"));
+  REQUIRE(rig.sent.size() == 6);
+  CHECK(status_line(rig.sent[5].bytes) == "SIP/2.0 503 Service Unavailable (no snapshot in service)");
+  CHECK(rig.chain.transactions() == 4);
+  // Another source: its own 3 would fit, but the runtime holds 5 in all after two of them.
+  for (int i = 0; i < 3; ++i) rig.in(request("MESSAGE", "SIP/2.0/UDP 127.0.0.2:5070;branch=z9hG4bKn" + std::to_string(i)), {"127.0.0.2", 5070, false});
+  REQUIRE(rig.sent.size() == 9);
+  CHECK(status_line(rig.sent[6].bytes) == "SIP/2.0 403 Forbidden");
+  CHECK(status_line(rig.sent[7].bytes) == "SIP/2.0 403 Forbidden");
+  CHECK(status_line(rig.sent[8].bytes) == "SIP/2.0 503 Service Unavailable");
+  CHECK(rig.chain.transactions() == 6);
+  // When their transactions end (Timer J: 64*T1 on UDP), the room comes back.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (rig.chain.transactions() > 0 && std::chrono::steady_clock::now() < deadline) rig.io.run_one_for(std::chrono::milliseconds(10));
+  CHECK(rig.chain.transactions() == 0);
+  rig.in(request("MESSAGE", "SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKlater"));
+  CHECK(status_line(rig.sent.back().bytes) == "SIP/2.0 403 Forbidden");
 }
 
 TEST_CASE("chain: a final answer to an INVITE is retransmitted (Timer G) until the ACK") {

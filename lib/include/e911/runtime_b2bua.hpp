@@ -60,6 +60,8 @@ class B2bua {
   void on_in_dialog(const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via);
   /// An ACK that matched no transaction: the ACK for a 2xx the runtime sent.
   void on_ack(const sip::Message& ack);
+  /// True when `request` (with a To tag) is in the dialog of a call here, ended ones lingering included.
+  bool knows_dialog(const sip::Message& request) const;
   /// A CANCEL for INVITE server transaction `invite`: true when it stopped a call that had no
   /// final answer yet (then the caller has its 487).
   bool on_cancel(const sip::TransactionKey& invite);
@@ -116,6 +118,7 @@ class B2bua {
   void notify_desk(Call& call);
   void answer_test_call(Call& call, const routing::CallFacts& facts, const std::shared_ptr<const Snapshot>& snap);
   void test_call_acked(Call& call);
+  void answer_in_test_call(const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via);
   void send_delivery(std::uint64_t id);
   void on_delivery_event(std::uint64_t id, const ClientEvent& e);
   void delivery_done(std::uint64_t id, bool ok, const std::string& detail);

@@ -97,6 +97,13 @@ struct CoreOptions {
   /// Ordinary and internal calls beyond this many calls in progress (of any kind) get 503 with
   /// Retry-After. 0: no limit. Emergency, test and PSAP callback calls are never refused by either.
   std::size_t max_calls = 10000;
+  /// Server transactions one source address may hold for requests outside any call (REGISTER,
+  /// MESSAGE, in-dialog requests of no dialog here); one more is answered 503 with Retry-After,
+  /// statelessly. INVITEs and requests in a call's dialog are never shed. 0: no limit.
+  std::size_t max_transactions_per_source = 1000;
+  /// The same for all sources together (each lives up to 32 s over UDP: a flood of fresh branches
+  /// otherwise grew memory without bound). 0: no limit.
+  std::size_t max_transactions = 50000;
 };
 
 class Chain {
@@ -186,6 +193,11 @@ class Chain {
   void dispatch(const sip::TransactionKey& key, const sip::Message& request, const Inbound& in, const sip::Endpoint& reply_to,
                 const std::string& top_via);
   std::string answer(const sip::Message& request, const std::string& top_via);
+  /// Whether a new server transaction for `request` from `source` may be refused by the limits:
+  /// false for an INVITE (an emergency call is never shed) and a request in a call's dialog.
+  bool sheddable(const sip::Message& request) const;
+  /// True (answered 503) when sheddable `request` from `source` is past a limit.
+  bool shed(const sip::Message& request, const Inbound& in, const sip::Endpoint& destination, const std::string& top_via);
   Transport* transport_for(const std::string& host, bool tls = false) const;
   /// The transport a request to `to` leaves from: the one with an open connection to it, else
   /// transport_for.
@@ -210,6 +222,8 @@ class Chain {
   asio::steady_timer housekeeping_;
   std::shared_ptr<std::function<void()>> housekeeping_loop_;
   bool draining_ = false;
+  PerSource server_by_source_;     ///< server transactions that can be shed, by source address
+  std::size_t sheddable_ = 0;      ///< their number
 };
 
 }  // namespace e911::runtime

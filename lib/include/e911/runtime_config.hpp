@@ -53,6 +53,8 @@ struct ServeConfig {
   std::size_t max_connections_per_source = 64;  ///< TCP and TLS connections open from one address, on each listening address
   std::size_t max_calls_per_source = 100;       ///< ordinary and internal calls in progress from one address (trunks' hosts not limited)
   std::size_t max_calls = 10000;                ///< calls in progress beyond which ordinary and internal calls get 503
+  std::size_t max_transactions_per_source = 1000;  ///< server transactions of requests outside calls from one address
+  std::size_t max_transactions = 50000;         ///< the same from all addresses together
   std::string log_format = "auto";  ///< auto | json | text
   // Digest authentication (runtime_auth.hpp).
   std::string auth = "optional";               ///< optional | required

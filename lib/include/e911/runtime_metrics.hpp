@@ -24,6 +24,10 @@
 //   notifications_total{kind,outcome}  counter  security-desk MESSAGEs (kind="sip"), webhook and e-mail deliveries ended
 //   connections_refused_total{reason}  counter  TCP and TLS connections closed at accept, reason=
 //                               "max_connections_per_source"|"max_connections" (runtime_limits.hpp)
+//   connections_evicted_total   counter    idle connections of the busiest source closed when the table was full
+//   accept_failures_total       counter    accepts that failed for want of descriptors or memory
+//   requests_shed_total{reason}  counter  requests outside a call answered 503 statelessly, reason=
+//                               "max_transactions_per_source"|"max_transactions"
 //   calls_refused_total{reason}  counter  ordinary and internal calls refused with 503 by a limit,
 //                               reason="max_calls_per_source"|"max_calls"
 //   calls_over_limit_admitted_total{reason}  counter  emergency, test and PSAP callback calls taken
@@ -119,6 +123,13 @@ class Metrics {
   /// A TCP or TLS connection was closed at accept: past max_connections_per_source
   /// (`per_source`), else past max_connections.
   void connection_refused(bool per_source);
+  /// The longest-idle connection of the busiest source was closed to let another source's in.
+  void connection_evicted();
+  /// A listener could not accept a connection: no descriptor or no memory left.
+  void accept_failed();
+  /// A request outside any call was answered 503 without a transaction: its source held
+  /// max_transactions_per_source server transactions (`per_source`), else the runtime held max_transactions.
+  void request_shed(bool per_source);
   /// An ordinary or internal call got 503: past max_calls_per_source (`per_source`), else max_calls.
   void call_refused(bool per_source);
   /// An emergency, test or callback call was taken past max_calls_per_source or max_calls.
@@ -152,7 +163,8 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, kNotificationKinds.size() * kNotificationOutcomes.size()> notifications_{};
   std::array<std::atomic<std::uint64_t>, 8> location_requests_{};  // by LocationOutcome
   // [0] per source, [1] in total: connections refused, calls refused, calls admitted past a limit.
-  std::array<std::atomic<std::uint64_t>, 2> connections_refused_{}, calls_refused_{}, calls_over_limit_{};
+  std::array<std::atomic<std::uint64_t>, 2> connections_refused_{}, calls_refused_{}, calls_over_limit_{}, requests_shed_{};
+  std::atomic<std::uint64_t> connections_evicted_{0}, accept_failures_{0};
   std::atomic<std::uint64_t> heap_trims_{0}, heap_released_{0};
 
   mutable std::mutex other_mutex_;  // calls of a kind or outcome outside the tables

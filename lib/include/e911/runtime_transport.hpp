@@ -40,6 +40,20 @@ struct TransportOptions {
   std::shared_ptr<TlsContexts> tls;                ///< for TLS listeners and TLS connections out; null: no TLS
 };
 
+/// What the process's descriptors allow (RLIMIT_NOFILE), checked once at start.
+struct DescriptorCheck {
+  std::size_t wanted = 0;       ///< descriptors the connections asked for need, with the reserve
+  std::size_t limit = 0;        ///< the soft RLIMIT_NOFILE now
+  std::size_t raised_from = 0;  ///< the soft limit before it was raised; 0 when it was not
+  std::size_t connections = 0;  ///< accepted connections the descriptors allow (at most those asked for)
+};
+/// Raises the soft RLIMIT_NOFILE toward what `connections` accepted connections (every listener's
+/// max_connections together) need, plus 128 kept for the trunks' connections, HTTP and files, as
+/// far as the hard limit allows. Accepted connections never take the reserve, on any listener:
+/// past it a new one makes room or is refused as past max_connections. Call it before the first
+/// Transport is made: the budget is read once.
+DescriptorCheck ensure_descriptors(std::size_t connections);
+
 class Transport {
  public:
   /// Binds and starts receiving; throws std::system_error when the address cannot be bound, and
