@@ -123,6 +123,42 @@ sip::HeaderList crossing_list(const sip::Message& from) {
 
 /// The part of `m`'s body of content type `wanted` (the whole body when that is its type, or the
 /// first such part of a multipart body); nullopt when there is none.
+// The body of the part whose Content-Type line names `wanted` (RFC 2046 part headers, then a blank
+// line), up to the next line that starts a delimiter ("--") or the end; nullopt when none does.
+std::optional<std::string> loose_part(std::string_view body, std::string_view wanted) {
+  std::size_t at = 0;
+  while (at < body.size()) {
+    std::size_t eol = body.find('\n', at);
+    if (eol == std::string_view::npos) eol = body.size();
+    std::string_view line = sip::trim(body.substr(at, eol - at));
+    at = eol + 1;
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos || !sip::iequals(sip::trim(line.substr(0, colon)), "Content-Type")) continue;
+    std::string_view type = sip::trim(line.substr(colon + 1));
+    if (!sip::iequals(sip::trim(type.substr(0, type.find(';'))), wanted)) continue;
+    // Its headers end at the first empty line.
+    std::size_t start = at;
+    while (start < body.size()) {
+      std::size_t e = body.find('\n', start);
+      if (e == std::string_view::npos) return std::nullopt;
+      const bool empty = sip::trim(body.substr(start, e - start)).empty();
+      start = e + 1;
+      if (empty) break;
+    }
+    std::size_t end = start;
+    while (end < body.size() && body.substr(end, 2) != "--") {
+      const std::size_t e = body.find('\n', end);
+      end = e == std::string_view::npos ? body.size() : e + 1;
+    }
+    std::string_view part = body.substr(start, end - start);
+    if (part.size() >= 2 && part.substr(part.size() - 2) == "\r\n") part.remove_suffix(2);  // the CRLF before a delimiter is its own
+    else if (!part.empty() && part.back() == '\n') part.remove_suffix(1);
+    if (part.empty()) return std::nullopt;
+    return std::string(part);
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> part_of(const sip::Message& m, std::string_view wanted) {
   const std::string_view type = sip::trim(m.first("Content-Type").value_or(""));
   auto is = [wanted](std::string_view t) {
@@ -132,9 +168,16 @@ std::optional<std::string> part_of(const sip::Message& m, std::string_view wante
   if (m.body().empty()) return std::nullopt;
   if (is(type)) return std::string(m.body());
   if (type.size() >= 10 && sip::iequals(type.substr(0, 10), "multipart/")) {
-    if (auto parts = sip::split_multipart(m.body(), sip::multipart_boundary(type)))
+    if (auto parts = sip::split_multipart(m.body(), sip::multipart_boundary(type))) {
       for (const auto& p : *parts)
         if (is(p.content_type)) return std::string(p.body);
+      return std::nullopt;
+    }
+    // A multipart body that cannot be split (no boundary, the wrong one, no closing delimiter):
+    // the part is looked for by its own Content-Type line, up to the next delimiter line. The
+    // caller's SDP was dropped otherwise, and an emergency call reached the provider with no offer
+    // while the caller waited for an answer (issue 24).
+    return loose_part(m.body(), wanted);
   }
   return std::nullopt;
 }
@@ -246,6 +289,7 @@ struct B2bua::Call {
   // (an OPTIONS in it): a side that answers 481 or 408, or not at all, is gone, and the call ends.
   TimerWheel::Handle keepalive;
   bool probing[2] = {false, false};  ///< an OPTIONS is out to the caller [0] / the winner [1]
+  bool reinviting[2] = {false, false};  ///< a re-INVITE from the caller [0] / the winner [1] awaits its final answer
   // An emergency or test call to the provider: its INVITEs are built from the decision by the
   // builder `call dry-run` shows (sip::build_trunk_invite), so what the operator is shown is
   // what the provider gets.
@@ -1041,6 +1085,15 @@ void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& req
     if (from_a && !call->a_acked) {
       call->a_acked = true;
       chain_.wheel().cancel(call->a_2xx_timer);
+      // The caller's ACK was lost: the winner still gets its ACK before the BYE, or it would
+      // retransmit its 2xx and take the BYE for one outside the dialog it knows.
+      if (call->winner >= 0 && call->b_ack.empty()) {
+        Branch& b = *call->branches[static_cast<std::size_t>(call->winner)];
+        if (std::string ack = dialog_request(chain_, b.dialog, "ACK", b.invite_cseq, 70); !ack.empty()) {
+          call->b_ack = ack;
+          chain_.send(b.dialog.dest, std::move(ack));
+        }
+      }
     }
     bye(*call, !from_a);
     call->record.set("ended_by", from_a ? "caller" : "callee");
@@ -1053,6 +1106,16 @@ void B2bua::on_in_dialog(const sip::TransactionKey& key, const sip::Message& req
 void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const sip::Message& request, const std::string& top_via) {
   Dialog& d = from_a ? call.branches[static_cast<std::size_t>(call.winner)]->dialog : call.a;
   const std::string method(request.method());
+  const std::size_t side = from_a ? 0 : 1;
+  if (method == "INVITE") {
+    // RFC 3261 §14.2: one re-INVITE at a time in a dialog. A second from the same side before the
+    // first has its answer gets 500 with Retry-After (0 to 10 s); one crossing a re-INVITE of the
+    // other side's gets 491 (glare), and each side tries again after its own random pause.
+    if (call.reinviting[side])
+      return chain_.respond(key, sip::make_response(request, 500, "Server Internal Error (a re-INVITE is already in progress)", {},
+                                                    {{"Retry-After", std::to_string(call.id % 11)}}, top_via));
+    if (call.reinviting[1 - side]) return chain_.respond(key, sip::make_response(request, 491, "Request Pending", {}, {}, top_via));
+  }
   std::string extra;
   if (method == "INVITE" || method == "UPDATE")
     if (auto local = chain_.local(d.dest)) extra = "Contact: <sip:" + local->second + (local->first == "TLS" ? ";transport=tls" : d.dest.stream ? ";transport=tcp" : "") + ">\r\n";
@@ -1065,6 +1128,7 @@ void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const
   auto tx = chain_.request(std::move(m), d.dest, [this, id, from_a, key, origin, top_via, sent_cseq](const ClientEvent& e) {
     Call* c = find(id);
     if (!c) return;
+    if (origin->method() == "INVITE" && (e.kind != ClientEvent::Kind::response || e.response->status() >= 200)) c->reinviting[from_a ? 0 : 1] = false;
     if (e.kind != ClientEvent::Kind::response) {
       chain_.respond(key, sip::make_response(*origin, e.kind == ClientEvent::Kind::timeout ? 408 : 503,
                                              e.kind == ClientEvent::Kind::timeout ? "Request Timeout" : "Service Unavailable", {}, {}, top_via));
@@ -1085,7 +1149,8 @@ void B2bua::relay(Call& call, bool from_a, const sip::TransactionKey& key, const
     }
     chain_.respond(key, sip::make_response(*origin, r.status(), r.reason(), {}, extra, top_via, r.body()));
   });
-  if (!tx) chain_.respond(key, sip::make_response(request, 500, "Server Internal Error", {}, {}, top_via));
+  if (!tx) return chain_.respond(key, sip::make_response(request, 500, "Server Internal Error", {}, {}, top_via));
+  if (method == "INVITE") call.reinviting[side] = true;
 }
 
 void B2bua::finish(Call& call, const std::string& outcome, int status) {

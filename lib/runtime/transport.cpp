@@ -100,6 +100,9 @@ std::size_t descriptor_budget() {
 // waits this long before the next one, instead of spinning on the same error.
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
 
+// The longest a message may take to arrive on a connection, from its first byte (64*T1).
+constexpr std::chrono::seconds kMessageDeadline{32};
+
 bool resource_exhausted(const std::error_code& ec) {
   return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system || ec == std::errc::no_buffer_space ||
          ec == std::errc::not_enough_memory;
@@ -149,6 +152,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     std::string accepted_from;  ///< an accepted connection: its source address, counted in the owner's `inbound`
     std::string failure;  ///< why connecting or the handshake failed, kept by the owner at close
     std::chrono::steady_clock::time_point last_active = std::chrono::steady_clock::now();  ///< its last bytes read
+    std::chrono::steady_clock::time_point partial_since{};  ///< when the message now arriving began; epoch: none is
 
     /// Makes this a TLS connection; `peer_name` (a client's) is what the peer's certificate must hold.
     bool secure(asio::ssl::context& ctx, const std::string& peer_name = {}) {
@@ -210,7 +214,12 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     }
     void touch() {
       last_active = std::chrono::steady_clock::now();
-      idle.expires_after(options.idle_timeout);
+      // A message begun must end within the idle timeout (at most 32 s, 64*T1) of its first byte,
+      // however its bytes trickle: a byte every few seconds otherwise held a connection for ever.
+      auto deadline = last_active + options.idle_timeout;
+      if (partial_since != std::chrono::steady_clock::time_point{})
+        deadline = std::min(deadline, partial_since + std::min<std::chrono::steady_clock::duration>(options.idle_timeout, kMessageDeadline));
+      idle.expires_at(deadline);
       idle.async_wait([self = shared_from_this()](const std::error_code& ec) {
         if (!ec) self->close();
       });
@@ -218,20 +227,29 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     void read() {
       auto done = [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
         if (ec || self->closed) return self->close();
+        const bool completed = self->received(std::string_view(self->buffer.data(), n));
+        if (self->closed) return;
+        if (self->framer.pending().empty()) self->partial_since = {};
+        else if (completed || self->partial_since == std::chrono::steady_clock::time_point{}) self->partial_since = std::chrono::steady_clock::now();
         self->touch();
-        self->received(std::string_view(self->buffer.data(), n));
-        if (!self->closed && !self->close_after_write) self->read();
+        if (!self->close_after_write) self->read();
       };
       if (tls) tls->async_read_some(asio::buffer(buffer), std::move(done));
       else socket.async_read_some(asio::buffer(buffer), std::move(done));
     }
-    void received(std::string_view bytes) {
+    /// Feeds the framer and hands each complete message to the chain; true when one was.
+    bool received(std::string_view bytes) {
       framer.feed(bytes);
+      bool completed = false;
       // The framer counts keep-alive pings as next() scans past them: answer them after each.
       while (auto message = framer.next()) {
+        completed = true;
         for (std::size_t pongs = framer.take_pongs(); pongs > 0; --pongs) write("\r\n");
         auto owner = impl.lock();
-        if (!owner) return close();
+        if (!owner) {
+          close();
+          return completed;
+        }
         std::weak_ptr<Connection> weak = weak_from_this();
         owner->chain.on_message(Inbound{std::move(*message), source, true,
                                         [weak](const sip::Endpoint&, std::string out) {
@@ -246,6 +264,7 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
         close_after_write = true;
         if (queue.empty()) close();
       }
+      return completed;
     }
     void write(std::string bytes, std::function<void()> failed = {}) {
       if (closed) {

@@ -381,8 +381,16 @@ std::optional<Reject> validate_request(const Message& m, const Limits& limits) {
     if (!parse_name_addr(*m.first(name))) return reject(400, "Bad " + std::string(name));
   for (std::string_view c : m.values("Contact"))
     if (c != "*" && !parse_name_addr(c)) return reject(400, "Bad Contact");
-  for (std::string_view v : m.values("Via"))
+  // Every Via value is copied into every response: past max_headers of them, or past half of
+  // max_message in all, a response may no longer fit a datagram, and an emergency call was
+  // answered by its provider while its caller heard nothing (issue 24). Refused up front.
+  std::size_t vias = 0, via_bytes = 0;
+  for (std::string_view v : m.values("Via")) {
     if (!valid_via(v, nullptr)) return reject(400, "Bad Via");
+    ++vias;
+    via_bytes += v.size() + 7;
+  }
+  if (vias > limits.max_headers || via_bytes > limits.max_message / 2) return reject(513, "Message Too Large (too many Via values)");
 
   if (max_forwards && *max_forwards == 0) return reject(483, "Too Many Hops");
   if (m.method() != "ACK" && m.method() != "CANCEL") {

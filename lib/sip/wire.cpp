@@ -71,7 +71,10 @@ std::string make_response(const Message& request, int status, std::string_view r
   out.reserve(512 + body.size());
   out.append("SIP/2.0 ").append(std::to_string(status)).append(" ").append(reason).append("\r\n");
   bool first_via = true;
+  // A 513 carries the top Via alone: the request was refused for its size (or its Vias), and the
+  // answer must still fit where it goes.
   for (std::string_view v : request.values("Via")) {
+    if (!first_via && status == 513) break;
     out.append("Via: ").append(first_via && !top_via.empty() ? top_via : v).append("\r\n");
     first_via = false;
   }
@@ -120,6 +123,9 @@ std::optional<std::string> make_error_response(std::string_view raw, const Parse
   head.remove_prefix(eol + 2);  // the start line may be what is broken: replaced below
   std::string text = "OPTIONS sip:invalid.invalid SIP/2.0\r\n";
   bool keep = false;
+  // Only the top Via is kept: it is where the answer goes, and a message refused for too many
+  // headers or too long a line (a thousand Vias) must still get its 513 in a datagram.
+  bool have_via = false;
   while (!head.empty()) {
     std::size_t e = head.find("\r\n");
     std::string_view line = head.substr(0, e);
@@ -133,7 +139,14 @@ std::optional<std::string> make_error_response(std::string_view raw, const Parse
     keep = colon != std::string_view::npos;
     if (keep) {
       keep = false;
-      for (std::string_view n : {"Via", "v", "From", "f", "To", "t", "Call-ID", "i", "CSeq"})
+      if (iequals(name, "Via") || iequals(name, "v")) {
+        if (!have_via && colon != std::string_view::npos) {
+          have_via = true;
+          text.append("Via: ").append(trim(first_list_item(line.substr(colon + 1)))).append("\r\n");
+        }
+        continue;  // folded lines of a Via are dropped with the rest of its values
+      }
+      for (std::string_view n : {"From", "f", "To", "t", "Call-ID", "i", "CSeq"})
         keep = keep || iequals(name, n);
     }
     if (keep) text.append(line).append("\r\n");

@@ -270,7 +270,141 @@ def flood(port, method, seconds, senders):
     print(n)
 
 
+def many_vias(port, count, layout, method='OPTIONS', transport='udp'):
+    """A request with `count` Via values besides its own top one, one a line (`lines`) or 200 to a
+    line (`lists`). Prints the status of the answer and how many Via lines it carried."""
+    port = int(port)
+    count = int(count)
+    c = Tcp(port) if transport == 'tcp' else Udp(port)
+    via = 'TCP' if transport == 'tcp' else 'UDP'
+    values = ['SIP/2.0/UDP 10.%d.%d.%d:5060;branch=z9hG4bKv%d' % (i >> 16 & 255, i >> 8 & 255, i & 255, i) for i in range(count)]
+    if layout == 'lines':
+        extra = ''.join('Via: %s\r\n' % v for v in values)
+    else:
+        extra = ''.join('Via: %s\r\n' % ', '.join(values[i:i + 200]) for i in range(0, count, 200))
+    uri = 'sip:911@%s;user=phone' % DOMAIN if method == 'INVITE' else 'sip:%s:%d' % (HOST, port)
+    data = request(method, uri, via, c.local, 'vias-%s@hostile' % tag(), 1, tag(), body=SDP if method == 'INVITE' else b'', extra=extra)
+    # Our Via must stay on top: the extra ones follow it.
+    c.send(data)
+    answer = c.recv_until(lambda d: (status_of(d) or 0) >= 200, 5)
+    if not answer:
+        print('none')
+        return
+    print(status_of(answer), len(re.findall(rb'(?im)^via\s*:', answer)))
+
+
+def trickle(port, seconds):
+    """A TCP connection that sends the start of an OPTIONS one byte every 0.4 s. Prints after how
+    many seconds the runtime closed it, or 'open' when it still was after `seconds`."""
+    s = socket.create_connection((HOST, int(port)), timeout=2)
+    data = request('OPTIONS', 'sip:%s:%s' % (HOST, port), 'TCP', s.getsockname()[1], 'tr-%s' % tag(), 1, tag())
+    start = time.time()
+    i = 0
+    while time.time() - start < float(seconds):
+        try:
+            s.send(data[i:i + 1])
+        except OSError:
+            break
+        i = (i + 1) % (len(data) - 4)  # never the blank line that would end the message
+        time.sleep(0.4)
+        if closed(s):
+            break
+        s.setblocking(True)
+        s.settimeout(2)
+    took = time.time() - start
+    print('open' if took >= float(seconds) else '%.1f' % took)
+
+
+def answer_to(req, status, reason, to_tag, body=b'', contact=None):
+    out = 'SIP/2.0 %d %s\r\n' % (status, reason)
+    for h in ('Via', 'From'):
+        for v in re.findall(rb'(?im)^' + h.encode() + rb'\s*:\s*(.*?)\r?$', req):
+            out += '%s: %s\r\n' % (h, v.decode('latin-1'))
+    to = header(req, 'To')
+    out += 'To: %s%s\r\n' % (to, '' if ';tag=' in to else ';tag=' + to_tag)
+    out += 'Call-ID: %s\r\nCSeq: %s\r\n' % (header(req, 'Call-ID'), header(req, 'CSeq'))
+    if contact:
+        out += 'Contact: <%s>\r\n' % contact
+    if body:
+        out += 'Content-Type: application/sdp\r\n'
+    out += 'Content-Length: %d\r\n\r\n' % len(body)
+    return out.encode() + body
+
+
+def reinvite_overlap(port, provider_port):
+    """Issue 24 item 19: a 911 call answered by a stand-in provider (TCP on `provider_port`) that
+    holds each re-INVITE 1.5 s before its 200. The caller sends two re-INVITEs back to back, then,
+    while its first is held, the provider sends one of its own. Prints the caller's answers (the
+    second re-INVITE's, then the first's) and the provider's (its crossing re-INVITE's)."""
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lst.bind((HOST, int(provider_port)))
+    lst.listen(4)
+    lst.settimeout(10)
+    caller = Udp(int(port))
+    cid = 'ri-%s@hostile' % tag()
+    ftag = tag()
+    uri = 'sip:911@%s;user=phone' % DOMAIN
+    caller.send(request('INVITE', uri, 'UDP', caller.local, cid, 1, ftag, body=SDP))
+    conn, _ = lst.accept()
+    prov = Tcp.__new__(Tcp)
+    prov.s, prov.buf, prov.local, prov.port = conn, b'', conn.getsockname()[1], 0
+    inv = prov.recv_until(lambda d: d.startswith(b'INVITE '), 5)
+    ptag = tag()
+    me = 'sip:provider@%s:%s;transport=tcp' % (HOST, provider_port)
+    prov.send(answer_to(inv, 200, 'OK', ptag, SDP, me))
+    ok = caller.recv_until(lambda d: status_of(d) == 200 and b'INVITE' in header(d, 'CSeq').encode(), 5)
+    to_hdr = header(ok, 'To')
+    to_tag = re.search(r';tag=([^;>\s]+)', to_hdr).group(1)
+    ack = request('ACK', uri, 'UDP', caller.local, cid, 1, ftag, to=to_tag, to_uri=uri).replace(b'CSeq: 1 ACK', b'CSeq: 1 ACK')
+    caller.send(ack)
+    prov.recv_until(lambda d: d.startswith(b'ACK '), 5)
+    caller.send(request('INVITE', uri, 'UDP', caller.local, cid, 2, ftag, to=to_tag, body=SDP, to_uri=uri))
+    first = prov.recv_until(lambda d: d.startswith(b'INVITE '), 5)
+    caller.send(request('INVITE', uri, 'UDP', caller.local, cid, 3, ftag, to=to_tag, body=SDP, to_uri=uri))
+    second = caller.recv_until(lambda d: (status_of(d) or 0) >= 200 and b'3 INVITE' in header(d, 'CSeq').encode(), 3)
+    # The provider's own re-INVITE, crossing the caller's first.
+    contact = re.search(r'<([^>]+)>', header(inv, 'Contact')).group(1)
+    own = ('INVITE %s SIP/2.0\r\nVia: SIP/2.0/TCP %s:%s;branch=z9hG4bK%s\r\nMax-Forwards: 70\r\nFrom: %s;tag=%s\r\nTo: %s\r\n'
+           'Call-ID: %s\r\nCSeq: 7 INVITE\r\nContact: <%s>\r\nContent-Type: application/sdp\r\nContent-Length: %d\r\n\r\n' %
+           (contact, HOST, provider_port, tag(), header(inv, 'To'), ptag, header(inv, 'From'), header(inv, 'Call-ID'), me, len(SDP))).encode() + SDP
+    prov.send(own)
+    glare = prov.recv_until(lambda d: (status_of(d) or 0) >= 200 and b'7 INVITE' in header(d, 'CSeq').encode(), 3)
+    time.sleep(1.5)
+    prov.send(answer_to(first, 200, 'OK', ptag, SDP, me))
+    first_answer = caller.recv_until(lambda d: (status_of(d) or 0) >= 200 and b'2 INVITE' in header(d, 'CSeq').encode(), 3)
+    caller.send(request('ACK', uri, 'UDP', caller.local, cid, 2, ftag, to=to_tag, to_uri=uri))
+    caller.send(request('BYE', uri, 'UDP', caller.local, cid, 4, ftag, to=to_tag, to_uri=uri))
+    bye = prov.recv_until(lambda d: d.startswith(b'BYE '), 5)
+    if bye:
+        prov.send(answer_to(bye, 200, 'OK', ptag))
+    retry = header(second, 'Retry-After') if second else ''
+    print(status_of(second) if second else 'none', 'retry-after' if retry.strip().isdigit() and int(retry) <= 10 else 'no-retry-after',
+          status_of(first_answer) if first_answer else 'none', status_of(glare) if glare else 'none')
+
+
+def unreadable_multipart(port):
+    """A 911 INVITE whose multipart body names a boundary it does not use. Prints the final status."""
+    u = Udp(int(port))
+    body = (b'--real\r\nContent-Type: application/sdp\r\n\r\n' + SDP + b'\r\n--real\r\nContent-Type: text/plain\r\n\r\nhello\r\n--real--\r\n')
+    uri = 'sip:911@%s;user=phone' % DOMAIN
+    cid = 'mp-%s@hostile' % tag()
+    ftag = tag()
+    u.send(request('INVITE', uri, 'UDP', u.local, cid, 1, ftag, body=body, ctype='multipart/mixed;boundary=other'))
+    final = u.recv_until(lambda d: (status_of(d) or 0) >= 200 and b'INVITE' in header(d, 'CSeq').encode(), 10)
+    if final and status_of(final) == 200:
+        to_tag = re.search(r';tag=([^;>\s]+)', header(final, 'To')).group(1)
+        u.send(request('ACK', uri, 'UDP', u.local, cid, 1, ftag, to=to_tag, to_uri=uri))
+        u.send(request('BYE', uri, 'UDP', u.local, cid, 2, ftag, to=to_tag, to_uri=uri))
+        u.recv_until(lambda d: b'BYE' in header(d, 'CSeq').encode(), 3)
+    print(status_of(final) if final else 'none')
+
+
 CASES = {
+    'many-vias': many_vias,
+    'trickle': trickle,
+    'reinvite-overlap': reinvite_overlap,
+    'unreadable-multipart': unreadable_multipart,
     'call': place_call,
     'hold-connections': hold_connections,
     'flood': flood,

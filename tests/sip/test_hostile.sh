@@ -16,6 +16,13 @@
 #   7. RLIMIT_NOFILE too small for max_connections: a warning at start, a connection flood never
 #      takes the descriptor the provider's TCP trunk needs (a UDP 911 went to the PSTN gateway
 #      without location), and the runtime does not spin.
+#  19. smaller ones: a request with 1000 Vias (a line each, or 200 to a line) gets 513 carrying
+#      only its top Via (it got nothing); a 911 with 300 Vias gets 513 at once rather than going
+#      to the provider with an answer that could never come back; a 911 with 60 Vias is routed;
+#      a second re-INVITE before the first is answered gets 500 with Retry-After, one crossing
+#      the other side's gets 491; a TCP message trickled a byte at a time is cut off at the
+#      idle timeout (it held the connection for ever); a 911 whose multipart body cannot be
+#      split still takes its SDP to the provider (it was dropped).
 source "$(dirname "$0")/lib.sh" "$@"
 HOSTILE=$ROOT/tests/sip/hostile.py
 publish_samples_unpinged || { finish; exit 1; }
@@ -34,6 +41,34 @@ for pair in INFO:200 OPTIONS:200 MESSAGE:200 INVITE:488 UPDATE:488; do
   [ "$got" = "$want read-back" ] || fail "$method in a test call's dialog before the ACK: got '$got', want '$want read-back'"
   expect_serving "$method in a test call's dialog" || break
 done
+
+# --- 19. Vias --------------------------------------------------------------------------------
+for layout in lines lists; do
+  got=$(timeout 20 python3 "$HOSTILE" many-vias "$SIP_PORT" 1000 "$layout")
+  [ "$got" = "513 1" ] || fail "OPTIONS with 1000 Vias ($layout): answer '$got', want '513 1' (513 with its top Via only)"
+done
+got=$(timeout 20 python3 "$HOSTILE" many-vias "$SIP_PORT" 300 lists INVITE tcp)
+[ "$got" = "513 1" ] || fail "911 INVITE with 300 Vias over TCP: answer '$got', want '513 1'"
+phone provider uas_answer.xml 5070 tcp
+provider_pid=$sipp_pid
+got=$(timeout 20 python3 "$HOSTILE" many-vias "$SIP_PORT" 60 lines INVITE tcp)
+[ "$got" = "200 61" ] || fail "911 INVITE with 60 Vias over TCP: answer '$got', want '200 61' (the provider's 200 with every Via)"
+kill "$provider_pid" 2>/dev/null; wait "$provider_pid" 2>/dev/null
+expect_serving "requests with many Vias"
+
+# --- 19. Overlapping re-INVITEs ----------------------------------------------------------------
+got=$(timeout 30 python3 "$HOSTILE" reinvite-overlap "$SIP_PORT" 5070)
+[ "$got" = "500 retry-after 200 491" ] ||
+  fail "re-INVITEs: got '$got', want '500 retry-after 200 491' (second from the caller 500 with Retry-After, the first 200, the provider's crossing one 491)"
+expect_serving "overlapping re-INVITEs"
+
+# --- 19. A multipart body that cannot be split -------------------------------------------------
+phone provider uas_answer.xml 5070 tcp
+provider_pid=$sipp_pid
+got=$(timeout 20 python3 "$HOSTILE" unreadable-multipart "$SIP_PORT")
+[ "$got" = 200 ] || fail "911 with an unreadable multipart body: final status '$got', want 200"
+expect_peer provider "$provider_pid"
+[[ $(received provider '^INVITE') == *"o=alice 1 1 IN IP4"* ]] || fail "the provider did not get the caller's SDP from an unreadable multipart body"
 
 # --- 5. Percent-encoded 911 ---------------------------------------------------------------------
 ESCAPED='sip:%39%31%31@contoso.example;user=phone'
@@ -66,6 +101,15 @@ echo "flood: $(cat "$WORK/flood1") OPTIONS and $(cat "$WORK/flood2") MESSAGEs se
 [ $((after - before)) -lt 60 ] || fail "a 4 s flood of fresh requests grew the runtime from ${before} MB to ${after} MB"
 grep -q 'answered 503 without a transaction' "$WORK/serve.err" || fail "the MESSAGE flood was never shed (no log line)"
 expect_serving "OPTIONS and MESSAGE floods"
+stop_serve
+
+# --- 19. A message trickled a byte at a time --------------------------------------------------
+printf 'idle_timeout: 3\n' >"$WORK/idle.yaml"
+start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --config "$WORK/idle.yaml" || { finish; exit 1; }
+got=$(timeout 30 python3 "$HOSTILE" trickle "$SIP_PORT" 10)
+[ "$got" != open ] && awk -v t="$got" 'BEGIN { exit !(t >= 2.5 && t <= 5) }' ||
+  fail "a TCP message trickled a byte every 0.4 s with idle_timeout 3: closed after '$got' s, want about 3"
+expect_serving "a trickled message"
 stop_serve
 
 # --- 6. A full connection table ----------------------------------------------------------------

@@ -30,6 +30,7 @@ inline constexpr std::string_view kAllowedMethods = "INVITE, ACK, CANCEL, BYE, O
 /// that is empty, a tag derived from Call-ID, From tag and top branch (the same for every
 /// retransmission, as a stateless answer needs). Never call it for an ACK: ACK gets no response.
 /// `body` (with its Content-Type among `extra`) follows the headers, Content-Length set to its size.
+/// A 513 carries only the top Via: the request was refused for its size, its answer must be small.
 std::string make_response(const Message& request, int status, std::string_view reason, std::string_view to_tag = {},
                           const HeaderList& extra = {}, std::string_view top_via = {}, std::string_view body = {});
 
