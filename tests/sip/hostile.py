@@ -90,7 +90,7 @@ def tcp_invite_options_close(port, rounds):
         for i, s in conns:
             local = s.getsockname()[1]
             cid = 'dbl-%d-%s' % (i, tag())
-            data = request('INVITE', 'sip:bob@' + DOMAIN, 'TCP', local, cid, 1, tag(), body=SDP)
+            data = request('INVITE', 'sip:nobody-%d@%s' % (i, DOMAIN), 'TCP', local, cid, 1, tag(), body=SDP)
             data += request('OPTIONS', 'sip:%s:%d' % (HOST, port), 'TCP', local, cid + 'o', 1, tag())
             try:
                 s.sendall(data)
