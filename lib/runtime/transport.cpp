@@ -395,11 +395,15 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
       chain.limit_log().refused("max_connections_per_source " + listener() + " " + from,
                                 what + std::to_string(open) + " already open from that address (max_connections_per_source " +
                                     std::to_string(options.max_connections_per_source) + ")");
-    else
+    else if (connections.size() >= options.max_connections)
       chain.limit_log().refused("max_connections " + listener() + " " + from,
                                 what + std::to_string(connections.size()) + " connections open (max_connections " +
-                                    std::to_string(options.max_connections) + ", descriptors for " + std::to_string(descriptor_budget()) +
-                                    "), all from sources holding no more than this one");
+                                    std::to_string(options.max_connections) + "), none from an address holding more than this one");
+    else
+      chain.limit_log().refused("max_connections " + listener() + " " + from,
+                                what + std::to_string(g_accepted.load(std::memory_order_relaxed)) +
+                                    " connections accepted on every listener, all the descriptors allow (RLIMIT_NOFILE " +
+                                    std::to_string(nofile_soft()) + " less 128 kept for trunks), none from an address holding more than this one");
     return false;
   }
   std::string listener() const { return (address.is_v6() ? "[" + address.to_string() + "]" : address.to_string()) + ":" + std::to_string(port); }
@@ -418,11 +422,11 @@ struct Transport::Impl : std::enable_shared_from_this<Transport::Impl> {
     if (!victim) return false;
     const auto idle_s = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - victim->last_active).count();
     if (Metrics* m = chain.options().metrics) m->connection_evicted();
-    chain.limit_log().refused("evicted " + listener() + " " + busiest,
-                              std::string(options.tls_listen ? "TLS" : "TCP") + " connection from " + busiest + " to " + listener() +
-                                  " closed, idle " + std::to_string(idle_s) + " s: the connection table is full (" +
-                                  std::to_string(connections.size()) + " open) and " + busiest + " holds the most (" + std::to_string(most) +
-                                  "); room made for " + newcomer);
+    chain.limit_log().refused("evicted " + listener() + " for " + newcomer,
+                              "room made for " + newcomer + " on " + listener() + ", the connections being full (" +
+                                  std::to_string(connections.size()) + " open): the " + (options.tls_listen ? "TLS" : "TCP") +
+                                  " connection idle longest (" + std::to_string(idle_s) + " s) of " + busiest + ", which holds the most (" +
+                                  std::to_string(most) + "), closed");
     auto keep = victim->shared_from_this();  // close() takes it out of `connections`
     victim->close();
     return true;

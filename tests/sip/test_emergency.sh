@@ -26,6 +26,13 @@ SHARED=$(cd "$ROOT/../shared" 2>/dev/null && pwd)
 command -v xmllint >/dev/null || { fail "xmllint is missing (scripts/install-deps installs libxml2-utils)"; finish; exit 1; }
 
 publish_samples || { finish; exit 1; }
+# No trunk is pinged here (test_trunk_ping is about that): on a loaded machine this test passes
+# the 30 s of the first OPTIONS while trunks are not yet listening, and a trunk marked down is
+# tried last, which changes the order the cases below check.
+for trunk in $("$E911" trunk list --format json | python3 -c 'import json,sys; print(" ".join(t["name"] for t in json.load(sys.stdin)["items"]))'); do
+  run trunk set "$trunk" --options-ping false
+  [ "$rc" -eq 0 ] || fail "trunk set $trunk --options-ping false: $err"
+done
 # The security desks sign in like any user: their clients register and take the MESSAGEs.
 cat >"$WORK/desks.yaml" <<'YAML'
 kind: User
