@@ -45,6 +45,9 @@ TARGETS = {
 }
 SDP = (b'v=0\r\no=alice 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n'
        b'm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n')
+# FUZZ_KINDS narrows the calls (a comma-separated list, repeats weigh more); a seed replays only
+# with the same list.
+KINDS = os.environ.get('FUZZ_KINDS', 'emergency,emergency,test,ordinary,ordinary').split(',')
 MUTATIONS = ['branch-reuse', 'cseq-low', 'cseq-huge', 'cseq-text', 'cseq-method', 'no-to-tag', 'wrong-to-tag',
              'wrong-from-tag', 'length-short', 'length-long', 'length-negative', 'length-huge', 'huge-header',
              'bad-bytes', 'nul', 'truncate', 'drop-header', 'many-vias', 'folded', 'compact']
@@ -220,7 +223,7 @@ def make_batch(rng, calls):
     """A batch: `calls` calls, each a list of steps, drawn from rng alone (so a seed replays it)."""
     batch = []
     for _ in range(calls):
-        kind = rng.choice(['emergency', 'emergency', 'test', 'ordinary', 'ordinary'])
+        kind = rng.choice(KINDS)
         call = {'transport': rng.choice(['udp', 'tcp']), 'uri': rng.choice(TARGETS[kind]),
                 'tag': '%x' % rng.randrange(1 << 40), 'id': '%x' % rng.randrange(1 << 60), 'steps': []}
         steps = call['steps']
@@ -252,6 +255,12 @@ def make_batch(rng, calls):
             steps.append(['BYE', None])
         steps.append([rng.choice(['close', 'reset', 'linger'])])
         batch.append(call)
+    if rng.random() < 0.3:
+        # A storm: TCP connections each written an INVITE and more in one go, then all closed or
+        # reset before anything is read, while the runtime is still writing its answers.
+        batch.append({'storm': rng.randrange(5, 30), 'uri': rng.choice(TARGETS[rng.choice(KINDS)]),
+                      'more': [rng.choice(IN_DIALOG + ['OPTIONS', 'CANCEL', 'ACK']) for _ in range(rng.randrange(1, 4))],
+                      'reset': rng.randrange(1 << 30), 'id': '%x' % rng.randrange(1 << 60)})
     return batch
 
 
@@ -452,7 +461,32 @@ class Caller:
             self.pump(lambda: False, 0.0)
 
 
+def play_storm(port, storm):
+    resets = random.Random(storm['reset'])
+    callers = []
+    for i in range(storm['storm']):
+        c = Caller(port, {'transport': 'tcp', 'uri': storm['uri'], 'tag': 's%d' % i, 'id': '%s-%d' % (storm['id'], i)})
+        if c.sock is not None:
+            callers.append(c)
+    for c in callers:
+        data = c.build('INVITE', None, branch=c.invite_branch, to_tag=False, body=SDP)
+        for method in storm['more']:
+            c.cseq += 1
+            data += c.build(method, None, branch=c.invite_branch if method in ('CANCEL', 'ACK') else None,
+                            cseq=1 if method in ('CANCEL', 'ACK') else None)
+        c.send(data)
+        if resets.random() < 0.5:
+            try:
+                c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+            except OSError:
+                pass
+        c.sock.close()
+
+
 def play_call(port, call):
+    if 'storm' in call:
+        play_storm(port, call)
+        return
     c = Caller(port, call)
     for s in call['steps']:
         c.step(s, port)
@@ -556,9 +590,10 @@ def main():
     def batches():
         while time.time() < end:
             yield make_batch(rng, rng.randrange(2, 9))
-    print('fuzz_stateful: seed %s, %g s' % (seed, seconds), flush=True)
+    print('fuzz_stateful: seed %s, %g s%s' % (seed, seconds, ', FUZZ_KINDS=' + os.environ['FUZZ_KINDS'] if 'FUZZ_KINDS' in os.environ else ''),
+          flush=True)
     played, problem, invites = play(port, pid, batches(), seed)
-    calls = sum(len(b) for b in played)
+    calls = sum(len(b) for b in played)  # a storm counts as one
     print('fuzz_stateful: seed %s: %d batches, %d calls, %d INVITEs to the trunks' % (seed, len(played), calls, invites))
     if problem:
         os.makedirs(out_dir, exist_ok=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The stateful fuzzer (issue 24 item 3, tests/sip/fuzz_stateful.py) against the running runtime on
 # the published samples, its Python stand-ins as the trunks: first every kept regression
-# (tests/fuzz/regressions/stateful/*.json), then FUZZ_SECONDS (default 30) of random calls from
+# (tests/fuzz/regressions/stateful/*.json, each a crash the fuzzer found, three times), then FUZZ_SECONDS (default 30) of random calls from
 # FUZZ_SEED (default: a fresh seed, printed). After every batch the runtime must still run and
 # answer OPTIONS over UDP and TCP; at the end a clean 911 still reaches the provider (sipp) and is
 # answered. A failing run leaves its batches in FUZZ_OUT (default the current directory) as
@@ -18,7 +18,9 @@ serve() { start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN"; }
 serve || { finish; exit 1; }
 
 shopt -s nullglob
-for saved in "$ROOT"/tests/fuzz/regressions/stateful/*.json; do
+# Each regression three times: the crashes they keep needed a race, which a replay may miss.
+for saved in "$ROOT"/tests/fuzz/regressions/stateful/*.json "$ROOT"/tests/fuzz/regressions/stateful/*.json \
+  "$ROOT"/tests/fuzz/regressions/stateful/*.json; do
   timeout $((120 * scale)) python3 "$FUZZER" replay "$SIP_PORT" "$server_pid" "$saved" || fail "regression $(basename "$saved")"
   if ! kill -0 "$server_pid" 2>/dev/null || [ "$(options_status)" != 200 ]; then
     show_serve_log
