@@ -3,7 +3,7 @@
 
 Usage:
   fuzz_stateful.py run PORT SERVER_PID SECONDS SEED OUT_DIR
-  fuzz_stateful.py replay PORT SERVER_PID FILE
+  fuzz_stateful.py replay PORT SERVER_PID TIMES FILE...
 
 `run` plays batches of random calls from one seeded PRNG against the runtime on 127.0.0.1:PORT:
 UDP and TCP callers placing emergency (911), test (933, urn:service:test.sos) and ordinary calls,
@@ -83,13 +83,11 @@ def split_stream(buf):
 class Trunk:
     """One of the samples' trunks: answers the runtime's requests as the seed decides."""
 
-    def __init__(self, port, transport, seed):
+    def __init__(self, port, transport):
         self.port, self.transport = port, transport
-        self.rng = random.Random('%s-trunk-%d' % (seed, port))
         self.lock = threading.Lock()
-        self.pending = {}   # Call-ID -> (request, reply function) of an INVITE without a final answer
-        self.stop = False
-        self.invites = 0
+        self.pending = {}   # Call-ID -> the INVITE, while it has no final answer
+        self.reseed('')
         if transport == 'udp':
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -104,16 +102,28 @@ class Trunk:
             self.sock.settimeout(0.2)
             threading.Thread(target=self.serve_tcp, daemon=True).start()
 
+    def reseed(self, seed):
+        """The trunk's choices from here on follow the seed (a replay starts where its run did)."""
+        with self.lock:
+            self.rng = random.Random('%s-trunk-%d' % (seed, self.port))
+            self.invites = 0
+
     def serve_udp(self):
-        while not self.stop:
+        while True:
             try:
                 data, peer = self.sock.recvfrom(70000)
             except OSError:
                 continue
-            self.handle(data, lambda d, p=peer: self.sock.sendto(d, p), None)
+            self.handle(data, lambda d, p=peer: self.send_udp(d, p), None)
+
+    def send_udp(self, data, peer):
+        try:
+            self.sock.sendto(data, peer)
+        except OSError:
+            pass  # closed at the end of the batches
 
     def serve_tcp(self):
-        while not self.stop:
+        while True:
             try:
                 conn, _ = self.sock.accept()
             except OSError:
@@ -128,7 +138,7 @@ class Trunk:
                 conn.sendall(d)
             except OSError:
                 pass
-        while not self.stop:
+        while True:
             try:
                 more = conn.recv(70000)
             except socket.timeout:
@@ -211,10 +221,6 @@ class Trunk:
                   (contact.group(1).decode('latin-1') if contact else 'sip:127.0.0.1', via,
                    re.sub(r';tag=.*', '', header(req, 'To').decode('latin-1')), tag,
                    header(req, 'From').decode('latin-1'), call_id.decode('latin-1'))).encode())
-
-    def close(self):
-        self.stop = True
-        self.sock.close()
 
 
 # --- Callers --------------------------------------------------------------------------------------
@@ -555,34 +561,42 @@ def healthy(port, pid):
     return None
 
 
+TRUNKS = []
+
+
 def play(port, pid, batches, source):
-    """Plays batches (made on the fly by next_batch, or a list), checking the runtime after each.
-    Returns (batches played, what went wrong or None)."""
-    trunks = [Trunk(5070, 'tcp', source), Trunk(5071, 'tcp', source), Trunk(5072, 'udp', source),
-              Trunk(5073, 'tcp', source), Trunk(5074, 'udp', source)]
+    """Plays batches (a list, or made on the fly), checking the runtime after each. Returns (the
+    batches played, what went wrong or None, the INVITEs the trunks got)."""
+    if not TRUNKS:
+        TRUNKS.extend([Trunk(5070, 'tcp'), Trunk(5071, 'tcp'), Trunk(5072, 'udp'), Trunk(5073, 'tcp'), Trunk(5074, 'udp')])
+    for t in TRUNKS:
+        t.reseed(source)
     played = []
     problem = None
-    try:
-        for batch in batches:
-            played.append(batch)
-            play_batch(port, batch)
-            problem = healthy(port, pid)
-            if problem:
-                break
-    finally:
-        for t in trunks:
-            t.close()
-    return played, problem, sum(t.invites for t in trunks)
+    for batch in batches:
+        played.append(batch)
+        play_batch(port, batch)
+        problem = healthy(port, pid)
+        if problem:
+            break
+    return played, problem, sum(t.invites for t in TRUNKS)
 
 
 def main():
     mode, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if mode == 'replay':
-        with open(sys.argv[4]) as f:
-            saved = json.load(f)
-        played, problem, invites = play(port, pid, saved['batches'], saved['seed'])
-        print('replay %s: %d batches, %d INVITEs to the trunks: %s' % (sys.argv[4], len(played), invites, problem or 'ok'))
-        sys.exit(1 if problem else 0)
+        # Each file `times` times: the crashes they keep needed a race, which one replay may miss.
+        times = int(sys.argv[4])
+        for path in sys.argv[5:] * times:
+            with open(path) as f:
+                saved = json.load(f)
+            start = time.time()
+            played, problem, invites = play(port, pid, saved['batches'], saved['seed'])
+            print('replay %s: %d batches, %d INVITEs to the trunks in %.1f s: %s' %
+                  (path, len(played), invites, time.time() - start, problem or 'ok'), flush=True)
+            if problem:
+                sys.exit(1)
+        return
     seconds, seed, out_dir = float(sys.argv[4]), sys.argv[5], sys.argv[6]
     rng = random.Random(seed)
     end = time.time() + seconds
