@@ -107,6 +107,8 @@ class Trunk:
         with self.lock:
             self.rng = random.Random('%s-trunk-%d' % (seed, self.port))
             self.invites = 0
+            self.force = None   # 'answer': every INVITE answered (the clean 911 at the end)
+            self.seen = []      # the INVITEs received
 
     def serve_udp(self):
         while True:
@@ -172,7 +174,8 @@ class Trunk:
         if method == 'INVITE' and b';tag=' not in header(req, 'To'):
             with self.lock:
                 self.invites += 1
-                mode = self.rng.choice(['answer', 'answer', 'answer', 'ring', 'fail', 'silent', 'hangup', 'reset'])
+                mode = self.force or self.rng.choice(['answer', 'answer', 'answer', 'ring', 'fail', 'silent', 'hangup', 'reset'])
+                self.seen.append(req)
                 code = self.rng.choice([486, 500, 503, 404, 408, 603])
                 delay = self.rng.choice([0, 0, 0.05, 0.3])
                 tag = 'tr%x' % self.rng.randrange(1 << 32)
@@ -582,6 +585,46 @@ def play(port, pid, batches, source):
     return played, problem, sum(t.invites for t in TRUNKS)
 
 
+def clean_911(port):
+    """A clean 911 over UDP once the batches are over, every trunk answering: the caller must get
+    200 from a provider trunk (5070 or 5071), and the BYE its 200. Calls the fuzzer left behind may
+    still send the trunks their BYEs meanwhile, which these stand-ins answer."""
+    for t in TRUNKS:
+        t.force = 'answer'
+        t.seen = []
+    c = Caller(port, {'transport': 'udp', 'uri': 'sip:911@%s;user=phone' % DOMAIN, 'tag': 'clean', 'id': 'clean911%x' % random.randrange(1 << 40),
+                      'steps': []})
+    c.step(['INVITE', None], port)
+    for _ in range(6):
+        c.pump(lambda: c.final is not None, 2)
+        if c.final is not None or c.provisional:
+            break
+        c.send(c.invite)  # Timer A
+    c.pump(lambda: c.final is not None, 15)
+    if c.final != 200:
+        return 'a clean 911: final status %s, want 200' % c.final
+    by = [t.port for t in TRUNKS if any(b'911@' in r.split(b' ', 2)[1] for r in t.seen)]
+    if not set(by) & {5070, 5071}:
+        return 'a clean 911 was answered, but no provider trunk got it (trunks: %s)' % by
+    c.step(['ACK', None], port)
+    c.cseq += 1
+    bye = c.build('BYE', None)
+    got = {}
+    orig = c.take
+
+    def take(m):
+        if status_of(m) is not None and b'BYE' in header(m, 'CSeq') and status_of(m) >= 200:
+            got['bye'] = status_of(m)
+        orig(m)
+    c.take = take
+    for _ in range(4):
+        c.send(bye)  # again after 2 s (Timer E, roughly)
+        c.pump(lambda: 'bye' in got, 2)
+        if 'bye' in got:
+            break
+    return None if got.get('bye') == 200 else 'a clean 911: the BYE got %s, want 200' % got.get('bye')
+
+
 def main():
     mode, port, pid = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     if mode == 'replay':
@@ -607,6 +650,9 @@ def main():
     print('fuzz_stateful: seed %s, %g s%s' % (seed, seconds, ', FUZZ_KINDS=' + os.environ['FUZZ_KINDS'] if 'FUZZ_KINDS' in os.environ else ''),
           flush=True)
     played, problem, invites = play(port, pid, batches(), seed)
+    if not problem:
+        problem = clean_911(port) or healthy(port, pid)
+        print('fuzz_stateful: seed %s: a clean 911 afterwards: %s' % (seed, problem or 'answered by the provider, hung up'))
     calls = sum(len(b) for b in played)  # a storm counts as one
     print('fuzz_stateful: seed %s: %d batches, %d calls, %d INVITEs to the trunks' % (seed, len(played), calls, invites))
     if problem:
