@@ -33,7 +33,9 @@ package: build
 # with clang in FUZZ_BUILD; and the whole test suite under ASan and UBSan in SANITIZE_BUILD.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= sip pidf held yaml csv
+# stateful: tests/sip/fuzz_stateful.py against the normal build's running e911ctl, not libFuzzer.
+FUZZ_TARGETS ?= sip pidf held yaml csv stateful
+LIBFUZZER_TARGETS = $(filter-out stateful,$(FUZZ_TARGETS))
 SANITIZE_BUILD ?= build-sanitize
 # Tests run several times slower under the sanitizers: each one without a limit of its own gets
 # SANITIZE_TIMEOUT seconds, and time bounds inside tests that honour E911_TEST_TIME_SCALE grow 5 times.
@@ -44,11 +46,18 @@ SANITIZE_TIMEOUT ?= 1200
 # stderr, but exits 99, which no test expects.
 SANITIZE_LOGS = $(abspath $(SANITIZE_BUILD))/sanitizer-logs
 
-fuzz: deps
+fuzz: deps $(BUILD)/build.ninja
+ifneq ($(LIBFUZZER_TARGETS),)
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DE911_FUZZ=ON
 	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
-	@bash tests/fuzz/run.sh --replay $(FUZZ_BUILD) $(FUZZ_TARGETS)
-	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+	@bash tests/fuzz/run.sh --replay $(FUZZ_BUILD) $(LIBFUZZER_TARGETS)
+	@bash tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(LIBFUZZER_TARGETS)
+endif
+ifneq ($(filter stateful,$(FUZZ_TARGETS)),)
+	cmake --build $(BUILD) -j $(JOBS) --target e911ctl
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_OUT=$(abspath $(FUZZ_BUILD))/fuzz-work/stateful \
+	  bash tests/sip/test_fuzz_stateful.sh $(abspath $(E911)) $(CURDIR)
+endif
 
 test-sanitize: deps
 	cmake -S . -B $(SANITIZE_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DE911_SANITIZE=ON -DE911_FUZZ_TESTS=OFF
