@@ -127,6 +127,7 @@ std::pair<std::string, Binding> Registrar::restored_binding(const Json& entry) {
   x.expires = entry.at("expires").get<std::int64_t>();
   x.call_id = entry.value("call_id", "");
   x.cseq = entry.value("cseq", 0U);
+  x.authenticated = entry.value("authenticated", false);
   const double q = entry.value("q", 1.0);
   if (!(q >= 0 && q <= 1)) throw Error(ErrorKind::invalid, "q " + entry.at("q").dump() + " is not between 0 and 1");
   x.q = static_cast<float>(q);
@@ -153,8 +154,12 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
   const std::string host = lower(to->uri.host);
   if (std::find(domains.begin(), domains.end(), host) == domains.end()) return {404, "Not Found (domain not served here)", {}};
   if (!snapshot || !snapshot->user(*aor)) return {404, "Not Found (no such user)", {}};
-  if (auth)
-    if (auto verdict = auth->check(request, source.host, *aor, *snapshot, now); !verdict) return {verdict.status, verdict.reason, verdict.headers};
+  bool authenticated = false;
+  if (auth) {
+    const Authenticator::Verdict verdict = auth->check(request, source.host, *aor, *snapshot, now);
+    if (!verdict) return {verdict.status, verdict.reason, verdict.headers};
+    authenticated = verdict.authenticated;
+  }
 
   const std::string call_id(request.first("Call-ID").value_or(""));
   std::uint32_t cseq = 0;
@@ -181,6 +186,11 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
   std::optional<Recount> recount(Recount{count_, list, before});
   const std::vector<std::string_view> contacts = request.values("Contact");
   bool changed = false;
+  // A security desk's bindings that nobody authenticated (made before a policy named the user,
+  // or before it had credentials) would take its emergency MESSAGEs: the desk proving itself
+  // ends them.
+  if (authenticated && snapshot->notification_target(*aor))
+    changed = std::erase_if(list, [](const Binding& b) { return !b.authenticated; }) > 0;
   if (contacts.size() == 1 && sip::trim(contacts[0]) == "*") {
     // §10.3 step 6: `*` only with Expires: 0, and it removes every binding.
     if (!header_expires || *header_expires != 0) return {400, "Bad Request (Contact: * needs Expires: 0)", {}};
@@ -218,12 +228,17 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
         }
         continue;
       }
-      Binding b{c->uri_text, source, stream, now + expires, call_id, cseq, q};
+      Binding b{c->uri_text, source, stream, now + expires, call_id, cseq, q, authenticated};
       if (same != list.end()) {
         *same = std::move(b);
       } else {
         std::erase_if(list, [&](const Binding& x) { return x.expires <= now; });
-        if (list.size() >= options_.max_contacts) return {403, "Forbidden (too many contacts for this user)", {}};
+        if (list.size() >= options_.max_contacts) {
+          // Contacts anyone could register never lock out a phone that proved who it is.
+          auto oldest = authenticated ? std::find_if(list.begin(), list.end(), [](const Binding& x) { return !x.authenticated; }) : list.end();
+          if (oldest == list.end()) return {403, "Forbidden (too many contacts for this user)", {}};
+          list.erase(oldest);
+        }
         list.push_back(std::move(b));
       }
       changed = true;
@@ -278,7 +293,8 @@ Json Registrar::to_json(std::int64_t now) const {
                                     std::to_string(b.source.port)},
                      {"transport", b.stream ? "tcp" : "udp"},
                      {"expires_in", b.expires - now},
-                     {"call_id", b.call_id}});
+                     {"call_id", b.call_id},
+                     {"authenticated", b.authenticated}});
     }
   return out;
 }
@@ -307,7 +323,7 @@ void Registrar::save() {
       json_string(text, b.call_id);
       char q[32];
       std::snprintf(q, sizeof q, "%.3f", static_cast<double>(b.q));
-      text += ",\"cseq\":" + std::to_string(b.cseq) + ",\"q\":" + q + "}";
+      text += ",\"cseq\":" + std::to_string(b.cseq) + ",\"q\":" + q + ",\"authenticated\":" + (b.authenticated ? "true" : "false") + "}";
     }
   text += "\n]}\n";
   // Private to the runtime's user (contacts, Call-IDs: who is where), mode 0600 whatever the

@@ -31,6 +31,7 @@ struct Binding {
   std::string call_id;
   std::uint32_t cseq = 0;
   float q = 1.0F;
+  bool authenticated = false;  ///< its REGISTER proved who sent it: credentials, or a trusted network
 };
 
 class Authenticator;
@@ -58,6 +59,10 @@ class Registrar {
   /// 400 for a bad Contact, Expires or q (RFC 3261 §20.10: 0 to 1, at most 3 decimals), 423 too brief, 403 too many contacts, 500 for an
   /// out-of-order CSeq on the same Call-ID (§10.3 step 7). With `auth`, a user's REGISTER is
   /// authenticated first (§10.3 step 3): 401 with its challenge, or 403 (runtime_auth.hpp).
+  /// Bindings a REGISTER did not authenticate never keep out one that did: an authenticated
+  /// REGISTER of a security desk (a notification target of the snapshot) removes them all, since
+  /// they would take its emergency MESSAGEs; any other user's, past max_contacts, replaces the
+  /// oldest of them.
   Answer on_register(const sip::Message& request, const sip::Endpoint& source, bool stream, const Snapshot* snapshot,
                      const std::vector<std::string>& domains, std::int64_t now, Authenticator* auth = nullptr);
 
@@ -68,7 +73,7 @@ class Registrar {
   std::size_t size() const { return count_; }
   /// Drops expired bindings; returns how many.
   std::size_t sweep(std::int64_t now);
-  /// Every live binding: [{aor, contact, source, transport, expires_in, call_id}], by user.
+  /// Every live binding: [{aor, contact, source, transport, expires_in, call_id, authenticated}], by user.
   Json to_json(std::int64_t now) const;
 
   bool dirty() const { return dirty_; }
