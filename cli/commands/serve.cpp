@@ -162,6 +162,13 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     if (have_snapshot)
       log.event(first.from_last_good ? "error" : "info", first.message,
                 {{"snapshot", c.snapshot}, {"last_good", runtime::SnapshotSlot::last_good_path(c.snapshot)}});
+    // A security desk without credentials is registered only from a trusted network: said at
+    // start and at each reload, since with none its emergency MESSAGEs reach nobody.
+    const auto warn_unguarded_desks = [&slot, &auth, &log] {
+      if (const auto snap = slot.current())
+        for (const std::string& warning : runtime::unguarded_desks(*snap, auth)) log.event("warn", warning);
+    };
+    warn_unguarded_desks();
 
     asio::io_context io;
     runtime::CoreOptions core;
@@ -247,9 +254,10 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       listening.push_back(transports.back()->describe());
     }
 
-    auto reload = [&slot, &c, &log] {
+    auto reload = [&slot, &c, &log, &warn_unguarded_desks] {
       const auto result = slot.reload(c.snapshot);
       log.event(result.swapped ? "info" : "error", result.message, {{"snapshot", c.snapshot}});
+      if (result.swapped) warn_unguarded_desks();
       if (!result.warning.empty())
         log.event("warn", "last-good copy of the snapshot not kept: " + result.warning,
                   {{"last_good", runtime::SnapshotSlot::last_good_path(c.snapshot)}});

@@ -16,6 +16,7 @@
 #include "e911/error.hpp"
 #include "e911/key_index.hpp"
 #include "e911/rows.hpp"
+#include "e911/sip_uri.hpp"
 #include "e911/text.hpp"
 
 namespace e911 {
@@ -740,6 +741,18 @@ void Snapshot::compile_objects() {
         for (const auto& u : p[field]) list->push_back(u.get<std::string>());
     policy_recs_.emplace(id, std::move(r));
   }
+  notification_targets_.clear();
+  for (const auto& [id, r] : policy_recs_)
+    for (const std::string& target : r.notify) {
+      // As the B2BUA reads a notification URI: "sip:" when it has no scheme.
+      auto uri = sip::parse_uri(target.find(':') == std::string::npos ? "sip:" + target : target);
+      if (!uri || (uri->scheme != sip::Scheme::sip && uri->scheme != sip::Scheme::sips) || !uri->has_user || uri->user.empty()) continue;
+      std::string host = uri->host;
+      for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      notification_targets_.push_back("sip:" + uri->user + "@" + host);
+    }
+  std::sort(notification_targets_.begin(), notification_targets_.end());
+  notification_targets_.erase(std::unique(notification_targets_.begin(), notification_targets_.end()), notification_targets_.end());
   user_recs_.clear();
   user_by_line_.clear();
   user_domains_.clear();
@@ -892,6 +905,10 @@ const Snapshot::VoicePolicyRec* Snapshot::voice_policy(const std::string& identi
 const std::string* Snapshot::user_by_line(std::string_view number) const {
   const auto it = user_by_line_.find(std::string(number));
   return it == user_by_line_.end() ? nullptr : &it->second;
+}
+
+bool Snapshot::notification_target(std::string_view aor) const {
+  return std::binary_search(notification_targets_.begin(), notification_targets_.end(), aor);
 }
 
 const Snapshot::UserRec* Snapshot::user(const std::string& uri) const {

@@ -103,9 +103,17 @@ Authenticator::Authenticator(AuthOptions options, Metrics* metrics, LogFn log)
 }
 
 bool Authenticator::trusted(const std::string& source_ip, const Snapshot& snap) const {
+  return in_trusted_network(source_ip) || trunk_host(source_ip, snap);
+}
+
+bool Authenticator::in_trusted_network(const std::string& source_ip) const {
   for (const Cidr& net : options_.trusted_networks)
     if (cidr_contains(net, source_ip)) return true;
-  // A trunk's host: the provider's SBC, a PSTN gateway, a PSAP calling back through them.
+  return false;
+}
+
+bool Authenticator::trunk_host(const std::string& source_ip, const Snapshot& snap) {
+  // The provider's SBC, a PSTN gateway, a PSAP calling back through them.
   bool v6 = false;
   std::array<unsigned char, 16> src{};
   if (!parse_address(source_ip, v6, src)) return false;
@@ -181,11 +189,19 @@ Authenticator::Verdict Authenticator::refuse(const sip::Message& request, const 
 
 Authenticator::Verdict Authenticator::check(const sip::Message& request, const std::string& source_ip, const std::string& aor, const Snapshot& snap,
                                             std::int64_t now) {
-  if (trusted(source_ip, snap)) return {};
+  Verdict proven;
+  proven.authenticated = true;
+  if (in_trusted_network(source_ip)) return proven;
+  // Whoever registers a security desk gets its emergency MESSAGEs (caller, callback number,
+  // location): a desk is registered only with its credentials or from a trusted network, never
+  // by anyone who asks, whatever `auth` says, and not by a trunk's host either.
+  const bool desk = request.method() == "REGISTER" && snap.notification_target(aor);
+  if (!desk && trunk_host(source_ip, snap)) return {};
   const Snapshot::UserRec* user = snap.user(aor);
   if (!user) return {};  // not ours to authenticate: the registrar's 404, the B2BUA's 403
   const auto [username, realm] = split_aor(aor);
   if (user->ha1_md5.empty() && user->ha1_sha256.empty()) {
+    if (desk) return refuse(request, aor, source_ip, "a security desk registers only with credentials or from a trusted network");
     if (!options_.required) return {};
     return refuse(request, aor, source_ip, "no credentials are set for this user and auth is required");
   }
@@ -224,7 +240,21 @@ Authenticator::Verdict Authenticator::check(const sip::Message& request, const s
     case NonceState::valid: break;
   }
   if (!fresh_count(c->nonce, nc, now)) return challenge(request, *user, realm, true, aor, source_ip, "nonce count replayed", now);
-  return {};
+  return proven;
+}
+
+std::vector<std::string> unguarded_desks(const Snapshot& snap, const AuthOptions& options) {
+  std::vector<std::string> out;
+  for (const std::string& target : snap.notification_targets()) {
+    const Snapshot::UserRec* user = snap.user(target);
+    if (!user || !user->ha1_md5.empty() || !user->ha1_sha256.empty()) continue;
+    const char* who = options.trusted_networks.empty()
+                          ? "no phone may register it (no trusted_networks are set), so its emergency MESSAGEs reach nobody"
+                          : "only a phone in trusted_networks may register it";
+    out.push_back("security desk '" + target + "' has no credentials: " + who + "; give it a password with 'e911ctl user set " + target +
+                  " --password-file FILE'");
+  }
+  return out;
 }
 
 }  // namespace e911::runtime

@@ -599,7 +599,19 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   if (!d.emergency) {
     // A call to an ELIN the runtime has sent: the PSAP calling back. Within the callback window
     // it reaches the last caller sent with it, later that call's security desk (DOMAIN.md §5).
-    if (auto cb = elins_.callback(d.normalized, Clock::now())) {
+    // The PSAP calls through the provider, so only a trunk's host or a trusted network is taken
+    // for it: anyone else dialling the ELIN would ring the emergency caller. That call goes on
+    // as an ordinary call to the number dialled.
+    auto cb = elins_.callback(d.normalized, Clock::now());
+    if (cb && !chain_.auth().trusted(in.source.host, *snap)) {
+      cb.reset();
+      call.record.set("elin_callback_refused", "from " + in.source.host + ", no trunk's host and in no trusted network: an ordinary call");
+      if (Metrics* m = chain_.options().metrics) m->elin_callback_refused();
+      chain_.limit_log().refused("elin callback " + in.source.host,
+                                 "call to ELIN " + d.normalized + " from " + in.source.host +
+                                     " not taken as the PSAP's callback (no trunk's host, in no trusted network): an ordinary call");
+    }
+    if (cb) {
       call.record.set("elin", d.normalized);
       if (cb->in_window) {
         call.record.set("callback_for", cb->caller);

@@ -85,6 +85,7 @@ void Metrics::retransmission() { retransmissions_.fetch_add(1, kRelaxed); }
 
 void Metrics::parse_error() { parse_errors_.fetch_add(1, kRelaxed); }
 void Metrics::tls_fallback() { tls_fallbacks_.fetch_add(1, kRelaxed); }
+void Metrics::elin_callback_refused() { elin_callbacks_refused_.fetch_add(1, kRelaxed); }
 
 void Metrics::auth_challenge(bool invite) { auth_challenges_[invite ? 1 : 0].fetch_add(1, kRelaxed); }
 void Metrics::auth_failure(bool invite) { auth_failures_[invite ? 1 : 0].fetch_add(1, kRelaxed); }
@@ -207,6 +208,9 @@ std::string Metrics::prometheus() const {
   header(out, "calls_over_limit_admitted_total", "counter", "Emergency, test and callback calls taken past a limit (never refused), by the limit.");
   sample(out, "calls_over_limit_admitted_total", "{reason=\"max_calls_per_source\"}", calls_over_limit_[0].load(kRelaxed));
   sample(out, "calls_over_limit_admitted_total", "{reason=\"max_calls\"}", calls_over_limit_[1].load(kRelaxed));
+  header(out, "elin_callbacks_refused_total", "counter",
+         "Calls to an ELIN in its callback window from no trunk's host or trusted network, not taken as the PSAP's callback.");
+  sample(out, "elin_callbacks_refused_total", "", elin_callbacks_refused_.load(kRelaxed));
 
   header(out, "notifications_total", "counter", "Webhook and e-mail notifications ended, by kind and outcome.");
   for (std::size_t k = 0; k < kNotificationKinds.size(); ++k)

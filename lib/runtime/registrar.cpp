@@ -5,6 +5,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "e911/durable_file.hpp"
@@ -49,37 +50,92 @@ std::optional<std::int64_t> number(std::string_view text) {
   return v;
 }
 
+/// RFC 3261 §20.10: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
+std::optional<float> qvalue(std::string_view text) {
+  if (text.empty() || text.size() > 5 || (text[0] != '0' && text[0] != '1')) return std::nullopt;
+  if (text.size() == 1) return text[0] == '1' ? 1.0F : 0.0F;
+  if (text[1] != '.') return std::nullopt;
+  int thousandths = 0;
+  for (std::size_t i = 2, scale = 100; i < text.size(); ++i, scale /= 10) {
+    if (text[i] < '0' || text[i] > '9' || (text[0] == '1' && text[i] != '0')) return std::nullopt;
+    thousandths += (text[i] - '0') * static_cast<int>(scale);
+  }
+  return text[0] == '1' ? 1.0F : static_cast<float>(thousandths) / 1000.0F;
+}
+
 }  // namespace
 
 Registrar::Registrar(std::string path, RegistrarOptions options) : path_(std::move(path)), options_(options) {
   if (path_.empty()) return;
   std::ifstream in(path_);
   if (!in) return;  // no file yet: nobody registered
-  try {
-    Json doc = Json::parse(in);
-    for (const auto& b : doc.at("bindings")) {
-      Binding x;
-      x.contact = b.at("contact").get<std::string>();
-      x.source = sip::Endpoint{b.at("host").get<std::string>(), b.at("port").get<int>(), false};
-      x.stream = b.value("transport", "udp") != "udp";
-      x.expires = b.at("expires").get<std::int64_t>();
-      x.call_id = b.value("call_id", "");
-      x.cseq = b.value("cseq", 0U);
-      x.q = b.value("q", 1.0F);
-      bindings_[b.at("aor").get<std::string>()].push_back(std::move(x));
+  const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  // A damaged file must not keep the runtime from starting (emergency calls do not need
+  // bindings), and one damaged entry must not cost the others (the security desk's among them):
+  // each entry is restored on its own, and a bad one is dropped and told.
+  std::size_t dropped = 0;
+  std::string first_problem;
+  auto restore = [&](const Json& entry, const std::string& where) {
+    try {
+      auto [aor, binding] = restored_binding(entry);
+      bindings_[aor].push_back(std::move(binding));
       ++loaded_;
       ++count_;
+    } catch (const std::exception& e) {
+      if (dropped++ == 0) first_problem = where + ": " + e.what();
     }
-  } catch (const std::exception& e) {
-    // A damaged file must not keep the runtime from starting (emergency calls do not need
-    // bindings): set it aside for a person to look at, and start empty.
-    bindings_.clear();
-    loaded_ = 0;
-    count_ = 0;
-    std::error_code ec;
-    std::filesystem::rename(path_, path_ + ".bad", ec);
-    load_warning_ = "bindings file '" + path_ + "' is damaged (" + e.what() + "); moved to '" + path_ + ".bad', starting with no registrations";
+  };
+  Json doc = Json::parse(text, nullptr, false);
+  if (!doc.is_discarded() && doc.is_object() && doc.contains("bindings") && doc["bindings"].is_array()) {
+    std::size_t i = 0;
+    for (const Json& entry : doc["bindings"]) restore(entry, "entry " + std::to_string(++i));
+  } else if (doc.is_discarded()) {
+    // Not JSON as a whole (a bare nan that an older runtime wrote for a q, a write cut short):
+    // save() writes one entry a line, so each line that holds one is restored alone.
+    std::istringstream lines(text);
+    std::string line;
+    for (std::size_t n = 1; std::getline(lines, line); ++n) {
+      std::string_view v = sip::trim(line);
+      if (v.empty() || v.starts_with("{\"format\"") || v == "]}") continue;
+      if (v.back() == ',') v.remove_suffix(1);
+      Json entry = Json::parse(v, nullptr, false);
+      if (entry.is_discarded()) {
+        if (dropped++ == 0) first_problem = "line " + std::to_string(n) + ": not JSON";
+        continue;
+      }
+      restore(entry, "line " + std::to_string(n));
+    }
+  } else {
+    ++dropped;
+    first_problem = "no \"bindings\" list";
   }
+  if (dropped == 0) return;
+  // Set the file aside for a person to look at; the next save() rewrites it without the bad entries.
+  dirty_ = true;
+  std::error_code ec;
+  std::filesystem::copy_file(path_, path_ + ".bad", std::filesystem::copy_options::overwrite_existing, ec);
+  load_warning_ = "bindings file '" + path_ + "' is damaged (" + first_problem + "): " + std::to_string(dropped) + " damaged entr" +
+                  (dropped == 1 ? "y" : "ies") + " dropped, " + std::to_string(loaded_) + " binding" + (loaded_ == 1 ? "" : "s") +
+                  " restored; copied to '" + path_ + ".bad'";
+}
+
+std::pair<std::string, Binding> Registrar::restored_binding(const Json& entry) {
+  Binding x;
+  x.contact = entry.at("contact").get<std::string>();
+  x.source = sip::Endpoint{entry.at("host").get<std::string>(), entry.at("port").get<int>(), false};
+  x.stream = entry.value("transport", "udp") != "udp";
+  x.expires = entry.at("expires").get<std::int64_t>();
+  x.call_id = entry.value("call_id", "");
+  x.cseq = entry.value("cseq", 0U);
+  x.authenticated = entry.value("authenticated", false);
+  const double q = entry.value("q", 1.0);
+  if (!(q >= 0 && q <= 1)) throw Error(ErrorKind::invalid, "q " + entry.at("q").dump() + " is not between 0 and 1");
+  x.q = static_cast<float>(q);
+  if (!sip::parse_uri(x.contact)) throw Error(ErrorKind::invalid, "contact is not a URI");
+  if (x.source.port < 1 || x.source.port > 65535) throw Error(ErrorKind::invalid, "port " + std::to_string(x.source.port) + " is out of range");
+  const std::string aor = entry.at("aor").get<std::string>();
+  if (!aor_of(aor)) throw Error(ErrorKind::invalid, "aor is not a sip URI with a user");
+  return {aor, std::move(x)};
 }
 
 std::optional<std::string> Registrar::aor_of(std::string_view uri_text) {
@@ -98,8 +154,12 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
   const std::string host = lower(to->uri.host);
   if (std::find(domains.begin(), domains.end(), host) == domains.end()) return {404, "Not Found (domain not served here)", {}};
   if (!snapshot || !snapshot->user(*aor)) return {404, "Not Found (no such user)", {}};
-  if (auth)
-    if (auto verdict = auth->check(request, source.host, *aor, *snapshot, now); !verdict) return {verdict.status, verdict.reason, verdict.headers};
+  bool authenticated = false;
+  if (auth) {
+    const Authenticator::Verdict verdict = auth->check(request, source.host, *aor, *snapshot, now);
+    if (!verdict) return {verdict.status, verdict.reason, verdict.headers};
+    authenticated = verdict.authenticated;
+  }
 
   const std::string call_id(request.first("Call-ID").value_or(""));
   std::uint32_t cseq = 0;
@@ -126,6 +186,11 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
   std::optional<Recount> recount(Recount{count_, list, before});
   const std::vector<std::string_view> contacts = request.values("Contact");
   bool changed = false;
+  // A security desk's bindings that nobody authenticated (made before a policy named the user,
+  // or before it had credentials) would take its emergency MESSAGEs: the desk proving itself
+  // ends them.
+  if (authenticated && snapshot->notification_target(*aor))
+    changed = std::erase_if(list, [](const Binding& b) { return !b.authenticated; }) > 0;
   if (contacts.size() == 1 && sip::trim(contacts[0]) == "*") {
     // §10.3 step 6: `*` only with Expires: 0, and it removes every binding.
     if (!header_expires || *header_expires != 0) return {400, "Bad Request (Contact: * needs Expires: 0)", {}};
@@ -144,11 +209,10 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
           if (!v) return {400, "Bad Request (Contact expires)", {}};
           expires = *v;
         } else if (sip::iequals(p.name, "q")) {
-          try {
-            q = std::stof(p.value);
-          } catch (...) {
-            return {400, "Bad Request (Contact q)", {}};
-          }
+          // A q outside the grammar (nan, inf, 2, -1) would be written to the bindings file.
+          auto v = qvalue(p.value);
+          if (!v) return {400, "Bad Request (Contact q)", {}};
+          q = *v;
         }
       }
       if (expires > 0 && expires < options_.min_expires)
@@ -164,12 +228,17 @@ Registrar::Answer Registrar::on_register(const sip::Message& request, const sip:
         }
         continue;
       }
-      Binding b{c->uri_text, source, stream, now + expires, call_id, cseq, q};
+      Binding b{c->uri_text, source, stream, now + expires, call_id, cseq, q, authenticated};
       if (same != list.end()) {
         *same = std::move(b);
       } else {
         std::erase_if(list, [&](const Binding& x) { return x.expires <= now; });
-        if (list.size() >= options_.max_contacts) return {403, "Forbidden (too many contacts for this user)", {}};
+        if (list.size() >= options_.max_contacts) {
+          // Contacts anyone could register never lock out a phone that proved who it is.
+          auto oldest = authenticated ? std::find_if(list.begin(), list.end(), [](const Binding& x) { return !x.authenticated; }) : list.end();
+          if (oldest == list.end()) return {403, "Forbidden (too many contacts for this user)", {}};
+          list.erase(oldest);
+        }
         list.push_back(std::move(b));
       }
       changed = true;
@@ -224,7 +293,8 @@ Json Registrar::to_json(std::int64_t now) const {
                                     std::to_string(b.source.port)},
                      {"transport", b.stream ? "tcp" : "udp"},
                      {"expires_in", b.expires - now},
-                     {"call_id", b.call_id}});
+                     {"call_id", b.call_id},
+                     {"authenticated", b.authenticated}});
     }
   return out;
 }
@@ -253,7 +323,7 @@ void Registrar::save() {
       json_string(text, b.call_id);
       char q[32];
       std::snprintf(q, sizeof q, "%.3f", static_cast<double>(b.q));
-      text += ",\"cseq\":" + std::to_string(b.cseq) + ",\"q\":" + q + "}";
+      text += ",\"cseq\":" + std::to_string(b.cseq) + ",\"q\":" + q + ",\"authenticated\":" + (b.authenticated ? "true" : "false") + "}";
     }
   text += "\n]}\n";
   // Private to the runtime's user (contacts, Call-IDs: who is where), mode 0600 whatever the

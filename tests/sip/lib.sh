@@ -246,3 +246,25 @@ received() {
     grab { print }
   ' "$WORK/$1.msgs" 2>/dev/null
 }
+# raw_register SOURCE_IP USER CONTACT [EXPIRES]: one REGISTER for USER@$DOMAIN
+# over UDP from SOURCE_IP (any 127.x address), with CONTACT as its Contact value, sent by python3
+# (sipp cannot send a malformed Contact); prints the final status code, or nothing when none comes
+# within 2 s.
+raw_register() {
+  python3 - "$1" "$SIP_PORT" "$DOMAIN" "$2" "$3" "${4:-600}" <<'PY'
+import random, socket, sys
+ip, port, domain, user, contact, expires = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((ip, 0)); s.settimeout(2)
+lp, tag = s.getsockname()[1], random.randrange(10**9)
+msg = ('REGISTER sip:%s SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bKraw%d;rport\r\nMax-Forwards: 70\r\n'
+       'From: <sip:%s@%s>;tag=%d\r\nTo: <sip:%s@%s>\r\nCall-ID: raw-%d@%s\r\nCSeq: 1 REGISTER\r\nContact: %s\r\n'
+       'Expires: %s\r\nContent-Length: 0\r\n\r\n' % (domain, ip, lp, tag, user, domain, tag, user, domain, tag, ip, contact, expires))
+s.sendto(msg.encode(), ('127.0.0.1', port))
+try:
+    while True:
+        status = int(s.recv(65535).split(b' ', 2)[1])
+        if status >= 200: print(status); break
+except OSError:
+    pass
+PY
+}

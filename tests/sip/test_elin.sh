@@ -9,7 +9,8 @@
 #      ELIN, Priority: emergency and no body part or Geolocation;
 #   3. bob calls 911 from the same place while alice's ELIN is mapped: he gets the next, ...91;
 #   4. the PSAP calls back ...90 (and ...91 dialled without +1): alice's (bob's) phone rings;
-#   5. the PSAP calls alice's own DID: her phone rings too;
+#   5. the PSAP calls alice's own DID: her phone rings too; a stranger at 127.0.0.2 (no trunk's
+#      host) calling her ELIN does not ring it (403: no user), and is counted and logged;
 #   6. alice dials the test number 933, which this policy has the provider's test line answer: the
 #      gateway gets INVITE 933 with her location's ELIN and no Priority: emergency;
 #   7. the call records say which ELIN each call took, and why.
@@ -164,6 +165,42 @@ callback cb-bob 4255550191 5088
 # 5. Alice's own DID reaches her too.
 callback cb-did +14255550101 5090
 
+# 5b. A stranger at 127.0.0.2 (no trunk's host, in no trusted network) dials alice's ELIN within
+#     the window: it is not the PSAP's callback, so her phone does not ring; as an ordinary call
+#     from someone who is no user it gets 403. Counted in /metrics and logged.
+phone stranger-alice-phone uas_answer.xml 5090 udp
+stranger_phone=$sipp_pid
+got=$(python3 - "$SIP_PORT" "$DOMAIN" <<'PY'
+import random, socket, sys
+port, domain = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.2', 0)); s.settimeout(5)
+lp, n = s.getsockname()[1], random.randrange(10**9)
+branch, tag, cid, ruri = 'z9hG4bKst%d' % n, 'st%d' % n, 'stranger-%d@127.0.0.2' % n, 'sip:+14255550190@%s;user=phone' % domain
+sdp = 'v=0\r\no=- 1 1 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n'
+common = ('Via: SIP/2.0/UDP 127.0.0.2:%d;branch=%s;rport\r\nMax-Forwards: 70\r\nFrom: <sip:+12065550911@127.0.0.2;user=phone>;tag=%s\r\n'
+          % (lp, branch, tag))
+s.sendto(('INVITE %s SIP/2.0\r\n%sTo: <%s>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nContact: <sip:+12065550911@127.0.0.2:%d>\r\n'
+          'Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n%s' % (ruri, common, ruri, cid, lp, len(sdp), sdp)).encode(), ('127.0.0.1', port))
+while True:
+    data = s.recv(65535).decode()
+    status = int(data.split(' ', 2)[1])
+    if status >= 200: break
+to = [l for l in data.split('\r\n') if l.lower().startswith('to:')][0]
+s.sendto(('ACK %s SIP/2.0\r\n%s%s\r\nCall-ID: %s\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n' % (ruri, common, to, cid)).encode(), ('127.0.0.1', port))
+print(status)
+PY
+)
+[ "$got" = 403 ] || fail "a stranger calling alice's ELIN got '$got', not 403"
+sleep 1
+! grep -q '^INVITE ' "$WORK/stranger-alice-phone.msgs" 2>/dev/null || fail "a stranger calling alice's ELIN rang her phone"
+kill "$stranger_phone" 2>/dev/null
+wait "$stranger_phone" 2>/dev/null
+curl -s -m 5 -H "Authorization: Bearer $(cat "$WORK/token")" http://127.0.0.1:5081/metrics >"$WORK/metrics.txt"
+grep -qx 'e911_runtime_elin_callbacks_refused_total 1' "$WORK/metrics.txt" ||
+  fail "/metrics does not count the stranger's call to the ELIN: $(grep -i elin "$WORK/metrics.txt" | tail -1)"
+grep -qE "call to ELIN \+?14255550190 from 127\.0\.0\.2 not taken as the PSAP's callback" "$WORK/serve.err" ||
+  fail "the stranger's call to the ELIN is not logged: $(grep -i elin "$WORK/serve.err" | tail -2)"
+
 # 6. A test call for the provider's test line (test_call_answer: provider).
 gateway gw-test
 gw=$sipp_pid
@@ -188,6 +225,8 @@ assert em[0]["elin_choice"] == "the first ELIN of the location not in use", em[0
 assert all(c["elin"] == c["callback"] for c in em), em
 back = [c for c in calls if c.get("callback_for")]
 assert {c["callback_for"] for c in back} == {"sip:alice@contoso.example", "sip:bob@contoso.example"}, back
+refused = [c for c in calls if c.get("elin_callback_refused")]
+assert len(refused) == 1 and refused[0]["source"].startswith("127.0.0.2:") and refused[0]["outcome"] == "rejected", refused
 PY
 
 expect_serving "after the ELIN calls"

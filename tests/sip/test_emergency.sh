@@ -33,7 +33,9 @@ for trunk in $("$E911" trunk list --format json | python3 -c 'import json,sys; p
   run trunk set "$trunk" --options-ping false
   [ "$rc" -eq 0 ] || fail "trunk set $trunk --options-ping false: $err"
 done
-# The security desks sign in like any user: their clients register and take the MESSAGEs.
+# The security desks sign in like any user, with a password (a desk is registered only by a phone
+# that proves who it is: whoever registers it gets the emergency MESSAGEs); their clients register
+# and take the MESSAGEs.
 cat >"$WORK/desks.yaml" <<'YAML'
 kind: User
 sip_uri: 'sip:security-desk@contoso.example'
@@ -45,6 +47,13 @@ display_name: Redmond Security
 YAML
 run apply -f "$WORK/desks.yaml"
 [ "$rc" -eq 0 ] || fail "apply desks: $err"
+for desk in security-desk redmond-security; do
+  printf '%s\n' "$desk password" >"$WORK/$desk.pw"
+  run user set "sip:$desk@$DOMAIN" --password-file "$WORK/$desk.pw"
+  [ "$rc" -eq 0 ] || fail "user set sip:$desk@$DOMAIN --password-file: $err"
+  run user set "sip:$desk@$DOMAIN" --unset ha1_sha256  # sipp 3.6 answers MD5 challenges only
+  [ "$rc" -eq 0 ] || fail "user set sip:$desk@$DOMAIN --unset ha1_sha256: $err"
+done
 # Beyond Lync: the global policy also tells a webhook and an e-mail address (a recording HTTPS
 # server, its certificate made here and trusted through the runtime's notify_ca_file, and a
 # recording SMTP server, written here, on loopback).
@@ -103,9 +112,10 @@ YAML
 start_serve --config "$WORK/serve.yaml" --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 --token-file "$WORK/token" ||
   { finish; exit 1; }
 
-# desk NAME USER PORT: USER's client registered at PORT and waiting for one MESSAGE.
+# desk NAME USER PORT: USER's client registered at PORT with its password, waiting for one MESSAGE.
 desk() {
-  register "$1-reg" "$2" "$3" udp || expect_sipp "$1-reg" $?
+  sipp_run "$1-reg" "127.0.0.1:$SIP_PORT" -sf "$SCENARIOS/register_auth_200.xml" -p 5092 -t u1 -m 1 -timeout 10s -cid_str "reg-%u-%p@%s" \
+    -key user "$2" -key domain "$DOMAIN" -key contact_port "$3" -au "$2" -ap "$2 password" || expect_sipp "$1-reg" $?
   sipp_bg "$1" -sf "$SCENARIOS/uas_desk.xml" -p "$3" -t u1 -m 1 -timeout 30s
   wait_listening "$3" || fail "sipp $1 does not listen on port $3"
 }

@@ -2,10 +2,14 @@
 # The registrar of `e911ctl serve` (issue 12) with sipp as the phones: a user of the snapshot
 # registers a contact for an hour and gets 200 listing it with ;expires=, a second contact is
 # listed beside the first, Expires: 0 removes one and then the other, and a user the snapshot
-# does not have gets 404.
+# does not have gets 404. A q outside RFC 3261's qvalue is 400, and at a restart a bindings file
+# with damaged entries (a bare nan an older runtime wrote for q=nan) restores every other binding.
 source "$(dirname "$0")/lib.sh" "$@"
 publish_samples || { finish; exit 1; }
-start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" || { finish; exit 1; }
+printf 'test-token-%s\n' "$RANDOM$RANDOM" >"$WORK/token"
+chmod 600 "$WORK/token"
+serve() { start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin 127.0.0.1:5081 --token-file "$WORK/token"; }
+serve || { finish; exit 1; }
 
 # The Contact values of the 200 that sipp run $1 received, one per line.
 contacts() { received "$1" '^SIP/2\.0 200' | tr -d '\r' | grep -iE '^(contact|m)[[:space:]]*:' | sed -E 's/^[^:]*:[[:space:]]*//' | tr ',' '\n'; }
@@ -47,6 +51,44 @@ expect_sipp reg-nobody $?
 # The same over TCP.
 register reg-bob-tcp bob 5090 tcp 3600
 expect_sipp reg-bob-tcp $? && expect_binding reg-bob-tcp 5090
+
+# q is RFC 3261 §20.10's qvalue, 0 to 1 with at most three decimals: anything else is 400 (a nan
+# or inf was written to the bindings file bare, and the next start refused the whole file).
+for q in nan inf -inf 2 -1 1.5 1.001 0.1234 0x1 1e-1 ''; do
+  got=$(raw_register 127.0.0.1 carol "<sip:carol@127.0.0.1:5095>;q=$q")
+  [ "$got" = 400 ] || fail "REGISTER with q=$q got '$got', not 400"
+done
+for q in 0 0.5 0.125 1 1.000; do
+  got=$(raw_register 127.0.0.1 carol "<sip:carol@127.0.0.1:5095>;q=$q")
+  [ "$got" = 200 ] || fail "REGISTER with q=$q got '$got', not 200"
+done
+
+# A restart with a bindings file holding two damaged entries (bob's bare nan, as an older runtime
+# wrote it, and carol's q of 7): alice's and dave's bindings are restored, the others dropped and
+# told, the file kept aside as .bad, and rewritten clean.
+stop_serve
+bindings=$E911_DB.snapshot.bindings
+until=$(($(date +%s) + 600))
+entry() {  # USER PORT Q
+  printf '{"aor":"sip:%s@contoso.example","contact":"sip:%s@127.0.0.1:%s","host":"127.0.0.1","port":%s,"transport":"udp","expires":%s,"call_id":"%s@x","cseq":1,"q":%s}' \
+    "$1" "$1" "$2" "$2" "$until" "$1" "$3"
+}
+printf '{"format":1,"bindings":[\n%s,\n%s,\n%s,\n%s\n]}\n' "$(entry alice 5091 1.000)" "$(entry bob 5090 nan)" "$(entry carol 5094 7.000)" \
+  "$(entry dave 5096 0.500)" >"$bindings"
+cp "$bindings" "$WORK/bindings.damaged"
+serve || { finish; exit 1; }
+admin /v1/registrations >"$WORK/registrations.json"
+python3 - "$WORK/registrations.json" <<'PY' || fail "after the restart: not alice's and dave's bindings: $(head -c 600 "$WORK/registrations.json")"
+import json, sys
+got = json.load(open(sys.argv[1]))
+assert sorted(b["aor"] for b in got) == ["sip:alice@contoso.example", "sip:dave@contoso.example"], got
+PY
+grep -qF "bindings file '$bindings' is damaged (line 3: not JSON): 2 damaged entries dropped, 2 bindings restored; copied to '$bindings.bad'" "$WORK/serve.err" ||
+  fail "no warning naming the damaged entries: $(grep -i bindings "$WORK/serve.err" | tail -3)"
+cmp -s "$bindings.bad" "$WORK/bindings.damaged" || fail "the damaged file was not kept as $bindings.bad"
+rewritten() { python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["bindings"]) == 2' "$bindings" 2>/dev/null; }
+for _ in $(seq 30); do rewritten && break; sleep 0.1; done
+rewritten || fail "the bindings file was not rewritten with the 2 good bindings: $(head -c 600 "$bindings")"
 
 expect_serving "after the registrations"
 finish

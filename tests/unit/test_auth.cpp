@@ -1,6 +1,7 @@
 // SIP digest authentication: the hashes and responses against the RFCs' examples, the parsing of
 // credentials, and the runtime's Authenticator (challenges, nonces, replays, trust, modes).
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <fstream>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "e911/diagnostic_error.hpp"
 #include "e911/runtime_auth.hpp"
 #include "e911/runtime_config.hpp"
+#include "e911/runtime_registrar.hpp"
 #include "e911/sip_digest.hpp"
 #include "e911/snapshot.hpp"
 #include "helpers.hpp"
@@ -257,4 +259,121 @@ TEST_CASE("serve.yaml: auth, trusted_networks and auth_nonce_lifetime, a bad net
     std::ofstream(path) << "auth: sometimes\n";
   }
   CHECK_THROWS_AS(runtime::load_serve_config(path), DiagnosticError);
+}
+
+namespace {
+
+// A snapshot with a trunk at 192.0.2.10, bob and the desk without credentials and, with
+// `desk_named`, the global policy notifying the desk (Desk, as a policy may write its host).
+std::shared_ptr<const Snapshot> snapshot_with_desk(TempDb& t, bool desk_named) {
+  auto store = Store::open(t.path, true);
+  Writer w(*store, "test");
+  const auto K = [](const char* noun) -> const Kind& { return kind_by_noun(noun); };
+  w.put(K("trunk"), Json{{"name", "provider"}, {"host", "192.0.2.10"}});
+  w.put(K("user"), Json{{"sip_uri", "sip:desk@contoso.example"}});
+  w.put(K("user"), Json{{"sip_uri", "sip:bob@contoso.example"}});
+  Json policy{{"identity", "global"}, {"enhanced_emergency_services", true}, {"emergency_dial_string", "911"}};
+  if (desk_named) policy["notification_uris"] = Json::array({"sip:desk@Contoso.Example", "sip:10.0.0.9"});
+  w.put(K("policy"), policy);
+  w.commit();
+  return Snapshot::build(*store);
+}
+
+runtime::AuthOptions trusting(const char* network) {
+  runtime::AuthOptions o;
+  o.trusted_networks.push_back(*runtime::parse_cidr(network));
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("auth: a security desk registers only with credentials or from a trusted network, whatever auth says") {
+  TempDb t;
+  auto snap = snapshot_with_desk(t, true);
+  CHECK(snap->notification_targets() == std::vector<std::string>{"sip:desk@contoso.example"});
+  runtime::Authenticator auth(trusting("10.30.0.0/16"));
+  const std::int64_t now = 1'700'000'000;
+  const auto stranger = auth.check(message(register_request("desk")), "203.0.113.5", "sip:desk@contoso.example", *snap, now);
+  CHECK(stranger.status == 403);
+  CHECK(stranger.reason == "Forbidden (a security desk registers only with credentials or from a trusted network)");
+  CHECK(auth.check(message(register_request("desk")), "192.0.2.10", "sip:desk@contoso.example", *snap, now).status == 403);  // a trunk's host
+  const auto trusted = auth.check(message(register_request("desk")), "10.30.4.5", "sip:desk@contoso.example", *snap, now);
+  CHECK(trusted);
+  CHECK(trusted.authenticated);
+  // Anyone else without credentials is served as before, not authenticated.
+  const auto bob = auth.check(message(register_request("bob")), "203.0.113.5", "sip:bob@contoso.example", *snap, now);
+  CHECK(bob);
+  CHECK_FALSE(bob.authenticated);
+  CHECK(auth.check(message(register_request("bob")), "192.0.2.10", "sip:bob@contoso.example", *snap, now));
+  // The warning: the desk has no credentials, and what may register it.
+  CHECK(runtime::unguarded_desks(*snap, auth.options()) ==
+        std::vector<std::string>{"security desk 'sip:desk@contoso.example' has no credentials: only a phone in trusted_networks may register it; "
+                                 "give it a password with 'e911ctl user set sip:desk@contoso.example --password-file FILE'"});
+  CHECK(runtime::unguarded_desks(*snap, {}).at(0).find("no phone may register it (no trusted_networks are set)") != std::string::npos);
+  TempDb other;
+  CHECK(runtime::unguarded_desks(*snapshot_with_users(other), {}).empty());
+}
+
+TEST_CASE("auth: a security desk with credentials is challenged from anywhere, a trunk's host included") {
+  TempDb t;
+  auto store = Store::open(t.path, true);
+  Writer w(*store, "test");
+  w.put(kind_by_noun("trunk"), Json{{"name", "provider"}, {"host", "192.0.2.10"}});
+  w.put(kind_by_noun("user"), Json{{"sip_uri", "sip:alice@contoso.example"},
+                                   {"ha1_md5", sip::digest_ha1(DigestAlgorithm::md5, "alice", "contoso.example", kPassword)}});
+  w.put(kind_by_noun("policy"), Json{{"identity", "global"}, {"notification_uris", {"sip:alice@contoso.example"}}});
+  w.commit();
+  auto snap = Snapshot::build(*store);
+  runtime::Authenticator auth({});
+  const std::int64_t now = 1'700'000'000;
+  const auto first = auth.check(message(register_request("alice")), "192.0.2.10", "sip:alice@contoso.example", *snap, now);
+  REQUIRE(first.status == 401);
+  const auto second = auth.check(message(register_request("alice", answer(DigestAlgorithm::md5, nonce_of(first), kPassword))), "192.0.2.10",
+                                 "sip:alice@contoso.example", *snap, now);
+  CHECK(second);
+  CHECK(second.authenticated);
+  CHECK(runtime::unguarded_desks(*snap, {}).empty());
+}
+
+TEST_CASE("registrar: contacts nobody authenticated never lock out a phone that proved who it is") {
+  TempDb t;
+  runtime::RegistrarOptions options;
+  options.max_contacts = 3;
+  runtime::Registrar registrar({}, options);
+  runtime::Authenticator auth(trusting("10.30.0.0/16"));
+  const std::vector<std::string> domains{"contoso.example"};
+  const std::int64_t now = 1'700'000'000;
+  int n = 0;
+  auto reg = [&](const std::string& user, const std::string& ip, const Snapshot& snap) {
+    ++n;
+    const std::string text = "REGISTER sip:contoso.example SIP/2.0\r\nVia: SIP/2.0/UDP " + ip + ":5060;branch=z9hG4bKc" + std::to_string(n) +
+                             "\r\nMax-Forwards: 70\r\nFrom: <sip:" + user + "@contoso.example>;tag=1\r\nTo: <sip:" + user +
+                             "@contoso.example>\r\nCall-ID: c" + std::to_string(n) + "@x\r\nCSeq: 1 REGISTER\r\nContact: <sip:" + user + "@" + ip +
+                             ":" + std::to_string(6000 + n) + ">\r\nContent-Length: 0\r\n\r\n";
+    return registrar.on_register(message(text), sip::Endpoint{ip, 5060, false}, false, &snap, domains, now, &auth).status;
+  };
+  // Strangers fill bob's contacts and the desk's, while no policy names the desk.
+  auto before = snapshot_with_desk(t, false);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(reg("bob", "203.0.113.5", *before) == 200);
+    CHECK(reg("desk", "203.0.113.5", *before) == 200);
+  }
+  CHECK(reg("bob", "203.0.113.5", *before) == 403);
+  // bob's phone in the trusted network takes the oldest stranger's place.
+  CHECK(reg("bob", "10.30.1.1", *before) == 200);
+  auto bob = registrar.lookup("sip:bob@contoso.example", now);
+  REQUIRE(bob.size() == 3);
+  CHECK(std::count_if(bob.begin(), bob.end(), [](const runtime::Binding& b) { return b.authenticated; }) == 1);
+  CHECK(std::none_of(bob.begin(), bob.end(), [](const runtime::Binding& b) { return b.contact == "sip:bob@203.0.113.5:6001"; }));
+  // A policy names the desk: strangers are refused, and the desk proving itself ends their bindings.
+  TempDb t2;
+  auto after = snapshot_with_desk(t2, true);
+  CHECK(reg("desk", "203.0.113.5", *after) == 403);
+  CHECK(registrar.lookup("sip:desk@contoso.example", now).size() == 3);
+  CHECK(reg("desk", "10.30.1.2", *after) == 200);
+  auto desk = registrar.lookup("sip:desk@contoso.example", now);
+  REQUIRE(desk.size() == 1);
+  CHECK(desk[0].authenticated);
+  CHECK(desk[0].source.host == "10.30.1.2");
+  CHECK(registrar.size() == 4);
 }

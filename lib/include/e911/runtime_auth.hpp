@@ -11,6 +11,11 @@
 // Proxy-Authorization) header answering one of our challenges: 401 with a WWW-Authenticate
 // per algorithm the user has a secret for, SHA-256 first, then MD5, qop="auth".
 //
+// A security desk (a user named in a location policy's notification_uris) is the exception:
+// whoever registers it receives every emergency MESSAGE (caller, callback number, location), so
+// its REGISTER passes only from a trusted network or with its credentials, whatever `auth` says;
+// from a trunk's host it needs them too, and a desk without credentials is refused (403) elsewhere.
+//
 // Nonces are stateless and bound to this process: the time they were made, 64 random bits and an
 // HMAC-SHA-256 of both under a secret drawn at start. A nonce older than `nonce_lifetime`, made
 // by another process (a restart), or whose nonce count (nc) was seen already, gets a fresh
@@ -58,6 +63,11 @@ struct AuthOptions {
   std::chrono::seconds nonce_lifetime{300};
 };
 
+/// One warning per security desk of `snap` (a user in notification_targets()) that has no
+/// credentials, so that only a phone in a trusted network (`options`) may register it, or none
+/// when there is no such network. Logged at start and at each reload.
+std::vector<std::string> unguarded_desks(const Snapshot& snap, const AuthOptions& options);
+
 class Authenticator {
  public:
   using LogFn = std::function<void(const std::string& level, const std::string& message)>;
@@ -70,6 +80,9 @@ class Authenticator {
     int status = 0;
     std::string reason;
     sip::HeaderList headers;
+    /// It went on because its sender proved who it is: a trusted network, or the user's
+    /// credentials (not merely a trunk's host, or a user without credentials under auth: optional).
+    bool authenticated = false;
     explicit operator bool() const { return status == 0; }
   };
   /// Checks `request` (REGISTER or INVITE), which came from `source_ip`, on behalf of `aor`
@@ -78,6 +91,10 @@ class Authenticator {
 
   /// True when `source_ip` is in a trusted network or is a trunk's host in `snap`.
   bool trusted(const std::string& source_ip, const Snapshot& snap) const;
+  /// True when `source_ip` is in one of the trusted networks.
+  bool in_trusted_network(const std::string& source_ip) const;
+  /// True when `source_ip` is the host (an IP literal) of a trunk of `snap`.
+  static bool trunk_host(const std::string& source_ip, const Snapshot& snap);
 
   /// A fresh nonce made at `now`.
   std::string make_nonce(std::int64_t now);

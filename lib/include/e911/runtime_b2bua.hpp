@@ -138,7 +138,8 @@ class B2bua {
   PerSource per_source_;  ///< calls in progress (active_) by the caller's source address
   std::unordered_map<std::uint64_t, std::unique_ptr<Call>> calls_;
   std::unordered_map<std::uint64_t, std::unique_ptr<Delivery>> deliveries_;
-  /// ELIN gateway mode (DOMAIN.md §5): the ELINs sent and whom each stands for, for PSAP callbacks.
+  /// ELIN gateway mode (DOMAIN.md §5): the ELINs sent and whom each stands for, for PSAP callbacks
+  /// (taken only from a trunk's host or a trusted network: anyone else makes an ordinary call).
   ElinPool elins_;
   struct TrunkHealth {
     bool down = false;

@@ -32,6 +32,9 @@
 //                               reason="max_calls_per_source"|"max_calls"
 //   calls_over_limit_admitted_total{reason}  counter  emergency, test and PSAP callback calls taken
 //                               though their source or the runtime was past that limit (never refused)
+//   elin_callbacks_refused_total  counter  calls to an ELIN within its callback window from an address
+//                               that is no trunk's host and in no trusted network: not taken as the
+//                               PSAP's callback (DOMAIN.md §5), served as ordinary calls
 //   heap_bytes{state}           gauge      malloc's heap, state="in_use"|"free" (free: kept for the next
 //                                          calls, given back once over 64 MB: runtime_memory.hpp)
 //   heap_trims_total            counter    times free heap was given back to the system
@@ -134,6 +137,8 @@ class Metrics {
   void call_refused(bool per_source);
   /// An emergency, test or callback call was taken past max_calls_per_source or max_calls.
   void call_over_limit_admitted(bool per_source);
+  /// A call to a mapped ELIN came from no trunk's host and no trusted network: not a PSAP callback.
+  void elin_callback_refused();
   /// Free heap was given back to the system; resident memory fell by `released` bytes.
   void heap_trimmed(std::uint64_t released);
 
@@ -166,6 +171,7 @@ class Metrics {
   std::array<std::atomic<std::uint64_t>, 2> connections_refused_{}, calls_refused_{}, calls_over_limit_{}, requests_shed_{};
   std::atomic<std::uint64_t> connections_evicted_{0}, accept_failures_{0};
   std::atomic<std::uint64_t> heap_trims_{0}, heap_released_{0};
+  std::atomic<std::uint64_t> elin_callbacks_refused_{0};
 
   mutable std::mutex other_mutex_;  // calls of a kind or outcome outside the tables
   std::map<std::pair<std::string, std::string>, std::uint64_t> other_calls_;

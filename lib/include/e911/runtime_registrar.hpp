@@ -31,6 +31,7 @@ struct Binding {
   std::string call_id;
   std::uint32_t cseq = 0;
   float q = 1.0F;
+  bool authenticated = false;  ///< its REGISTER proved who sent it: credentials, or a trusted network
 };
 
 class Authenticator;
@@ -55,9 +56,13 @@ class Registrar {
   };
   /// Handles a REGISTER that passed validation. `domains`: the hosts served (the To URI's host
   /// must be one of them); `now`: Unix seconds. 404 for a domain or user not in the snapshot,
-  /// 400 for a bad Contact or Expires, 423 too brief, 403 too many contacts, 500 for an
+  /// 400 for a bad Contact, Expires or q (RFC 3261 §20.10: 0 to 1, at most 3 decimals), 423 too brief, 403 too many contacts, 500 for an
   /// out-of-order CSeq on the same Call-ID (§10.3 step 7). With `auth`, a user's REGISTER is
   /// authenticated first (§10.3 step 3): 401 with its challenge, or 403 (runtime_auth.hpp).
+  /// Bindings a REGISTER did not authenticate never keep out one that did: an authenticated
+  /// REGISTER of a security desk (a notification target of the snapshot) removes them all, since
+  /// they would take its emergency MESSAGEs; any other user's, past max_contacts, replaces the
+  /// oldest of them.
   Answer on_register(const sip::Message& request, const sip::Endpoint& source, bool stream, const Snapshot* snapshot,
                      const std::vector<std::string>& domains, std::int64_t now, Authenticator* auth = nullptr);
 
@@ -68,14 +73,16 @@ class Registrar {
   std::size_t size() const { return count_; }
   /// Drops expired bindings; returns how many.
   std::size_t sweep(std::int64_t now);
-  /// Every live binding: [{aor, contact, source, transport, expires_in, call_id}], by user.
+  /// Every live binding: [{aor, contact, source, transport, expires_in, call_id, authenticated}], by user.
   Json to_json(std::int64_t now) const;
 
   bool dirty() const { return dirty_; }
   /// Writes the file (no file: nothing). Throws e911::Error(failure) when it cannot.
   void save();
-  /// The path, and how many bindings the file held at start (a damaged file is set aside as
-  /// `<path>.bad` and the registrar starts empty: phones re-register within their expiry).
+  /// The path, and how many bindings the file held at start. Each entry is restored on its own:
+  /// a damaged one (a q outside 0..1, a missing field, a line that is not JSON) is dropped, the
+  /// others kept, the file copied to `<path>.bad` for a person and load_warning() says so; the
+  /// phones whose entries were dropped re-register within their expiry.
   const std::string& path() const { return path_; }
   std::size_t loaded() const { return loaded_; }
   const std::string& load_warning() const { return load_warning_; }
@@ -85,6 +92,9 @@ class Registrar {
   static std::optional<std::string> aor_of(std::string_view uri_text);
 
  private:
+  /// One entry of the bindings file: its address-of-record and binding; throws when it is damaged.
+  static std::pair<std::string, Binding> restored_binding(const Json& entry);
+
   std::string path_;
   RegistrarOptions options_;
   std::unordered_map<std::string, std::vector<Binding>> bindings_;

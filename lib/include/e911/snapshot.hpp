@@ -183,6 +183,12 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   const std::string* user_by_line(std::string_view number) const;
   /// The hosts of the users' SIP URIs, lower-case and sorted: the domains a runtime serves by default.
   const std::vector<std::string>& user_domains() const { return user_domains_; }
+  /// The addresses the location policies send their security-desk MESSAGEs to (notification_uris
+  /// of every policy), each as sip:user@host with the host lower-cased, as the registrar keys its
+  /// users; sorted, each once. Only a phone that proves who it is may register one of them.
+  const std::vector<std::string>& notification_targets() const { return notification_targets_; }
+  /// True when `aor` (sip:user@host, host lower-cased) is one of notification_targets().
+  bool notification_target(std::string_view aor) const;
   const SiteRec& site_at(int32_t i) const { return site_recs_[static_cast<std::size_t>(i)]; }
   const TrunkRec& trunk_at(int32_t i) const { return trunk_recs_[static_cast<std::size_t>(i)]; }
   const std::vector<TrunkRec>& trunks() const { return trunk_recs_; }
@@ -243,6 +249,7 @@ class Snapshot : public std::enable_shared_from_this<Snapshot> {
   std::unordered_map<std::string, UserRec> user_recs_;
   std::unordered_map<std::string, std::string> user_by_line_;  // line without "tel:" -> user URI
   std::vector<std::string> user_domains_;
+  std::vector<std::string> notification_targets_;
   std::vector<SiteRec> site_recs_;
   std::vector<TrunkRec> trunk_recs_;
   std::unordered_map<std::string, int32_t> trunk_by_name_;
