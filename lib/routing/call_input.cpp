@@ -82,14 +82,48 @@ std::string trimmed(const char* s) {
   return m;
 }
 
+// "UTF-8" as an XML declaration may write it (encoding names are case-insensitive).
+bool utf8_encoding_name(std::string_view name) {
+  if (name.size() != 5 && name.size() != 4) return false;
+  std::string lower(name);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "utf-8" || lower == "utf8";
+}
+
 }  // namespace
+
+std::string_view declared_encoding(std::string_view pidf) {
+  if (pidf.rfind("\xEF\xBB\xBF", 0) == 0) pidf.remove_prefix(3);
+  if (pidf.rfind("<?xml", 0) != 0) return {};
+  const std::string_view decl = pidf.substr(0, pidf.find("?>"));
+  const auto at = decl.find("encoding");
+  if (at == std::string_view::npos) return {};
+  std::size_t i = at + 8;
+  const auto space = [&] {
+    while (i < decl.size() && (decl[i] == ' ' || decl[i] == '\t' || decl[i] == '\r' || decl[i] == '\n')) ++i;
+  };
+  space();
+  if (i >= decl.size() || decl[i] != '=') return {};
+  ++i;
+  space();
+  if (i >= decl.size() || (decl[i] != '"' && decl[i] != '\'')) return {};
+  const auto close = decl.find(decl[i], i + 1);
+  if (close == std::string_view::npos) return {};
+  return decl.substr(i + 1, close - i - 1);
+}
 
 bool pidf_declares_markup(std::string_view pidf) {
   for (std::size_t at = pidf.find("<!"); at != std::string_view::npos; at = pidf.find("<!", at + 2)) {
     const char next = at + 2 < pidf.size() ? pidf[at + 2] : '\0';
     if ((next >= 'A' && next <= 'Z') || (next >= 'a' && next <= 'z')) return true;
   }
-  return false;
+  // The scan above reads ASCII bytes. A document in UTF-16 or UTF-32 (a NUL byte, a byte-order
+  // mark), in EBCDIC, or declaring another encoding (UTF-7 writes "<!" as "+ADwAIQ-") is read by
+  // the provider's parser in that encoding, where a DOCTYPE is bytes this scan never sees.
+  if (pidf.find('\0') != std::string_view::npos) return true;
+  if (pidf.rfind("\xFE\xFF", 0) == 0 || pidf.rfind("\xFF\xFE", 0) == 0 || pidf.rfind("\x4C\x6F\xA7\x94", 0) == 0) return true;
+  const std::string_view encoding = declared_encoding(pidf);
+  return !encoding.empty() && !utf8_encoding_name(encoding);
 }
 
 void check_pidf(std::string_view pidf, const std::string& name) {
@@ -103,9 +137,14 @@ void check_pidf(std::string_view pidf, const std::string& name) {
                                         excerpt(pidf.substr(at > 20 ? at - 20 : 0, 40)) + "'",
                 "a PIDF-LO is XML text in UTF-8 (RFC 4119)");
   }
+  // The document is read as UTF-8 below, whatever it declares; the provider's parser honours the
+  // declaration, so one naming another encoding would be read there as other text than here.
+  if (const std::string_view encoding = declared_encoding(pidf); !encoding.empty() && !utf8_encoding_name(encoding))
+    throw Error(ErrorKind::invalid, what + " declares the encoding '" + excerpt(encoding) + "'",
+                "a PIDF-LO is XML text in UTF-8 (RFC 4119); declare encoding=\"UTF-8\" or none");
   // A DOCTYPE is where entities are declared: refusing it keeps entity expansion (billion laughs)
   // and external entities (file or network reads) out before the parser starts.
-  if (pidf.find("<!DOCTYPE") != std::string_view::npos || pidf.find("<!ENTITY") != std::string_view::npos)
+  if (pidf_declares_markup(pidf))
     throw Error(ErrorKind::invalid, what + " has a DOCTYPE", "a PIDF-LO needs none; remove the <!DOCTYPE ...> declaration");
   static std::once_flag init;
   std::call_once(init, [] { xmlInitParser(); });
@@ -123,6 +162,8 @@ void check_pidf(std::string_view pidf, const std::string& name) {
     throw Error(ErrorKind::invalid, what + " is not well-formed XML" + (e && e->line > 0 ? " at line " + std::to_string(e->line) : "") + ": " + excerpt(why, 200),
                 "'xmllint --noout " + excerpt(name) + "' shows every error");
   }
+  // Decided on the parsed document too, not on bytes alone: whatever declared a DTD is refused.
+  if (doc->intSubset || doc->extSubset) throw Error(ErrorKind::invalid, what + " has a DOCTYPE", "a PIDF-LO needs none; remove the <!DOCTYPE ...> declaration");
   if (!ctxt->nsWellFormed) {
     const xmlError* e = xmlCtxtGetLastError(ctxt.get());
     throw Error(ErrorKind::invalid, what + " is not namespace-well-formed XML" + (e && e->line > 0 ? " at line " + std::to_string(e->line) : "") +

@@ -527,7 +527,7 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   if (!facts.pidf.empty() && routing::pidf_declares_markup(facts.pidf)) {
     // A DOCTYPE or an ENTITY in a location is an attack on whoever parses it (the provider, the
     // PSAP): it is not passed on, and the call is located by the LIS as if it had come without.
-    call.record.set("caller_pidf_refused", "it declares markup (a DOCTYPE or an ENTITY): located by the LIS instead");
+    call.record.set("caller_pidf_refused", "it declares markup (a DOCTYPE or an ENTITY), or is in an encoding other than UTF-8 that could hide one: located by the LIS instead");
     facts.pidf.clear();
   }
   facts.time = call.time;

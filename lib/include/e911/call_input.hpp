@@ -15,16 +15,22 @@ inline constexpr std::size_t kMaxPidfBytes = 64 * 1024;
 /// bring, in bytes.
 inline constexpr std::size_t kMaxFactBytes = 1024;
 
-/// Refuses a PIDF-LO (RFC 4119) a call brings unless it is UTF-8, at most kMaxPidfBytes long,
-/// well-formed and namespace-well-formed XML without a DOCTYPE (so no entity is ever declared,
+/// Refuses a PIDF-LO (RFC 4119) a call brings unless it is UTF-8 (declaring no other encoding),
+/// at most kMaxPidfBytes long, well-formed and namespace-well-formed XML without a DOCTYPE (so no entity is ever declared,
 /// expanded or fetched) whose root element is `presence` in `urn:ietf:params:xml:ns:pidf`.
 /// `name` says where it came from in messages. Throws Error(invalid) with what failed and where.
 void check_pidf(std::string_view pidf, const std::string& name);
 
 /// True when a PIDF-LO declares markup: "<!" and a letter (a DOCTYPE, an ENTITY), the way in of
-/// external entities and entity bombs, which no PIDF-LO needs. The runtime scans every caller's
-/// PIDF-LO with this (no parse on the hot path) and routes such a call on the LIS's location.
+/// external entities and entity bombs, which no PIDF-LO needs; or when it may declare some this
+/// byte scan cannot see: it holds a NUL byte, starts with a UTF-16 or UTF-32 byte-order mark or
+/// EBCDIC's "<?xm", or its XML declaration names an encoding other than UTF-8. Such a PIDF-LO is
+/// never passed on: the runtime routes the call on the LIS's location instead.
 bool pidf_declares_markup(std::string_view pidf);
+
+/// The encoding the XML declaration at the start of `pidf` names (after a UTF-8 byte-order mark),
+/// as written; empty when there is no declaration or it names none.
+std::string_view declared_encoding(std::string_view pidf);
 
 /// The source address of a call as subnets match it: an IPv4 address as written, an IPv6 address
 /// as written, except that an IPv4-mapped IPv6 address (::ffff:10.1.2.3) becomes its IPv4 address
