@@ -147,8 +147,9 @@ void register_call_commands(CLI::App& app, Context& ctx) {
     cmd->add_option("--chassis", f->chassis_id, "LLDP chassis ID");
     cmd->add_option("--port", f->port_id, "LLDP port ID (with --chassis)");
     cmd->add_option("--pidf", *pidf_file,
-                    "a PIDF-LO file the client sends with the call: UTF-8 XML, root <presence> in urn:ietf:params:xml:ns:pidf, no DOCTYPE, at most " +
-                        std::to_string(routing::kMaxPidfBytes / 1024) + " KiB")
+                    "a PIDF-LO file the client sends with the call, at most " + std::to_string(routing::kMaxPidfBytes / 1024) +
+                        " KiB. One that is not UTF-8 XML with its root <presence> in urn:ietf:params:xml:ns:pidf and no DOCTYPE is decided as a "
+                        "live call's: set aside for the LIS's location")
         ->check(CLI::ExistingFile);
     cmd->add_flag("--priority-emergency", f->priority_emergency, "the INVITE carries Priority: emergency");
     cmd->add_option("--trunk-down", f->trunks_down, "treat this trunk as failing (repeatable)");
@@ -181,7 +182,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
         // An empty file is a PIDF-LO that is not XML, not a call without one.
         if (f->pidf.empty()) routing::check_pidf(f->pidf, *pidf_file);
       }
-      routing::check_call_facts(*f, *pidf_file);
+      routing::check_call_facts(*f);
       if (f->time.empty()) f->time = utc_now();
       // Without a published snapshot, compile only what this caller can touch: a million-row
       // store answers in milliseconds, with the same decision as the full snapshot.

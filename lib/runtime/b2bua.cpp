@@ -524,18 +524,13 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   facts.dialled = ruri;
   facts.priority_emergency = sip::iequals(sip::trim(invite.first("Priority").value_or("")), "emergency");
   facts.pidf = pidf_of(invite);
-  if (!facts.pidf.empty() && routing::pidf_declares_markup(facts.pidf)) {
-    // A DOCTYPE or an ENTITY in a location is an attack on whoever parses it (the provider, the
-    // PSAP): it is not passed on, and the call is located by the LIS as if it had come without.
-    call.record.set("caller_pidf_refused", "it declares markup (a DOCTYPE or an ENTITY), or is in an encoding other than UTF-8 that could hide one: located by the LIS instead");
-    facts.pidf.clear();
-  }
   facts.time = call.time;
   if (!trunks_.empty()) facts.trunks_down = trunks_down();
   routing::Decision d = routing::decide(*snap, facts, false);
   if (Metrics* m = chain_.options().metrics) m->observe_decision(Clock::now() - decide_start);
   call.kind = d.call_type();
   call.record.set("dialled", d.normalized);
+  if (!d.caller_pidf_fault.empty()) caller_pidf_refused(call, d);
   if (call.kind == "emergency") ++emergency_;
   if (d.emergency || d.test_call) refused_by_limits(call, false, *snap);  // never refused: counted past a limit
   if (d.test_call && !d.test_line) return answer_test_call(call, facts, snap);
@@ -632,6 +627,18 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
     return routing::decide(*s, facts, true).to_json();
   };
   start_next(call);
+}
+
+void B2bua::caller_pidf_refused(Call& call, const routing::Decision& d) {
+  const std::string what = d.location_source == LocationSource::caller_pidf
+                               ? "passed on as it is: the LIS has no location for the caller, and some location beats none"
+                           : d.location ? "set aside, located by the LIS instead (" + std::string(to_string(d.location_source)) + " location '" +
+                                              std::string(d.location.id()) + "')"
+                                        : "set aside, and the LIS has no location for the caller: the call goes without one";
+  call.record.set("caller_pidf_refused", d.caller_pidf_fault + ": " + what);
+  if (chain_.options().on_event)
+    chain_.options().on_event("warn", std::string(call.kind == "emergency" ? "emergency call " : "call ") + std::to_string(call.id) + " (Call-ID " +
+                                          call.a.call_id + "): " + d.caller_pidf_fault + ": " + what);
 }
 
 // Calls in progress hold memory, timers and the loop's time: past max_calls_per_source from one

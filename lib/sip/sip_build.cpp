@@ -326,7 +326,9 @@ TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d,
                                        "a=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\na=sendrecv\n");
   std::string pidf;
   if (pidf_ok) {
-    if (!f.pidf.empty()) pidf = f.pidf;  // RFC 6881 SP-18: the caller's location is passed on unchanged
+    // RFC 6881 SP-18: the caller's location is passed on unchanged, unless it failed the checks
+    // and decide() located the caller otherwise (Decision::caller_pidf_fault).
+    if (!f.pidf.empty() && (d.location_source == LocationSource::caller_pidf || d.caller_pidf_fault.empty())) pidf = f.pidf;
     else if (d.location) pidf = crlf(build_pidf(*d.location, f.caller, d.method, std::string(d.conference_uri), std::string(d.conference_mode), std::string(d.policy), f.time));
   }
   std::string boundary = "e911ctl-boundary-" + c.tag;
@@ -407,7 +409,7 @@ std::string build_notification(const routing::Decision& d, const routing::CallFa
   if (d.location) {
     for (const auto& fld : kCivicFields)
       if (!((*d.location).*fld.member).empty()) lines.emplace_back(fld.label, (*d.location).*fld.member);
-  } else if (!f.pidf.empty()) {
+  } else if (d.location_source == LocationSource::caller_pidf) {
     for (auto& [tag, text] : civic_elements(f.pidf)) {
       const std::string value = trim(text);
       if (value.empty()) continue;

@@ -8,6 +8,9 @@
 # body agree:
 #   - an XXE PIDF-LO in UTF-16 with a byte-order mark (item 9): never passed on; the LIS's
 #     location instead, and with none, no location;
+#   - plain text, XML that is not well-formed, bytes that are not UTF-8, the wrong namespace
+#     (item 8): set aside for the LIS's location, the record and the log saying why; where the
+#     LIS has none, passed on as it is (some location beats none), and said so;
 source "$(dirname "$0")/lib.sh" "$@"
 
 publish_samples_unpinged || { finish; exit 1; }
@@ -73,19 +76,26 @@ recorded() {
   python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/$1.record.json" "$2" ||
     fail "$1: the call's record fails '$2': $(head -c 1500 "$WORK/$1.record.json")"
 }
-# dry_run NAME FILE SOURCE: `call dry-run --pidf FILE` of the same call, as JSON in $WORK/NAME.dry.json.
-dry_run() {
+# logged NAME TEXT: the runtime logged a warning about call NAME that says TEXT.
+logged() {
+  grep -F '"level":"warn"' "$WORK/serve.err" | grep -F "caller-$1@phone" | grep -qF -- "$2" ||
+    fail "$1: no warning in the log saying '$2': $(grep -F "caller-$1@phone" "$WORK/serve.err" | head -c 900)"
+}
+# agree NAME FILE SOURCE: `call dry-run --pidf FILE` of the same call decides it as the runtime
+# did: the same location source and location, the same reason for setting the PIDF-LO aside.
+agree() {
   local ip=()
   [ "$3" != 127.0.0.1 ] && ip=(--ip "$3")
   run call dry-run --format json --snapshot "$E911_DB.snapshot" --from "sip:alice@$DOMAIN" --dial "sip:911@$DOMAIN;user=phone" \
     "${ip[@]}" --pidf "$2"
-  [ "$rc" -eq 0 ] || fail "$1: call dry-run --pidf exit $rc: $err"
-  cp "$WORK/out" "$WORK/$1.dry.json"
-}
-# dry_says NAME CHECK: CHECK, a python expression on `d` (the dry run's JSON), holds.
-dry_says() {
-  python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$WORK/$1.dry.json" "$2" ||
-    fail "$1: the dry run fails '$2': $(head -c 1500 "$WORK/$1.dry.json")"
+  [ "$rc" -eq 0 ] || { fail "$1: call dry-run --pidf exit $rc: $err"; return; }
+  python3 - "$WORK/out" "$WORK/$1.record.json" <<'PY' || fail "$1: the dry run and the live call disagree: $(head -c 1500 "$WORK/out")"
+import json, sys
+d, r = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert d["location_source"] == r["location_source"], (d["location_source"], r["location_source"])
+assert (d["location"] or {}).get("id") == r.get("location", {}).get("id"), (d["location"], r.get("location"))
+assert r["caller_pidf_refused"].startswith(d["caller_pidf_refused"] + ": "), (d.get("caller_pidf_refused"), r.get("caller_pidf_refused"))
+PY
 }
 
 # Item 9: an XXE PIDF-LO in UTF-16 with a byte-order mark. Its bytes hold no "<!", which is
@@ -96,18 +106,47 @@ doc = ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE presence [<!ENTITY xxe 
        sys.argv[2] + '<tuple id="x"><note>&xxe;</note></tuple></presence>')
 open(sys.argv[1], 'wb').write(doc.encode('utf-16'))  # with its byte-order mark
 PY
+# The LIS's location of 10.10.1.20 in the provider's PIDF-LO.
+lis_location='pidf is not None and b"<ca:LOC>B1 Floor 1 NE</ca:LOC>" in pidf and b"<gp:method>Wiremap</gp:method>" in pidf'
 # UTF-16's "/etc/passwd" anywhere in the provider's INVITE: the caller's document passed on.
 no_utf16='"/etc/passwd".encode("utf-16-le") not in msg and b"\x00" not in msg'
 if [ "$located" = 1 ]; then
   hostile_call utf16 "$WORK/utf16-xxe.xml" "$SUBNET_IP" uas_provider.xml
   provider_got utf16 "$no_utf16"
-  provider_got utf16 'pidf is not None and b"<ca:LOC>B1 Floor 1 NE</ca:LOC>" in pidf and b"<gp:method>Wiremap</gp:method>" in pidf'
-  recorded utf16 'r["location_source"] == "subnet" and "encoding other than UTF-8" in r["caller_pidf_refused"]'
+  provider_got utf16 "$lis_location"
+  recorded utf16 'r["location_source"] == "subnet" and "is not UTF-8 at byte 0" in r["caller_pidf_refused"]'
   recorded utf16 'len(r["attempts"]) == 1 and r["attempts"][0]["pidf_lo"] is True and r["attempts"][0]["status"] == 200'
+  agree utf16 "$WORK/utf16-xxe.xml" "$SUBNET_IP"
 fi
 hostile_call utf16-unlocated "$WORK/utf16-xxe.xml" 127.0.0.1 uas_answer.xml
 provider_got utf16-unlocated "$no_utf16 and pidf is None"
-recorded utf16-unlocated 'r["location_source"] == "none" and "encoding other than UTF-8" in r["caller_pidf_refused"]'
+recorded utf16-unlocated 'r["location_source"] == "none" and "is not UTF-8 at byte 0" in r["caller_pidf_refused"]'
+recorded utf16-unlocated '"the LIS has no location for the caller: the call goes without one" in r["caller_pidf_refused"]'
+agree utf16-unlocated "$WORK/utf16-xxe.xml" 127.0.0.1
+
+# Item 8: plain text, XML that is not well-formed, bytes that are not UTF-8 and the wrong
+# namespace each went to the provider as the caller's location. Each is set aside for the LIS's
+# location, and the record and the log say why.
+printf 'Building 4, floor 2, by the lifts\n' >"$WORK/text.xml"
+printf '%s%s' "$P" "$TUPLE" >"$WORK/broken.xml"  # never closed
+printf '%s%s</presence>' "$P" "${TUPLE/Seattle/Sea$'\xe9'ttle}" >"$WORK/latin1.xml"
+printf '%s%s</presence>' "${P/urn:ietf:params:xml:ns:pidf\"/urn:example:not-pidf\"}" "$TUPLE" >"$WORK/other-ns.xml"
+for doc in text:"is not well-formed XML" broken:"is not well-formed XML" latin1:"is not UTF-8 at byte" other-ns:"is not a PIDF document"; do
+  name=${doc%%:*} why=${doc#*:}
+  [ "$located" = 1 ] || break
+  hostile_call "$name" "$WORK/$name.xml" "$SUBNET_IP" uas_provider.xml
+  provider_got "$name" "$lis_location and open('$WORK/$name.xml', 'rb').read() not in msg"
+  recorded "$name" "r['location_source'] == 'subnet' and r['caller_pidf_refused'].startswith(\"the caller's PIDF-LO $why\")"
+  recorded "$name" "r['caller_pidf_refused'].endswith(\"set aside, located by the LIS instead (subnet location 'red-b1-f1-ne')\")"
+  logged "$name" "the caller's PIDF-LO $why"
+  agree "$name" "$WORK/$name.xml" "$SUBNET_IP"
+done
+# Where the LIS has none, the caller's goes on as it is: some location beats none.
+hostile_call other-ns-unlocated "$WORK/other-ns.xml" 127.0.0.1 uas_answer.xml
+provider_got other-ns-unlocated "pidf == open('$WORK/other-ns.xml', 'rb').read()"
+recorded other-ns-unlocated 'r["location_source"] == "caller-pidf" and "passed on as it is: the LIS has no location" in r["caller_pidf_refused"]'
+logged other-ns-unlocated "passed on as it is: the LIS has no location for the caller"
+agree other-ns-unlocated "$WORK/other-ns.xml" 127.0.0.1
 
 expect_serving "after the hostile PIDF-LOs"
 finish

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -6,6 +7,7 @@
 #include "e911/error.hpp"
 #include "e911/pattern.hpp"
 #include "e911/routing.hpp"
+#include "e911/sip_build.hpp"
 #include "helpers.hpp"
 
 using namespace e911;
@@ -224,16 +226,89 @@ TEST_CASE("no location: the default location, then none; both screened by the EC
   CHECK(d.routable);  // a call without a location is still routed
 }
 
+namespace {
+const std::string kCallerPidf =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+    "xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10\" entity=\"pres:alice@contoso.example\"><tuple id=\"t\"><status><gp:geopriv>"
+    "<gp:location-info/><gp:method>Manual</gp:method></gp:geopriv></status></tuple></presence>\n";
+}  // namespace
+
 TEST_CASE("a caller's own PIDF-LO wins and a manual one is screened") {
   Fixture fx;
   auto f = call("sip:alice@contoso.example", "911");
   f.source_ip = "10.1.12.7";
-  f.pidf = "<presence><gp:method>Manual</gp:method></presence>";
+  f.pidf = kCallerPidf;
   const auto d = decide(*fx.snap, f);
   CHECK(d.location_source == LocationSource::caller_pidf);
   CHECK(d.method == "Manual");
   CHECK(d.ecrc_screening);
   CHECK_FALSE(d.location);
+  CHECK(d.caller_pidf_fault.empty());
+  CHECK_FALSE(d.to_json().contains("caller_pidf_refused"));
+}
+
+TEST_CASE("a caller's PIDF-LO that fails the checks gives way to the LIS; without one it goes as it is, unless it declares markup") {
+  Fixture fx;
+  // Issue 24 item 8: each of these went to the provider as the caller's location.
+  const std::vector<std::pair<std::string, std::string>> broken = {
+      {"Building 4, floor 2, by the lifts", "is not well-formed XML"},                      // plain text
+      {"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><tuple>", "is not well-formed XML"},  // not well-formed
+      {"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\">caf\xE9</presence>", "is not UTF-8 at byte"},
+      {"<presence xmlns=\"urn:example:not-pidf\"/>", "is not a PIDF document"},
+      {"<presence><gp:method>Manual</gp:method></presence>", "is not namespace-well-formed"},
+  };
+  for (const auto& [pidf, why] : broken) {
+    INFO(pidf);
+    auto f = call("sip:alice@contoso.example", "911");
+    f.source_ip = "10.1.12.7";  // the LIS: subnet 10.1.12.0/24, room12
+    f.pidf = pidf;
+    auto d = decide(*fx.snap, f, true);
+    CHECK(d.location_source == LocationSource::subnet);
+    REQUIRE(d.location);
+    CHECK(d.location->id == "room12");
+    CHECK(d.method == "Wiremap");
+    CHECK(d.caller_pidf_fault.rfind("the caller's PIDF-LO ", 0) == 0);
+    CHECK(d.caller_pidf_fault.find(why) != std::string::npos);
+    CHECK(d.to_json()["caller_pidf_refused"] == d.caller_pidf_fault);
+    const auto set_aside = std::find_if(d.trace.begin(), d.trace.end(), [](const TraceStep& t) { return t.outcome == "the caller's PIDF-LO set aside"; });
+    REQUIRE(set_aside != d.trace.end());
+    CHECK(set_aside->why.find("the LIS's location instead") != std::string::npos);
+    // The INVITE carries the LIS's location, not the caller's bytes.
+    const std::string invite = sip::build_invite(*fx.snap, d, f, "c@x", "t");
+    CHECK(invite.find(pidf) == std::string::npos);
+    CHECK(invite.find("<ca:LOC>Room 12</ca:LOC>") != std::string::npos);
+
+    // Nothing locates the caller (no subnet, no default location): some location beats none.
+    f.source_ip = "192.0.2.1";
+    d = decide(*fx.snap, f, true);
+    CHECK(d.location_source == LocationSource::caller_pidf);
+    CHECK_FALSE(d.location);
+    CHECK(d.ecrc_screening);
+    CHECK(d.caller_pidf_fault.find(why) != std::string::npos);
+    CHECK(std::any_of(d.trace.begin(), d.trace.end(), [](const TraceStep& t) { return t.outcome == "the caller's PIDF-LO, as it is"; }));
+    CHECK(sip::build_invite(*fx.snap, d, f, "c@x", "t").find(pidf) != std::string::npos);
+  }
+  // A DOCTYPE never goes on: the LIS's location, else the default location, else none.
+  const std::string xxe = "<!DOCTYPE presence [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><presence xmlns=\"urn:ietf:params:xml:ns:pidf\">&x;</presence>";
+  auto f = call("sip:alice@contoso.example", "911");
+  f.pidf = xxe;
+  f.source_ip = "10.1.12.7";
+  auto d = decide(*fx.snap, f);
+  CHECK(d.location_source == LocationSource::subnet);
+  CHECK(d.caller_pidf_fault.find("has a DOCTYPE") != std::string::npos);
+  f.source_ip = "10.9.1.1";  // Redmond, no subnet location: the policy's default
+  d = decide(*fx.snap, f);
+  CHECK(d.location_source == LocationSource::default_location);
+  f.source_ip = "192.0.2.1";
+  d = decide(*fx.snap, f);
+  CHECK(d.location_source == LocationSource::none);
+  CHECK_FALSE(d.location);
+  const std::string invite = sip::build_invite(*fx.snap, d, f, "c@x", "t");
+  CHECK(invite.find("DOCTYPE") == std::string::npos);
+  CHECK(invite.find("application/pidf+xml") == std::string::npos);
+  // Ordinary calls are not located: their PIDF-LO is not judged.
+  f.dialled = "+14255550100";
+  CHECK(decide(*fx.snap, f).caller_pidf_fault.empty());
 }
 
 TEST_CASE("callback: the user's DID, or an ELIN when the trunk takes no PIDF-LO") {

@@ -40,6 +40,7 @@
 
 namespace e911::routing {
 struct CallFacts;
+struct Decision;
 }
 
 namespace e911::runtime {
@@ -127,6 +128,9 @@ class B2bua {
   /// emergency, test or callback call), which is only counted and logged when past a limit.
   bool refused_by_limits(Call& call, bool may_refuse, const Snapshot& snap);
   void trunk_health(const std::string& trunk, bool up, const std::string& why);
+  /// A caller's PIDF-LO that failed the checks (`d` says why, and where the call was located
+  /// instead): the call's record says so (caller_pidf_refused), and the log, as a warning.
+  void caller_pidf_refused(Call& call, const routing::Decision& d);
 
   Chain& chain_;
   std::uint64_t next_id_ = 1;

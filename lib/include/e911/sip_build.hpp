@@ -45,13 +45,15 @@ struct TrunkInvite {
 /// in the trunk's form, Via (with rport), From (display name, callback), To, Call-ID, CSeq,
 /// Contact, Allow, Priority: emergency, P-Asserted-Identity, Geolocation: <cid:...> and a
 /// multipart/mixed body with the SDP and the PIDF-LO (the caller's own PIDF passed on unchanged
-/// when it sent one; none to a trunk that takes none). Content-Length exact.
+/// when it sent one that decide() did not set aside; none to a trunk that takes none).
+/// Content-Length exact.
 TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c);
 
 /// The INVITE the first trunk of `d` would receive: Request-URI in the trunk's form, Via, From
 /// (display name, callback), To, Call-ID, CSeq, Contact, Max-Forwards, Priority: emergency,
 /// P-Asserted-Identity, Geolocation: <cid:...> and a multipart/mixed body with the SDP and the
-/// PIDF-LO (the caller's own PIDF passed on unchanged when it sent one). Content-Length exact.
+/// PIDF-LO (the caller's own PIDF passed on unchanged when it sent one that decide() did not set
+/// aside). Content-Length exact.
 /// `call_id` and `tag` make the message reproducible.
 std::string build_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const std::string& call_id,
                          const std::string& tag);
