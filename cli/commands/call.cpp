@@ -15,6 +15,7 @@
 #include "e911/routing.hpp"
 #include "e911/runtime_admin.hpp"
 #include "e911/sip_build.hpp"
+#include "e911/sip_message.hpp"
 #include "e911/snapshot.hpp"
 #include "e911/text.hpp"
 #include "e911/validate.hpp"
@@ -194,7 +195,11 @@ void register_call_commands(CLI::App& app, Context& ctx) {
         snap = Snapshot::build_for_call(*store, f->source_ip, f->bssid, f->chassis_id, f->port_id);
       }
       const routing::Decision d = routing::decide(*snap, *f);
-      const std::string invite = d.attempts.empty() ? "" : sip::build_trunk_invite(*snap, d, *f, *invite_ctx).text;
+      // The runtime sends no message over its max_message: the INVITE as a runtime with the default
+      // limit sends it, a caller's PIDF-LO too large for it replaced as there.
+      invite_ctx->max_message = sip::Limits{}.max_message;
+      const sip::TrunkInvite built = d.attempts.empty() ? sip::TrunkInvite{} : sip::build_trunk_invite(*snap, d, *f, *invite_ctx);
+      const std::string& invite = built.text;
       Json messages = Json::array();
       std::vector<std::string> message_text;
       for (const auto& n : d.notify) {
@@ -204,6 +209,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
       Json model = d.to_json();
       model["snapshot_revision"] = snap->revision();
       model["invite"] = invite.empty() ? Json(nullptr) : Json(invite);
+      if (!built.degraded.empty()) model["invite_degraded"] = built.degraded;
       model["notifications"] = messages;
       ctx.emit("call.dry-run", model, [&](std::ostream& out) {
         std::vector<std::vector<std::string>> rows;
@@ -225,7 +231,9 @@ void register_call_commands(CLI::App& app, Context& ctx) {
           int i = 1;
           for (const auto& a : d.attempts)
             out << "  " << i++ << ". trunk '" << a.trunk << "' via route '" << a.route << "' as " << a.request_uri << (a.trunk_down ? " (known down)" : "") << "\n";
-          out << "\n== INVITE to trunk '" << d.attempts.front().trunk << "'\n" << invite;
+          out << "\n== INVITE to trunk '" << d.attempts.front().trunk << "'\n";
+          if (!built.degraded.empty()) out << "(" << built.degraded << ")\n";
+          out << invite;
         }
         for (std::size_t i = 0; i < message_text.size(); ++i) out << "\n== MESSAGE to " << d.notify[i] << "\n" << message_text[i];
         if (d.emergency && !d.routable) out << "\nUNROUTABLE: " << d.failure << "\n";

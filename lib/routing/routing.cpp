@@ -444,6 +444,20 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
 #undef trace
 }
 
+Decision without_caller_pidf(const Snapshot& snap, const Decision& d, const CallFacts& f) {
+  CallFacts without = f;
+  without.pidf.clear();
+  const Decision lis = decide(snap, without, false);
+  Decision out = d;
+  out.location_source = lis.location_source;
+  out.location = lis.location;
+  out.method = lis.method;
+  out.approximate = lis.approximate;
+  out.ecrc_screening = lis.ecrc_screening;
+  out.ecrc_reason = lis.ecrc_reason;
+  return out;
+}
+
 Json Decision::to_json() const {
   Json j;
   j["call_type"] = call_type();

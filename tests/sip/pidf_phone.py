@@ -16,7 +16,7 @@ import time
 port, source, pidf_file, from_uri, to_uri, call_id = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
 pidf = open(pidf_file, 'rb').read()
 tag = 'ph%d' % random.randrange(10**9)
-boundary = b'phone-boundary-' + str(random.randrange(10**9)).encode()
+boundary = b'b-' + str(random.randrange(10**9)).encode()  # short: the INVITE of a 64,700-byte PIDF-LO must fit 64 KiB
 while boundary in pidf:
     boundary += b'x'
 
@@ -28,7 +28,7 @@ local = '%s:%d' % s.getsockname()
 sdp = ('v=0\r\no=caller 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\nm=audio 40000 RTP/AVP 0\r\n'
        'a=rtpmap:0 PCMU/8000\r\n' % (source, source)).encode()
 body = (b'--' + boundary + b'\r\nContent-Type: application/sdp\r\n\r\n' + sdp + b'\r\n--' + boundary +
-        b'\r\nContent-Type: application/pidf+xml\r\nContent-ID: <client-loc@contoso.example>\r\n\r\n' + pidf +
+        b'\r\nContent-Type: application/pidf+xml\r\nContent-ID: <loc@a.invalid>\r\n\r\n' + pidf +
         b'\r\n--' + boundary + b'--\r\n')
 
 
@@ -74,7 +74,7 @@ def answer_request(msg):
 
 
 s.sendall(request('INVITE', to_uri, 1, '<%s>' % to_uri, 'z9hG4bKinv' + tag,
-                  b'Priority: emergency\r\nGeolocation: <cid:client-loc@contoso.example>\r\nGeolocation-Routing: yes\r\n'
+                  b'Priority: emergency\r\nGeolocation: <cid:loc@a.invalid>\r\nGeolocation-Routing: yes\r\n'
                   b'Content-Type: multipart/mixed;boundary=' + boundary + b'\r\n', body))
 deadline = time.monotonic() + 35
 final = None

@@ -11,6 +11,8 @@
 #   - plain text, XML that is not well-formed, bytes that are not UTF-8, the wrong namespace
 #     (item 8): set aside for the LIS's location, the record and the log saying why; where the
 #     LIS has none, passed on as it is (some location beats none), and said so;
+#   - a valid PIDF-LO of 64,700 bytes (item 4), too large for the provider's INVITE: the LIS's
+#     location instead, and with none, no location; the call's attempt says so.
 source "$(dirname "$0")/lib.sh" "$@"
 
 publish_samples_unpinged || { finish; exit 1; }
@@ -147,6 +149,47 @@ provider_got other-ns-unlocated "pidf == open('$WORK/other-ns.xml', 'rb').read()
 recorded other-ns-unlocated 'r["location_source"] == "caller-pidf" and "passed on as it is: the LIS has no location" in r["caller_pidf_refused"]'
 logged other-ns-unlocated "passed on as it is: the LIS has no location for the caller"
 agree other-ns-unlocated "$WORK/other-ns.xml" 127.0.0.1
+
+# Item 4: a caller's PIDF-LO of 64,700 bytes fits the phone's INVITE but not the provider's, which
+# carries more headers: both provider trunks were skipped, unrecorded, for the PSTN gateway. The
+# provider gets the call with the LIS's location instead, and without a location where the LIS
+# has none; the attempt in the record and the log say so, and the dry run shows the same INVITE.
+python3 - "$WORK/large.xml" "$P" "$TUPLE" <<'PY'
+import sys
+head, tail = sys.argv[2] + sys.argv[3] + '<note>', '</note></presence>'
+open(sys.argv[1], 'w').write(head + 'x' * (64700 - len(head) - len(tail)) + tail)
+PY
+[ "$(stat -c %s "$WORK/large.xml")" = 64700 ] || fail "large.xml is $(stat -c %s "$WORK/large.xml") bytes"
+degraded_as_dry_run() {  # NAME SOURCE: the attempt's degraded is what call dry-run --pidf says, sizes aside
+  local ip=()
+  [ "$2" != 127.0.0.1 ] && ip=(--ip "$2")
+  run call dry-run --format json --snapshot "$E911_DB.snapshot" --from "sip:alice@$DOMAIN" --dial "sip:911@$DOMAIN;user=phone" \
+    "${ip[@]}" --pidf "$WORK/large.xml"
+  [ "$rc" -eq 0 ] || { fail "$1: call dry-run --pidf exit $rc: $err"; return; }
+  python3 - "$WORK/out" "$WORK/$1.record.json" <<'PY' || fail "$1: the dry run and the live call disagree: $(head -c 600 "$WORK/out")"
+import json, sys
+d, r = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+import re
+# The same but for the sizes: the dry run's INVITE has its own Via, Call-ID and sample offer.
+same = lambda t: re.sub(r'would be \d+ bytes', 'would be N bytes', t)
+assert same(d["invite_degraded"]) == same(r["attempts"][0]["degraded"]), (d.get("invite_degraded"), r["attempts"][0])
+assert len(d["invite"]) <= 65536, len(d["invite"])
+PY
+}
+if [ "$located" = 1 ]; then
+  hostile_call large "$WORK/large.xml" "$SUBNET_IP" uas_provider.xml
+  provider_got large "$lis_location and len(msg) < 8000"
+  recorded large 'len(r["attempts"]) == 1 and r["attempts"][0]["status"] == 200 and r["attempts"][0]["pidf_lo"] is True'
+  recorded large "r['attempts'][0]['degraded'].startswith(\"with the caller's PIDF-LO (64700 bytes) the INVITE would be \") and r['attempts'][0]['degraded'].endswith(\"bytes, over the 65536 a message may be: sent with the LIS's location instead (subnet location 'red-b1-f1-ne')\")"
+  logged large "sent with the LIS's location instead"
+  degraded_as_dry_run large "$SUBNET_IP"
+fi
+hostile_call large-unlocated "$WORK/large.xml" 127.0.0.1 uas_answer.xml
+provider_got large-unlocated 'pidf is None and b"application/sdp" in msg'
+recorded large-unlocated 'r["attempts"][0]["status"] == 200 and r["attempts"][0]["pidf_lo"] is False'
+recorded large-unlocated 'r["attempts"][0]["degraded"].endswith("sent without a location, the LIS having none for the caller")'
+logged large-unlocated "sent without a location, the LIS having none for the caller"
+degraded_as_dry_run large-unlocated 127.0.0.1
 
 expect_serving "after the hostile PIDF-LOs"
 finish

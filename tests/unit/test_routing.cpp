@@ -729,3 +729,45 @@ TEST_CASE("webhook and e-mail targets reach the decision, its trace and a saved 
   // A change of webhook alone is a change of decision an operator sees before publishing.
   CHECK(decision_summary(d).find("webhook https://alerts.contoso.example/e911") != std::string::npos);
 }
+
+TEST_CASE("an INVITE over max_message gives up the caller's PIDF-LO for the LIS's location, else goes without one") {
+  // Issue 24 item 4: with a caller's PIDF-LO of 64,700 bytes the provider's INVITE was over
+  // max_message and every provider trunk was skipped.
+  Fixture fx;
+  auto f = call("sip:alice@contoso.example", "911");
+  f.source_ip = "10.1.12.7";
+  const std::string tail = "</presence>\n";
+  f.pidf = kCallerPidf.substr(0, kCallerPidf.size() - tail.size()) + "<note>";
+  f.pidf += std::string(64700 - f.pidf.size() - 7 - tail.size(), 'x') + "</note>" + tail;
+  REQUIRE(f.pidf.size() == 64700);
+  auto d = decide(*fx.snap, f);
+  REQUIRE(d.location_source == LocationSource::caller_pidf);
+  sip::InviteContext c;
+  const sip::TrunkInvite as_is = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(as_is.text.size() > 65536);
+  CHECK(as_is.degraded.empty());
+  c.max_message = 65536;
+  sip::TrunkInvite inv = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(inv.text.size() <= 65536);
+  CHECK(inv.with_pidf);
+  CHECK(inv.text.find("<ca:LOC>Room 12</ca:LOC>") != std::string::npos);
+  CHECK(inv.text.find("xxxxxxxx") == std::string::npos);
+  CHECK(inv.degraded.rfind("with the caller's PIDF-LO (64700 bytes) the INVITE would be " + std::to_string(as_is.text.size()) + " bytes, over the 65536", 0) == 0);
+  CHECK(inv.degraded.find("sent with the LIS's location instead (subnet location 'room12')") != std::string::npos);
+  // Nothing locates the caller: the INVITE goes without a location.
+  f.source_ip = "192.0.2.1";
+  d = decide(*fx.snap, f);
+  inv = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(inv.text.size() <= 65536);
+  CHECK_FALSE(inv.with_pidf);
+  CHECK(inv.text.find("Geolocation") == std::string::npos);
+  CHECK(inv.text.find("Content-Type: application/sdp") != std::string::npos);
+  CHECK(inv.degraded.find("sent without a location, the LIS having none for the caller") != std::string::npos);
+  // Within the limit, the INVITE is as decided.
+  c.max_message = as_is.text.size();
+  f.source_ip = "10.1.12.7";
+  d = decide(*fx.snap, f);
+  inv = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(inv.text == as_is.text);
+  CHECK(inv.degraded.empty());
+}

@@ -154,6 +154,12 @@ struct ElementLocation {
 /// it and the location service (HELD) its clients, so both find the same place. Pure.
 ElementLocation locate_element(const Snapshot& snap, const CallFacts& f, const Snapshot::SubnetHit& hit);
 
+/// `d`, decided on `f`, located as if the call had come without its PIDF-LO: the location, its
+/// source, method and ECRC screening that decide() gives `f` without `f.pidf` (the LIS's, else the
+/// default location, else none); routes, callback and notifications stay as `d` has them. For an
+/// INVITE that cannot carry the caller's PIDF-LO (too large to send). Pure.
+Decision without_caller_pidf(const Snapshot& snap, const Decision& d, const CallFacts& f);
+
 /// Decides what happens to a call: classify, choose the policy, locate, route, callback and
 /// notify. An ordinary call is normalised by the dial plan, then routed by the caller's voice
 /// policy (the user's granted tag, else `site:<site of the caller's subnet>`, else global): its
