@@ -40,7 +40,9 @@ void Context::emit(const std::string& schema, const Json& model, const std::func
   } else {
     doc["items"] = model;
   }
-  if (format == "json") std::cout << doc.dump(2) << "\n";
+  // A model may carry a caller's bytes that are not UTF-8 (a dry run's INVITE with the caller's
+  // PIDF-LO passed on as it is): JSON cannot, so they are replaced (U+FFFD), as the runtime's log does.
+  if (format == "json") std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
   else std::cout << json_to_yaml(doc);
 }
 

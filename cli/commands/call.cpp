@@ -15,6 +15,7 @@
 #include "e911/routing.hpp"
 #include "e911/runtime_admin.hpp"
 #include "e911/sip_build.hpp"
+#include "e911/sip_message.hpp"
 #include "e911/snapshot.hpp"
 #include "e911/text.hpp"
 #include "e911/validate.hpp"
@@ -147,8 +148,9 @@ void register_call_commands(CLI::App& app, Context& ctx) {
     cmd->add_option("--chassis", f->chassis_id, "LLDP chassis ID");
     cmd->add_option("--port", f->port_id, "LLDP port ID (with --chassis)");
     cmd->add_option("--pidf", *pidf_file,
-                    "a PIDF-LO file the client sends with the call: UTF-8 XML, root <presence> in urn:ietf:params:xml:ns:pidf, no DOCTYPE, at most " +
-                        std::to_string(routing::kMaxPidfBytes / 1024) + " KiB")
+                    "a PIDF-LO file the client sends with the call, at most " + std::to_string(routing::kMaxPidfBytes / 1024) +
+                        " KiB. One that is not UTF-8 XML with its root <presence> in urn:ietf:params:xml:ns:pidf and no DOCTYPE is decided as a "
+                        "live call's: set aside for the LIS's location")
         ->check(CLI::ExistingFile);
     cmd->add_flag("--priority-emergency", f->priority_emergency, "the INVITE carries Priority: emergency");
     cmd->add_option("--trunk-down", f->trunks_down, "treat this trunk as failing (repeatable)");
@@ -181,7 +183,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
         // An empty file is a PIDF-LO that is not XML, not a call without one.
         if (f->pidf.empty()) routing::check_pidf(f->pidf, *pidf_file);
       }
-      routing::check_call_facts(*f, *pidf_file);
+      routing::check_call_facts(*f);
       if (f->time.empty()) f->time = utc_now();
       // Without a published snapshot, compile only what this caller can touch: a million-row
       // store answers in milliseconds, with the same decision as the full snapshot.
@@ -193,7 +195,11 @@ void register_call_commands(CLI::App& app, Context& ctx) {
         snap = Snapshot::build_for_call(*store, f->source_ip, f->bssid, f->chassis_id, f->port_id);
       }
       const routing::Decision d = routing::decide(*snap, *f);
-      const std::string invite = d.attempts.empty() ? "" : sip::build_trunk_invite(*snap, d, *f, *invite_ctx).text;
+      // The runtime sends no message over its max_message: the INVITE as a runtime with the default
+      // limit sends it, a caller's PIDF-LO too large for it replaced as there.
+      invite_ctx->max_message = sip::Limits{}.max_message;
+      const sip::TrunkInvite built = d.attempts.empty() ? sip::TrunkInvite{} : sip::build_trunk_invite(*snap, d, *f, *invite_ctx);
+      const std::string& invite = built.text;
       Json messages = Json::array();
       std::vector<std::string> message_text;
       for (const auto& n : d.notify) {
@@ -203,6 +209,7 @@ void register_call_commands(CLI::App& app, Context& ctx) {
       Json model = d.to_json();
       model["snapshot_revision"] = snap->revision();
       model["invite"] = invite.empty() ? Json(nullptr) : Json(invite);
+      if (!built.degraded.empty()) model["invite_degraded"] = built.degraded;
       model["notifications"] = messages;
       ctx.emit("call.dry-run", model, [&](std::ostream& out) {
         std::vector<std::vector<std::string>> rows;
@@ -224,7 +231,9 @@ void register_call_commands(CLI::App& app, Context& ctx) {
           int i = 1;
           for (const auto& a : d.attempts)
             out << "  " << i++ << ". trunk '" << a.trunk << "' via route '" << a.route << "' as " << a.request_uri << (a.trunk_down ? " (known down)" : "") << "\n";
-          out << "\n== INVITE to trunk '" << d.attempts.front().trunk << "'\n" << invite;
+          out << "\n== INVITE to trunk '" << d.attempts.front().trunk << "'\n";
+          if (!built.degraded.empty()) out << "(" << built.degraded << ")\n";
+          out << invite;
         }
         for (std::size_t i = 0; i < message_text.size(); ++i) out << "\n== MESSAGE to " << d.notify[i] << "\n" << message_text[i];
         if (d.emergency && !d.routable) out << "\nUNROUTABLE: " << d.failure << "\n";

@@ -315,7 +315,7 @@ void run_call_test(const Context& ctx, const TestCallOptions& o) {
   facts.chassis_id = o.chassis;
   facts.port_id = o.port;
   facts.pidf = pidf;
-  routing::check_call_facts(facts, o.pidf_file);
+  routing::check_call_facts(facts);
   const std::string local_ip = facts.source_ip;
   Json location_request = nullptr;
   if (!o.bssid.empty() || !o.chassis.empty() || !o.port.empty()) {

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+
+#include "e911/call_input.hpp"
 
 namespace e911::routing {
 
@@ -235,16 +238,33 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
 
   // Locate: the caller's own PIDF-LO, else the LIS by precedence, else a default location.
   int32_t loc = -1;
+  // The caller's PIDF-LO is judged as check_pidf judges a dry run's (README's promise): one that
+  // fails is set aside for the LIS's location, the provider's parser being no place to find out
+  // what it does with plain text, broken XML or an entity. Only where the LIS has none does it go
+  // on as it is, some location beating none; one that declares markup never.
+  std::optional<PidfFault> fault;
+  if ((d.emergency || d.test_call) && !f.pidf.empty() && (fault = caller_pidf_fault(f.pidf))) d.caller_pidf_fault = std::move(fault->why);
   if ((d.emergency || d.test_line) && e911) {
-    if (!f.pidf.empty()) {
+    const ElementLocation at = f.pidf.empty() || fault ? locate_element(snap, f, hit) : ElementLocation{};
+    const bool caller_pidf = !f.pidf.empty() && (!fault || (at.source == LocationSource::none && !fault->markup));
+    if (fault && !caller_pidf)
+      trace("locate", "the caller's PIDF-LO set aside", d.caller_pidf_fault + (fault->markup ? ": never passed on to the provider" : "") +
+                                                        (at.source != LocationSource::none ? "; the LIS's location instead" : "; the LIS has no location for the caller"));
+    if (caller_pidf) {
       d.location_source = LocationSource::caller_pidf;
       d.method = pidf_method(f.pidf);
-      trace("locate", "the caller's PIDF-LO", "a location that comes with the call is routed on and passed on unchanged (RFC 6881 SP-18)");
-      if (d.method == "Manual") {
+      if (fault) {
+        trace("locate", "the caller's PIDF-LO, as it is", d.caller_pidf_fault + "; the LIS has no location for the caller, and some location beats none");
         d.ecrc_screening = true;
-        d.ecrc_reason = "the user entered the location by hand";
+        d.ecrc_reason = "the caller's PIDF-LO fails the checks and the LIS has no location for the caller";
+      } else {
+        trace("locate", "the caller's PIDF-LO", "a location that comes with the call is routed on and passed on unchanged (RFC 6881 SP-18)");
+        if (d.method == "Manual") {
+          d.ecrc_screening = true;
+          d.ecrc_reason = "the user entered the location by hand";
+        }
       }
-    } else if (const ElementLocation at = locate_element(snap, f, hit); at.source != LocationSource::none) {
+    } else if (at.source != LocationSource::none) {
       loc = at.location;
       d.location_source = at.source;
       d.method = at.method;
@@ -444,6 +464,20 @@ Decision decide(const Snapshot& snap, const CallFacts& f, bool with_trace) {
 #undef trace
 }
 
+Decision without_caller_pidf(const Snapshot& snap, const Decision& d, const CallFacts& f) {
+  CallFacts without = f;
+  without.pidf.clear();
+  const Decision lis = decide(snap, without, false);
+  Decision out = d;
+  out.location_source = lis.location_source;
+  out.location = lis.location;
+  out.method = lis.method;
+  out.approximate = lis.approximate;
+  out.ecrc_screening = lis.ecrc_screening;
+  out.ecrc_reason = lis.ecrc_reason;
+  return out;
+}
+
 Json Decision::to_json() const {
   Json j;
   j["call_type"] = call_type();
@@ -460,6 +494,7 @@ Json Decision::to_json() const {
   if (!emergency && !test_call) j["voice_policy"] = voice_policy.empty() ? Json(nullptr) : Json(voice_policy);
   j["location_source"] = to_string(location_source);
   j["location"] = location ? location->to_json() : Json(nullptr);
+  if (!caller_pidf_fault.empty()) j["caller_pidf_refused"] = caller_pidf_fault;
   if (!method.empty()) j["method"] = method;
   j["approximate"] = approximate;
   j["ecrc_screening"] = ecrc_screening;

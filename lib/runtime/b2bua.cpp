@@ -240,6 +240,7 @@ struct Target {
   int tls_fallback_port = 0;     ///< the trunk's TCP port for that
   bool fell_back = false;        ///< this is that try, TLS having failed
   std::size_t attempt = 0;       ///< a trunk's: which attempt of the decision it is
+  std::string degraded;     ///< how its INVITE was made to fit max_message (sip::TrunkInvite::degraded)
   std::string error;        ///< why it cannot be tried (then it fails at once)
 };
 
@@ -568,18 +569,13 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   facts.dialled = ruri;
   facts.priority_emergency = sip::iequals(sip::trim(invite.first("Priority").value_or("")), "emergency");
   facts.pidf = pidf_of(invite);
-  if (!facts.pidf.empty() && routing::pidf_declares_markup(facts.pidf)) {
-    // A DOCTYPE or an ENTITY in a location is an attack on whoever parses it (the provider, the
-    // PSAP): it is not passed on, and the call is located by the LIS as if it had come without.
-    call.record.set("caller_pidf_refused", "it declares markup (a DOCTYPE or an ENTITY): located by the LIS instead");
-    facts.pidf.clear();
-  }
   facts.time = call.time;
   if (!trunks_.empty()) facts.trunks_down = trunks_down();
   routing::Decision d = routing::decide(*snap, facts, false);
   if (Metrics* m = chain_.options().metrics) m->observe_decision(Clock::now() - decide_start);
   call.kind = d.call_type();
   call.record.set("dialled", d.normalized);
+  if (!d.caller_pidf_fault.empty()) caller_pidf_refused(call, d);
   if (call.kind == "emergency") ++emergency_;
   if (d.emergency || d.test_call) refused_by_limits(call, false, *snap);  // never refused: counted past a limit
   if (d.test_call && !d.test_line) return answer_test_call(call, facts, snap);
@@ -690,6 +686,18 @@ void B2bua::on_invite(const sip::TransactionKey& key, const sip::Message& invite
   start_next(call);
 }
 
+void B2bua::caller_pidf_refused(Call& call, const routing::Decision& d) {
+  const std::string what = d.location_source == LocationSource::caller_pidf
+                               ? "passed on as it is: the LIS has no location for the caller, and some location beats none"
+                           : d.location ? "set aside, located by the LIS instead (" + std::string(to_string(d.location_source)) + " location '" +
+                                              std::string(d.location.id()) + "')"
+                                        : "set aside, and the LIS has no location for the caller: the call goes without one";
+  call.record.set("caller_pidf_refused", d.caller_pidf_fault + ": " + what);
+  if (chain_.options().on_event)
+    chain_.options().on_event("warn", std::string(call.kind == "emergency" ? "emergency call " : "call ") + std::to_string(call.id) + " (Call-ID " +
+                                          call.a.call_id + "): " + d.caller_pidf_fault + ": " + what);
+}
+
 // Calls in progress hold memory, timers and the loop's time: past max_calls_per_source from one
 // address (the trunks' hosts are not limited: a gateway carries many callers) or past max_calls
 // in all, an ordinary or internal call gets 503 with Retry-After, before its authentication,
@@ -783,8 +791,18 @@ void B2bua::start_branch(Call& call, std::size_t index) {
     ctx.attempt = b.target.attempt;
     ctx.keep_udp = b.target.keep_udp;
     ctx.tls_fallback = b.target.fell_back;
+    ctx.max_message = chain_.limits().max_message;
     sip::TrunkInvite inv = sip::build_trunk_invite(*call.provider->snapshot, *call.provider, call.facts, ctx);
     if (inv.text.empty()) return branch_failed(call, index, 500, "the INVITE could not be built", true);
+    if (inv.text.size() > ctx.max_message)
+      return branch_failed(call, index, 500, "the INVITE would be " + std::to_string(inv.text.size()) + " bytes, over max_message " +
+                                                 std::to_string(ctx.max_message) + " even without a location", true);
+    if (!inv.degraded.empty()) {
+      b.target.degraded = std::move(inv.degraded);
+      if (chain_.options().on_event)
+        chain_.options().on_event("warn", std::string(call.kind == "emergency" ? "emergency call " : "call ") + std::to_string(call.id) + " (Call-ID " +
+                                              call.a.call_id + ") to " + b.target.label + ": " + b.target.degraded);
+    }
     m = std::move(inv.text);
     b.dialog.local_uri = inv.from;
     b.dialog.remote_uri = inv.to;
@@ -831,15 +849,11 @@ void B2bua::send_branch_invite(Call& call, std::size_t index, std::string m, boo
   b.invite_cseq = 1;
   dialogs_[b.dialog.call_id + '\x1f' + b.dialog.local_tag] = {call.id, index + 1};
   const std::uint64_t id = call.id;
+  const std::size_t bytes = m.size();
   b.tx = chain_.request(std::move(m), b.target.dest, [this, id, index](const ClientEvent& e) { on_branch_event(id, index, e); });
-  if (!b.tx) return branch_failed(call, index, 500, "the INVITE could not be built", true);
+  if (!b.tx) return branch_failed(call, index, 500, "the INVITE (" + std::to_string(bytes) + " bytes) could not be sent", true);
   if (Metrics* mt = chain_.options().metrics) mt->transaction_started(true);
-  CallRecord::Attempt& attempt = call.record.attempts.emplace_back();
-  attempt.target = b.target.label;
-  attempt.request_uri = b.target.request_uri;
-  attempt.destination = host_port(b.target.dest.to.host, b.target.dest.to.port);
-  attempt.transport = b.target.dest.tls ? "tls" : b.target.dest.stream ? "tcp" : "udp";
-  if (b.target.fell_back) attempt.tls_fallback = 1;
+  CallRecord::Attempt& attempt = record_attempt(call, b);
   if (call.provider) attempt.pidf_lo = with_pidf ? 1 : 0;
   // The desk is told at the moment the call leaves (never before a trunk has it, never after).
   if (call.provider && !call.notified) {
@@ -853,6 +867,17 @@ void B2bua::send_branch_invite(Call& call, std::size_t index, std::string m, boo
   }
 }
 
+CallRecord::Attempt& B2bua::record_attempt(Call& call, const Branch& b) {
+  CallRecord::Attempt& attempt = call.record.attempts.emplace_back();
+  attempt.target = b.target.label;
+  attempt.request_uri = b.target.request_uri;
+  attempt.destination = host_port(b.target.dest.to.host, b.target.dest.to.port);
+  attempt.transport = b.target.dest.tls ? "tls" : b.target.dest.stream ? "tcp" : "udp";
+  if (b.target.fell_back) attempt.tls_fallback = 1;
+  attempt.degraded = b.target.degraded;
+  return attempt;
+}
+
 void B2bua::branch_failed(Call& call, std::size_t index, int status, const std::string& reason, bool failover) {
   Branch& b = *call.branches[index];
   if (b.done) return;
@@ -860,15 +885,24 @@ void B2bua::branch_failed(Call& call, std::size_t index, int status, const std::
   b.status = status;
   b.reason = reason;
   chain_.wheel().cancel(b.failover);
-  // The record: the attempt's outcome.
+  // The record: the attempt's outcome. One that failed before its INVITE left (no transport, an
+  // INVITE that cannot be built or sent) is recorded here, so that every target tried is listed.
+  CallRecord::Attempt* attempt = nullptr;
   for (auto& a : call.record.attempts)
     if (a.target == b.target.label && a.status == 0) {
-      a.status = status;
-      a.has_reason = true;
-      a.reason = reason;
-      a.ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
+      attempt = &a;
       break;
     }
+  if (!attempt) {
+    attempt = &record_attempt(call, b);
+    if (chain_.options().on_event && (call.kind == "emergency" || call.kind == "test"))
+      chain_.options().on_event("warn", std::string(call.kind == "emergency" ? "emergency call " : "call ") + std::to_string(call.id) + " (Call-ID " +
+                                            call.a.call_id + "): " + b.target.label + " skipped: " + reason);
+  }
+  attempt->status = status;
+  attempt->has_reason = true;
+  attempt->reason = reason;
+  attempt->ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - b.started).count();
   if (call.a_final) return;
   // Keep the answer the caller should hear if nothing better comes: 6xx over others, then a
   // definite 4xx (486 busy, 404...) over timeouts and server failures (RFC 3261 §16.7).

@@ -111,6 +111,10 @@ void CallRecord::append_attempts(std::string& out) const {
     append_json_string(out, a.transport);
     if (a.tls_fallback >= 0) out += a.tls_fallback ? ",\"tls_fallback\":true" : ",\"tls_fallback\":false";
     if (a.pidf_lo >= 0) out += a.pidf_lo ? ",\"pidf_lo\":true" : ",\"pidf_lo\":false";
+    if (!a.degraded.empty()) {
+      out += ",\"degraded\":";
+      append_json_string(out, a.degraded);
+    }
     if (a.status != 0) {
       out += ",\"status\":";
       append_number(out, a.status);

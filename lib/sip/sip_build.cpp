@@ -296,7 +296,10 @@ std::string build_pidf(const Civic& loc, const std::string& entity, const std::s
   return std::move(o).str();
 }
 
-TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c) {
+namespace {
+
+// build_trunk_invite's INVITE as `d` decides it; with `no_pidf` without any PIDF-LO.
+TrunkInvite invite_as_decided(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c, bool no_pidf) {
   TrunkInvite out;
   if (c.attempt >= d.attempts.size()) return out;
   const routing::Attempt& a = d.attempts[c.attempt];
@@ -325,8 +328,10 @@ TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d,
                                 : crlf("v=0\no=e911ctl 1 1 IN IP4 127.0.0.1\ns=sample offer (call dry-run --sdp FILE shows the phone's)\nc=IN IP4 127.0.0.1\nt=0 0\nm=audio 40000 RTP/AVP 0 8 101\n"
                                        "a=rtpmap:0 PCMU/8000\na=rtpmap:8 PCMA/8000\na=rtpmap:101 telephone-event/8000\na=fmtp:101 0-16\na=sendrecv\n");
   std::string pidf;
-  if (pidf_ok) {
-    if (!f.pidf.empty()) pidf = f.pidf;  // RFC 6881 SP-18: the caller's location is passed on unchanged
+  if (pidf_ok && !no_pidf) {
+    // RFC 6881 SP-18: the caller's location is passed on unchanged, unless it failed the checks
+    // and decide() located the caller otherwise (Decision::caller_pidf_fault).
+    if (!f.pidf.empty() && (d.location_source == LocationSource::caller_pidf || d.caller_pidf_fault.empty())) pidf = f.pidf;
     else if (d.location) pidf = crlf(build_pidf(*d.location, f.caller, d.method, std::string(d.conference_uri), std::string(d.conference_mode), std::string(d.policy), f.time));
   }
   std::string boundary = "e911ctl-boundary-" + c.tag;
@@ -380,6 +385,37 @@ TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d,
   return out;
 }
 
+}  // namespace
+
+TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c) {
+  TrunkInvite out = invite_as_decided(snap, d, f, c, false);
+  if (c.max_message == 0 || out.text.size() <= c.max_message) return out;
+  // An emergency call goes out whatever it brought (issue 24): an INVITE the provider's limit and
+  // ours refuse would lose the provider, so a caller's PIDF-LO too large to send gives way to the
+  // location the LIS gives the caller, and where even that does not fit (or the LIS has none)
+  // the call goes without a location, the provider's ECRC asking the caller where they are.
+  const std::size_t as_decided = out.text.size();
+  const auto over = [&](std::size_t n) { return std::to_string(n) + " bytes, over the " + std::to_string(c.max_message) + " a message may be"; };
+  if (d.location_source == LocationSource::caller_pidf && out.with_pidf) {
+    const routing::Decision lis = routing::without_caller_pidf(snap, d, f);
+    routing::CallFacts without = f;
+    without.pidf.clear();
+    TrunkInvite smaller = invite_as_decided(snap, lis, without, c, false);
+    if (smaller.text.size() <= c.max_message) {
+      smaller.degraded = "with the caller's PIDF-LO (" + std::to_string(f.pidf.size()) + " bytes) the INVITE would be " + over(as_decided) + ": " +
+                         (smaller.with_pidf ? "sent with the LIS's location instead (" + std::string(to_string(lis.location_source)) + " location '" +
+                                                  std::string(lis.location.id()) + "')"
+                                            : "sent without a location, the LIS having none for the caller");
+      return smaller;
+    }
+  }
+  if (!out.with_pidf) return out;  // too large with no location in it: the sender refuses it
+  TrunkInvite bare = invite_as_decided(snap, d, f, c, true);
+  if (bare.text.size() > c.max_message) return out;
+  bare.degraded = "with its PIDF-LO the INVITE would be " + over(as_decided) + ": sent without a location";
+  return bare;
+}
+
 std::string build_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const std::string& call_id,
                          const std::string& tag) {
   InviteContext c;
@@ -407,7 +443,7 @@ std::string build_notification(const routing::Decision& d, const routing::CallFa
   if (d.location) {
     for (const auto& fld : kCivicFields)
       if (!((*d.location).*fld.member).empty()) lines.emplace_back(fld.label, (*d.location).*fld.member);
-  } else if (!f.pidf.empty()) {
+  } else if (d.location_source == LocationSource::caller_pidf) {
     for (auto& [tag, text] : civic_elements(f.pidf)) {
       const std::string value = trim(text);
       if (value.empty()) continue;

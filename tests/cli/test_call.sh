@@ -133,18 +133,47 @@ run "${DRY[@]}" --ip 10.10.1.20 --pidf "$WORK/good.xml" --format json
 expect_rc 0 "a caller's PIDF-LO"
 python3 -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["location_source"]=="caller-pidf" and "<ca:LOC>Caf\u00e9</ca:LOC>" in d["invite"], d["location_source"]' "$out" || fail "caller PIDF-LO not passed on"
 before=$(db_state)
-bad_pidf() {  # NAME WHAT-THE-ERROR-SAYS, with the file in $WORK/NAME
+# One that is not is decided as a live call's (issue 24 item 8): set aside for the LIS's location
+# (10.10.1.20: B1 Floor 1 NE), and the decision says why; where the LIS has none (no --ip) it
+# goes on as it is, unless it declares markup.
+set_aside() {  # NAME WHAT-THE-REFUSAL-SAYS, with the file in $WORK/NAME
+  run "${DRY[@]}" --ip 10.10.1.20 --pidf "$WORK/$1" --format json
+  expect_rc 0 "--pidf $1"
+  python3 - "$WORK/out" "$WORK/$1" "$2" <<'PY' || fail "--pidf $1: not set aside for the LIS's location: $(head -c 900 "$WORK/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["location_source"] == "subnet" and d["location"]["location"] == "B1 Floor 1 NE", d["location_source"]
+assert d["caller_pidf_refused"].startswith("the caller's PIDF-LO ") and sys.argv[3] in d["caller_pidf_refused"], d.get("caller_pidf_refused")
+assert any(t["outcome"] == "the caller's PIDF-LO set aside" for t in d["trace"]), d["trace"]
+assert "<ca:LOC>B1 Floor 1 NE</ca:LOC>" in d["invite"], d["invite"]
+PY
+  run "${DRY[@]}" --pidf "$WORK/$1" --format json
+  expect_rc 0 "--pidf $1, not located"
+  python3 - "$WORK/out" "$WORK/$1" "$2" <<'PY' || fail "--pidf $1, not located: $(head -c 900 "$WORK/out")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+doc = open(sys.argv[2], 'rb').read().decode('utf-8', 'replace')
+assert sys.argv[3] in d["caller_pidf_refused"], d.get("caller_pidf_refused")
+if "DOCTYPE" in sys.argv[3]:
+    assert d["location_source"] == "none" and "DOCTYPE" not in d["invite"] and "pidf+xml" not in d["invite"], d["location_source"]
+else:
+    assert d["location_source"] == "caller-pidf" and doc in d["invite"], d["location_source"]
+    assert any(t["outcome"] == "the caller's PIDF-LO, as it is" for t in d["trace"]), d["trace"]
+PY
+}
+printf '%s\xe9t\xe9</presence>' "$P" >"$WORK/latin1.xml"; set_aside latin1.xml "is not UTF-8 at byte"
+printf '%s<tuple></presence>' "$P" >"$WORK/broken.xml"; set_aside broken.xml "is not well-formed XML"
+printf 'Building 4, floor 2, by the lifts' >"$WORK/text.xml"; set_aside text.xml "is not well-formed XML"
+printf '<presence xmlns="urn:example:other"/>' >"$WORK/other.xml"; set_aside other.xml "is not a PIDF document"
+printf '%s<gp:method>Manual</gp:method></presence>' "$P" >"$WORK/prefix.xml"; set_aside prefix.xml "is not namespace-well-formed"
+printf '<!DOCTYPE presence [<!ENTITY x SYSTEM "file:///etc/passwd">]>%s&x;</presence>' "$P" >"$WORK/xxe.xml"; set_aside xxe.xml "has a DOCTYPE"
+python3 -c 'import sys; print(sys.argv[1] + "<a>" * 2000 + "</a>" * 2000 + "</presence>")' "$P" >"$WORK/deep.xml"; set_aside deep.xml "nested more than 256 deep"
+bad_pidf() {  # NAME WHAT-THE-ERROR-SAYS, with the file in $WORK/NAME: no call could bring it
   run "${DRY[@]}" --ip 10.10.1.20 --pidf "$WORK/$1"
   expect_rc 3 "--pidf $1"
   expect_err "$2"
 }
-printf '%s\xe9t\xe9</presence>' "$P" >"$WORK/latin1.xml"; bad_pidf latin1.xml "is not UTF-8 at byte"
-printf '%s<tuple></presence>' "$P" >"$WORK/broken.xml"; bad_pidf broken.xml "is not well-formed XML"
 : >"$WORK/empty.xml"; bad_pidf empty.xml "is not well-formed XML"
-printf '<presence xmlns="urn:example:other"/>' >"$WORK/other.xml"; bad_pidf other.xml "is not a PIDF document"
-printf '%s<gp:method>Manual</gp:method></presence>' "$P" >"$WORK/prefix.xml"; bad_pidf prefix.xml "is not namespace-well-formed"
-printf '<!DOCTYPE presence [<!ENTITY x SYSTEM "file:///etc/passwd">]>%s&x;</presence>' "$P" >"$WORK/xxe.xml"; bad_pidf xxe.xml "has a DOCTYPE"
-python3 -c 'import sys; print(sys.argv[1] + "<a>" * 2000 + "</a>" * 2000 + "</presence>")' "$P" >"$WORK/deep.xml"; bad_pidf deep.xml "nested more than 256 deep"
 python3 -c 'import sys; print(sys.argv[1] + "x" * 70000 + "</presence>")' "$P" >"$WORK/huge.xml"; bad_pidf huge.xml "more than the 65536 bytes"
 head -c 50000000 /dev/zero >"$WORK/zeros.xml"; bad_pidf zeros.xml "more than the 65536 bytes"
 run "${DRY[@]}" --pidf "$WORK/huge.xml" --format yaml

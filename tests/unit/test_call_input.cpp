@@ -96,17 +96,17 @@ TEST_CASE("the source address is one IPv4 or IPv6 address; IPv4-mapped IPv6 is i
 TEST_CASE("an IPv4-mapped source address is located on its IPv4 subnet; an address on no subnet stays a call") {
   Deployment fx;
   CallFacts mapped = call("::ffff:10.1.7.7");
-  check_call_facts(mapped, "");
+  check_call_facts(mapped);
   const Decision d = decide(*fx.snap, mapped);
   REQUIRE(d.location);
   CHECK(d.location->id == "floor1");
   CHECK(d.location_source == LocationSource::subnet);
   CallFacts v6 = call("2001:db8:10:1::9");
-  check_call_facts(v6, "");
+  check_call_facts(v6);
   CHECK(decide(*fx.snap, v6).location->id == "lab");
   CallFacts nowhere = call("192.0.2.1");
   nowhere.caller = "sip:stranger@elsewhere.example";
-  REQUIRE_NOTHROW(check_call_facts(nowhere, ""));
+  REQUIRE_NOTHROW(check_call_facts(nowhere));
   const Decision n = decide(*fx.snap, nowhere);
   CHECK(n.emergency);
   CHECK(!n.location);
@@ -126,16 +126,16 @@ TEST_CASE("a dial string is digits, star, hash and plus, or a URI") {
 TEST_CASE("the caller is a URI and every fact is UTF-8 text without control characters") {
   CallFacts f = call("10.1.2.3");
   f.caller = "alice";
-  CHECK(refusal([&] { check_call_facts(f, ""); }, ErrorKind::usage).find("--from 'alice' is not a URI") != std::string::npos);
+  CHECK(refusal([&] { check_call_facts(f); }, ErrorKind::usage).find("--from 'alice' is not a URI") != std::string::npos);
   f = call("10.1.2.3");
   f.bssid = "00-1A\xC3";
-  CHECK(refusal([&] { check_call_facts(f, ""); }, ErrorKind::usage).find("--bssid is not UTF-8") != std::string::npos);
+  CHECK(refusal([&] { check_call_facts(f); }, ErrorKind::usage).find("--bssid is not UTF-8") != std::string::npos);
   f = call("10.1.2.3");
   f.port_id = "Gi1/0/1\n";
-  CHECK(refusal([&] { check_call_facts(f, ""); }, ErrorKind::usage).find("--port") != std::string::npos);
+  CHECK(refusal([&] { check_call_facts(f); }, ErrorKind::usage).find("--port") != std::string::npos);
   f = call("10.1.2.3");
   f.chassis_id = "Ch\xC3\xA2ssis";  // UTF-8 is fine
-  CHECK_NOTHROW(check_call_facts(f, ""));
+  CHECK_NOTHROW(check_call_facts(f));
 }
 
 TEST_CASE("a PIDF-LO must be UTF-8, well-formed, in the PIDF namespace, without a DOCTYPE and within the body limit") {
@@ -271,7 +271,7 @@ TEST_CASE("hostile calls are refused or decided, never a crash, a hang or a stra
     // decide() itself takes anything: the runtime's parser may hand it odd facts.
     REQUIRE_NOTHROW(decide(*fx.snap, f, round % 2 == 0));
     try {
-      check_call_facts(f, "fuzz.xml");
+      check_call_facts(f);
     } catch (const Error& e) {
       ++refused;
       CHECK((e.kind == ErrorKind::usage || e.kind == ErrorKind::invalid));
@@ -315,4 +315,47 @@ TEST_CASE("a PIDF-LO that declares markup is spotted without parsing it") {
   CHECK_FALSE(pidf_declares_markup("<presence><![CDATA[<!]]></presence>"));
   CHECK_FALSE(pidf_declares_markup("<presence>a <! b</presence>"));
   CHECK_FALSE(pidf_declares_markup("<!"));
+}
+
+namespace {
+// `ascii` in UTF-16, little-endian after its byte-order mark or big-endian without one.
+std::string utf16(const std::string& ascii, bool bom_le) {
+  std::string out = bom_le ? "\xFF\xFE" : "";
+  for (char c : ascii) {
+    if (bom_le) out += {c, '\0'};
+    else out += {'\0', c};
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a DOCTYPE in another encoding than UTF-8 is caught: the byte scan and the check refuse every other encoding") {
+  using e911::routing::declared_encoding;
+  using e911::routing::pidf_declares_markup;
+  const std::string xxe = "<?xml version=\"1.0\" encoding=\"UTF-16\"?><!DOCTYPE presence [<!ENTITY x SYSTEM \"file:///etc/passwd\">]>" +
+                          kPresence + "&x;</presence>";
+  // Issue 24 item 9: in UTF-16 the bytes "<!" never occur, yet the provider's parser reads a DOCTYPE.
+  const std::string le = utf16(xxe, true), be = utf16(xxe, false);
+  REQUIRE(le.find("<!") == std::string::npos);
+  CHECK(pidf_declares_markup(le));
+  CHECK(pidf_declares_markup(be));  // no byte-order mark: its NUL bytes give it away
+  CHECK(pidf_declares_markup("\xFE\xFF"));
+  CHECK(pidf_declares_markup("\x4C\x6F\xA7\x94\x40"));  // EBCDIC "<?xm"
+  // UTF-7 spells "<!" as "+ADwAIQ-": ASCII bytes, a DOCTYPE to a parser that honours the declaration.
+  const std::string utf7 = "<?xml version=\"1.0\" encoding='UTF-7'?>+ADwAIQ-DOCTYPE presence +AFsAPAAh-ENTITY x SYSTEM \"file:///etc/passwd\"+AD4AXQA+-" +
+                           kPresence + "+ACY-x+ADs-</presence>";
+  CHECK(declared_encoding(utf7) == "UTF-7");
+  CHECK(pidf_declares_markup(utf7));
+  CHECK_FALSE(pidf_declares_markup(kGood));
+  CHECK(declared_encoding(kGood) == "UTF-8");
+  CHECK_FALSE(pidf_declares_markup("<?xml version=\"1.0\" encoding = \"utf-8\" ?>" + kPresence + "</presence>"));
+  CHECK(declared_encoding("\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><p/>") == "ISO-8859-1");
+  CHECK(declared_encoding("<presence encoding=\"UTF-16\"/>").empty());  // not a declaration
+
+  const auto why = [](const std::string& pidf) { return refusal([&] { check_pidf(pidf, "p.xml"); }, ErrorKind::invalid); };
+  CHECK(why(le).find("is not UTF-8 at byte 0") != std::string::npos);
+  CHECK(why(be).find("control character at byte 0") != std::string::npos);
+  CHECK(why(utf7).find("declares the encoding 'UTF-7'") != std::string::npos);
+  CHECK(why("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" + kPresence + "</presence>").find("declares the encoding 'ISO-8859-1'") != std::string::npos);
+  CHECK_NOTHROW(check_pidf("\xEF\xBB\xBF<?xml version=\"1.0\" encoding=\"utf-8\"?>" + kPresence + "</presence>", "bom.xml"));
 }

@@ -1,4 +1,5 @@
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -6,6 +7,7 @@
 #include "e911/error.hpp"
 #include "e911/pattern.hpp"
 #include "e911/routing.hpp"
+#include "e911/sip_build.hpp"
 #include "helpers.hpp"
 
 using namespace e911;
@@ -240,16 +242,89 @@ TEST_CASE("no location: the default location, then none; both screened by the EC
   CHECK(d.routable);  // a call without a location is still routed
 }
 
+namespace {
+const std::string kCallerPidf =
+    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+    "xmlns:gp=\"urn:ietf:params:xml:ns:pidf:geopriv10\" entity=\"pres:alice@contoso.example\"><tuple id=\"t\"><status><gp:geopriv>"
+    "<gp:location-info/><gp:method>Manual</gp:method></gp:geopriv></status></tuple></presence>\n";
+}  // namespace
+
 TEST_CASE("a caller's own PIDF-LO wins and a manual one is screened") {
   Fixture fx;
   auto f = call("sip:alice@contoso.example", "911");
   f.source_ip = "10.1.12.7";
-  f.pidf = "<presence><gp:method>Manual</gp:method></presence>";
+  f.pidf = kCallerPidf;
   const auto d = decide(*fx.snap, f);
   CHECK(d.location_source == LocationSource::caller_pidf);
   CHECK(d.method == "Manual");
   CHECK(d.ecrc_screening);
   CHECK_FALSE(d.location);
+  CHECK(d.caller_pidf_fault.empty());
+  CHECK_FALSE(d.to_json().contains("caller_pidf_refused"));
+}
+
+TEST_CASE("a caller's PIDF-LO that fails the checks gives way to the LIS; without one it goes as it is, unless it declares markup") {
+  Fixture fx;
+  // Issue 24 item 8: each of these went to the provider as the caller's location.
+  const std::vector<std::pair<std::string, std::string>> broken = {
+      {"Building 4, floor 2, by the lifts", "is not well-formed XML"},                      // plain text
+      {"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\"><tuple>", "is not well-formed XML"},  // not well-formed
+      {"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\">caf\xE9</presence>", "is not UTF-8 at byte"},
+      {"<presence xmlns=\"urn:example:not-pidf\"/>", "is not a PIDF document"},
+      {"<presence><gp:method>Manual</gp:method></presence>", "is not namespace-well-formed"},
+  };
+  for (const auto& [pidf, why] : broken) {
+    INFO(pidf);
+    auto f = call("sip:alice@contoso.example", "911");
+    f.source_ip = "10.1.12.7";  // the LIS: subnet 10.1.12.0/24, room12
+    f.pidf = pidf;
+    auto d = decide(*fx.snap, f, true);
+    CHECK(d.location_source == LocationSource::subnet);
+    REQUIRE(d.location);
+    CHECK(d.location->id == "room12");
+    CHECK(d.method == "Wiremap");
+    CHECK(d.caller_pidf_fault.rfind("the caller's PIDF-LO ", 0) == 0);
+    CHECK(d.caller_pidf_fault.find(why) != std::string::npos);
+    CHECK(d.to_json()["caller_pidf_refused"] == d.caller_pidf_fault);
+    const auto set_aside = std::find_if(d.trace.begin(), d.trace.end(), [](const TraceStep& t) { return t.outcome == "the caller's PIDF-LO set aside"; });
+    REQUIRE(set_aside != d.trace.end());
+    CHECK(set_aside->why.find("the LIS's location instead") != std::string::npos);
+    // The INVITE carries the LIS's location, not the caller's bytes.
+    const std::string invite = sip::build_invite(*fx.snap, d, f, "c@x", "t");
+    CHECK(invite.find(pidf) == std::string::npos);
+    CHECK(invite.find("<ca:LOC>Room 12</ca:LOC>") != std::string::npos);
+
+    // Nothing locates the caller (no subnet, no default location): some location beats none.
+    f.source_ip = "192.0.2.1";
+    d = decide(*fx.snap, f, true);
+    CHECK(d.location_source == LocationSource::caller_pidf);
+    CHECK_FALSE(d.location);
+    CHECK(d.ecrc_screening);
+    CHECK(d.caller_pidf_fault.find(why) != std::string::npos);
+    CHECK(std::any_of(d.trace.begin(), d.trace.end(), [](const TraceStep& t) { return t.outcome == "the caller's PIDF-LO, as it is"; }));
+    CHECK(sip::build_invite(*fx.snap, d, f, "c@x", "t").find(pidf) != std::string::npos);
+  }
+  // A DOCTYPE never goes on: the LIS's location, else the default location, else none.
+  const std::string xxe = "<!DOCTYPE presence [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><presence xmlns=\"urn:ietf:params:xml:ns:pidf\">&x;</presence>";
+  auto f = call("sip:alice@contoso.example", "911");
+  f.pidf = xxe;
+  f.source_ip = "10.1.12.7";
+  auto d = decide(*fx.snap, f);
+  CHECK(d.location_source == LocationSource::subnet);
+  CHECK(d.caller_pidf_fault.find("has a DOCTYPE") != std::string::npos);
+  f.source_ip = "10.9.1.1";  // Redmond, no subnet location: the policy's default
+  d = decide(*fx.snap, f);
+  CHECK(d.location_source == LocationSource::default_location);
+  f.source_ip = "192.0.2.1";
+  d = decide(*fx.snap, f);
+  CHECK(d.location_source == LocationSource::none);
+  CHECK_FALSE(d.location);
+  const std::string invite = sip::build_invite(*fx.snap, d, f, "c@x", "t");
+  CHECK(invite.find("DOCTYPE") == std::string::npos);
+  CHECK(invite.find("application/pidf+xml") == std::string::npos);
+  // Ordinary calls are not located: their PIDF-LO is not judged.
+  f.dialled = "+14255550100";
+  CHECK(decide(*fx.snap, f).caller_pidf_fault.empty());
 }
 
 TEST_CASE("callback: the user's DID, or an ELIN when the trunk takes no PIDF-LO") {
@@ -669,4 +744,46 @@ TEST_CASE("webhook and e-mail targets reach the decision, its trace and a saved 
   CHECK(j["notify_emails"] == Json{"security@contoso.example"});
   // A change of webhook alone is a change of decision an operator sees before publishing.
   CHECK(decision_summary(d).find("webhook https://alerts.contoso.example/e911") != std::string::npos);
+}
+
+TEST_CASE("an INVITE over max_message gives up the caller's PIDF-LO for the LIS's location, else goes without one") {
+  // Issue 24 item 4: with a caller's PIDF-LO of 64,700 bytes the provider's INVITE was over
+  // max_message and every provider trunk was skipped.
+  Fixture fx;
+  auto f = call("sip:alice@contoso.example", "911");
+  f.source_ip = "10.1.12.7";
+  const std::string tail = "</presence>\n";
+  f.pidf = kCallerPidf.substr(0, kCallerPidf.size() - tail.size()) + "<note>";
+  f.pidf += std::string(64700 - f.pidf.size() - 7 - tail.size(), 'x') + "</note>" + tail;
+  REQUIRE(f.pidf.size() == 64700);
+  auto d = decide(*fx.snap, f);
+  REQUIRE(d.location_source == LocationSource::caller_pidf);
+  sip::InviteContext c;
+  const sip::TrunkInvite as_is = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(as_is.text.size() > 65536);
+  CHECK(as_is.degraded.empty());
+  c.max_message = 65536;
+  sip::TrunkInvite inv = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(inv.text.size() <= 65536);
+  CHECK(inv.with_pidf);
+  CHECK(inv.text.find("<ca:LOC>Room 12</ca:LOC>") != std::string::npos);
+  CHECK(inv.text.find("xxxxxxxx") == std::string::npos);
+  CHECK(inv.degraded.rfind("with the caller's PIDF-LO (64700 bytes) the INVITE would be " + std::to_string(as_is.text.size()) + " bytes, over the 65536", 0) == 0);
+  CHECK(inv.degraded.find("sent with the LIS's location instead (subnet location 'room12')") != std::string::npos);
+  // Nothing locates the caller: the INVITE goes without a location.
+  f.source_ip = "192.0.2.1";
+  d = decide(*fx.snap, f);
+  inv = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(inv.text.size() <= 65536);
+  CHECK_FALSE(inv.with_pidf);
+  CHECK(inv.text.find("Geolocation") == std::string::npos);
+  CHECK(inv.text.find("Content-Type: application/sdp") != std::string::npos);
+  CHECK(inv.degraded.find("sent without a location, the LIS having none for the caller") != std::string::npos);
+  // Within the limit, the INVITE is as decided.
+  c.max_message = as_is.text.size();
+  f.source_ip = "10.1.12.7";
+  d = decide(*fx.snap, f);
+  inv = sip::build_trunk_invite(*fx.snap, d, f, c);
+  CHECK(inv.text == as_is.text);
+  CHECK(inv.degraded.empty());
 }

@@ -22,7 +22,7 @@ struct CallFacts {
   std::string chassis_id;  ///< LLDP chassis of the switch, if any
   std::string port_id;     ///< LLDP port, with chassis_id
   std::string dialled;     ///< digits, or a Request-URI: tel:, sip:...;user=dialstring, urn:service:sos
-  std::string pidf;        ///< a PIDF-LO the client sent, passed on unchanged when present
+  std::string pidf;        ///< a PIDF-LO the client sent: passed on unchanged when it passes check_pidf (see Decision::caller_pidf_fault)
   bool priority_emergency = false;  ///< the INVITE carried Priority: emergency
   std::string time;                 ///< RFC 3339 time of the call, for the notification
   std::vector<std::string> trunks_down;  ///< trunks known to be failing: tried last, never dropped
@@ -88,6 +88,11 @@ struct Decision {
 
   LocationSource location_source = LocationSource::none;
   LocationRef location;             ///< the location sent to the PSAP (empty with a caller PIDF)
+  /// Why the caller's PIDF-LO failed check_pidf (caller_pidf_fault), else empty. Such a PIDF-LO is
+  /// set aside for the LIS's location (an access point, port, switch or subnet); where the LIS has
+  /// none it is passed on as it is (location_source caller_pidf), since some location beats none,
+  /// unless it declares markup (never passed on: the default location, else none).
+  std::string caller_pidf_fault;
   std::string method;               ///< PIDF method: LIS, Manual, Default, ...
   bool approximate = false;         ///< Wi-Fi derived
   bool ecrc_screening = false;      ///< the provider's ECRC will confirm the location by voice
@@ -148,6 +153,12 @@ struct ElementLocation {
 /// An element whose subnet has no location does not count. decide() locates emergency calls with
 /// it and the location service (HELD) its clients, so both find the same place. Pure.
 ElementLocation locate_element(const Snapshot& snap, const CallFacts& f, const Snapshot::SubnetHit& hit);
+
+/// `d`, decided on `f`, located as if the call had come without its PIDF-LO: the location, its
+/// source, method and ECRC screening that decide() gives `f` without `f.pidf` (the LIS's, else the
+/// default location, else none); routes, callback and notifications stay as `d` has them. For an
+/// INVITE that cannot carry the caller's PIDF-LO (too large to send). Pure.
+Decision without_caller_pidf(const Snapshot& snap, const Decision& d, const CallFacts& f);
 
 /// Decides what happens to a call: classify, choose the policy, locate, route, callback and
 /// notify. An ordinary call is normalised by the dial plan, then routed by the caller's voice

@@ -34,12 +34,14 @@
 #include <unordered_map>
 
 #include "e911/json.hpp"
+#include "e911/runtime_call_record.hpp"
 #include "e911/runtime_chain.hpp"
 #include "e911/runtime_elin.hpp"
 #include "e911/runtime_limits.hpp"
 
 namespace e911::routing {
 struct CallFacts;
+struct Decision;
 }
 
 namespace e911::runtime {
@@ -130,6 +132,12 @@ class B2bua {
   /// emergency, test or callback call), which is only counted and logged when past a limit.
   bool refused_by_limits(Call& call, bool may_refuse, const Snapshot& snap);
   void trunk_health(const std::string& trunk, bool up, const std::string& why);
+  /// A caller's PIDF-LO that failed the checks (`d` says why, and where the call was located
+  /// instead): the call's record says so (caller_pidf_refused), and the log, as a warning.
+  void caller_pidf_refused(Call& call, const routing::Decision& d);
+  /// A new entry of the call's record for branch `b`'s attempt: target, Request-URI, destination,
+  /// transport, and how its INVITE was degraded.
+  CallRecord::Attempt& record_attempt(Call& call, const Branch& b);
 
   Chain& chain_;
   std::uint64_t next_id_ = 1;

@@ -31,6 +31,7 @@ class CallRecord {
     const char* transport = "udp";
     signed char tls_fallback = -1;  ///< -1: not said; else the try over TCP after TLS failed
     signed char pidf_lo = -1;       ///< -1: not said (not a call to the provider); else with a PIDF-LO
+    std::string degraded;           ///< how its INVITE was made to fit max_message; empty: sent as decided
     int status = 0;                 ///< 0: no final answer yet
     bool has_reason = false;
     std::string reason;

@@ -138,6 +138,8 @@ class Chain {
   Authenticator& auth() { return *auth_; }
   const SnapshotSlot* snapshots() const { return snapshots_; }
   const CoreOptions& options() const { return options_; }
+  /// What a message may be (max_message...): every request sent is parsed against them first.
+  const sip::Limits& limits() const { return limits_; }
   const sip::TimerConfig& timers() const { return timers_; }
   asio::io_context& io() { return io_; }
   /// The loop's timers (transactions, calls): one wheel for the whole chain.

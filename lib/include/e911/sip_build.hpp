@@ -29,6 +29,7 @@ struct InviteContext {
   std::size_t attempt = 0;                  ///< which of the decision's attempts (trunk and Request-URI form)
   bool keep_udp = false;                    ///< stay on a UDP trunk's UDP even above kUdpLimit (the retry after TCP failed)
   bool tls_fallback = false;                ///< a TLS trunk tried again over TCP (RFC 6881 SP-31): Via and Contact say TCP
+  std::size_t max_message = 0;              ///< the most the INVITE may be, in bytes (serve's max_message); 0: no limit
 };
 
 /// An INVITE to a trunk, and what its sender needs to know of it.
@@ -37,6 +38,7 @@ struct TrunkInvite {
   bool stream = true;       ///< goes over TCP (the trunk's transport, or over kUdpLimit)
   bool switched_to_tcp = false;
   bool with_pidf = false;   ///< carries a PIDF-LO (the caller's or the LIS's)
+  std::string degraded;     ///< how the INVITE was made to fit InviteContext::max_message; empty: as decided
   std::string from, to, request_uri;  ///< From and To without tags, and the Request-URI
 };
 
@@ -45,13 +47,17 @@ struct TrunkInvite {
 /// in the trunk's form, Via (with rport), From (display name, callback), To, Call-ID, CSeq,
 /// Contact, Allow, Priority: emergency, P-Asserted-Identity, Geolocation: <cid:...> and a
 /// multipart/mixed body with the SDP and the PIDF-LO (the caller's own PIDF passed on unchanged
-/// when it sent one; none to a trunk that takes none). Content-Length exact.
+/// when it sent one that decide() did not set aside; none to a trunk that takes none).
+/// Content-Length exact. An INVITE over `c.max_message` is made to fit, and `degraded` says how:
+/// the caller's PIDF-LO gives way to the LIS's location (without_caller_pidf), else the INVITE
+/// goes without a PIDF-LO; one that still does not fit is returned as it is, over the limit.
 TrunkInvite build_trunk_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const InviteContext& c);
 
 /// The INVITE the first trunk of `d` would receive: Request-URI in the trunk's form, Via, From
 /// (display name, callback), To, Call-ID, CSeq, Contact, Max-Forwards, Priority: emergency,
 /// P-Asserted-Identity, Geolocation: <cid:...> and a multipart/mixed body with the SDP and the
-/// PIDF-LO (the caller's own PIDF passed on unchanged when it sent one). Content-Length exact.
+/// PIDF-LO (the caller's own PIDF passed on unchanged when it sent one that decide() did not set
+/// aside). Content-Length exact.
 /// `call_id` and `tag` make the message reproducible.
 std::string build_invite(const Snapshot& snap, const routing::Decision& d, const routing::CallFacts& f, const std::string& call_id,
                          const std::string& tag);
