@@ -32,13 +32,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "e911/runtime_metrics.hpp"
 #include "e911/snapshot.hpp"
 
-namespace httplib {
+namespace e911::runtime::http {
 class Server;
 }
 
@@ -107,8 +106,7 @@ class HeldServer {
   void stop();
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http::Server> server_;
   unsigned short port_ = 0;
 };
 
