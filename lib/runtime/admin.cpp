@@ -35,11 +35,16 @@ constexpr const char* kJson = "application/json";
 constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 
+// Every JSON answer as UTF-8, whatever the runtime holds: a Call-ID, a Contact or a display name
+// may carry any byte a phone sent (0xff), and each byte that is not UTF-8 is written U+FFFD, as
+// the call log writes its records, rather than failing the whole answer.
+std::string json_text(const Json& doc) { return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n"; }
+
 void json_error(http::Response& res, int status, const std::string& message, const std::string& hint) {
   Json body = {{"error", {{"message", message}}}};
   if (!hint.empty()) body["error"]["hint"] = hint;
   res.status = status;
-  res.set_content(body.dump(2) + "\n", kJson);
+  res.set_content(json_text(body), kJson);
 }
 
 // What the server shares with its handler threads.
@@ -73,7 +78,7 @@ void call_hook(State& s, const Hook& hook, const char* name, http::Response& res
 }
 
 void answer_json(State& s, const std::function<Json()>& hook, const char* name, http::Response& res) {
-  call_hook(s, hook, name, res, [&](const auto& h) { res.set_content(h().dump(2) + "\n", kJson); });
+  call_hook(s, hook, name, res, [&](const auto& h) { res.set_content(json_text(h()), kJson); });
 }
 
 // ?limit=N: 1..kMaxCalls, digits only; nullopt when malformed.
@@ -95,7 +100,7 @@ void answer_limited(State& s, const Hook& hook, const char* what, const std::str
                "ask for " + path + "?limit=50");
     return;
   }
-  call_hook(s, hook, what, res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
+  call_hook(s, hook, what, res, [&](const auto& h) { res.set_content(json_text(h(*limit)), kJson); });
 }
 
 const std::array<Route, 7> kRoutes = {{
@@ -276,7 +281,13 @@ AdminServer::AdminServer(const std::string& address, unsigned short port, std::s
     if (r && r->asks_hook) {
       asio::post(*workers, [state, r, req = std::move(req), respond = std::move(respond)] {
         http::Response answer;
-        r->answer(*state, req, answer);
+        try {
+          r->answer(*state, req, answer);
+        } catch (const std::exception&) {  // never out of the worker, which would end the process
+          answer = {};
+          answer.status = 500;
+          answer.set_content(std::string("{\"error\": {\"message\": \"the runtime failed to answer\"}}\n"), kJson);
+        }
         respond(std::move(answer));
       });
       return;

@@ -414,9 +414,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     keep_alive_ = req.version == "HTTP/1.1" ? !iequal(req.header("Connection"), "close") : iequal(req.header("Connection"), "keep-alive");
     head_ = req.method == "HEAD";
     asio::io_context* io = &server_.io;
-    server_.handler(req, [io, self = shared_from_this()](Response res) {
-      asio::post(*io, [self, res = std::move(res)]() mutable { self->answer(std::move(res)); });
-    });
+    try {
+      server_.handler(req, [io, self = shared_from_this()](Response res) {
+        asio::post(*io, [self, res = std::move(res)]() mutable { self->answer(std::move(res)); });
+      });
+    } catch (const std::exception&) {  // never out of the listener's loop, which would end the process
+      fail(500);
+    }
   }
 
   // An answer the server gives by itself; the connection closes after it.
