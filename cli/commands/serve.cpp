@@ -46,7 +46,7 @@ struct ServeFlags {
   std::string snapshot, bindings, admin, token_file, location_service, log_format;
   std::string admin_certificate, admin_private_key, tls_certificate, tls_private_key, tls_ca_file;
   std::string auth;
-  std::vector<std::string> trusted_networks;
+  std::vector<std::string> trusted_networks, held_trusted_clients;
   bool tls_verify_clients = false;
   std::optional<unsigned> idle, ring, drain, threads;
 };
@@ -159,6 +159,10 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       ->type_name("CIDR");
   cmd->add_option("--location-service", f->location_service,
                   "ADDR:PORT of the location service for clients (HELD, RFC 5985, plain HTTP), or 'off'. Default: off");
+  cmd->add_option("--held-trusted-client", f->held_trusted_clients,
+                  "CIDR of HELD clients that may locate other devices by naming them (RFC 6155); repeatable. Default: none (a client is located by "
+                  "its own address only)")
+      ->type_name("CIDR");
   cmd->add_option("--ring-timeout", f->ring, "seconds a call to a user may ring before the caller gets 408. Default: 180");
   cmd->add_option("--idle-timeout", f->idle, "seconds after which a silent TCP connection is closed. Default: 300");
   cmd->add_option("--drain-timeout", f->drain, "seconds SIGTERM waits for calls in progress to end. Default: 30");
@@ -196,6 +200,15 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     if (!f->log_format.empty()) c.log_format = f->log_format;
     if (!f->auth.empty()) c.auth = f->auth;
     if (!f->trusted_networks.empty()) c.trusted_networks = f->trusted_networks;
+    if (!f->held_trusted_clients.empty()) c.held_trusted_clients = f->held_trusted_clients;
+    runtime::HeldAccess held_access;
+    for (const auto& text : c.held_trusted_clients) {
+      auto net = runtime::parse_cidr(text);
+      if (!net)
+        throw Error(ErrorKind::usage, "HELD trusted client '" + text + "' is not an IP network",
+                    "write ADDRESS/LENGTH with no host bits set, such as 10.20.0.0/16, or one address");
+      held_access.trusted_clients.push_back(*net);
+    }
     runtime::AuthOptions auth{c.auth == "required", {}, c.auth_nonce_lifetime};
     for (const auto& text : c.trusted_networks) {
       auto net = runtime::parse_cidr(text);
@@ -364,8 +377,13 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     std::unique_ptr<runtime::HeldServer> held;
     if (!c.location_service.empty()) {
       const runtime::ListenSpec at = runtime::parse_location_service_address(c.location_service);
-      held = std::make_unique<runtime::HeldServer>(at.address, at.port, slot, &metrics);
-      log.event("info", "location service (HELD) listening", {{"location_service", at.endpoint()}, {"port", held->port()}});
+      held_access.on_refused = [&log](const std::string& client, std::uint64_t refused) {
+        log.event("warn", "location service: a client not in held_trusted_clients named a device; refused (notLocatable)",
+                  {{"client", client}, {"refused", refused}});
+      };
+      held = std::make_unique<runtime::HeldServer>(at.address, at.port, slot, &metrics, std::move(held_access));
+      log.event("info", "location service (HELD) listening",
+                {{"location_service", at.endpoint()}, {"port", held->port()}, {"held_trusted_clients", c.held_trusted_clients}});
     }
 
     // SIGHUP reloads the file on the reloads' thread, so a large snapshot being read and indexed

@@ -13,7 +13,9 @@
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <utility>
 
 #include "e911/diagnostic.hpp"
 #include "e911/error.hpp"
@@ -217,9 +219,17 @@ HeldParse parse_held_request(std::string_view body) {
   return p;
 }
 
-HeldAnswer answer_held(const Snapshot* snap, std::string_view body, const std::string& peer_ip, const std::string& timestamp) {
+HeldAnswer answer_held(const Snapshot* snap, std::string_view body, const std::string& peer_ip, const std::string& timestamp, bool may_name_devices) {
   const HeldParse p = parse_held_request(body);
   if (!p.error.empty()) return {held_error(p.error, p.message), LocationOutcome::bad_request};
+  // RFC 5985 §4: the requester is the Target. Naming another device (RFC 6155) is for the clients
+  // trusted to (§4 of RFC 6155: the LIS authorizes third-party requests). The same answer as for
+  // a device nowhere, so a refusal tells nothing of the device named; <mac> locates nothing here.
+  const HeldRequest& named = p.request;
+  if (!may_name_devices && (!named.bssid.empty() || !named.chassis.empty() || !named.port.empty() || (!named.ip.empty() && named.ip != normal_ip(peer_ip))))
+    return {held_error("notLocatable", "this LIS locates a client by its own address only; naming a device (<ip>, BSSID, chassis, port) is for "
+                                       "the clients in held_trusted_clients"),
+            LocationOutcome::identifier_refused};
   if (!snap) return {held_error("generalLisError", "no location data is in service yet; try again later"), LocationOutcome::lis_error};
   const HeldRequest& r = p.request;
   // Only civic location is served: "any" and "civic" get it, and so does any other list unless
@@ -270,7 +280,7 @@ void plain(http::Response& res, int status, const std::string& text) {
 
 }  // namespace
 
-HeldServer::HeldServer(const std::string& address, unsigned short port, const SnapshotSlot& slot, Metrics* metrics) {
+HeldServer::HeldServer(const std::string& address, unsigned short port, const SnapshotSlot& slot, Metrics* metrics, HeldAccess access) {
   const std::string host = without_brackets(address);
   unsigned char buf[sizeof(in6_addr)];
   if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1)
@@ -284,7 +294,16 @@ HeldServer::HeldServer(const std::string& address, unsigned short port, const Sn
   // Answered on the listener's thread: a request is microseconds of lookups on a snapshot read
   // through the slot, never a wait; the thread reads every connection without blocking, so a
   // client trickling its request holds no thread another needs.
-  const auto handler = [&slot, count](http::Request& req, http::Respond respond) {
+  // Refusals are logged at most once per 10 s, with how many there were: a scan of identifiers
+  // must not flood the log. The handler runs on the listener's thread alone.
+  struct Refusals {
+    std::chrono::steady_clock::time_point last{};
+    std::uint64_t unlogged = 0;
+  };
+  const auto refusals = std::make_shared<Refusals>();
+  const auto trusted = std::make_shared<const std::vector<Cidr>>(std::move(access.trusted_clients));
+  const auto on_refused = std::move(access.on_refused);
+  const auto handler = [&slot, count, refusals, trusted, on_refused](http::Request& req, http::Respond respond) {
     http::Response res;
     if (req.path != "/" && req.path != "/held") {
       count(LocationOutcome::bad_request);
@@ -297,8 +316,17 @@ HeldServer::HeldServer(const std::string& address, unsigned short port, const Sn
       count(LocationOutcome::bad_request);
       plain(res, 415, "a HELD request is application/held+xml (RFC 5985 section 9)");
     } else {
-      const HeldAnswer a = answer_held(slot.current().get(), req.body, req.remote_addr, utc_now());
+      const bool may_name = std::any_of(trusted->begin(), trusted->end(), [&](const Cidr& net) { return cidr_contains(net, req.remote_addr); });
+      const HeldAnswer a = answer_held(slot.current().get(), req.body, req.remote_addr, utc_now(), may_name);
       count(a.outcome);
+      if (a.outcome == LocationOutcome::identifier_refused && on_refused) {
+        ++refusals->unlogged;
+        const auto now = std::chrono::steady_clock::now();
+        if (refusals->last == std::chrono::steady_clock::time_point{} || now - refusals->last >= std::chrono::seconds(10)) {
+          on_refused(req.remote_addr, std::exchange(refusals->unlogged, 0));
+          refusals->last = now;
+        }
+      }
       res.status = 200;
       res.set_header("Cache-Control", "no-store");  // a location is personal: no cache keeps it
       res.set_content(a.body, kHeldContentType);
