@@ -2,8 +2,10 @@
 // its registrar and B2BUA on one loop, the snapshot in service (SIGHUP reloads it), the admin
 // API on its own thread, and a drain on SIGTERM.
 #include <CLI/CLI.hpp>
-#include <atomic>
+#include <condition_variable>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <malloc.h>
@@ -11,6 +13,8 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "context.hpp"
@@ -42,7 +46,7 @@ struct ServeFlags {
   std::string snapshot, bindings, admin, token_file, location_service, log_format;
   std::string admin_certificate, admin_private_key, tls_certificate, tls_private_key, tls_ca_file;
   std::string auth;
-  std::vector<std::string> trusted_networks;
+  std::vector<std::string> trusted_networks, held_trusted_clients;
   bool tls_verify_clients = false;
   std::optional<unsigned> idle, ring, drain, threads;
 };
@@ -63,6 +67,69 @@ T on_loop(asio::io_context& io, std::function<T()> work) {
     throw Error(ErrorKind::failure, "the SIP loop did not answer within 5 s", "the runtime is overloaded or stuck; see its log");
   return future.get();
 }
+
+/// Snapshot reloads, one at a time, on a thread of their own. Whoever asks (SIGHUP, /v1/reload)
+/// waits for one a bounded time, and nothing waits for it past that, SIGTERM included: a file on
+/// a hung network mount blocks its read in the kernel, where no deadline reaches.
+class Reloads {
+ public:
+  using Result = runtime::SnapshotSlot::Reload;
+  explicit Reloads(std::function<Result()> work) : work_(std::move(work)) {}
+  ~Reloads() {
+    if (thread_.joinable()) thread_.join();  // finished: the caller checks busy() first
+  }
+  Reloads(const Reloads&) = delete;
+  Reloads& operator=(const Reloads&) = delete;
+
+  /// Starts a reload unless one is running (`started` says which), then waits for the one
+  /// running up to `wait`. Its result, or nullopt while it is still running (or after stop()).
+  std::optional<Result> run(std::chrono::milliseconds wait, bool& started) {
+    std::unique_lock lock(state_->mutex);
+    started = false;
+    if (state_->stopping) return std::nullopt;
+    if (!state_->running) {
+      if (thread_.joinable()) thread_.join();  // the last one, which has finished
+      state_->running = true;
+      state_->result.reset();
+      started = true;
+      thread_ = std::thread([state = state_, work = work_] {
+        Result r = work();
+        std::lock_guard done(state->mutex);
+        state->result = std::move(r);
+        state->running = false;
+        state->changed.notify_all();
+      });
+    }
+    state_->changed.wait_for(lock, wait, [&] { return !state_->running || state_->stopping; });
+    if (state_->running || state_->stopping) return std::nullopt;
+    return state_->result;
+  }
+  /// Wakes every waiter and starts no more reloads.
+  void stop() {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+    state_->changed.notify_all();
+  }
+  bool busy() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->running;
+  }
+
+ private:
+  struct State {
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool running = false, stopping = false;
+    std::optional<Result> result;
+  };
+  std::function<Result()> work_;
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+  std::thread thread_;
+};
+
+/// How long /v1/reload waits for the file to be read and checked before it answers that the
+/// reload is still under way.
+constexpr std::chrono::seconds kReloadWait{5};
 
 std::int64_t unix_now() { return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -92,6 +159,10 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       ->type_name("CIDR");
   cmd->add_option("--location-service", f->location_service,
                   "ADDR:PORT of the location service for clients (HELD, RFC 5985, plain HTTP), or 'off'. Default: off");
+  cmd->add_option("--held-trusted-client", f->held_trusted_clients,
+                  "CIDR of HELD clients that may locate other devices by naming them (RFC 6155); repeatable. Default: none (a client is located by "
+                  "its own address only)")
+      ->type_name("CIDR");
   cmd->add_option("--ring-timeout", f->ring, "seconds a call to a user may ring before the caller gets 408. Default: 180");
   cmd->add_option("--idle-timeout", f->idle, "seconds after which a silent TCP connection is closed. Default: 300");
   cmd->add_option("--drain-timeout", f->drain, "seconds SIGTERM waits for calls in progress to end. Default: 30");
@@ -129,6 +200,15 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     if (!f->log_format.empty()) c.log_format = f->log_format;
     if (!f->auth.empty()) c.auth = f->auth;
     if (!f->trusted_networks.empty()) c.trusted_networks = f->trusted_networks;
+    if (!f->held_trusted_clients.empty()) c.held_trusted_clients = f->held_trusted_clients;
+    runtime::HeldAccess held_access;
+    for (const auto& text : c.held_trusted_clients) {
+      auto net = runtime::parse_cidr(text);
+      if (!net)
+        throw Error(ErrorKind::usage, "HELD trusted client '" + text + "' is not an IP network",
+                    "write ADDRESS/LENGTH with no host bits set, such as 10.20.0.0/16, or one address");
+      held_access.trusted_clients.push_back(*net);
+    }
     runtime::AuthOptions auth{c.auth == "required", {}, c.auth_nonce_lifetime};
     for (const auto& text : c.trusted_networks) {
       auto net = runtime::parse_cidr(text);
@@ -254,7 +334,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
       listening.push_back(transports.back()->describe());
     }
 
-    auto reload = [&slot, &c, &log, &warn_unguarded_desks] {
+    Reloads reloads([&slot, &c, &log, &warn_unguarded_desks] {
       const auto result = slot.reload(c.snapshot);
       log.event(result.swapped ? "info" : "error", result.message, {{"snapshot", c.snapshot}});
       if (result.swapped) warn_unguarded_desks();
@@ -262,7 +342,7 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
         log.event("warn", "last-good copy of the snapshot not kept: " + result.warning,
                   {{"last_good", runtime::SnapshotSlot::last_good_path(c.snapshot)}});
       return result;
-    };
+    });
 
     // The admin API on its own thread; its hooks ask the loop for what only the loop may read.
     std::unique_ptr<runtime::AdminServer> admin;
@@ -293,9 +373,18 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
           return s;
         };
         hooks.reload = [&] {
-          const auto r = reload();
+          bool started = false;
+          const auto r = reloads.run(kReloadWait, started);
           auto snap = slot.current();
-          return Json{{"reloaded", r.swapped}, {"message", r.message}, {"revision", snap ? Json(snap->revision()) : Json(nullptr)}};
+          const Json revision = snap ? Json(snap->revision()) : Json(nullptr);
+          if (!r)
+            return Json{{"reloaded", false},
+                        {"in_progress", true},
+                        {"message", "snapshot '" + c.snapshot + "' is still being read after " + std::to_string(kReloadWait.count()) +
+                                        " s; revision " + runtime::SnapshotSlot::revision_text(snap) +
+                                        " stays in service until it loads (the log says when it does, or why it was refused)"},
+                        {"revision", revision}};
+          return Json{{"reloaded", r->swapped}, {"message", r->message}, {"revision", revision}};
         };
         hooks.calls = [&](std::size_t limit) { return call_log.recent(limit); };
         hooks.active_calls = [&](std::size_t limit) { return on_loop<Json>(io, [&, limit] { return chain.active_calls(limit); }); };
@@ -312,27 +401,24 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     std::unique_ptr<runtime::HeldServer> held;
     if (!c.location_service.empty()) {
       const runtime::ListenSpec at = runtime::parse_location_service_address(c.location_service);
-      held = std::make_unique<runtime::HeldServer>(at.address, at.port, slot, &metrics);
-      log.event("info", "location service (HELD) listening", {{"location_service", at.endpoint()}, {"port", held->port()}});
+      held_access.on_refused = [&log](const std::string& client, std::uint64_t refused) {
+        log.event("warn", "location service: a client not in held_trusted_clients named a device; refused (notLocatable)",
+                  {{"client", client}, {"refused", refused}});
+      };
+      held = std::make_unique<runtime::HeldServer>(at.address, at.port, slot, &metrics, std::move(held_access));
+      log.event("info", "location service (HELD) listening",
+                {{"location_service", at.endpoint()}, {"port", held->port()}, {"held_trusted_clients", c.held_trusted_clients}});
     }
 
-    // SIGHUP reloads the file on a worker thread, so a large snapshot being read and indexed
+    // SIGHUP reloads the file on the reloads' thread, so a large snapshot being read and indexed
     // never stalls the loop; the swap itself is SnapshotSlot's. One reload at a time.
-    std::atomic<bool> reloading{false};
-    std::thread reloader;
     asio::signal_set hangup(io, SIGHUP);
     std::function<void()> wait_hangup = [&] {
       hangup.async_wait([&](const std::error_code& ec, int) {
         if (ec) return;
-        if (reloading.exchange(true)) {
-          log.event("warn", "SIGHUP: a reload is already running; this one is dropped");
-        } else {
-          if (reloader.joinable()) reloader.join();
-          reloader = std::thread([&] {
-            reload();
-            reloading = false;
-          });
-        }
+        bool started = false;
+        reloads.run(std::chrono::milliseconds(0), started);
+        if (!started) log.event("warn", "SIGHUP: a reload is already running; this one is dropped");
         wait_hangup();
       });
     };
@@ -426,10 +512,18 @@ void register_serve_commands(CLI::App& app, Context& ctx) {
     io.run();
     chain_for_outcomes = nullptr;
     notifier.stop(std::chrono::seconds(2));
-    if (reloader.joinable()) reloader.join();
+    reloads.stop();  // a /v1/reload waiting for it answers now
     if (admin) admin->stop();
     if (held) held->stop();
-    log.event("info", std::string("stopped by ") + (stopped_by == SIGINT ? "SIGINT" : stopped_by == SIGTERM ? "SIGTERM" : "the loop ending"));
+    const std::string stopped = std::string("stopped by ") + (stopped_by == SIGINT ? "SIGINT" : stopped_by == SIGTERM ? "SIGTERM" : "the loop ending");
+    if (reloads.busy()) {
+      // Its read may never return (a FIFO, a hung mount): the process ends without waiting for
+      // it, and without the destructors of what it reads into. The bindings were saved above.
+      log.event("warn", stopped + "; a snapshot reload still reading is abandoned", {{"snapshot", c.snapshot}});
+      std::fflush(nullptr);
+      std::_Exit(0);
+    }
+    log.event("info", stopped);
   });
 }
 

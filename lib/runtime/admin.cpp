@@ -1,15 +1,12 @@
 // The admin HTTP API (see runtime_admin.hpp): one table of routes, one dispatcher that checks
 // path, method and token in that order, and the token file's checks.
 #include "e911/runtime_admin.hpp"
-#include "http_listen.hpp"
+#include "http_server.hpp"
 
 #include <arpa/inet.h>
-#include <httplib.h>
-#include <netdb.h>
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,11 +35,16 @@ constexpr const char* kJson = "application/json";
 constexpr const char* kPrometheus = "text/plain; version=0.0.4; charset=utf-8";
 
 
-void json_error(httplib::Response& res, int status, const std::string& message, const std::string& hint) {
+// Every JSON answer as UTF-8, whatever the runtime holds: a Call-ID, a Contact or a display name
+// may carry any byte a phone sent (0xff), and each byte that is not UTF-8 is written U+FFFD, as
+// the call log writes its records, rather than failing the whole answer.
+std::string json_text(const Json& doc) { return doc.dump(2, ' ', false, Json::error_handler_t::replace) + "\n"; }
+
+void json_error(http::Response& res, int status, const std::string& message, const std::string& hint) {
   Json body = {{"error", {{"message", message}}}};
   if (!hint.empty()) body["error"]["hint"] = hint;
   res.status = status;
-  res.set_content(body.dump(2) + "\n", kJson);
+  res.set_content(json_text(body), kJson);
 }
 
 // What the server shares with its handler threads.
@@ -56,12 +58,13 @@ struct Route {
   const char* path;
   const char* method;
   bool needs_token;
-  void (*answer)(State&, const httplib::Request&, httplib::Response&);
+  bool asks_hook;  // answered on a worker thread: a hook may wait (for the SIP loop, for a file)
+  void (*answer)(State&, const http::Request&, http::Response&);
 };
 
 // Calls a hook under the hooks' lock: 501 when it is not set, 500 when it throws.
 template <typename Hook, typename Respond>
-void call_hook(State& s, const Hook& hook, const char* name, httplib::Response& res, Respond respond) {
+void call_hook(State& s, const Hook& hook, const char* name, http::Response& res, Respond respond) {
   if (!hook) {
     json_error(res, 501, std::string("this runtime does not provide '") + name + "'", "upgrade e911ctl serve");
     return;
@@ -74,14 +77,14 @@ void call_hook(State& s, const Hook& hook, const char* name, httplib::Response& 
   }
 }
 
-void answer_json(State& s, const std::function<Json()>& hook, const char* name, httplib::Response& res) {
-  call_hook(s, hook, name, res, [&](const auto& h) { res.set_content(h().dump(2) + "\n", kJson); });
+void answer_json(State& s, const std::function<Json()>& hook, const char* name, http::Response& res) {
+  call_hook(s, hook, name, res, [&](const auto& h) { res.set_content(json_text(h()), kJson); });
 }
 
 // ?limit=N: 1..kMaxCalls, digits only; nullopt when malformed.
-std::optional<std::size_t> limit_of(const httplib::Request& req) {
+std::optional<std::size_t> limit_of(const http::Request& req) {
   if (!req.has_param("limit")) return kDefaultCalls;
-  const std::string text = req.get_param_value("limit");
+  const std::string text = req.param("limit");
   if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
   const std::size_t n = std::stoul(text);
   if (n < 1 || n > kMaxCalls) return std::nullopt;
@@ -90,30 +93,30 @@ std::optional<std::size_t> limit_of(const httplib::Request& req) {
 
 // A list route with ?limit=N (1 to kMaxCalls): a bad limit is a 400 that shows a good request.
 template <typename Hook>
-void answer_limited(State& s, const Hook& hook, const char* what, const std::string& path, const httplib::Request& req, httplib::Response& res) {
+void answer_limited(State& s, const Hook& hook, const char* what, const std::string& path, const http::Request& req, http::Response& res) {
   const auto limit = limit_of(req);
   if (!limit) {
-    json_error(res, 400, "limit '" + req.get_param_value("limit") + "' is not a whole number from 1 to " + std::to_string(kMaxCalls),
+    json_error(res, 400, "limit '" + req.param("limit") + "' is not a whole number from 1 to " + std::to_string(kMaxCalls),
                "ask for " + path + "?limit=50");
     return;
   }
-  call_hook(s, hook, what, res, [&](const auto& h) { res.set_content(h(*limit).dump(2) + "\n", kJson); });
+  call_hook(s, hook, what, res, [&](const auto& h) { res.set_content(json_text(h(*limit)), kJson); });
 }
 
 const std::array<Route, 7> kRoutes = {{
-    {"/healthz", "GET", false, [](State&, const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); }},
-    {"/v1/status", "GET", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.status, "status", res); }},
-    {"/v1/reload", "POST", true, [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.reload, "reload", res); }},
-    {"/v1/calls", "GET", true,
-     [](State& s, const httplib::Request& req, httplib::Response& res) { answer_limited(s, s.hooks.calls, "calls", "/v1/calls", req, res); }},
-    {"/v1/calls/active", "GET", true,
-     [](State& s, const httplib::Request& req, httplib::Response& res) {
+    {"/healthz", "GET", false, false, [](State&, const http::Request&, http::Response& res) { res.set_content("ok\n", "text/plain"); }},
+    {"/v1/status", "GET", true, true, [](State& s, const http::Request&, http::Response& res) { answer_json(s, s.hooks.status, "status", res); }},
+    {"/v1/reload", "POST", true, true, [](State& s, const http::Request&, http::Response& res) { answer_json(s, s.hooks.reload, "reload", res); }},
+    {"/v1/calls", "GET", true, true,
+     [](State& s, const http::Request& req, http::Response& res) { answer_limited(s, s.hooks.calls, "calls", "/v1/calls", req, res); }},
+    {"/v1/calls/active", "GET", true, true,
+     [](State& s, const http::Request& req, http::Response& res) {
        answer_limited(s, s.hooks.active_calls, "active calls", "/v1/calls/active", req, res);
      }},
-    {"/v1/registrations", "GET", true,
-     [](State& s, const httplib::Request&, httplib::Response& res) { answer_json(s, s.hooks.registrations, "registrations", res); }},
-    {"/metrics", "GET", true,
-     [](State& s, const httplib::Request&, httplib::Response& res) {
+    {"/v1/registrations", "GET", true, true,
+     [](State& s, const http::Request&, http::Response& res) { answer_json(s, s.hooks.registrations, "registrations", res); }},
+    {"/metrics", "GET", true, true,
+     [](State& s, const http::Request&, http::Response& res) {
        call_hook(s, s.hooks.metrics, "metrics", res, [&](const auto& h) { res.set_content(h(), kPrometheus); });
      }},
 }};
@@ -131,8 +134,8 @@ bool same_token(std::string_view given, std::string_view expected) {
 
 namespace {
 
-bool authorized(const State& s, const httplib::Request& req) {
-  const std::string header = req.get_header_value("Authorization");
+bool authorized(const State& s, const http::Request& req) {
+  const std::string header = req.header("Authorization");
   constexpr std::string_view scheme = "bearer ";
   if (header.size() <= scheme.size()) return false;
   for (std::size_t i = 0; i < scheme.size(); ++i)  // the scheme is case-insensitive (RFC 7235)
@@ -144,7 +147,9 @@ bool authorized(const State& s, const httplib::Request& req) {
   return same_token(given, s.token);
 }
 
-void dispatch(State& s, const httplib::Request& req, httplib::Response& res) {
+// The route that answers `req`, or nullptr with `res` answered (no such route, another method,
+// no token).
+const Route* route(const State& s, const http::Request& req, http::Response& res) {
   const std::string method = req.method == "HEAD" ? "GET" : req.method;
   std::string allow;
   for (const Route& r : kRoutes) {
@@ -158,18 +163,32 @@ void dispatch(State& s, const httplib::Request& req, httplib::Response& res) {
       json_error(res, 401,
                  req.has_header("Authorization") ? "the bearer token is not this runtime's" : "a bearer token is required",
                  "send 'Authorization: Bearer TOKEN' with the token in the runtime's --token-file");
-      return;
+      return nullptr;
     }
-    r.answer(s, req, res);
-    return;
+    return &r;
   }
   if (!allow.empty()) {
     res.set_header("Allow", allow);
     json_error(res, 405, "'" + req.path + "' does not take " + req.method, "use " + allow);
-    return;
+    return nullptr;
   }
   json_error(res, 404, "no route '" + req.path + "'",
              "the routes are /healthz, /v1/status, /v1/reload, /v1/calls, /v1/calls/active, /v1/registrations and /metrics");
+  return nullptr;
+}
+
+// What the server answers by itself: a request it cannot read, too slow or too large.
+void refusal(http::Response& res) {
+  std::string message;
+  switch (res.status) {
+    case 408: message = "the request did not arrive whole in time"; break;
+    case 413: message = "the request is larger than 4 KiB"; break;
+    case 431: message = "the request's headers are larger than 8 KiB"; break;
+    case 501: message = "the request's Transfer-Encoding is not chunked"; break;
+    case 505: message = "the request is not HTTP/1.1 or HTTP/1.0"; break;
+    default: message = "the request was refused (HTTP " + std::to_string(res.status) + ")";
+  }
+  json_error(res, res.status, message, "see 'man e911ctl-runtime' for the routes");
 }
 
 std::string without_brackets(const std::string& address) {
@@ -229,59 +248,69 @@ AdminServer::AdminServer(const std::string& address, unsigned short port, std::s
   auto state = std::make_shared<State>();
   state->token = std::move(token);
   state->hooks = std::move(hooks);
-  if (tls.certificate.empty()) {
-    server_ = std::make_unique<httplib::Server>();
-  } else {
+  std::shared_ptr<asio::ssl::context> secure;
+  if (!tls.certificate.empty()) {
     for (const std::string& file : {tls.certificate, tls.private_key})
       if (::access(file.c_str(), R_OK) != 0)
         throw Error(ErrorKind::failure, "cannot read the admin API's '" + file + "': " + std::strerror(errno), "check the path and its permissions");
-    auto secure = std::make_unique<httplib::SSLServer>(tls.certificate.c_str(), tls.private_key.c_str());
-    if (!secure->is_valid())
+    secure = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+    SSL_CTX* ctx = secure->native_handle();
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    if (SSL_CTX_use_certificate_chain_file(ctx, tls.certificate.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, tls.private_key.c_str(), SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1)
       throw Error(ErrorKind::failure, "the admin API's certificate '" + tls.certificate + "' or key '" + tls.private_key + "' cannot be used",
                   "give a PEM certificate and its unencrypted PEM key, which must match");
-    SSL_CTX_set_min_proto_version(secure->ssl_context(), TLS1_2_VERSION);
-    server_ = std::move(secure);
   }
-  httplib::Server& svr = *server_;
-  // A few threads are plenty for an operator's commands and a Prometheus scraper; they never
-  // compete with the SIP workers for more.
-  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  svr.set_address_family(family);
-  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second runtime would
-  // share the port silently instead of failing to bind.
-  svr.set_socket_options([](int sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  svr.set_payload_max_length(kMaxBodyBytes);
-  svr.set_read_timeout(std::chrono::seconds(5));
-  svr.set_write_timeout(std::chrono::seconds(5));
-  svr.set_keep_alive_timeout(2);
-  svr.set_keep_alive_max_count(20);
-  const auto handler = [state](const httplib::Request& req, httplib::Response& res) { dispatch(*state, req, res); };
-  svr.Get(".*", handler);
-  svr.Post(".*", handler);
-  svr.Put(".*", handler);
-  svr.Patch(".*", handler);
-  svr.Delete(".*", handler);
-  svr.Options(".*", handler);
-  // What httplib refuses by itself (a body too large, a request it cannot parse) gets a JSON body too.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    json_error(res, res.status, res.status == 413 ? "the request is larger than 4 KiB" : "the request was refused (HTTP " + std::to_string(res.status) + ")",
-               "see 'man e911ctl-runtime' for the routes");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-
-  port_ = listen_http(svr, host, family, port, "the admin API", thread_);
+  // Hooks run on two workers of their own, so the listener's thread never waits for one (for
+  // the SIP loop, for a snapshot file): /healthz and every refusal are answered meanwhile.
+  // Unauthenticated requests never reach them.
+  workers_ = std::make_unique<asio::thread_pool>(2);
+  http::Settings settings;
+  settings.what = "the admin API";
+  settings.max_body_bytes = kMaxBodyBytes;
+  settings.max_header_bytes = 8192;
+  settings.request_deadline = std::chrono::seconds(10);
+  settings.idle_timeout = std::chrono::seconds(5);
+  settings.write_timeout = std::chrono::seconds(5);
+  settings.max_connections = 256;
+  asio::thread_pool* workers = workers_.get();
+  const auto handler = [state, workers](http::Request& req, http::Respond respond) {
+    http::Response res;
+    const Route* r = route(*state, req, res);
+    if (r && r->asks_hook) {
+      asio::post(*workers, [state, r, req = std::move(req), respond = std::move(respond)] {
+        http::Response answer;
+        try {
+          r->answer(*state, req, answer);
+        } catch (const std::exception&) {  // never out of the worker, which would end the process
+          answer = {};
+          answer.status = 500;
+          answer.set_content(std::string("{\"error\": {\"message\": \"the runtime failed to answer\"}}\n"), kJson);
+        }
+        respond(std::move(answer));
+      });
+      return;
+    }
+    if (r) r->answer(*state, req, res);
+    respond(std::move(res));
+  };
+  try {
+    server_ = std::make_unique<http::Server>(host, port, settings, handler, refusal, secure);
+  } catch (...) {
+    workers_->join();
+    throw;
+  }
+  port_ = server_->port();
 }
 
 AdminServer::~AdminServer() { stop(); }
 
 void AdminServer::stop() {
-  if (!thread_.joinable()) return;
+  if (!server_) return;
   server_->stop();
-  thread_.join();
+  workers_->join();  // a hook under way ends (each has its deadline); its answer is discarded
+  server_.reset();
 }
 
 }  // namespace e911::runtime

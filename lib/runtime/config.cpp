@@ -20,7 +20,7 @@ namespace {
 
 // Every key of the file, in the schema's order; each has an origin.
 constexpr const char* kKeys[] = {"listen",       "domains",      "snapshot",      "bindings",        "admin",
-                                 "token_file",   "location_service", "threads",      "idle_timeout",  "ring_timeout",    "dialog_keepalive", "drain_timeout",
+                                 "token_file",   "location_service", "held_trusted_clients", "threads",      "idle_timeout",  "ring_timeout",    "dialog_keepalive", "drain_timeout",
                                  "max_connections", "max_message", "max_headers",
                                  "max_connections_per_source", "max_calls_per_source", "max_calls",
                                  "max_transactions_per_source", "max_transactions", "log_format",
@@ -193,6 +193,12 @@ ServeConfig load_serve_config(const std::string& path) {
         bad("/trusted_networks/" + std::to_string(i),
             Error(ErrorKind::usage, "trusted network '" + excerpt((*it)[i].get<std::string>()) + "' is not an IP network",
                   "write ADDRESS/LENGTH with no host bits set, such as 10.20.0.0/16, or one address"));
+  if (const auto it = v.find("held_trusted_clients"); it != v.end() && it->is_array() && !refused("/held_trusted_clients"))
+    for (std::size_t i = 0; i < it->size(); ++i)
+      if ((*it)[i].is_string() && !refused("/held_trusted_clients/" + std::to_string(i)) && !parse_cidr((*it)[i].get<std::string>()))
+        bad("/held_trusted_clients/" + std::to_string(i),
+            Error(ErrorKind::usage, "HELD trusted client '" + excerpt((*it)[i].get<std::string>()) + "' is not an IP network",
+                  "write ADDRESS/LENGTH with no host bits set, such as 10.20.0.0/16, or one address"));
   if (has_errors(r.diagnostics)) {
     std::size_t errors = 0;
     for (const auto& d : r.diagnostics) errors += d.severity == Severity::error;
@@ -233,6 +239,7 @@ ServeConfig load_serve_config(const std::string& path) {
   text_of("log_format", c.log_format);
   text_of("auth", c.auth);
   if (v.contains("trusted_networks")) c.trusted_networks = v["trusted_networks"].get<std::vector<std::string>>();
+  if (v.contains("held_trusted_clients")) c.held_trusted_clients = v["held_trusted_clients"].get<std::vector<std::string>>();
   seconds("auth_nonce_lifetime", c.auth_nonce_lifetime);
   if (v.contains("threads")) c.threads = v["threads"].get<unsigned>();
   seconds("idle_timeout", c.idle_timeout);

@@ -2,21 +2,20 @@
 // refusal of every DOCTYPE, located with routing::locate_element, answered with sip::build_pidf,
 // served by cpp-httplib on threads of its own as the admin API is.
 #include "e911/runtime_held.hpp"
-#include "http_listen.hpp"
+#include "http_server.hpp"
 
 #include <arpa/inet.h>
-#include <httplib.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
-#include <netdb.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <utility>
 
 #include "e911/diagnostic.hpp"
 #include "e911/error.hpp"
@@ -220,9 +219,17 @@ HeldParse parse_held_request(std::string_view body) {
   return p;
 }
 
-HeldAnswer answer_held(const Snapshot* snap, std::string_view body, const std::string& peer_ip, const std::string& timestamp) {
+HeldAnswer answer_held(const Snapshot* snap, std::string_view body, const std::string& peer_ip, const std::string& timestamp, bool may_name_devices) {
   const HeldParse p = parse_held_request(body);
   if (!p.error.empty()) return {held_error(p.error, p.message), LocationOutcome::bad_request};
+  // RFC 5985 §4: the requester is the Target. Naming another device (RFC 6155) is for the clients
+  // trusted to (§4 of RFC 6155: the LIS authorizes third-party requests). The same answer as for
+  // a device nowhere, so a refusal tells nothing of the device named; <mac> locates nothing here.
+  const HeldRequest& named = p.request;
+  if (!may_name_devices && (!named.bssid.empty() || !named.chassis.empty() || !named.port.empty() || (!named.ip.empty() && named.ip != normal_ip(peer_ip))))
+    return {held_error("notLocatable", "this LIS locates a client by its own address only; naming a device (<ip>, BSSID, chassis, port) is for "
+                                       "the clients in held_trusted_clients"),
+            LocationOutcome::identifier_refused};
   if (!snap) return {held_error("generalLisError", "no location data is in service yet; try again later"), LocationOutcome::lis_error};
   const HeldRequest& r = p.request;
   // Only civic location is served: "any" and "civic" get it, and so does any other list unless
@@ -266,85 +273,87 @@ std::string media_type(const std::string& header) {
   return to_lower(trim(std::string_view(header).substr(0, header.find(';'))));
 }
 
-void plain(httplib::Response& res, int status, const std::string& text) {
+void plain(http::Response& res, int status, const std::string& text) {
   res.status = status;
   res.set_content(text + "\n", "text/plain; charset=utf-8");
 }
 
 }  // namespace
 
-HeldServer::HeldServer(const std::string& address, unsigned short port, const SnapshotSlot& slot, Metrics* metrics) {
+HeldServer::HeldServer(const std::string& address, unsigned short port, const SnapshotSlot& slot, Metrics* metrics, HeldAccess access) {
   const std::string host = without_brackets(address);
   unsigned char buf[sizeof(in6_addr)];
-  int family = AF_UNSPEC;
-  if (inet_pton(AF_INET, host.c_str(), buf) == 1) family = AF_INET;
-  else if (inet_pton(AF_INET6, host.c_str(), buf) == 1) family = AF_INET6;
-  else
+  if (inet_pton(AF_INET, host.c_str(), buf) != 1 && inet_pton(AF_INET6, host.c_str(), buf) != 1)
     throw Error(ErrorKind::usage, "the location service address '" + address + "' is not an IP address",
                 "give an IPv4 or IPv6 address such as 10.10.0.5 or [::1]; names are never resolved");
   init_libxml();  // on the starting thread, before any request thread parses
 
-  server_ = std::make_unique<httplib::Server>();
-  httplib::Server& svr = *server_;
-  // Clients ask at sign-in and every few hours after: a request is microseconds of lookups, so a
-  // few threads keep up with a building signing in at once and never compete with SIP for more.
-  svr.new_task_queue = [] { return new httplib::ThreadPool(2); };
-  svr.set_address_family(family);
-  svr.set_socket_options([](int sock) {  // SO_REUSEADDR only, as the admin API: a second runtime must fail to bind
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  svr.set_payload_max_length(kHeldMaxRequestBytes);
-  svr.set_read_timeout(std::chrono::seconds(5));
-  svr.set_write_timeout(std::chrono::seconds(5));
-  svr.set_keep_alive_timeout(5);
-  svr.set_keep_alive_max_count(20);
   const auto count = [metrics](LocationOutcome o) {
     if (metrics) metrics->location_request(o);
   };
-  const auto handler = [&slot, count](const httplib::Request& req, httplib::Response& res) {
+  // Answered on the listener's thread: a request is microseconds of lookups on a snapshot read
+  // through the slot, never a wait; the thread reads every connection without blocking, so a
+  // client trickling its request holds no thread another needs.
+  // Refusals are logged at most once per 10 s, with how many there were: a scan of identifiers
+  // must not flood the log. The handler runs on the listener's thread alone.
+  struct Refusals {
+    std::chrono::steady_clock::time_point last{};
+    std::uint64_t unlogged = 0;
+  };
+  const auto refusals = std::make_shared<Refusals>();
+  const auto trusted = std::make_shared<const std::vector<Cidr>>(std::move(access.trusted_clients));
+  const auto on_refused = std::move(access.on_refused);
+  const auto handler = [&slot, count, refusals, trusted, on_refused](http::Request& req, http::Respond respond) {
+    http::Response res;
     if (req.path != "/" && req.path != "/held") {
       count(LocationOutcome::bad_request);
-      return plain(res, 404, "no route '" + req.path + "': POST HELD requests to /held");
-    }
-    if (req.method != "POST") {
+      plain(res, 404, "no route '" + req.path + "': POST HELD requests to /held");
+    } else if (req.method != "POST") {
       count(LocationOutcome::bad_request);
       res.set_header("Allow", "POST");
-      return plain(res, 405, "HELD takes POST (RFC 5985 section 9)");
-    }
-    const std::string type = media_type(req.get_header_value("Content-Type"));
-    if (type != "application/held+xml" && type != "application/xml") {
+      plain(res, 405, "HELD takes POST (RFC 5985 section 9)");
+    } else if (const std::string type = media_type(req.header("Content-Type")); type != "application/held+xml" && type != "application/xml") {
       count(LocationOutcome::bad_request);
-      return plain(res, 415, "a HELD request is application/held+xml (RFC 5985 section 9)");
+      plain(res, 415, "a HELD request is application/held+xml (RFC 5985 section 9)");
+    } else {
+      const bool may_name = std::any_of(trusted->begin(), trusted->end(), [&](const Cidr& net) { return cidr_contains(net, req.remote_addr); });
+      const HeldAnswer a = answer_held(slot.current().get(), req.body, req.remote_addr, utc_now(), may_name);
+      count(a.outcome);
+      if (a.outcome == LocationOutcome::identifier_refused && on_refused) {
+        ++refusals->unlogged;
+        const auto now = std::chrono::steady_clock::now();
+        if (refusals->last == std::chrono::steady_clock::time_point{} || now - refusals->last >= std::chrono::seconds(10)) {
+          on_refused(req.remote_addr, std::exchange(refusals->unlogged, 0));
+          refusals->last = now;
+        }
+      }
+      res.status = 200;
+      res.set_header("Cache-Control", "no-store");  // a location is personal: no cache keeps it
+      res.set_content(a.body, kHeldContentType);
     }
-    const HeldAnswer a = answer_held(slot.current().get(), req.body, req.remote_addr, utc_now());
-    count(a.outcome);
-    res.status = 200;
-    res.set_header("Cache-Control", "no-store");  // a location is personal: no cache keeps it
-    res.set_content(a.body, kHeldContentType);
+    respond(std::move(res));
   };
-  svr.Get(".*", handler);
-  svr.Post(".*", handler);
-  svr.Put(".*", handler);
-  svr.Patch(".*", handler);
-  svr.Delete(".*", handler);
-  svr.Options(".*", handler);
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([count](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+  const auto refusal = [count](http::Response& res) {
     count(LocationOutcome::bad_request);
-    plain(res, res.status, res.status == 413 ? "the request is larger than 64 KiB" : "the request was refused (HTTP " + std::to_string(res.status) + ")");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-
-  port_ = listen_http(svr, host, family, port, "the location service", thread_);
+    plain(res, res.status,
+          res.status == 413   ? "the request is larger than 64 KiB"
+          : res.status == 408 ? "the request did not arrive whole in time"
+                              : "the request was refused (HTTP " + std::to_string(res.status) + ")");
+  };
+  http::Settings settings;
+  settings.what = "the location service";
+  settings.max_body_bytes = kHeldMaxRequestBytes;
+  settings.max_header_bytes = 8192;
+  settings.request_deadline = std::chrono::seconds(10);
+  settings.idle_timeout = std::chrono::seconds(5);
+  settings.write_timeout = std::chrono::seconds(5);
+  settings.max_connections = 1024;
+  server_ = std::make_unique<http::Server>(host, port, settings, handler, refusal);
+  port_ = server_->port();
 }
 
 HeldServer::~HeldServer() { stop(); }
 
-void HeldServer::stop() {
-  if (!thread_.joinable()) return;
-  server_->stop();
-  thread_.join();
-}
+void HeldServer::stop() { server_->stop(); }
 
 }  // namespace e911::runtime

@@ -239,7 +239,8 @@ std::string Metrics::prometheus() const {
       "{outcome=\"found\",source=\"wap\"}",     "{outcome=\"found\",source=\"port\"}",
       "{outcome=\"found\",source=\"chassis\"}", "{outcome=\"found\",source=\"subnet\"}",
       "{outcome=\"notLocatable\"}",             "{outcome=\"cannotProvideLiType\"}",
-      "{outcome=\"badRequest\"}",               "{outcome=\"generalLisError\"}"};
+      "{outcome=\"badRequest\"}",               "{outcome=\"generalLisError\"}",
+      "{outcome=\"identifierRefused\"}"};
   static_assert(std::size(kLocationLabels) == std::tuple_size_v<decltype(location_requests_)>);
   header(out, "location_requests_total", "counter", "HELD location requests answered, by outcome and, when found, by what located the client.");
   for (std::size_t i = 0; i < location_requests_.size(); ++i) sample(out, "location_requests_total", kLocationLabels[i], location_requests_[i].load(kRelaxed));

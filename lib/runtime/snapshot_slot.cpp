@@ -1,6 +1,10 @@
 // The snapshot in service, its reload and its last-good copy (see runtime_snapshot.hpp).
 #include "e911/runtime_snapshot.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 #include <optional>
@@ -16,13 +20,41 @@ namespace e911::runtime {
 namespace {
 
 // The whole file in one read (a character iterator over a few hundred MB is slow); nullopt when
-// it cannot be read, with errno set.
-std::optional<std::string> read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) return std::nullopt;
-  std::string data(static_cast<std::size_t>(f.tellg()), '\0');
-  f.seekg(0);
-  if (!f.read(data.data(), static_cast<std::streamsize>(data.size()))) return std::nullopt;
+// it cannot be read, with `why`. Only a regular file is read: a FIFO, a device or a socket would
+// block the read until a writer came (opened without blocking, and refused before a byte is read).
+std::optional<std::string> read_all(const std::string& path, std::string& why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) {
+    why = std::string("cannot read it: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    why = std::string("cannot read it: ") + std::strerror(errno);
+    return std::nullopt;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    why = std::string("it is not a regular file (") +
+          (S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" : S_ISSOCK(st.st_mode) ? "a socket" : "a device") + ")";
+    return std::nullopt;
+  }
+  std::string data(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = ::read(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      why = std::string("cannot read it: ") + std::strerror(errno);
+      return std::nullopt;
+    }
+    if (n == 0) break;  // cut short while read: the checksum refuses it
+    done += static_cast<std::size_t>(n);
+  }
+  data.resize(done);
   return data;
 }
 
@@ -37,8 +69,9 @@ struct Loaded {
 Loaded load_file(const std::string& path) {
   Loaded got;
   try {
-    auto bytes = read_all(path);
-    if (!bytes) throw Error(ErrorKind::failure, std::string("cannot read it: ") + std::strerror(errno));
+    std::string why;
+    auto bytes = read_all(path, why);
+    if (!bytes) throw Error(ErrorKind::failure, why);
     got.bytes = std::move(*bytes);
     got.snapshot = Snapshot::parse(got.bytes, path);
   } catch (const Error& e) {
@@ -55,8 +88,9 @@ Loaded load_file(const std::string& path) {
 std::string keep_last_good(const std::string& path, const std::string& bytes) {
   const std::string copy = SnapshotSlot::last_good_path(path);
   std::error_code ec;
+  std::string unread;
   if (std::filesystem::file_size(copy, ec) == bytes.size() && !ec)
-    if (const auto have = read_all(copy); have && *have == bytes) return {};
+    if (const auto have = read_all(copy, unread); have && *have == bytes) return {};
   try {
     write_file_durably(copy, {bytes});
     return {};

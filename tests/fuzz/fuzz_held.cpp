@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const HeldParse p = parse_held_request(body);
   // A refusal always names one of the errors the header promises.
   if (!p.error.empty() && p.error != "xmlError" && p.error != "unsupportedMessage" && p.error != "badIdentifier") std::abort();
-  const HeldAnswer a = answer_held(nullptr, body, "192.0.2.7", "2026-01-01T00:00:00Z");
+  const HeldAnswer a = answer_held(nullptr, body, "192.0.2.7", "2026-01-01T00:00:00Z", true);
   if (a.body.empty()) std::abort();
   return 0;
 }

@@ -23,7 +23,8 @@ TOKEN=$WORK/admin.token
 (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$TOKEN")
 chmod 600 "$TOKEN"
 HELD=127.0.0.1:5082
-start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin "127.0.0.1:$ADMIN_PORT" --token-file "$TOKEN" --location-service "$HELD" ||
+start_serve --snapshot "$E911_DB.snapshot" --domain "$DOMAIN" --admin "127.0.0.1:$ADMIN_PORT" --token-file "$TOKEN" --location-service "$HELD" \
+  --held-trusted-client 127.0.0.0/8 --held-trusted-client 10.10.0.0/16 ||
   { finish; exit 1; }
 ALICE=sip:alice@$DOMAIN
 

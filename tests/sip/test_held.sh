@@ -17,7 +17,12 @@
 #      (xmllint --schema ../shared/xsd/civicAddr.xsd);
 #   5. /metrics counts the requests by outcome;
 #   6. `location_service` in the serve YAML starts it the same way; a bad address there is exit 3
-#      at its line and column.
+#      at its line and column;
+#   7. without held_trusted_clients (issue 24, item 12) a client is located by its own address
+#      only (RFC 5985: the requester is the Target): 127.0.0.1 naming a BSSID, a chassis and port,
+#      or another's <ip> gets notLocatable, counted as identifierRefused and logged once for the
+#      burst; 10.10.1.20 is still located by its address, and by an <ip> that is its own; a
+#      held_trusted_clients entry that is no network is exit 3 at its line.
 source "$(dirname "$0")/lib.sh" "$@"
 SHARED=$(cd "$ROOT/../shared" 2>/dev/null && pwd)
 publish_samples || { finish; exit 1; }
@@ -39,7 +44,9 @@ else
   echo "skip: the HELD requests by source address (no network namespace of its own to add $SUBNET_IP to lo: $(cat "$WORK/ip.err" 2>/dev/null))"
 fi
 
-start_serve --snapshot "$E911_DB.snapshot" --location-service "127.0.0.1:$HELD_PORT" --admin "127.0.0.1:$ADMIN_PORT" --token-file "$TOKEN" || {
+# 1-5 name devices from 127.0.0.1 and 10.10.1.20: both are trusted to (held_trusted_clients).
+start_serve --snapshot "$E911_DB.snapshot" --location-service "127.0.0.1:$HELD_PORT" --admin "127.0.0.1:$ADMIN_PORT" --token-file "$TOKEN" \
+  --held-trusted-client 127.0.0.1 --held-trusted-client 10.10.1.0/24 || {
   finish
   exit 1
 }
@@ -195,6 +202,7 @@ stop_serve
 cat >"$WORK/serve.yaml" <<EOF
 admin: ''
 location_service: 127.0.0.1:$HELD_PORT
+held_trusted_clients: [127.0.0.1]
 EOF
 start_serve --snapshot "$E911_DB.snapshot" --config "$WORK/serve.yaml" || { finish; exit 1; }
 st=$(request civic false '<e:bssid>00-1A-2B-3C-4D-02</e:bssid>' | held from-config)
@@ -207,4 +215,38 @@ grep -q "bad.yaml:2:19: error\[E100\]: 'location_service': location service addr
   fail "a host name as location_service: $err"
 run serve --listen "127.0.0.1:$SIP_PORT" --snapshot "$E911_DB.snapshot" --admin off --location-service 127.0.0.1
 [ "$rc" = 2 ] || fail "--location-service without a port: exit $rc, expected 2 ($err)"
+
+# 7. No trusted clients: each client is located by its own address only.
+start_serve --snapshot "$E911_DB.snapshot" --location-service "127.0.0.1:$HELD_PORT" --admin "127.0.0.1:$ADMIN_PORT" --token-file "$TOKEN" || {
+  finish
+  exit 1
+}
+st=$(request civic false '<e:bssid>00-1A-2B-3C-4D-02</e:bssid>' | held untrusted-bssid)
+expect_status "an untrusted client naming a BSSID" "$st" "$HELD_TYPE"
+expect_error untrusted-bssid notLocatable
+grep -q "B1 Floor" "$WORK/untrusted-bssid.xml" && fail "an untrusted client naming a BSSID got a location"
+st=$(request civic false '<e:chassis>00-25-90-AA-00-01</e:chassis><e:port>Gi1/0/2</e:port>' | held untrusted-port)
+expect_error untrusted-port notLocatable
+st=$(request civic false "<ip>$SUBNET_IP</ip>" | held untrusted-ip)
+expect_error untrusted-ip notLocatable
+grep -q "B1 Floor" "$WORK/untrusted-ip.xml" && fail "an untrusted client naming another's address got a location"
+lines=$(grep -c 'not in held_trusted_clients named a device' "$WORK/serve.err")
+[ "$lines" = 1 ] || fail "3 refusals within seconds logged $lines times, expected once"
+if [ "$have_subnet_ip" = 1 ]; then
+  st=$(request | held untrusted-by-source "$SUBNET_IP")
+  expect_located untrusted-by-source "B1 Floor 1 NE" Wiremap
+  st=$(request civic false "<ip>$SUBNET_IP</ip>" | held untrusted-own-ip "$SUBNET_IP")
+  expect_located untrusted-own-ip "B1 Floor 1 NE" Wiremap
+  st=$(request civic false '<e:bssid>00-1A-2B-3C-4D-02</e:bssid>' | held untrusted-bssid-from-subnet "$SUBNET_IP")
+  expect_error untrusted-bssid-from-subnet notLocatable
+fi
+refused=$((3 + have_subnet_ip))
+metrics=$(curl -s -m 5 -H "Authorization: Bearer $(cat "$TOKEN")" "http://127.0.0.1:$ADMIN_PORT/metrics")
+[ "$(metric 'outcome="identifierRefused"')" = "$refused" ] ||
+  fail "metrics: identifierRefused '$(metric 'outcome="identifierRefused"')', expected $refused"
+stop_serve
+printf 'admin: ""\nlocation_service: 127.0.0.1:%s\nheld_trusted_clients: [10.10.1.0/16]\n' "$HELD_PORT" >"$WORK/bad-trusted.yaml"
+run serve --listen "127.0.0.1:$SIP_PORT" --snapshot "$E911_DB.snapshot" --config "$WORK/bad-trusted.yaml"
+[ "$rc" = 3 ] && grep -q "bad-trusted.yaml:3:.*'10.10.1.0/16' is not an IP network" <<<"$err" ||
+  fail "held_trusted_clients with host bits set: exit $rc: $err"
 finish

@@ -14,6 +14,7 @@
 #include "e911/error.hpp"
 #include "e911/runtime_admin.hpp"
 #include "e911/runtime_metrics.hpp"
+#include "e911/text.hpp"
 #include "helpers.hpp"
 
 using namespace e911;
@@ -386,6 +387,30 @@ TEST_CASE("admin server: hooks not set, hooks that throw, bad addresses, a port 
   refused("0.0.0.0", 0, ErrorKind::usage);
   refused("[::]", 0, ErrorKind::usage);
   CHECK_THROWS_AS(AdminServer("127.0.0.1", 0, "", {}), Error);
+}
+
+TEST_CASE("admin server: bytes that are not UTF-8 in what the hooks hold are answered as U+FFFD, never a 500") {
+  AdminHooks hooks;
+  hooks.registrations = [] { return Json::array({{{"aor", "sip:alice@contoso.example"}, {"call_id", std::string("reg\xff@1")}}}); };
+  hooks.active_calls = [](std::size_t) {
+    Json call = {{"from", std::string("\"Al\xffice\" <sip:alice@x>")}};
+    return Json{{"items", Json::array({call})}};
+  };
+  hooks.status = []() -> Json { throw std::runtime_error(std::string("bad byte \xff")); };
+  AdminServer server("127.0.0.1", 0, kToken, hooks);
+  httplib::Client client("127.0.0.1", server.port());
+  for (const char* path : {"/v1/registrations", "/v1/calls/active"}) {
+    INFO(path);
+    const auto r = client.Get(path, bearer());
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    CHECK(invalid_utf8_at(r->body) == std::string::npos);
+    CHECK_THAT(r->body, Catch::Contains("\xef\xbf\xbd"));  // U+FFFD
+  }
+  const auto status = client.Get("/v1/status", bearer());
+  REQUIRE(status);
+  CHECK(status->status == 500);
+  CHECK(invalid_utf8_at(status->body) == std::string::npos);
 }
 
 TEST_CASE("admin server over HTTPS: refused off loopback without a certificate, files checked before binding") {

@@ -100,7 +100,7 @@ TEST_CASE("a serve configuration file overrides the defaults it names, and says 
   CHECK(c.origin.at("dialog_keepalive") == f + ":10:19");
   CHECK(c.max_transactions_per_source == 1000);
   CHECK(c.max_transactions == 50000);
-  CHECK(c.origin.size() == 36);
+  CHECK(c.origin.size() == 37);
 }
 
 TEST_CASE("TLS settings: the listener's certificate and key, the CA, mutual TLS, the admin API's certificate") {

@@ -148,7 +148,7 @@ TEST_CASE("held answers in the LIS's precedence with the PIDF-LO an emergency ca
   Lis lis;
   const Snapshot& s = *lis.snap;
   const auto ask = [&](const std::string& device, const std::string& peer = "127.0.0.1") {
-    return answer_held(&s, request(device), peer, "2026-05-01T10:00:00Z");
+    return answer_held(&s, request(device), peer, "2026-05-01T10:00:00Z", true);
   };
   // By the peer address: the longest prefix.
   auto a = ask("", "10.1.12.9");
@@ -189,21 +189,39 @@ TEST_CASE("held answers in the LIS's precedence with the PIDF-LO an emergency ca
   CHECK(error_code(ask("", "").body) == "notLocatable");
 
   // Location types: civic only; exact asks for what it names or nothing.
-  CHECK(error_code(answer_held(&s, request("", "geodetic", "true"), "10.1.3.3", "").body) == "cannotProvideLiType");
-  CHECK(answer_held(&s, request("", "geodetic", "true"), "10.1.3.3", "").outcome == LocationOutcome::cannot_provide_li_type);
-  CHECK(answer_held(&s, request("", "geodetic locationURI", "false"), "10.1.3.3", "").outcome == LocationOutcome::found_subnet);
-  CHECK(answer_held(&s, request("", "geodetic civic", "true"), "10.1.3.3", "").outcome == LocationOutcome::found_subnet);
-  CHECK(answer_held(&s, request("", "any", "true"), "10.1.3.3", "").outcome == LocationOutcome::found_subnet);
+  CHECK(error_code(answer_held(&s, request("", "geodetic", "true"), "10.1.3.3", "", true).body) == "cannotProvideLiType");
+  CHECK(answer_held(&s, request("", "geodetic", "true"), "10.1.3.3", "", true).outcome == LocationOutcome::cannot_provide_li_type);
+  CHECK(answer_held(&s, request("", "geodetic locationURI", "false"), "10.1.3.3", "", true).outcome == LocationOutcome::found_subnet);
+  CHECK(answer_held(&s, request("", "geodetic civic", "true"), "10.1.3.3", "", true).outcome == LocationOutcome::found_subnet);
+  CHECK(answer_held(&s, request("", "any", "true"), "10.1.3.3", "", true).outcome == LocationOutcome::found_subnet);
+
+  // A client that may not name devices: located by its own address only, whatever it names, and
+  // the refusal is the answer for a device nowhere.
+  const auto untrusted = [&](const std::string& device, const std::string& peer) {
+    return answer_held(&s, request(device), peer, "2026-05-01T10:00:00Z", false);
+  };
+  for (const std::string& device : {all, std::string("<e:bssid>00:1a:2b:3c:4d:5e</e:bssid>"), std::string("<e:chassis>00-25-90-aa-00-01</e:chassis>"),
+                                    std::string("<ip>10.1.3.3</ip>")}) {
+    INFO(device);
+    a = untrusted(device, "10.1.12.9");
+    CHECK(a.outcome == LocationOutcome::identifier_refused);
+    CHECK(error_code(a.body) == "notLocatable");
+    CHECK(a.body.find("Atrium") == std::string::npos);
+  }
+  CHECK(loc_of(untrusted("", "10.1.12.9").body) == "Room 12");
+  CHECK(loc_of(untrusted("<ip>10.1.12.9</ip>", "10.1.12.9").body) == "Room 12");  // its own address
+  CHECK(loc_of(untrusted("<ip>10.1.12.9</ip>", "::ffff:10.1.12.9").body) == "Room 12");
+  CHECK(untrusted("<mac>00-1A-2B-3C-4D-5E</mac>", "10.1.12.9").outcome == LocationOutcome::found_subnet);  // a MAC locates nothing
 
   // No snapshot in service; a bad request before anything else.
-  a = answer_held(nullptr, request(), "10.1.3.3", "");
+  a = answer_held(nullptr, request(), "10.1.3.3", "", true);
   CHECK(a.outcome == LocationOutcome::lis_error);
   CHECK(error_code(a.body) == "generalLisError");
-  a = answer_held(&s, "<!DOCTYPE x><x/>", "10.1.3.3", "");
+  a = answer_held(&s, "<!DOCTYPE x><x/>", "10.1.3.3", "", true);
   CHECK(a.outcome == LocationOutcome::bad_request);
   CHECK(error_code(a.body) == "xmlError");
   // The message is escaped: what the client sent cannot break out of the error document.
-  a = answer_held(&s, "<x xmlns=\"urn:a&amp;b\"/>", "", "");
+  a = answer_held(&s, "<x xmlns=\"urn:a&amp;b\"/>", "", "", true);
   CHECK(error_code(a.body) == "unsupportedMessage");
   CHECK(a.body.find("namespace 'urn:a&amp;") != std::string::npos);
   CHECK(a.body.find("answers &lt;locationRequest xmlns=&quot;") != std::string::npos);
@@ -213,7 +231,9 @@ TEST_CASE("held server answers over HTTP and counts by outcome") {
   Lis lis;
   SnapshotSlot slot(lis.snap);
   Metrics metrics;
-  HeldServer server("127.0.0.1", 0, slot, &metrics);
+  std::vector<std::string> refused_log;
+  HeldAccess access{{*parse_cidr("127.0.0.0/8")}, [&](const std::string& client, std::uint64_t n) { refused_log.push_back(client + " " + std::to_string(n)); }};
+  HeldServer server("127.0.0.1", 0, slot, &metrics, access);
   REQUIRE(server.port() > 0);
   httplib::Client client("127.0.0.1", server.port());
   client.set_connection_timeout(5);
@@ -267,6 +287,20 @@ TEST_CASE("held server answers over HTTP and counts by outcome") {
   CHECK(value("outcome=\"badRequest\"") == "5");
   CHECK(value("outcome=\"generalLisError\"") == "1");
   server.stop();
+  CHECK(refused_log.empty());
+
+  // Without the trusted list: 127.0.0.1 naming an access point is refused, counted, logged once
+  // for a burst.
+  slot.replace(lis.snap);
+  HeldServer strict("127.0.0.1", 0, slot, &metrics, {{}, [&](const std::string& client, std::uint64_t n) { refused_log.push_back(client + " " + std::to_string(n)); }});
+  httplib::Client other("127.0.0.1", strict.port());
+  for (int i = 0; i < 3; ++i) {
+    r = other.Post("/held", request("<e:bssid>00-1A-2B-3C-4D-5E</e:bssid>"), "application/held+xml");
+    REQUIRE(r);
+    CHECK(error_code(r->body) == "notLocatable");
+  }
+  CHECK(refused_log == std::vector<std::string>{"127.0.0.1 1"});
+  CHECK(metrics.prometheus().find("e911_runtime_location_requests_total{outcome=\"identifierRefused\"} 3\n") != std::string::npos);
   server.stop();
 }
 

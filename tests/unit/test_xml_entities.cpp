@@ -141,7 +141,7 @@ TEST_CASE("an XXE or an entity bomb sent as a HELD request is an xmlError, quick
       CHECK(p.error == "xmlError");
       CHECK(p.message.find("DOCTYPE") != std::string::npos);
       CHECK(p.request.location_types.empty());
-      const runtime::HeldAnswer a = runtime::answer_held(nullptr, doc, "127.0.0.1", "2026-01-01T00:00:00Z");
+      const runtime::HeldAnswer a = runtime::answer_held(nullptr, doc, "127.0.0.1", "2026-01-01T00:00:00Z", true);
       CHECK(a.body.find("code=\"xmlError\"") != std::string::npos);
       CHECK(a.body.find("root:") == std::string::npos);
       CHECK(a.body.size() < 4096);

@@ -1,7 +1,8 @@
 #pragma once
-// The runtime's admin HTTP API (ARCHITECTURE.md "The runtime"), on cpp-httplib, on threads of
-// its own, bound to the loopback address by default; bound to any other address it speaks HTTPS
-// only, with a certificate of its own. Every route but /healthz needs
+// The runtime's admin HTTP API (ARCHITECTURE.md "The runtime"), on the runtime's HTTP server (a
+// listener thread that never blocks, and two workers for the hooks), bound to the loopback address
+// by default; bound to any other address it speaks HTTPS only, with a certificate of its own.
+// Every route but /healthz needs
 // `Authorization: Bearer <token>` (compared in constant time); answers are JSON, except /healthz
 // and /metrics.
 //
@@ -14,18 +15,20 @@
 //
 // Failures answer {"error": {"message": "...", "hint": "..."}}: 400 a bad query, 401 (with
 // WWW-Authenticate: Bearer) no token or the wrong one, 404 an unknown path, 405 (with Allow) a
-// method the path does not take, 413 a request body over 4 KiB, 500 a hook that threw, 501 a hook
-// that is not set.
+// method the path does not take, 408 a request not whole within 10 s, 413 a request body over 4 KiB
+// (counted as received, chunked or not), 500 a hook that threw, 501 a hook that is not set.
 #include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "e911/json.hpp"
 
-namespace httplib {
+namespace asio {
+class thread_pool;
+}
+namespace e911::runtime::http {
 class Server;
 }
 
@@ -87,8 +90,8 @@ class AdminServer {
   void stop();
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<asio::thread_pool> workers_;  ///< where hooks run
+  std::unique_ptr<http::Server> server_;
   unsigned short port_ = 0;
 };
 

@@ -37,6 +37,9 @@ struct ServeConfig {
   std::string tls_ca_file;                       ///< trusted for trunks and client certificates; empty: the system's
   bool tls_verify_clients = false;               ///< tls: listeners require a client certificate
   std::string location_service;  ///< ADDR:PORT of the HELD location service (runtime_held.hpp); empty: off
+  /// CIDRs (each checked by parse_cidr) of the HELD clients that may locate devices other than
+  /// themselves by identifier (RFC 6155); every other client is located by its own address only.
+  std::vector<std::string> held_trusted_clients;
   // Webhook and e-mail deliveries to the security desk (runtime_notify.hpp).
   std::string smtp_url;               ///< smtp://HOST[:PORT] (STARTTLS) or smtps://...; empty: e-mail targets fail
   std::string smtp_from;              ///< the sender of those e-mails

@@ -4,8 +4,9 @@
 // `locationRequest` (application/held+xml) to / or /held and gets a `locationResponse` holding
 // the PIDF-LO of where the LIS places it, built by sip::build_pidf as for an emergency call.
 //
-// Where the client is: the device identity the request carries (RFC 6155 `device`), else the
-// TCP peer address of the request (never a header, which a client could forge), matched by
+// Where the client is: the TCP peer address of the request (never a header, which a client could
+// forge); for a client in `held_trusted_clients` only, the device identity the request carries
+// (RFC 6155 `device`) instead, matched by
 // routing::locate_element in DOMAIN.md §2's precedence: access point, switch port, switch,
 // subnet. Identifiers beyond RFC 6155's are defined in the namespace kHeldLyncIdNamespace:
 //
@@ -20,6 +21,8 @@
 // statuses only for what is not HELD):
 //   located                        200 locationResponse (civic; locationType any or civic)
 //   no element and no subnet       200 error notLocatable
+//   a device named (an <ip> other than the peer's, a BSSID, a chassis or port) by a client not
+//   in held_trusted_clients        200 error notLocatable (RFC 5985 §4: the requester is the Target)
 //   only geodetic / locationURI    200 error cannotProvideLiType when exact="true"; else civic
 //   no snapshot in service         200 error generalLisError
 //   not well-formed XML, a DOCTYPE or an entity declaration (refused before parsing)
@@ -29,16 +32,17 @@
 //   method other than POST         405 (Allow: POST); another path 404; a body over 64 KiB 413;
 //   a Content-Type other than application/held+xml or application/xml 415
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
+#include "e911/runtime_auth.hpp"
 #include "e911/runtime_metrics.hpp"
 #include "e911/snapshot.hpp"
 
-namespace httplib {
+namespace e911::runtime::http {
 class Server;
 }
 
@@ -86,8 +90,21 @@ struct HeldAnswer {
 };
 
 /// Answers the locationRequest `body` from `peer_ip` (the TCP peer address) on `snap` (nullptr:
-/// no snapshot in service). `timestamp` (RFC 3339) goes into the PIDF-LO. Pure: no I/O.
-HeldAnswer answer_held(const Snapshot* snap, std::string_view body, const std::string& peer_ip, const std::string& timestamp);
+/// no snapshot in service). `timestamp` (RFC 3339) goes into the PIDF-LO. Only when
+/// `may_name_devices` (the client is trusted to locate others) do the request's identifiers
+/// count; otherwise a request naming a device by an <ip> other than `peer_ip`, a BSSID, a chassis
+/// or a port is answered notLocatable, outcome identifier_refused, whatever that device is: the
+/// answer says nothing of other devices. Pure: no I/O.
+HeldAnswer answer_held(const Snapshot* snap, std::string_view body, const std::string& peer_ip, const std::string& timestamp, bool may_name_devices);
+
+/// Who may ask the location service for what.
+struct HeldAccess {
+  /// Clients that may locate devices other than themselves by identifier (held_trusted_clients).
+  std::vector<Cidr> trusted_clients;
+  /// Told of requests refused for naming a device: at most once per 10 s, with the client of the
+  /// latest and how many were refused since the last call. Called on the server's thread.
+  std::function<void(const std::string& client, std::uint64_t refused)> on_refused;
+};
 
 /// The location service, serving from construction to stop() or destruction on threads of its
 /// own: it reads the snapshot through `slot` (a pointer copy per request) and never waits for the
@@ -97,7 +114,7 @@ class HeldServer {
   /// Binds `address` (an IP literal, never a name) and `port` (0 picks a free one). `metrics`
   /// may be null. Throws Error(usage) for an address that is not an IP literal, Error(failure)
   /// when it cannot bind.
-  HeldServer(const std::string& address, unsigned short port, const SnapshotSlot& slot, Metrics* metrics);
+  HeldServer(const std::string& address, unsigned short port, const SnapshotSlot& slot, Metrics* metrics, HeldAccess access = {});
   ~HeldServer();
   HeldServer(const HeldServer&) = delete;
   HeldServer& operator=(const HeldServer&) = delete;
@@ -107,8 +124,7 @@ class HeldServer {
   void stop();
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  std::unique_ptr<http::Server> server_;
   unsigned short port_ = 0;
 };
 

@@ -71,6 +71,7 @@ enum class LocationOutcome : std::uint8_t {
   cannot_provide_li_type,
   bad_request,  ///< xmlError, unsupportedMessage, badIdentifier, or refused at the HTTP level
   lis_error,    ///< generalLisError: no snapshot in service
+  identifier_refused,  ///< notLocatable: a device named by a client not in held_trusted_clients
 };
 
 /// The runtime's counters, gauges and decision-latency histogram. Every writer is wait-free
@@ -166,7 +167,7 @@ class Metrics {
   };
   Latency emergency_invite_, desk_notify_;
   std::array<std::atomic<std::uint64_t>, kNotificationKinds.size() * kNotificationOutcomes.size()> notifications_{};
-  std::array<std::atomic<std::uint64_t>, 8> location_requests_{};  // by LocationOutcome
+  std::array<std::atomic<std::uint64_t>, 9> location_requests_{};  // by LocationOutcome
   // [0] per source, [1] in total: connections refused, calls refused, calls admitted past a limit.
   std::array<std::atomic<std::uint64_t>, 2> connections_refused_{}, calls_refused_{}, calls_over_limit_{}, requests_shed_{};
   std::atomic<std::uint64_t> connections_evicted_{0}, accept_failures_{0};
