@@ -269,11 +269,7 @@ AdminServer::AdminServer(const std::string& address, unsigned short port, std::s
   http::Settings settings;
   settings.what = "the admin API";
   settings.max_body_bytes = kMaxBodyBytes;
-  settings.max_header_bytes = 8192;
-  settings.request_deadline = std::chrono::seconds(10);
-  settings.idle_timeout = std::chrono::seconds(5);
-  settings.write_timeout = std::chrono::seconds(5);
-  settings.max_connections = 256;
+  // Headers, deadlines and timeouts: http::Settings' defaults (8 KiB, 10 s, 5 s, 5 s).
   asio::thread_pool* workers = workers_.get();
   const auto handler = [state, workers](http::Request& req, http::Respond respond) {
     http::Response res;

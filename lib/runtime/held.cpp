@@ -343,10 +343,7 @@ HeldServer::HeldServer(const std::string& address, unsigned short port, const Sn
   http::Settings settings;
   settings.what = "the location service";
   settings.max_body_bytes = kHeldMaxRequestBytes;
-  settings.max_header_bytes = 8192;
-  settings.request_deadline = std::chrono::seconds(10);
-  settings.idle_timeout = std::chrono::seconds(5);
-  settings.write_timeout = std::chrono::seconds(5);
+  // Headers, deadlines and timeouts: http::Settings' defaults (8 KiB, 10 s, 5 s, 5 s).
   settings.max_connections = 1024;
   server_ = std::make_unique<http::Server>(host, port, settings, handler, refusal);
   port_ = server_->port();
