@@ -42,13 +42,16 @@ expect_err "bulk write: rollback-journal mode"
 store_ok "after a bulk import"
 
 # With another connection open the import stays in WAL mode, and the reader keeps reading.
+# The holder says when its connection is open (a loaded machine starts python3 slowly), then
+# keeps it 3 s.
 python3 -c '
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1])
 c.execute("select count(*) from location").fetchall()
-time.sleep(3)' "$E911_DB" &
+open(sys.argv[2], "w").close()
+time.sleep(3)' "$E911_DB" "$WORK/holder-open" &
 holder=$!
-sleep 0.5
+for _ in $(seq 100); do [ -e "$WORK/holder-open" ] && break; sleep 0.1; done
 E911_PHASES=1 run import lis --kind subnet "$WORK/big2.csv"
 expect_rc 0 "bulk import beside a reader"
 expect_out "0 location(s) created, 20000 reused"
