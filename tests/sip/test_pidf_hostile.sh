@@ -85,11 +85,15 @@ logged() {
 }
 # agree NAME FILE SOURCE: `call dry-run --pidf FILE` of the same call decides it as the runtime
 # did: the same location source and location, the same reason for setting the PIDF-LO aside.
-agree() {
+# dry_run_pidf FILE SOURCE: `call dry-run` of alice's 911 with FILE as her PIDF-LO, from SOURCE.
+dry_run_pidf() {
   local ip=()
-  [ "$3" != 127.0.0.1 ] && ip=(--ip "$3")
+  [ "$2" != 127.0.0.1 ] && ip=(--ip "$2")
   run call dry-run --format json --snapshot "$E911_DB.snapshot" --from "sip:alice@$DOMAIN" --dial "sip:911@$DOMAIN;user=phone" \
-    "${ip[@]}" --pidf "$2"
+    "${ip[@]}" --pidf "$1"
+}
+agree() {
+  dry_run_pidf "$2" "$3"
   [ "$rc" -eq 0 ] || { fail "$1: call dry-run --pidf exit $rc: $err"; return; }
   python3 - "$WORK/out" "$WORK/$1.record.json" <<'PY' || fail "$1: the dry run and the live call disagree: $(head -c 1500 "$WORK/out")"
 import json, sys
@@ -161,10 +165,7 @@ open(sys.argv[1], 'w').write(head + 'x' * (64700 - len(head) - len(tail)) + tail
 PY
 [ "$(stat -c %s "$WORK/large.xml")" = 64700 ] || fail "large.xml is $(stat -c %s "$WORK/large.xml") bytes"
 degraded_as_dry_run() {  # NAME SOURCE: the attempt's degraded is what call dry-run --pidf says, sizes aside
-  local ip=()
-  [ "$2" != 127.0.0.1 ] && ip=(--ip "$2")
-  run call dry-run --format json --snapshot "$E911_DB.snapshot" --from "sip:alice@$DOMAIN" --dial "sip:911@$DOMAIN;user=phone" \
-    "${ip[@]}" --pidf "$WORK/large.xml"
+  dry_run_pidf "$WORK/large.xml" "$2"
   [ "$rc" -eq 0 ] || { fail "$1: call dry-run --pidf exit $rc: $err"; return; }
   python3 - "$WORK/out" "$WORK/$1.record.json" <<'PY' || fail "$1: the dry run and the live call disagree: $(head -c 600 "$WORK/out")"
 import json, sys
