@@ -98,7 +98,10 @@ wait "$flood1" "$flood2"
 expect_peer provider "$provider_pid"
 after=$(rss)
 echo "flood: $(cat "$WORK/flood1") OPTIONS and $(cat "$WORK/flood2") MESSAGEs sent; resident memory ${before} MB -> ${after} MB"
-[ $((after - before)) -lt 60 ] || fail "a 4 s flood of fresh requests grew the runtime from ${before} MB to ${after} MB"
+# Under AddressSanitizer freed memory sits in its quarantine (256 MB): resident memory says nothing.
+if ! ldd "$E911" 2>/dev/null | grep -q libasan; then
+  [ $((after - before)) -lt 60 ] || fail "a 4 s flood of fresh requests grew the runtime from ${before} MB to ${after} MB"
+fi
 grep -q 'answered 503 without a transaction' "$WORK/serve.err" || fail "the MESSAGE flood was never shed (no log line)"
 expect_serving "OPTIONS and MESSAGE floods"
 stop_serve
